@@ -1,0 +1,69 @@
+# hylab build. `make` builds ./hylab; `make test` runs every test that needs
+# no GPU; `make bench` runs the benchmark programs; `make deps` installs the
+# Debian packages; `make quickstart` runs the quick-start sweep and report.
+# SAN=1 builds with ASan + UBSan (object files go to build-san/).
+CC      ?= gcc
+ARCH    ?= -march=native
+OPT     ?= -O2
+WARN    := -Wall -Wextra -Werror
+CFLAGS  += -std=c11 $(OPT) -g $(ARCH) $(WARN) -fopenmp -D_GNU_SOURCE -I. -I/usr/include/cjson
+LDLIBS  += -lopenblas -lcjson -lsqlite3 -lm -fopenmp
+BUILD   := build
+ifeq ($(SAN),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+BUILD   := build-san
+OPT     := -O1
+endif
+
+LIB_SRCS  := $(sort $(wildcard kernels/*.c kernels/cpu/*.c kernels/cpu_ref/*.c models/*.c harness/*.c tasks/*.c db/*.c))
+LIB_SRCS  := $(filter-out harness/main.c,$(LIB_SRCS))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+TEST_SRCS := $(sort $(wildcard tests/test_*.c))
+TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+TEST_SCRIPTS := $(sort $(wildcard tests/test_*.sh))
+BENCH_SRCS:= $(sort $(wildcard tests/bench_*.c))
+BENCH_BINS:= $(BENCH_SRCS:tests/%.c=$(BUILD)/tests/%)
+HEADERS   := $(wildcard */*.h */*/*.h)
+DEPS_PKGS := libopenblas-dev libcjson-dev libsqlite3-dev gnuplot-nox sqlite3
+
+.PHONY: all test bench deps quickstart clean check-deps
+all: check-deps hylab
+
+hylab: $(BUILD)/harness/main.o $(BUILD)/libhylab.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libhylab.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libhylab.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libhylab.a $(LDLIBS)
+
+test: check-deps hylab $(TEST_BINS)
+	@HYLAB=./hylab BUILD=$(BUILD) sh tests/run_tests.sh $(TEST_BINS) $(TEST_SCRIPTS)
+
+bench: check-deps hylab $(BENCH_BINS)
+	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
+
+# Installs missing Debian packages (root: apt-get; otherwise says what to run).
+deps:
+	@sh tests/install_deps.sh $(DEPS_PKGS)
+
+check-deps:
+	@test -f /usr/include/cjson/cJSON.h && test -f /usr/include/sqlite3.h && \
+	  { test -f /usr/include/$$(gcc -print-multiarch)/cblas.h || test -f /usr/include/cblas.h; } || \
+	  { echo "hylab: missing build dependencies; run 'make deps' (needs: $(DEPS_PKGS))" >&2; exit 1; }
+
+quickstart: deps hylab
+	./hylab run sweeps/quickstart.json --db results.db
+	./hylab report --db results.db plots/quickstart.json --out reports/quickstart
+	./hylab report --db results.db plots/training.json --out reports/quickstart
+
+clean:
+	rm -rf build build-san hylab

@@ -1,0 +1,82 @@
+// model.h: model assembly from a hl_model_config: layers from the registry,
+// parameter arena, forward/backward through an op table, counts for describe.
+//
+// Sequence layout: the model runs on Tt = m + T positions, m = meta_tokens.
+// Positions 0..m-1 hold the learnable meta tokens (model.memory_tokens), the
+// input tokens follow at m..m+T-1 (RoPE position = index in this sequence).
+// Meta tokens are never predicted: outputs/losses are only requested at input
+// positions.
+#ifndef HYLAB_MODEL_H
+#define HYLAB_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../harness/spec.h"
+#include "../kernels/kernels.h"
+
+// One parameter tensor, Hugging Face style name (DESIGN.md "Checkpoints").
+typedef struct {
+    char name[96];           // e.g. "model.layers.3.mamba.A_log"
+    int ndim; int64_t shape[4];
+    size_t numel;
+    size_t offset;           // in floats, into the parameter arena
+    const char *component;   // "embedding","attention","ssm","ffn","norms","meta_tokens","lm_head","hybrid"
+    int weight_decay;        // 1: AdamW applies weight decay (matrices); 0: norms, biases, A_log, D, ...
+} hl_tensor_info;
+
+// Counts computed from the config alone (no allocation): used by describe,
+// so a 7B spec can be described on a laptop.
+typedef struct {
+    int64_t params;
+    int64_t by_component[8]; // indexed like hl_component_names
+    double flops_per_token;  // forward FLOPs per token at the given context
+} hl_model_counts;
+extern const char *const hl_component_names[8];
+int hl_component_index(const char *component);
+
+// Declared parameter tensors of a config (no allocation of the values).
+// Returns the number of tensors; *out is malloc'd.
+int hl_model_tensors(const hl_model_config *cfg, hl_tensor_info **out);
+// Params by component and forward FLOPs per token at context T.
+hl_model_counts hl_model_count(const hl_model_config *cfg, int64_t context);
+// Inference cache bytes at context T, batch 1: KV for producers only (T
+// capped at the window for SWA layers, meta tokens included), SSM + conv
+// state for S/H layers. bytes_per_elem: 2 for 16-bit caches.
+int64_t hl_model_cache_bytes(const hl_model_config *cfg, int64_t context, int bytes_per_elem);
+
+typedef struct hl_model hl_model;
+
+// Builds the model and allocates arenas for batches up to max_B sequences of
+// up to max_T input tokens (meta tokens come on top). Returns NULL with err.
+hl_model *hl_model_create(const hl_model_config *cfg, const hl_ops *ops,
+                          int max_B, int max_T, char *err, size_t errlen);
+void hl_model_free(hl_model *m);
+
+// Initialise every parameter from the seed (Mamba init as state-spaces/mamba,
+// normal(0, 0.02) for linear/embedding, ones for norm weights, ...).
+void hl_model_init(hl_model *m, uint64_t seed);
+
+// Parameter and gradient arenas (same layout, numel floats each).
+float *hl_model_params(hl_model *m);
+float *hl_model_grads(hl_model *m);
+size_t hl_model_numel(const hl_model *m);
+int hl_model_num_tensors(const hl_model *m);
+const hl_tensor_info *hl_model_tensor(const hl_model *m, int i);
+const hl_model_config *hl_model_cfg(const hl_model *m);
+
+// Forward on tokens (B, T) (T input tokens; meta tokens are added inside).
+// Logits are computed only at the n_out requested input positions out_pos
+// (flat indices b*T + t into the input, NULL = all B*T positions in order).
+// If targets (n_out) is given, returns the mean cross-entropy over targets !=
+// -1 (0 when none) and keeps what backward needs; else returns 0.
+// *logits, if not NULL, receives a model-owned (n_out, vocab) buffer valid
+// until the next forward.
+float hl_model_forward(hl_model *m, const int32_t *tokens, int B, int T,
+                       const int32_t *out_pos, int n_out,
+                       const int32_t *targets, const float **logits);
+// Backward of the last forward (which must have had targets): ADDS into the
+// gradient arena (zero it with hl_model_zero_grad first).
+void hl_model_backward(hl_model *m);
+void hl_model_zero_grad(hl_model *m);
+
+#endif

@@ -1,0 +1,30 @@
+// task.h: task families. Each family generates or loads examples and scores
+// model outputs. An example is (inputs[T], targets[T]) with targets -1 where
+// no label is scored (HL_IGNORE).
+#ifndef HYLAB_TASK_H
+#define HYLAB_TASK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../harness/spec.h"
+
+#define HL_IGNORE (-1)
+
+// Which split an example index belongs to: train and test streams are
+// generated from different seeds so they never coincide by construction.
+typedef enum { HL_SPLIT_TRAIN = 0, HL_SPLIT_TEST = 1 } hl_split;
+
+// MQAR (Zoology multi-query associative recall), exactly as in
+// ../shared/PAPERS.md section 4. Example `index` of `split` is a pure
+// function of (cfg, vocab, seed, split, index). inputs/targets are (seq_len).
+// Returns HL_OK or HL_EBADINPUT (with err) when the parameters are impossible.
+int hl_mqar_check(const hl_task_config *cfg, int vocab, char *err, size_t errlen);
+void hl_mqar_example(const hl_task_config *cfg, int vocab, uint64_t seed,
+                     hl_split split, uint64_t index,
+                     int32_t *inputs, int32_t *targets);
+
+// The positions of the labelled targets of a batch, flat b*T+t, in order.
+// Returns the count; pos must hold B*T entries.
+int hl_labelled_positions(const int32_t *targets, int B, int T, int32_t *pos);
+
+#endif
