@@ -59,4 +59,10 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
 // A sink that prints one JSON object per line to stdout (no --db).
 hl_sink hl_stdout_sink(void);
 
+// The run summary as one JSON line: name, spec_hash, status, steps,
+// final_train_loss, tokens_per_s, wall_s, params, backend, blas_core,
+// threads (+ error when not done). `hylab run` without --db prints it last.
+#include <stdio.h>
+void hl_print_summary_json(FILE *f, const hl_spec *spec, const hl_run_summary *s);
+
 #endif

@@ -1,0 +1,121 @@
+// mqar.c: Zoology's multi-query associative recall (MQAR).
+//
+// Definition (../shared/PAPERS.md section 4, as in Zoology's multiquery_ar):
+//   vocab V; keys drawn from [1, V/2), values from [V/2, V), distinct within
+//   an example. The context is num_kv_pairs pairs k1 v1 k2 v2 ... (2*kv
+//   tokens). The rest of the sequence holds queries: each key of the context
+//   is queried once, at position 2*kv + 2*g, where the gaps g are drawn
+//   without replacement from [0, space), space = (L - 2*kv)/2, with
+//   p(g) proportional to a * (g+1)^(a-1) (power_a = a, default 0.01). All
+//   other query-region positions hold token 0. The label (the key's value)
+//   sits at the query position itself (the model predicts the value right
+//   after reading the key); every other label is ignored (HL_IGNORE).
+//   Requires L even, V > L, 4*kv <= L.
+// Zoology also has an option to fill the zero positions with random tokens
+// (random_non_queries); the definition hylab reproduces keeps them zero.
+//
+// Examples are a pure function of (cfg, vocab, seed, split, index): example i
+// is generated from its own RNG stream, so a training set of N examples needs
+// no storage and any shard of it can be generated independently.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "task.h"
+
+// splitmix64: a small, well-mixed generator; one stream per example.
+static uint64_t splitmix64(uint64_t *state) {
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static double uniform01(uint64_t *state) {
+    return (double)(splitmix64(state) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+// Integer uniform in [lo, hi).
+static int32_t uniform_int(uint64_t *state, int32_t lo, int32_t hi) {
+    return lo + (int32_t)(splitmix64(state) % (uint64_t)(hi - lo));
+}
+
+int hl_mqar_check(const hl_task_config *cfg, int vocab, char *err, size_t errlen) {
+    int L = cfg->seq_len, kv = cfg->num_kv_pairs;
+    if (L < 2 || L % 2) { snprintf(err, errlen, "seq_len: must be even and >= 2 (got %d)", L); return HL_EBADINPUT; }
+    if (kv < 1) { snprintf(err, errlen, "num_kv_pairs: must be >= 1 (got %d)", kv); return HL_EBADINPUT; }
+    if (4 * kv > L) { snprintf(err, errlen, "num_kv_pairs: 4*num_kv_pairs must be <= seq_len (got %d for seq_len %d)", kv, L); return HL_EBADINPUT; }
+    if (vocab <= L) { snprintf(err, errlen, "vocab_size: must be > seq_len (got %d for seq_len %d)", vocab, L); return HL_EBADINPUT; }
+    if (vocab / 2 - 1 < kv) { snprintf(err, errlen, "vocab_size: too small for %d distinct keys (got %d)", kv, vocab); return HL_EBADINPUT; }
+    if (!(cfg->power_a > 0)) { snprintf(err, errlen, "power_a: must be > 0 (got %g)", cfg->power_a); return HL_EBADINPUT; }
+    return HL_OK;
+}
+
+// Draws n distinct integers from [lo, hi) by rejection (n is small next to
+// hi - lo: 4*kv <= L < V guarantees n < (hi - lo) / 2 for keys and values).
+static void draw_distinct(uint64_t *rng, int32_t lo, int32_t hi, int n, int32_t *out) {
+    for (int i = 0; i < n; i++) {
+        int fresh;
+        do {
+            out[i] = uniform_int(rng, lo, hi);
+            fresh = 1;
+            for (int j = 0; j < i; j++) if (out[j] == out[i]) { fresh = 0; break; }
+        } while (!fresh);
+    }
+}
+
+// Draws n distinct gaps from [0, space) with weights w[g] = a*(g+1)^(a-1),
+// sequentially without replacement (renormalising after each draw, as
+// numpy's choice(replace=False, p=...) does). w is scratch of `space`.
+static void draw_gaps(uint64_t *rng, int space, int n, double a, double *w, int *gaps) {
+    double total = 0;
+    for (int g = 0; g < space; g++) { w[g] = a * pow(g + 1, a - 1); total += w[g]; }
+    for (int i = 0; i < n; i++) {
+        double r = uniform01(rng) * total, acc = 0;
+        int pick = -1;
+        for (int g = 0; g < space; g++) {
+            if (w[g] == 0) continue;
+            pick = g;               // last non-empty bucket absorbs rounding
+            acc += w[g];
+            if (r < acc) break;
+        }
+        gaps[i] = pick;
+        total -= w[pick];
+        w[pick] = 0;
+    }
+}
+
+void hl_mqar_example(const hl_task_config *cfg, int vocab, uint64_t seed,
+                     hl_split split, uint64_t index,
+                     int32_t *inputs, int32_t *targets) {
+    int L = cfg->seq_len, kv = cfg->num_kv_pairs;
+    int context = 2 * kv, space = (L - context) / 2;
+    // One stream per (seed, split, index): mix them through splitmix64.
+    uint64_t rng = seed * 0x9E3779B97F4A7C15ull ^ ((uint64_t)split << 62) ^ index;
+    splitmix64(&rng);
+    rng ^= index * 0xD1B54A32D192ED03ull;
+
+    int32_t *keys = malloc(sizeof(int32_t) * 2 * kv), *values = keys + kv;
+    int *gaps = malloc(sizeof(int) * kv);
+    double *w = malloc(sizeof(double) * space);
+    draw_distinct(&rng, 1, vocab / 2, kv, keys);
+    draw_distinct(&rng, vocab / 2, vocab, kv, values);
+    draw_gaps(&rng, space, kv, cfg->power_a, w, gaps);
+
+    for (int t = 0; t < L; t++) { inputs[t] = 0; targets[t] = HL_IGNORE; }
+    for (int i = 0; i < kv; i++) {
+        inputs[2 * i] = keys[i];        // context: k v k v ...
+        inputs[2 * i + 1] = values[i];
+        int q = context + 2 * gaps[i];  // query position of key i
+        inputs[q] = keys[i];
+        targets[q] = values[i];
+    }
+    free(keys); free(gaps); free(w);
+}
+
+int hl_labelled_positions(const int32_t *targets, int B, int T, int32_t *pos) {
+    int n = 0;
+    for (int i = 0; i < B * T; i++)
+        if (targets[i] != HL_IGNORE) pos[n++] = i;
+    return n;
+}
