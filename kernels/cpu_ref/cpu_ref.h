@@ -1,0 +1,45 @@
+// cpu_ref.h: the naive reference backend ("cpu_ref"), the oracle every other
+// backend is checked against. Functions are exported so that the fast cpu
+// backend can fall back to them and tests can call them directly.
+// Semantics and shapes: see kernels/kernels.h.
+#ifndef HYLAB_CPU_REF_H
+#define HYLAB_CPU_REF_H
+#include <math.h>
+#include "kernels/kernels.h"
+
+void hl_ref_matmul_fwd(const hl_matmul_fwd_args *a);
+void hl_ref_matmul_bwd(const hl_matmul_bwd_args *a);
+void hl_ref_embed_fwd(const hl_embed_fwd_args *a);
+void hl_ref_embed_bwd(const hl_embed_bwd_args *a);
+void hl_ref_rmsnorm_fwd(const hl_rmsnorm_fwd_args *a);
+void hl_ref_rmsnorm_bwd(const hl_rmsnorm_bwd_args *a);
+void hl_ref_rope_fwd(const hl_rope_args *a);
+void hl_ref_rope_bwd(const hl_rope_args *a);
+void hl_ref_attn_fwd(const hl_attn_fwd_args *a);
+void hl_ref_attn_bwd(const hl_attn_bwd_args *a);
+void hl_ref_conv1d_fwd(const hl_conv1d_fwd_args *a);
+void hl_ref_conv1d_bwd(const hl_conv1d_bwd_args *a);
+void hl_ref_scan_fwd(const hl_scan_fwd_args *a);
+void hl_ref_scan_bwd(const hl_scan_bwd_args *a);
+void hl_ref_silu_fwd(const hl_silu_fwd_args *a);
+void hl_ref_silu_bwd(const hl_silu_bwd_args *a);
+void hl_ref_swiglu_fwd(const hl_swiglu_fwd_args *a);
+void hl_ref_swiglu_bwd(const hl_swiglu_bwd_args *a);
+void hl_ref_xent_fwd(const hl_xent_fwd_args *a);
+void hl_ref_xent_bwd(const hl_xent_bwd_args *a);
+void hl_ref_adamw(const hl_adamw_args *a);
+void hl_ref_axpby(const hl_axpby_args *a);
+
+// Shared scalar helpers (also used by the cpu backend so both agree).
+// softplus as in PyTorch/mamba: x for x > 20, else log1p(exp(x)).
+static inline float hl_softplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
+// d softplus / dx
+static inline float hl_softplus_grad(float x) { return x > 20.0f ? 1.0f : 1.0f / (1.0f + expf(-x)); }
+static inline float hl_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+// Attention visibility rule shared by all backends: query position p sees key
+// position k iff k <= p and (window == 0 || p - k < window || k < n_meta).
+static inline int hl_attn_visible(int p, int k, int window, int n_meta) {
+    return k <= p && (window == 0 || p - k < window || k < n_meta);
+}
+#endif
