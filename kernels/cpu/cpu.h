@@ -1,5 +1,56 @@
-// cpu.h: the fast cpu backend's functions (OpenMP + OpenBLAS).
+// cpu.h: the fast cpu backend (OpenMP + OpenBLAS): function declarations and
+// the small inline helpers its files share.
 #ifndef HYLAB_CPU_H
 #define HYLAB_CPU_H
+#include <stdint.h>
+#include <string.h>
 #include "kernels/cpu_ref/cpu_ref.h"
+
+void hl_cpu_matmul_fwd(const hl_matmul_fwd_args *a);
+void hl_cpu_matmul_bwd(const hl_matmul_bwd_args *a);
+void hl_cpu_embed_fwd(const hl_embed_fwd_args *a);
+void hl_cpu_embed_bwd(const hl_embed_bwd_args *a);
+void hl_cpu_rmsnorm_fwd(const hl_rmsnorm_fwd_args *a);
+void hl_cpu_rmsnorm_bwd(const hl_rmsnorm_bwd_args *a);
+void hl_cpu_rope_fwd(const hl_rope_args *a);
+void hl_cpu_rope_bwd(const hl_rope_args *a);
+void hl_cpu_attn_fwd(const hl_attn_fwd_args *a);
+void hl_cpu_attn_bwd(const hl_attn_bwd_args *a);
+void hl_cpu_conv1d_fwd(const hl_conv1d_fwd_args *a);
+void hl_cpu_conv1d_bwd(const hl_conv1d_bwd_args *a);
+void hl_cpu_scan_fwd(const hl_scan_fwd_args *a);
+void hl_cpu_scan_bwd(const hl_scan_bwd_args *a);
+void hl_cpu_silu_fwd(const hl_silu_fwd_args *a);
+void hl_cpu_silu_bwd(const hl_silu_bwd_args *a);
+void hl_cpu_swiglu_fwd(const hl_swiglu_fwd_args *a);
+void hl_cpu_swiglu_bwd(const hl_swiglu_bwd_args *a);
+void hl_cpu_xent_fwd(const hl_xent_fwd_args *a);
+void hl_cpu_xent_bwd(const hl_xent_bwd_args *a);
+void hl_cpu_adamw(const hl_adamw_args *a);
+void hl_cpu_axpby(const hl_axpby_args *a);
+
+// exp(x) in float, branch-free so that loops using it vectorise (glibc's
+// expf does not without -ffast-math). Cody-Waite reduction x = n ln2 + r,
+// Cephes' degree-6 polynomial for e^r (about 1 ulp); 0 below -87.3, and
+// inputs above 88.3 are clamped (e^88.3 ~ 2.2e38, still finite).
+static inline float hl_fast_expf(float x) {
+    float xc = x > 88.3f ? 88.3f : x;
+    xc = xc < -87.3f ? -87.3f : xc;
+    const float round_magic = 12582912.0f; // 1.5 * 2^23: adding it rounds to an integer
+    float n = (xc * 1.44269504088896341f + round_magic) - round_magic;
+    float r = xc - n * 0.693359375f - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23; // 2^n
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return x < -87.3f ? 0.0f : p * scale;
+}
+
+static inline float hl_fast_sigmoid(float x) { return 1.0f / (1.0f + hl_fast_expf(-x)); }
 #endif
