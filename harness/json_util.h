@@ -44,6 +44,9 @@ int hl_spec_check_override(const char *dotted, const cJSON *value, const char *s
 int hl_spec_apply_override(cJSON *root, const char *dotted, const cJSON *value,
                            const char *source, const char *where, char *err, size_t errlen);
 
+// Checks keys and value types of a whole spec tree (no ranges, no defaults).
+int hl_spec_check_tree(const cJSON *root, const char *source, char *err, size_t errlen);
+
 // Applies "--set" strings, validates, fills defaults, resolves and hashes a
 // spec tree (root is modified). default_name is used when "name" is absent.
 int hl_spec_from_tree(cJSON *root, const char *source, const char *default_name,

@@ -846,6 +846,11 @@ static int read_spec(const err_ctx *e, const cJSON *root, const char *default_na
     return finish_canonical(e, s);
 }
 
+int hl_spec_check_tree(const cJSON *root, const char *source, char *err, size_t errlen) {
+    err_ctx e = {source, err, errlen};
+    return check_value(&e, root, &top_def, "");
+}
+
 int hl_spec_from_tree(cJSON *root, const char *source, const char *default_name,
                       const char *const *sets, int n_sets, hl_spec *out,
                       char *err, size_t errlen) {
