@@ -52,5 +52,9 @@ static inline float hl_fast_expf(float x) {
     return x < -87.3f ? 0.0f : p * scale;
 }
 
+// Zeroed per-thread scratch of n floats; aborts with a message when out of
+// memory (ops return nothing, and a kernel without its scratch cannot run).
+float *hl_cpu_scratch(size_t n);
+
 static inline float hl_fast_sigmoid(float x) { return 1.0f / (1.0f + hl_fast_expf(-x)); }
 #endif
