@@ -34,8 +34,15 @@ typedef struct {
 extern const char *const hl_component_names[8];
 int hl_component_index(const char *component);
 
+// Checks that the model code supports the config (registered layer letters,
+// supported FFN, head/width divisibility, KV-sharing producers that exist and
+// match). HL_OK, or HL_EBADINPUT with a message naming the offending key.
+// (Added by the models owner: describe and create share it.)
+int hl_model_check(const hl_model_config *cfg, char *err, size_t errlen);
+
 // Declared parameter tensors of a config (no allocation of the values).
-// Returns the number of tensors; *out is malloc'd.
+// Returns the number of tensors; *out is malloc'd. -1 (and *out NULL) when
+// hl_model_check fails or memory runs out.
 int hl_model_tensors(const hl_model_config *cfg, hl_tensor_info **out);
 // Params by component and forward FLOPs per token at context T.
 hl_model_counts hl_model_count(const hl_model_config *cfg, int64_t context);

@@ -1,0 +1,201 @@
+// attention.c: mixer 'A', Llama-style attention (MHA/GQA, HF rotate_half
+// RoPE, causal, global or sliding window, meta-token prefix always visible,
+// optional cross-layer KV sharing). Tensors (no biases):
+//   self_attn.q_proj (H*hd, d), self_attn.k_proj (Hkv*hd, d),
+//   self_attn.v_proj (Hkv*vd, d) [absent for KV consumers],
+//   self_attn.o_proj (d, H*vd).
+// The core (everything but o_proj) is shared with the hybrid layer 'H'.
+#include <math.h>
+#include "attention.h"
+
+enum { SLOT_Q, SLOT_K, SLOT_V, SLOT_O, N_SLOTS };
+
+// ---------------------------------------------------------------- core
+hl_attn_dims hl_attn_dims_of(const hl_model_config *cfg, int layer) {
+    const hl_layer_plan *p = &cfg->layer[layer];
+    hl_attn_dims a;
+    a.d = cfg->d_model;
+    a.H = cfg->attn.n_heads;
+    a.Hkv = cfg->attn.n_kv_heads;
+    a.hd = cfg->attn.head_dim;
+    a.vd = p->v_head_dim;
+    if (a.vd <= 0)   // unresolved: head_dim, or d_inner / n_heads in 'H' layers (Hymba)
+        a.vd = (p->kind == 'H' && a.H > 0) ? cfg->ssm.expand * cfg->d_model / a.H : a.hd;
+    a.window = p->window;
+    a.own_kv = p->kv_source < 0;
+    a.theta = cfg->attn.rope_theta;
+    return a;
+}
+
+void hl_attn_declare_qkv(const hl_model_config *cfg, int layer, hl_decl *d,
+                         int slot_q, int slot_k, int slot_v) {
+    hl_attn_dims a = hl_attn_dims_of(cfg, layer);
+    hl_decl_layer(d, slot_q, "self_attn.q_proj.weight", "attention", 1, 2, (int64_t)a.H * a.hd, a.d, 0);
+    if (!a.own_kv) return;
+    hl_decl_layer(d, slot_k, "self_attn.k_proj.weight", "attention", 1, 2, (int64_t)a.Hkv * a.hd, a.d, 0);
+    hl_decl_layer(d, slot_v, "self_attn.v_proj.weight", "attention", 1, 2, (int64_t)a.Hkv * a.vd, a.d, 0);
+}
+
+void hl_attn_carve(const hl_attn_dims *a, int B, int T, float *base, size_t *off, hl_attn_bufs *b) {
+    size_t N = (size_t)B * T;
+    b->q = hl_take(base, off, N * a->H * a->hd);
+    b->k = a->own_kv ? hl_take(base, off, N * a->Hkv * a->hd) : NULL;
+    b->v = a->own_kv ? hl_take(base, off, N * a->Hkv * a->vd) : NULL;
+    b->att = hl_take(base, off, N * a->H * a->vd);
+    b->lse = hl_take(base, off, (size_t)B * a->H * T);
+}
+
+size_t hl_attn_scratch_floats(const hl_attn_dims *a, int B, int T) {
+    size_t N = (size_t)B * T, off = 0;
+    hl_take(NULL, &off, N * a->H * a->hd);    // dq
+    hl_take(NULL, &off, N * a->Hkv * a->hd);  // dk
+    hl_take(NULL, &off, N * a->Hkv * a->vd);  // dv
+    hl_take(NULL, &off, N * a->d);            // dinp partial
+    return off;
+}
+
+static void rope(const hl_ops *ops, int backward, float *x, int B, int T, int H, int hd, float theta) {
+    hl_rope_args a = { .out = x, .inp = x, .B = B, .T = T, .H = H, .hd = hd, .theta = theta };
+    if (backward) ops->rope_bwd(&a); else ops->rope_fwd(&a);
+}
+
+void hl_attn_core_forward(hl_layer *L, const hl_run *r, const hl_attn_bufs *b,
+                          int slot_q, int slot_k, int slot_v, const float *inp) {
+    hl_attn_dims a = hl_attn_dims_of(L->cfg, L->index);
+    const hl_ops *ops = r->ops;
+    int N = r->B * r->T;
+    // inp is (B, T, d); q is (B, T, H, hd)
+    hl_linear(ops, b->q, inp, L->p[slot_q], N, a.d, a.H * a.hd);
+    rope(ops, 0, b->q, r->B, r->T, a.H, a.hd, a.theta);
+    if (a.own_kv) {
+        // k is (B, T, Hkv, hd), v is (B, T, Hkv, vd)
+        hl_linear(ops, b->k, inp, L->p[slot_k], N, a.d, a.Hkv * a.hd);
+        rope(ops, 0, b->k, r->B, r->T, a.Hkv, a.hd, a.theta);
+        hl_linear(ops, b->v, inp, L->p[slot_v], N, a.d, a.Hkv * a.vd);
+        L->k = b->k; L->v = b->v;
+    }
+    const hl_layer *src = a.own_kv ? L : L->kv_producer;
+    hl_attn_fwd_args f = { .out = b->att, .lse = b->lse, .q = b->q, .k = src->k, .v = src->v,
+                           .B = r->B, .T = r->T, .H = a.H, .Hkv = a.Hkv, .hd = a.hd, .vd = a.vd,
+                           .window = a.window, .n_meta = r->n_meta };
+    ops->attn_fwd(&f);   // att is (B, T, H, vd)
+}
+
+void hl_attn_core_backward(hl_layer *L, const hl_run *r, const hl_attn_bufs *b,
+                           int slot_q, int slot_k, int slot_v,
+                           float *dinp, const float *datt, const float *inp, float *scratch) {
+    hl_attn_dims a = hl_attn_dims_of(L->cfg, L->index);
+    const hl_ops *ops = r->ops;
+    int N = r->B * r->T;
+    size_t off = 0;
+    float *dq = hl_take(scratch, &off, (size_t)N * a.H * a.hd);    // (B, T, H, hd)
+    float *dk = hl_take(scratch, &off, (size_t)N * a.Hkv * a.hd);  // (B, T, Hkv, hd)
+    float *dv = hl_take(scratch, &off, (size_t)N * a.Hkv * a.vd);  // (B, T, Hkv, vd)
+    float *dpart = hl_take(scratch, &off, (size_t)N * a.d);        // (B, T, d)
+    const hl_layer *src = a.own_kv ? L : L->kv_producer;
+    hl_attn_bwd_args g = { .dq = dq, .dk = dk, .dv = dv, .dout = datt, .out = b->att, .lse = b->lse,
+                           .q = b->q, .k = src->k, .v = src->v,
+                           .B = r->B, .T = r->T, .H = a.H, .Hkv = a.Hkv, .hd = a.hd, .vd = a.vd,
+                           .window = a.window, .n_meta = r->n_meta };
+    ops->attn_bwd(&g);
+    if (!a.own_kv) {
+        // Consumer: hand dK/dV (w.r.t. the post-RoPE K and V) to the producer,
+        // whose backward runs later (lower layer index) and folds them in.
+        hl_add_inplace(ops, L->kv_producer->dk_acc, dk, (size_t)N * a.Hkv * a.hd);
+        hl_add_inplace(ops, L->kv_producer->dv_acc, dv, (size_t)N * a.Hkv * a.vd);
+    }
+    rope(ops, 1, dq, r->B, r->T, a.H, a.hd, a.theta);
+    hl_linear_bwd(ops, dinp, L->g[slot_q], dq, inp, L->p[slot_q], N, a.d, a.H * a.hd);
+    if (!a.own_kv) return;
+    if (L->has_consumers) {
+        hl_add_inplace(ops, dk, L->dk_acc, (size_t)N * a.Hkv * a.hd);
+        hl_add_inplace(ops, dv, L->dv_acc, (size_t)N * a.Hkv * a.vd);
+    }
+    rope(ops, 1, dk, r->B, r->T, a.Hkv, a.hd, a.theta);
+    hl_linear_bwd(ops, dpart, L->g[slot_k], dk, inp, L->p[slot_k], N, a.d, a.Hkv * a.hd);
+    hl_add_inplace(ops, dinp, dpart, (size_t)N * a.d);
+    hl_linear_bwd(ops, dpart, L->g[slot_v], dv, inp, L->p[slot_v], N, a.d, a.Hkv * a.vd);
+    hl_add_inplace(ops, dinp, dpart, (size_t)N * a.d);
+}
+
+int64_t hl_attn_t_eff(const hl_model_config *cfg, int layer, int64_t T) {
+    int W = cfg->layer[layer].window;
+    int64_t t = (W > 0 && W < T) ? W : T;
+    return t + cfg->meta_tokens;
+}
+
+double hl_attn_core_flops(const hl_model_config *cfg, int layer, int64_t T) {
+    hl_attn_dims a = hl_attn_dims_of(cfg, layer);
+    double proj = 2.0 * a.d * a.H * a.hd;
+    if (a.own_kv) proj += 2.0 * a.d * a.Hkv * (a.hd + a.vd);
+    double te = (double)hl_attn_t_eff(cfg, layer, T);
+    double scores = 2.0 * a.H * a.hd * te + 2.0 * a.H * a.vd * te;   // q.k and p.v
+    return proj + scores;
+}
+
+int64_t hl_attn_cache_bytes(const hl_model_config *cfg, int layer, int64_t T, int bytes) {
+    hl_attn_dims a = hl_attn_dims_of(cfg, layer);
+    if (!a.own_kv) return 0;
+    return (int64_t)a.Hkv * (a.hd + a.vd) * bytes * hl_attn_t_eff(cfg, layer, T);
+}
+
+// ---------------------------------------------------------------- the 'A' layer
+static void attn_declare(const hl_model_config *cfg, int layer, hl_decl *d) {
+    hl_attn_dims a = hl_attn_dims_of(cfg, layer);
+    hl_attn_declare_qkv(cfg, layer, d, SLOT_Q, SLOT_K, SLOT_V);
+    hl_decl_layer(d, SLOT_O, "self_attn.o_proj.weight", "attention", 1, 2, a.d, (int64_t)a.H * a.vd, 0);
+}
+
+static void attn_init(hl_layer *L, uint64_t seed) {
+    hl_init_normal(L, SLOT_Q, 0.02, seed);
+    hl_init_normal(L, SLOT_K, 0.02, seed);
+    hl_init_normal(L, SLOT_V, 0.02, seed);
+    hl_init_normal(L, SLOT_O, hl_resid_std(L->cfg), seed);
+}
+
+static size_t attn_act_floats(const hl_model_config *cfg, int layer, int B, int T) {
+    hl_attn_dims a = hl_attn_dims_of(cfg, layer);
+    hl_attn_bufs b; size_t off = 0;
+    hl_attn_carve(&a, B, T, NULL, &off, &b);
+    return off;
+}
+
+static size_t attn_scratch_floats(const hl_model_config *cfg, int layer, int B, int T) {
+    hl_attn_dims a = hl_attn_dims_of(cfg, layer);
+    size_t off = 0;
+    hl_take(NULL, &off, (size_t)B * T * a.H * a.vd);   // datt
+    return off + hl_attn_scratch_floats(&a, B, T);
+}
+
+static void attn_forward(hl_layer *L, const hl_run *r, float *out, const float *inp) {
+    hl_attn_dims a = hl_attn_dims_of(L->cfg, L->index);
+    hl_attn_bufs b; size_t off = 0;
+    hl_attn_carve(&a, r->B, r->T, L->act, &off, &b);
+    hl_attn_core_forward(L, r, &b, SLOT_Q, SLOT_K, SLOT_V, inp);
+    // out is (B, T, d) = att (B, T, H*vd) @ o_proj^T
+    hl_linear(r->ops, out, b.att, L->p[SLOT_O], r->B * r->T, a.H * a.vd, a.d);
+}
+
+static void attn_backward(hl_layer *L, const hl_run *r, float *dinp, const float *dout, const float *inp) {
+    hl_attn_dims a = hl_attn_dims_of(L->cfg, L->index);
+    hl_attn_bufs b; size_t off = 0;
+    hl_attn_carve(&a, r->B, r->T, L->act, &off, &b);
+    int N = r->B * r->T;
+    size_t soff = 0;
+    float *datt = hl_take(r->scratch, &soff, (size_t)N * a.H * a.vd);   // (B, T, H*vd)
+    hl_linear_bwd(r->ops, datt, L->g[SLOT_O], dout, b.att, L->p[SLOT_O], N, a.H * a.vd, a.d);
+    hl_attn_core_backward(L, r, &b, SLOT_Q, SLOT_K, SLOT_V, dinp, datt, inp, r->scratch + soff);
+}
+
+static double attn_flops(const hl_model_config *cfg, int layer, int64_t T) {
+    hl_attn_dims a = hl_attn_dims_of(cfg, layer);
+    return hl_attn_core_flops(cfg, layer, T) + 2.0 * a.H * a.vd * a.d;
+}
+
+const hl_layer_type hl_layer_attention = {
+    .letter = 'A', .name = "attention", .part = HL_PART_MIXER,
+    .declare = attn_declare, .init = attn_init,
+    .act_floats = attn_act_floats, .scratch_floats = attn_scratch_floats,
+    .forward = attn_forward, .backward = attn_backward,
+    .flops = attn_flops, .cache_bytes = hl_attn_cache_bytes, .decode_step = NULL,
+};

@@ -1,0 +1,144 @@
+// hybrid.c: mixer 'H', Hymba's parallel hybrid heads. Attention heads and a
+// Mamba branch read the same normed input:
+//   att = attention core (q/k/v proj, RoPE, SWA/meta, GQA, KV sharing)  (B,T,H*vd)
+//   gy  = Mamba branch y * silu(z)                                       (B,T,di)
+//   out = hybrid.out_proj((rmsnorm(att, beta1) + rmsnorm(gy, beta2)) / 2)
+// Tensors: self_attn.{q,k,v}_proj (k/v absent for KV consumers), mamba.{in_proj,
+// conv1d, x_proj, dt_proj, A_log, D} (no mamba.out_proj), hybrid.attn_norm.weight
+// (beta1, H*vd), hybrid.ssm_norm.weight (beta2, di), hybrid.out_proj (d, di).
+// Requires H*vd == di (the model checks it at create).
+#include "attention.h"
+#include "mamba.h"
+
+enum { SLOT_Q, SLOT_K, SLOT_V, SLOT_MB, SLOT_ATTN_NORM = SLOT_MB + HL_MB_NSLOTS,
+       SLOT_SSM_NORM, SLOT_OUT, N_SLOTS };
+
+typedef struct {
+    hl_attn_bufs attn;
+    hl_mamba_bufs ssm;
+    float *an;      // (B, T, H*vd) rmsnorm(att) * beta1
+    float *sn;      // (B, T, di)   rmsnorm(gy) * beta2
+    float *rstd_a;  // (B*T)
+    float *rstd_s;  // (B*T)
+    float *avg;     // (B, T, di)   (an + sn) / 2
+} hybrid_bufs;
+
+typedef struct { hl_attn_dims a; hl_mamba_dims m; } hybrid_dims;
+
+static hybrid_dims dims_of(const hl_model_config *cfg, int layer) {
+    hybrid_dims h = { hl_attn_dims_of(cfg, layer), hl_mamba_dims_of(cfg) };
+    return h;
+}
+
+static void carve(const hybrid_dims *h, int B, int T, float *base, size_t *off, hybrid_bufs *b) {
+    size_t n = (size_t)B * T;
+    hl_attn_carve(&h->a, B, T, base, off, &b->attn);
+    hl_mamba_carve(&h->m, B, T, base, off, &b->ssm);
+    b->an = hl_take(base, off, n * h->a.H * h->a.vd);
+    b->sn = hl_take(base, off, n * h->m.di);
+    b->rstd_a = hl_take(base, off, n);
+    b->rstd_s = hl_take(base, off, n);
+    b->avg = hl_take(base, off, n * h->m.di);
+}
+
+static void hybrid_declare(const hl_model_config *cfg, int layer, hl_decl *d) {
+    hybrid_dims h = dims_of(cfg, layer);
+    hl_attn_declare_qkv(cfg, layer, d, SLOT_Q, SLOT_K, SLOT_V);
+    hl_mamba_declare(cfg, d, SLOT_MB);
+    hl_decl_layer(d, SLOT_ATTN_NORM, "hybrid.attn_norm.weight", "hybrid", 0, 1, (int64_t)h.a.H * h.a.vd, 0, 0);
+    hl_decl_layer(d, SLOT_SSM_NORM, "hybrid.ssm_norm.weight", "hybrid", 0, 1, h.m.di, 0, 0);
+    hl_decl_layer(d, SLOT_OUT, "hybrid.out_proj.weight", "hybrid", 1, 2, h.m.d, h.m.di, 0);
+}
+
+static void hybrid_init(hl_layer *L, uint64_t seed) {
+    hl_init_normal(L, SLOT_Q, 0.02, seed);
+    hl_init_normal(L, SLOT_K, 0.02, seed);
+    hl_init_normal(L, SLOT_V, 0.02, seed);
+    hl_mamba_init(L, SLOT_MB, seed);
+    hl_init_const(L, SLOT_ATTN_NORM, 1.0f);
+    hl_init_const(L, SLOT_SSM_NORM, 1.0f);
+    hl_init_normal(L, SLOT_OUT, hl_resid_std(L->cfg), seed);
+}
+
+static size_t hybrid_act_floats(const hl_model_config *cfg, int layer, int B, int T) {
+    hybrid_dims h = dims_of(cfg, layer);
+    hybrid_bufs b; size_t off = 0;
+    carve(&h, B, T, NULL, &off, &b);
+    return off;
+}
+
+// Scratch: davg, datt, dgy (B,T,di each), dpart (B,T,d), then the larger of
+// the attention core's and the Mamba branch's temporaries.
+static size_t hybrid_scratch_floats(const hl_model_config *cfg, int layer, int B, int T) {
+    hybrid_dims h = dims_of(cfg, layer);
+    size_t n = (size_t)B * T, off = 0;
+    hl_take(NULL, &off, n * h.m.di);
+    hl_take(NULL, &off, n * h.a.H * h.a.vd);
+    hl_take(NULL, &off, n * h.m.di);
+    hl_take(NULL, &off, n * h.m.d);
+    size_t sa = hl_attn_scratch_floats(&h.a, B, T), sm = hl_mamba_scratch_floats(&h.m, B, T);
+    return off + (sa > sm ? sa : sm);
+}
+
+static void rmsnorm(const hl_ops *ops, float *out, float *rstd, const float *inp, const float *w,
+                    int n, int C, float eps) {
+    hl_rmsnorm_fwd_args a = { .out = out, .rstd = rstd, .inp = inp, .weight = w, .N = n, .C = C, .eps = eps };
+    ops->rmsnorm_fwd(&a);
+}
+
+static void hybrid_forward(hl_layer *L, const hl_run *r, float *out, const float *inp) {
+    hybrid_dims h = dims_of(L->cfg, L->index);
+    hybrid_bufs b; size_t off = 0;
+    carve(&h, r->B, r->T, L->act, &off, &b);
+    int n = r->B * r->T;
+    hl_attn_core_forward(L, r, &b.attn, SLOT_Q, SLOT_K, SLOT_V, inp);   // att (B, T, H*vd)
+    hl_mamba_forward(L, r, SLOT_MB, &b.ssm, inp);                       // gy (B, T, di)
+    rmsnorm(r->ops, b.an, b.rstd_a, b.attn.att, L->p[SLOT_ATTN_NORM], n, h.a.H * h.a.vd, L->cfg->norm_eps);
+    rmsnorm(r->ops, b.sn, b.rstd_s, b.ssm.gy, L->p[SLOT_SSM_NORM], n, h.m.di, L->cfg->norm_eps);
+    hl_axpby_args avg = { .out = b.avg, .x = b.an, .y = b.sn, .a = 0.5f, .b = 0.5f, .n = (size_t)n * h.m.di };
+    r->ops->axpby(&avg);
+    hl_linear(r->ops, out, b.avg, L->p[SLOT_OUT], n, h.m.di, h.m.d);   // out (B, T, d)
+}
+
+static void hybrid_backward(hl_layer *L, const hl_run *r, float *dinp, const float *dout, const float *inp) {
+    hybrid_dims h = dims_of(L->cfg, L->index);
+    hybrid_bufs b; size_t off = 0;
+    carve(&h, r->B, r->T, L->act, &off, &b);
+    const hl_ops *ops = r->ops;
+    int n = r->B * r->T;
+    size_t soff = 0;
+    float *davg = hl_take(r->scratch, &soff, (size_t)n * h.m.di);            // (B, T, di)
+    float *datt = hl_take(r->scratch, &soff, (size_t)n * h.a.H * h.a.vd);    // (B, T, H*vd)
+    float *dgy = hl_take(r->scratch, &soff, (size_t)n * h.m.di);             // (B, T, di)
+    float *dpart = hl_take(r->scratch, &soff, (size_t)n * h.m.d);            // (B, T, d)
+    float *rest = r->scratch + soff;
+    hl_linear_bwd(ops, davg, L->g[SLOT_OUT], dout, b.avg, L->p[SLOT_OUT], n, h.m.di, h.m.d);
+    hl_axpby_args half = { .out = davg, .x = davg, .y = davg, .a = 0.5f, .b = 0.0f, .n = (size_t)n * h.m.di };
+    ops->axpby(&half);   // d(an) = d(sn) = davg / 2
+    hl_rmsnorm_bwd_args na = { .dinp = datt, .dweight = L->g[SLOT_ATTN_NORM], .dout = davg, .inp = b.attn.att,
+                               .weight = L->p[SLOT_ATTN_NORM], .rstd = b.rstd_a, .N = n, .C = h.a.H * h.a.vd };
+    ops->rmsnorm_bwd(&na);
+    hl_rmsnorm_bwd_args ns = { .dinp = dgy, .dweight = L->g[SLOT_SSM_NORM], .dout = davg, .inp = b.ssm.gy,
+                               .weight = L->p[SLOT_SSM_NORM], .rstd = b.rstd_s, .N = n, .C = h.m.di };
+    ops->rmsnorm_bwd(&ns);
+    hl_attn_core_backward(L, r, &b.attn, SLOT_Q, SLOT_K, SLOT_V, dinp, datt, inp, rest);
+    hl_mamba_backward(L, r, SLOT_MB, &b.ssm, dpart, dgy, inp, rest);
+    hl_add_inplace(ops, dinp, dpart, (size_t)n * h.m.d);
+}
+
+static double hybrid_flops(const hl_model_config *cfg, int layer, int64_t T) {
+    hybrid_dims h = dims_of(cfg, layer);
+    return hl_attn_core_flops(cfg, layer, T) + hl_mamba_flops(cfg) + 2.0 * h.m.di * h.m.d;
+}
+
+static int64_t hybrid_cache_bytes(const hl_model_config *cfg, int layer, int64_t T, int bytes) {
+    return hl_attn_cache_bytes(cfg, layer, T, bytes) + hl_mamba_state_bytes(cfg, bytes);
+}
+
+const hl_layer_type hl_layer_hybrid = {
+    .letter = 'H', .name = "hybrid", .part = HL_PART_MIXER,
+    .declare = hybrid_declare, .init = hybrid_init,
+    .act_floats = hybrid_act_floats, .scratch_floats = hybrid_scratch_floats,
+    .forward = hybrid_forward, .backward = hybrid_backward,
+    .flops = hybrid_flops, .cache_bytes = hybrid_cache_bytes, .decode_step = NULL,
+};

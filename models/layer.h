@@ -1,0 +1,130 @@
+// layer.h: the layer vtable. A layer type is ONE file in models/ exporting
+// one hl_layer_type; models/registry.c lists them (adding a type = one file +
+// one registry line). Mixers: 'A' attention.c, 'S' mamba.c, 'H' hybrid.c.
+// FFNs: "swiglu" ffn_swiglu.c; "none" has no entry (the block then has no FFN
+// and no FFN norm).
+//
+// A block is pre-norm residual, assembled by model.c:
+//   x += mixer(rmsnorm(x, input_layernorm))
+//   x += ffn(rmsnorm(x, post_attention_layernorm))        (when ffn != none)
+// A layer type only sees the normed input: forward writes out = f(inp),
+// backward writes dinp from dout (gradient convention of kernels.h: parameter
+// gradients +=, activation gradients =).
+//
+// Everything goes through the hl_ops table in hl_run: layer code never calls
+// a backend directly and never allocates (saved activations live in L->act,
+// temporaries in r->scratch, both carved from the model's arenas).
+#ifndef HYLAB_LAYER_H
+#define HYLAB_LAYER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "model.h"
+
+#define HL_LAYER_MAX_SLOTS 24
+
+// HL_PART_NORMS: a block's input_layernorm (slot 0) / post_attention_layernorm (slot 1).
+typedef enum { HL_PART_MIXER = 0, HL_PART_FFN = 1, HL_PART_NORMS = 2 } hl_part;
+
+// ---------------------------------------------------------------- declaring tensors
+// A growing list of tensor infos plus who owns each one (layer, part, slot).
+// Model-level tensors (embedding, final norm, ...) have layer -1.
+typedef struct {
+    hl_tensor_info *infos;
+    int *owner_layer, *owner_part, *owner_slot;
+    int n, cap;
+    int cur_layer; hl_part cur_part;  // set by the caller before declare()
+    int failed;                       // out of memory while growing
+} hl_decl;
+
+// Adds "model.layers.{cur_layer}.{suffix}" with the given shape (ndim <= 3).
+void hl_decl_layer(hl_decl *d, int slot, const char *suffix, const char *component,
+                   int weight_decay, int ndim, int64_t d0, int64_t d1, int64_t d2);
+// Adds a model-level tensor with its full name (owner layer -1).
+void hl_decl_global(hl_decl *d, int slot, const char *name, const char *component,
+                    int weight_decay, int ndim, int64_t d0, int64_t d1);
+void hl_decl_free(hl_decl *d);
+
+// ---------------------------------------------------------------- a layer instance
+typedef struct hl_layer hl_layer;
+struct hl_layer {
+    const struct hl_layer_type *type;
+    const hl_model_config *cfg;
+    int index;                               // layer index in the model
+    float *p[HL_LAYER_MAX_SLOTS];            // parameters by slot, NULL if not declared
+    float *g[HL_LAYER_MAX_SLOTS];            // their gradients (same layout)
+    const hl_tensor_info *t[HL_LAYER_MAX_SLOTS]; // their infos (names seed the init)
+    float *act;                              // saved activations, act_floats(max_B, max_T) floats
+    // KV sharing (attention-bearing mixers only):
+    hl_layer *kv_producer;                   // NULL: own K/V; else the layer whose K/V we read
+    const float *k, *v;                      // own K/V after forward: post-RoPE K (B,T,Hkv,hd), V (B,T,Hkv,vd)
+    int has_consumers;                       // own K/V read by later layers
+    float *dk_acc, *dv_acc;                  // then: dK/dV added by consumers' backward (zeroed by the model)
+};
+
+// What forward/backward get besides the layer.
+typedef struct {
+    const hl_ops *ops;
+    int B, T;          // T = positions including the n_meta meta tokens
+    int n_meta;
+    float *scratch;    // >= scratch_floats(cfg, layer, B, T) floats, shared by all layers
+} hl_run;
+
+typedef struct hl_layer_type {
+    char letter;       // 'A', 'S', 'H' for mixers; 0 for FFNs
+    const char *name;  // "attention", "mamba", "hybrid", "swiglu"
+    hl_part part;
+    // Declares the parameter tensors of layer `layer` (no allocation of values).
+    void (*declare)(const hl_model_config *cfg, int layer, hl_decl *d);
+    // Fills every declared slot; a pure function of (seed, tensor names).
+    void (*init)(hl_layer *L, uint64_t seed);
+    // Floats of saved activations / backward temporaries for B sequences of T positions.
+    size_t (*act_floats)(const hl_model_config *cfg, int layer, int B, int T);
+    size_t (*scratch_floats)(const hl_model_config *cfg, int layer, int B, int T);
+    // out, inp, dout, dinp are (B, T, d_model).
+    void (*forward)(hl_layer *L, const hl_run *r, float *out, const float *inp);
+    void (*backward)(hl_layer *L, const hl_run *r, float *dinp, const float *dout, const float *inp);
+    // Forward FLOPs of this part for one token at context T (convention in model.c).
+    double (*flops)(const hl_model_config *cfg, int layer, int64_t T);
+    // Inference cache bytes at context T, batch 1.
+    int64_t (*cache_bytes)(const hl_model_config *cfg, int layer, int64_t T, int bytes_per_elem);
+    // One-token decode step with a cache: NULL until incremental decoding lands.
+    void (*decode_step)(hl_layer *L, const hl_run *r, float *out, const float *inp, void *cache);
+} hl_layer_type;
+
+// ---------------------------------------------------------------- registry (registry.c)
+extern const hl_layer_type *const hl_layer_types[];   // NULL-terminated
+int hl_layer_type_count(void);
+const hl_layer_type *hl_mixer_type(char letter);       // NULL if unknown
+const hl_layer_type *hl_ffn_layer_type(hl_ffn_type t); // NULL for none (and unsupported)
+int hl_ffn_supported(hl_ffn_type t);                   // 1 for none and swiglu
+
+// ---------------------------------------------------------------- helpers (layer.c)
+// Carves n floats (rounded up to 16) from base at *off; base NULL only counts.
+float *hl_take(float *base, size_t *off, size_t n);
+
+// Deterministic generator: splitmix64 seeded per tensor from (seed, name).
+typedef struct { uint64_t s; } hl_rng;
+hl_rng hl_rng_for(uint64_t seed, const char *name);
+uint64_t hl_rng_u64(hl_rng *r);
+double hl_rng_uniform(hl_rng *r);        // [0, 1)
+double hl_rng_normal(hl_rng *r);         // N(0, 1), Box-Muller
+void hl_fill_normal(float *p, size_t n, double std, uint64_t seed, const char *name);
+void hl_fill_uniform(float *p, size_t n, double bound, uint64_t seed, const char *name); // U(-bound, bound)
+void hl_fill_const(float *p, size_t n, float value);
+// Slot versions: no-ops when the slot was not declared.
+void hl_init_normal(hl_layer *L, int slot, double std, uint64_t seed);
+void hl_init_uniform(hl_layer *L, int slot, double bound, uint64_t seed);
+void hl_init_const(hl_layer *L, int slot, float value);
+// Std of residual-output projections (o_proj, down_proj, out_proj): GPT-2 style.
+double hl_resid_std(const hl_model_config *cfg);
+
+// out (N, OC) = inp (N, IC) @ w^T, no bias.
+void hl_linear(const hl_ops *ops, float *out, const float *inp, const float *w, int N, int IC, int OC);
+// dinp (N, IC) written, dw (OC, IC) added.
+void hl_linear_bwd(const hl_ops *ops, float *dinp, float *dw, const float *dout, const float *inp,
+                   const float *w, int N, int IC, int OC);
+// out += x through the op table (n floats).
+void hl_add_inplace(const hl_ops *ops, float *out, const float *x, size_t n);
+
+#endif

@@ -1,0 +1,251 @@
+// mamba.c: mixer 'S', state-spaces/mamba's `Mamba` (Mamba-1) exactly:
+//   x, z   = in_proj(inp)                     in_proj (2*di, d), no bias; x first
+//   u      = silu(conv1d(x))                  causal depthwise, weight (di, 1, K) + bias
+//   dtl, Bm, Cm = x_proj(u)                   x_proj (R + 2N, di), no bias, in that order
+//   dt     = dt_proj.weight @ dtl             dt_proj (di, R); its bias is the scan's dt_bias
+//   y      = selective_scan(u, dt, A_log, Bm, Cm, D)   softplus inside the scan
+//   out    = out_proj(y * silu(z))            out_proj (d, di), no bias
+// Init (state-spaces/mamba): dt_proj.weight U(+-R^-0.5); dt_proj.bias =
+// inverse softplus of dt ~ exp(U[log 1e-3, log 1e-1]) clamped >= 1e-4;
+// A_log[c, n] = log(n + 1); D = 1; conv1d weight and bias U(+-1/sqrt(K))
+// (PyTorch's default, fan_in = K); in_proj and x_proj normal(0, 0.02) (our
+// choice, as for every other linear); out_proj normal(0, 0.02/sqrt(2*n_layers)).
+#include <math.h>
+#include "mamba.h"
+
+enum { SLOT_OUT = HL_MB_NSLOTS, N_SLOTS };
+
+// ---------------------------------------------------------------- the branch
+hl_mamba_dims hl_mamba_dims_of(const hl_model_config *cfg) {
+    hl_mamba_dims m;
+    m.d = cfg->d_model;
+    m.di = cfg->ssm.expand * cfg->d_model;
+    m.N = cfg->ssm.d_state;
+    m.K = cfg->ssm.d_conv;
+    m.R = cfg->ssm.dt_rank > 0 ? cfg->ssm.dt_rank : (cfg->d_model + 15) / 16;
+    return m;
+}
+
+void hl_mamba_declare(const hl_model_config *cfg, hl_decl *d, int base) {
+    hl_mamba_dims m = hl_mamba_dims_of(cfg);
+    hl_decl_layer(d, base + HL_MB_IN, "mamba.in_proj.weight", "ssm", 1, 2, 2 * (int64_t)m.di, m.d, 0);
+    hl_decl_layer(d, base + HL_MB_CONV_W, "mamba.conv1d.weight", "ssm", 1, 3, m.di, 1, m.K);
+    hl_decl_layer(d, base + HL_MB_CONV_B, "mamba.conv1d.bias", "ssm", 0, 1, m.di, 0, 0);
+    hl_decl_layer(d, base + HL_MB_XPROJ, "mamba.x_proj.weight", "ssm", 1, 2, (int64_t)m.R + 2 * m.N, m.di, 0);
+    hl_decl_layer(d, base + HL_MB_DT_W, "mamba.dt_proj.weight", "ssm", 1, 2, m.di, m.R, 0);
+    hl_decl_layer(d, base + HL_MB_DT_B, "mamba.dt_proj.bias", "ssm", 0, 1, m.di, 0, 0);
+    hl_decl_layer(d, base + HL_MB_ALOG, "mamba.A_log", "ssm", 0, 2, m.di, m.N, 0);
+    hl_decl_layer(d, base + HL_MB_D, "mamba.D", "ssm", 0, 1, m.di, 0, 0);
+}
+
+// dt_proj.bias = softplus^-1(dt), dt = exp(U[log 1e-3, log 1e-1]) clamped >= 1e-4.
+static void init_dt_bias(float *bias, int di, uint64_t seed, const char *name) {
+    hl_rng rng = hl_rng_for(seed, name);
+    const double lo = log(1e-3), hi = log(1e-1);
+    for (int c = 0; c < di; c++) {
+        double dt = exp(lo + (hi - lo) * hl_rng_uniform(&rng));
+        if (dt < 1e-4) dt = 1e-4;
+        bias[c] = (float)(dt + log(-expm1(-dt)));   // inverse of softplus
+    }
+}
+
+void hl_mamba_init(hl_layer *L, int base, uint64_t seed) {
+    hl_mamba_dims m = hl_mamba_dims_of(L->cfg);
+    hl_init_normal(L, base + HL_MB_IN, 0.02, seed);
+    hl_init_uniform(L, base + HL_MB_CONV_W, 1.0 / sqrt((double)m.K), seed);
+    hl_init_uniform(L, base + HL_MB_CONV_B, 1.0 / sqrt((double)m.K), seed);
+    hl_init_normal(L, base + HL_MB_XPROJ, 0.02, seed);
+    hl_init_uniform(L, base + HL_MB_DT_W, 1.0 / sqrt((double)m.R), seed);
+    init_dt_bias(L->p[base + HL_MB_DT_B], m.di, seed, L->t[base + HL_MB_DT_B]->name);
+    float *A_log = L->p[base + HL_MB_ALOG];   // (di, N)
+    for (int c = 0; c < m.di; c++)
+        for (int n = 0; n < m.N; n++) A_log[(size_t)c * m.N + n] = (float)log((double)(n + 1));
+    hl_init_const(L, base + HL_MB_D, 1.0f);
+}
+
+void hl_mamba_carve(const hl_mamba_dims *m, int B, int T, float *base, size_t *off, hl_mamba_bufs *b) {
+    size_t n = (size_t)B * T;
+    b->x = hl_take(base, off, n * m->di);
+    b->z = hl_take(base, off, n * m->di);
+    b->xc = hl_take(base, off, n * m->di);
+    b->u = hl_take(base, off, n * m->di);
+    b->dtl = hl_take(base, off, n * m->R);
+    b->Bm = hl_take(base, off, n * m->N);
+    b->Cm = hl_take(base, off, n * m->N);
+    b->dt = hl_take(base, off, n * m->di);
+    b->y = hl_take(base, off, n * m->di);
+    b->gy = hl_take(base, off, n * m->di);
+}
+
+// Backward temporaries: dz, dy, du, ddt, dx (B,T,di) each, ddtl (B,T,R),
+// dBm, dCm (B,T,N), and a (B,T,di)/(B,T,d) partial.
+typedef struct { float *dz, *dy, *du, *ddt, *dx, *ddtl, *dBm, *dCm, *part_di, *part_d; } mamba_grads;
+
+static void carve_grads(const hl_mamba_dims *m, int B, int T, float *base, size_t *off, mamba_grads *g) {
+    size_t n = (size_t)B * T;
+    g->dz = hl_take(base, off, n * m->di);
+    g->dy = hl_take(base, off, n * m->di);
+    g->du = hl_take(base, off, n * m->di);
+    g->ddt = hl_take(base, off, n * m->di);
+    g->dx = hl_take(base, off, n * m->di);
+    g->ddtl = hl_take(base, off, n * m->R);
+    g->dBm = hl_take(base, off, n * m->N);
+    g->dCm = hl_take(base, off, n * m->N);
+    g->part_di = hl_take(base, off, n * m->di);
+    g->part_d = hl_take(base, off, n * m->d);
+}
+
+size_t hl_mamba_scratch_floats(const hl_mamba_dims *m, int B, int T) {
+    mamba_grads g; size_t off = 0;
+    carve_grads(m, B, T, NULL, &off, &g);
+    return off;
+}
+
+void hl_mamba_forward(hl_layer *L, const hl_run *r, int base, const hl_mamba_bufs *b, const float *inp) {
+    hl_mamba_dims m = hl_mamba_dims_of(L->cfg);
+    const hl_ops *ops = r->ops;
+    int n = r->B * r->T;
+    const float *W_in = L->p[base + HL_MB_IN];      // (2*di, d): rows 0..di-1 give x, then z
+    const float *W_x = L->p[base + HL_MB_XPROJ];    // (R + 2N, di): dt, B, C rows
+    hl_linear(ops, b->x, inp, W_in, n, m.d, m.di);
+    hl_linear(ops, b->z, inp, W_in + (size_t)m.di * m.d, n, m.d, m.di);
+    hl_conv1d_fwd_args cv = { .out = b->xc, .inp = b->x, .weight = L->p[base + HL_MB_CONV_W],
+                              .bias = L->p[base + HL_MB_CONV_B], .B = r->B, .T = r->T, .C = m.di, .K = m.K };
+    ops->conv1d_fwd(&cv);
+    hl_silu_fwd_args si = { .out = b->u, .inp = b->xc, .n = (size_t)n * m.di };
+    ops->silu_fwd(&si);
+    hl_linear(ops, b->dtl, b->u, W_x, n, m.di, m.R);
+    hl_linear(ops, b->Bm, b->u, W_x + (size_t)m.R * m.di, n, m.di, m.N);
+    hl_linear(ops, b->Cm, b->u, W_x + (size_t)(m.R + m.N) * m.di, n, m.di, m.N);
+    hl_linear(ops, b->dt, b->dtl, L->p[base + HL_MB_DT_W], n, m.R, m.di);
+    hl_scan_fwd_args sc = { .y = b->y, .u = b->u, .dt = b->dt, .dt_bias = L->p[base + HL_MB_DT_B],
+                            .A_log = L->p[base + HL_MB_ALOG], .Bm = b->Bm, .Cm = b->Cm,
+                            .D = L->p[base + HL_MB_D], .B = r->B, .T = r->T, .C = m.di, .N = m.N };
+    ops->scan_fwd(&sc);
+    hl_swiglu_fwd_args gate = { .out = b->gy, .gate = b->z, .up = b->y, .n = (size_t)n * m.di };
+    ops->swiglu_fwd(&gate);
+}
+
+void hl_mamba_backward(hl_layer *L, const hl_run *r, int base, const hl_mamba_bufs *b,
+                       float *dinp, const float *dgy, const float *inp, float *scratch) {
+    hl_mamba_dims m = hl_mamba_dims_of(L->cfg);
+    const hl_ops *ops = r->ops;
+    int n = r->B * r->T;
+    size_t ndi = (size_t)n * m.di, off = 0;
+    mamba_grads g;
+    carve_grads(&m, r->B, r->T, scratch, &off, &g);
+    const float *W_in = L->p[base + HL_MB_IN], *W_x = L->p[base + HL_MB_XPROJ];
+    float *gW_in = L->g[base + HL_MB_IN], *gW_x = L->g[base + HL_MB_XPROJ];
+    size_t x_rows_B = (size_t)m.R * m.di, x_rows_C = (size_t)(m.R + m.N) * m.di;
+
+    hl_swiglu_bwd_args gate = { .dgate = g.dz, .dup = g.dy, .dout = dgy, .gate = b->z, .up = b->y, .n = ndi };
+    ops->swiglu_bwd(&gate);
+    hl_scan_bwd_args sc = { .du = g.du, .ddt = g.ddt, .dBm = g.dBm, .dCm = g.dCm,
+                            .ddt_bias = L->g[base + HL_MB_DT_B], .dA_log = L->g[base + HL_MB_ALOG],
+                            .dD = L->g[base + HL_MB_D], .dy = g.dy,
+                            .u = b->u, .dt = b->dt, .dt_bias = L->p[base + HL_MB_DT_B],
+                            .A_log = L->p[base + HL_MB_ALOG], .Bm = b->Bm, .Cm = b->Cm,
+                            .D = L->p[base + HL_MB_D], .B = r->B, .T = r->T, .C = m.di, .N = m.N };
+    ops->scan_bwd(&sc);
+    // du collects the scan's direct term plus the three x_proj paths.
+    hl_linear_bwd(ops, g.ddtl, L->g[base + HL_MB_DT_W], g.ddt, b->dtl, L->p[base + HL_MB_DT_W], n, m.R, m.di);
+    hl_linear_bwd(ops, g.part_di, gW_x, g.ddtl, b->u, W_x, n, m.di, m.R);
+    hl_add_inplace(ops, g.du, g.part_di, ndi);
+    hl_linear_bwd(ops, g.part_di, gW_x + x_rows_B, g.dBm, b->u, W_x + x_rows_B, n, m.di, m.N);
+    hl_add_inplace(ops, g.du, g.part_di, ndi);
+    hl_linear_bwd(ops, g.part_di, gW_x + x_rows_C, g.dCm, b->u, W_x + x_rows_C, n, m.di, m.N);
+    hl_add_inplace(ops, g.du, g.part_di, ndi);
+    // through SiLU and the conv: dxc reuses ddt (no longer needed)
+    float *dxc = g.ddt;
+    hl_silu_bwd_args si = { .dinp = dxc, .dout = g.du, .inp = b->xc, .n = ndi };
+    ops->silu_bwd(&si);
+    hl_conv1d_bwd_args cv = { .dinp = g.dx, .dweight = L->g[base + HL_MB_CONV_W],
+                              .dbias = L->g[base + HL_MB_CONV_B], .dout = dxc, .inp = b->x,
+                              .weight = L->p[base + HL_MB_CONV_W], .B = r->B, .T = r->T, .C = m.di, .K = m.K };
+    ops->conv1d_bwd(&cv);
+    hl_linear_bwd(ops, dinp, gW_in, g.dx, inp, W_in, n, m.d, m.di);
+    hl_linear_bwd(ops, g.part_d, gW_in + (size_t)m.di * m.d, g.dz, inp, W_in + (size_t)m.di * m.d, n, m.d, m.di);
+    hl_add_inplace(ops, dinp, g.part_d, (size_t)n * m.d);
+}
+
+// Per token: matmuls 2*(d*2di + di*(R+2N) + R*di); conv 2*di*K; scan 6*di*N
+// (per state element: exp(delta*A) counted as 1, the update dA*h + (delta*u)*B
+// as 3, the readout h*C accumulate as 2). Elementwise ops (SiLU, gate) ignored.
+double hl_mamba_flops(const hl_model_config *cfg) {
+    hl_mamba_dims m = hl_mamba_dims_of(cfg);
+    double mm = 2.0 * ((double)m.d * 2 * m.di + (double)m.di * (m.R + 2 * m.N) + (double)m.R * m.di);
+    return mm + 2.0 * m.di * m.K + 6.0 * m.di * m.N;
+}
+
+int64_t hl_mamba_state_bytes(const hl_model_config *cfg, int bytes) {
+    hl_mamba_dims m = hl_mamba_dims_of(cfg);
+    return ((int64_t)m.di * m.N + (int64_t)m.di * m.K) * bytes;
+}
+
+// ---------------------------------------------------------------- the 'S' layer
+static void mamba_declare(const hl_model_config *cfg, int layer, hl_decl *d) {
+    (void)layer;
+    hl_mamba_dims m = hl_mamba_dims_of(cfg);
+    hl_mamba_declare(cfg, d, 0);
+    hl_decl_layer(d, SLOT_OUT, "mamba.out_proj.weight", "ssm", 1, 2, m.d, m.di, 0);
+}
+
+static void mamba_init(hl_layer *L, uint64_t seed) {
+    hl_mamba_init(L, 0, seed);
+    hl_init_normal(L, SLOT_OUT, hl_resid_std(L->cfg), seed);
+}
+
+static size_t mamba_act_floats(const hl_model_config *cfg, int layer, int B, int T) {
+    (void)layer;
+    hl_mamba_dims m = hl_mamba_dims_of(cfg);
+    hl_mamba_bufs b; size_t off = 0;
+    hl_mamba_carve(&m, B, T, NULL, &off, &b);
+    return off;
+}
+
+static size_t mamba_scratch_floats(const hl_model_config *cfg, int layer, int B, int T) {
+    (void)layer;
+    hl_mamba_dims m = hl_mamba_dims_of(cfg);
+    size_t off = 0;
+    hl_take(NULL, &off, (size_t)B * T * m.di);   // dgy
+    return off + hl_mamba_scratch_floats(&m, B, T);
+}
+
+static void mamba_forward(hl_layer *L, const hl_run *r, float *out, const float *inp) {
+    hl_mamba_dims m = hl_mamba_dims_of(L->cfg);
+    hl_mamba_bufs b; size_t off = 0;
+    hl_mamba_carve(&m, r->B, r->T, L->act, &off, &b);
+    hl_mamba_forward(L, r, 0, &b, inp);
+    // out (B, T, d) = gy (B, T, di) @ out_proj^T
+    hl_linear(r->ops, out, b.gy, L->p[SLOT_OUT], r->B * r->T, m.di, m.d);
+}
+
+static void mamba_backward(hl_layer *L, const hl_run *r, float *dinp, const float *dout, const float *inp) {
+    hl_mamba_dims m = hl_mamba_dims_of(L->cfg);
+    hl_mamba_bufs b; size_t off = 0;
+    hl_mamba_carve(&m, r->B, r->T, L->act, &off, &b);
+    int n = r->B * r->T;
+    size_t soff = 0;
+    float *dgy = hl_take(r->scratch, &soff, (size_t)n * m.di);   // (B, T, di)
+    hl_linear_bwd(r->ops, dgy, L->g[SLOT_OUT], dout, b.gy, L->p[SLOT_OUT], n, m.di, m.d);
+    hl_mamba_backward(L, r, 0, &b, dinp, dgy, inp, r->scratch + soff);
+}
+
+static double mamba_flops(const hl_model_config *cfg, int layer, int64_t T) {
+    (void)layer; (void)T;
+    hl_mamba_dims m = hl_mamba_dims_of(cfg);
+    return hl_mamba_flops(cfg) + 2.0 * m.di * m.d;
+}
+
+static int64_t mamba_cache_bytes(const hl_model_config *cfg, int layer, int64_t T, int bytes) {
+    (void)layer; (void)T;
+    return hl_mamba_state_bytes(cfg, bytes);
+}
+
+const hl_layer_type hl_layer_mamba = {
+    .letter = 'S', .name = "mamba", .part = HL_PART_MIXER,
+    .declare = mamba_declare, .init = mamba_init,
+    .act_floats = mamba_act_floats, .scratch_floats = mamba_scratch_floats,
+    .forward = mamba_forward, .backward = mamba_backward,
+    .flops = mamba_flops, .cache_bytes = mamba_cache_bytes, .decode_step = NULL,
+};

@@ -1,0 +1,45 @@
+// mamba.h: the Mamba-1 branch shared by 'S' (mamba.c) and 'H' (hybrid.c):
+// everything of state-spaces/mamba's `Mamba` up to the gated output
+// y * silu(z) (B, T, d_inner); out_proj is the caller's.
+#ifndef HYLAB_MAMBA_H
+#define HYLAB_MAMBA_H
+
+#include "layer.h"
+
+// Parameter slots, relative to the caller's base slot.
+enum { HL_MB_IN, HL_MB_CONV_W, HL_MB_CONV_B, HL_MB_XPROJ, HL_MB_DT_W, HL_MB_DT_B,
+       HL_MB_ALOG, HL_MB_D, HL_MB_NSLOTS };
+
+typedef struct {
+    int d, di, N, K, R;   // d_model, d_inner, d_state, d_conv, dt_rank
+} hl_mamba_dims;
+
+typedef struct {
+    float *x;     // (B, T, di) in_proj x half (conv input)
+    float *z;     // (B, T, di) in_proj z half (gate)
+    float *xc;    // (B, T, di) conv output, before SiLU
+    float *u;     // (B, T, di) silu(xc): the scan input
+    float *dtl;   // (B, T, R)  low-rank dt (x_proj rows 0..R-1)
+    float *Bm;    // (B, T, N)  x_proj rows R..R+N-1
+    float *Cm;    // (B, T, N)  x_proj rows R+N..R+2N-1
+    float *dt;    // (B, T, di) dt_proj(dtl), bias added inside the scan
+    float *y;     // (B, T, di) scan output (D skip included)
+    float *gy;    // (B, T, di) y * silu(z): the branch output
+} hl_mamba_bufs;
+
+hl_mamba_dims hl_mamba_dims_of(const hl_model_config *cfg);
+void hl_mamba_declare(const hl_model_config *cfg, hl_decl *d, int base);
+void hl_mamba_init(hl_layer *L, int base, uint64_t seed);
+void hl_mamba_carve(const hl_mamba_dims *m, int B, int T, float *base, size_t *off, hl_mamba_bufs *b);
+size_t hl_mamba_scratch_floats(const hl_mamba_dims *m, int B, int T);
+// inp is (B, T, d); fills every buffer of b (b->gy is the output).
+void hl_mamba_forward(hl_layer *L, const hl_run *r, int base, const hl_mamba_bufs *b, const float *inp);
+// dgy is (B, T, di); writes dinp (B, T, d).
+void hl_mamba_backward(hl_layer *L, const hl_run *r, int base, const hl_mamba_bufs *b,
+                       float *dinp, const float *dgy, const float *inp, float *scratch);
+// FLOPs per token of the branch (in_proj, conv, x_proj, dt_proj, scan).
+double hl_mamba_flops(const hl_model_config *cfg);
+// Inference state bytes: SSM state d_inner*d_state + conv state d_inner*d_conv.
+int64_t hl_mamba_state_bytes(const hl_model_config *cfg, int bytes);
+
+#endif

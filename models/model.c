@@ -1,0 +1,564 @@
+// model.c: model assembly (model.h). Layers come from the registry
+// (layer.h); the model adds the embedding, the meta tokens, the per-block
+// RMSNorms and residual stream, the final norm and the (tied) lm_head.
+//
+// Forward on B sequences of T input tokens runs Tt = m + T positions:
+//   x (B, Tt, d): rows 0..m-1 = model.memory_tokens, rows m.. = embed(tokens)
+//   per layer l:  x += mixer(rmsnorm(x)); x += ffn(rmsnorm(x))  (no FFN: one step)
+//   rows at the requested input positions are gathered, final-normed and
+//   multiplied by lm_head (or the embedding when tied); xent over targets.
+//
+// FLOPs convention (hl_model_count): forward FLOPs of ONE token when the
+// context holds T input tokens, i.e. the cost of the token at position T:
+//   * every matmul counts 2 * (its weight elements) (q/k/v/o, in_proj, x_proj,
+//     dt_proj, out_proj, FFN, hybrid.out_proj, and the lm_head 2 * d * V);
+//   * attention adds 2 * H * (hd + vd) * T_eff for the score and value
+//     products over the visible keys, T_eff = T + m (global) or
+//     min(T, W) + m (sliding window);
+//   * Mamba adds 2 * di * d_conv (conv) + 6 * di * d_state (scan);
+//   * embedding lookup, norms, RoPE, softmax, activations are not counted;
+//     the meta tokens' own forward (once per sequence) is not counted.
+//
+// Memory: three arenas allocated once at create (params, grads, activations)
+// plus one small int arena; forward/backward never allocate.
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "layer.h"
+#include "attention.h"
+
+const char *const hl_component_names[8] = {
+    "embedding", "attention", "ssm", "ffn", "norms", "meta_tokens", "lm_head", "hybrid",
+};
+
+int hl_component_index(const char *component) {
+    for (int i = 0; i < 8; i++)
+        if (component && !strcmp(component, hl_component_names[i])) return i;
+    return -1;
+}
+
+enum { G_EMBED, G_META, G_NORM, G_LM_HEAD, G_NSLOTS };
+
+struct hl_model {
+    hl_model_config cfg;
+    const hl_ops *ops;
+    int max_B, max_T;
+    int n_tensors;
+    hl_tensor_info *tensors;
+    size_t numel;
+    float *params, *grads, *acts;
+    int32_t *ints;
+    // parameters (p) and gradients (g) of the model-level tensors
+    float *gp[G_NSLOTS], *gg[G_NSLOTS];
+    float *norm1_w[HL_MAX_LAYERS], *norm1_g[HL_MAX_LAYERS];   // input_layernorm (d)
+    float *norm2_w[HL_MAX_LAYERS], *norm2_g[HL_MAX_LAYERS];   // post_attention_layernorm (d)
+    hl_layer mixer[HL_MAX_LAYERS], ffn[HL_MAX_LAYERS];
+    const hl_layer_type *ffn_type;                              // NULL: no FFN
+    // activations, each sized for max_B x (m + max_T) positions
+    float *res[HL_MAX_LAYERS + 1]; // (B, Tt, d) residual stream entering layer l (res[L] leaves the last)
+    float *mid[HL_MAX_LAYERS];     // (B, Tt, d) after the mixer, before the FFN (FFN only)
+    float *ln1[HL_MAX_LAYERS], *rstd1[HL_MAX_LAYERS];  // (B, Tt, d), (B*Tt)
+    float *ln2[HL_MAX_LAYERS], *rstd2[HL_MAX_LAYERS];
+    float *part_out;   // (B, Tt, d) output of a mixer/FFN before the residual add
+    float *dres;       // (B, Tt, d) gradient of the residual stream
+    float *dln;        // (B, Tt, d) gradient w.r.t. a normed block input
+    float *dtmp;       // (B, Tt, d)
+    float *scratch;    // max over layers of scratch_floats
+    float *hfin;       // (n_out, d) gathered final hidden rows
+    float *hnorm;      // (n_out, d) after the final norm
+    float *rstd_f;     // (n_out)
+    float *dhnorm, *dhfin;   // (n_out, d)
+    float *logits, *dlogits; // (n_out, V)
+    float *losses;     // (n_out)
+    int32_t *meta_ids; // (m) 0..m-1
+    int32_t *rows;     // (n_out) row of each requested position in (B*Tt)
+    int32_t *tokens;   // (B, T) copy of the last forward's tokens
+    int32_t *targets;  // (n_out) copy of the last forward's targets
+    // the last forward
+    int B, T, n_out, n_lab, have_targets;
+};
+
+// ---------------------------------------------------------------- config checks
+static int attn_bearing(char kind) { return kind == 'A' || kind == 'H'; }
+
+__attribute__((format(printf, 3, 4)))
+static int fail(char *err, size_t errlen, const char *fmt, ...) {
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return HL_EBADINPUT;
+}
+
+static int check_layer(const hl_model_config *cfg, int l, char *err, size_t errlen) {
+    const hl_layer_plan *p = &cfg->layer[l];
+    if (!hl_mixer_type(p->kind))
+        return fail(err, errlen, "model.layers: layer %d: unknown layer kind '%c'", l, p->kind ? p->kind : '?');
+    if (p->kind == 'S' || p->kind == 'H') {
+        if (cfg->ssm.expand <= 0 || cfg->ssm.d_state <= 0 || cfg->ssm.d_conv <= 0)
+            return fail(err, errlen, "model.ssm: expand, d_state and d_conv must be positive (layer %d)", l);
+    }
+    if (!attn_bearing(p->kind)) {
+        if (p->kv_source >= 0)
+            return fail(err, errlen, "model.attn.kv_share: layer %d is not an attention layer", l);
+        return HL_OK;
+    }
+    hl_attn_dims a = hl_attn_dims_of(cfg, l);
+    if (a.H <= 0 || a.Hkv <= 0 || a.H % a.Hkv)
+        return fail(err, errlen, "model.attn.n_kv_heads: must divide n_heads (got %d for %d)", a.Hkv, a.H);
+    if (a.hd <= 0 || a.hd % 2 || a.vd <= 0)
+        return fail(err, errlen, "model.attn.head_dim: must be positive and even (got %d, v_head_dim %d)", a.hd, a.vd);
+    if (p->kind == 'H' && a.H * a.vd != cfg->ssm.expand * cfg->d_model)
+        return fail(err, errlen, "model.attn.v_head_dim: H layers need n_heads*v_head_dim == d_inner (got %d*%d vs %d)",
+                    a.H, a.vd, cfg->ssm.expand * cfg->d_model);
+    if (p->kv_source >= 0) {
+        int s = p->kv_source;
+        if (s >= l || !attn_bearing(cfg->layer[s].kind) || cfg->layer[s].kv_source >= 0)
+            return fail(err, errlen, "model.attn.kv_share: layer %d reads K/V of layer %d, which is not an earlier producer", l, s);
+        if (hl_attn_dims_of(cfg, s).vd != a.vd)
+            return fail(err, errlen, "model.attn.kv_share: layer %d and its producer %d have different v_head_dim", l, s);
+    }
+    return HL_OK;
+}
+
+int hl_model_check(const hl_model_config *cfg, char *err, size_t errlen) {
+    if (cfg->n_layers <= 0 || cfg->n_layers > HL_MAX_LAYERS)
+        return fail(err, errlen, "model.n_layers: must be in 1..%d (got %d)", HL_MAX_LAYERS, cfg->n_layers);
+    if (cfg->d_model <= 0 || cfg->vocab_size <= 0 || cfg->meta_tokens < 0)
+        return fail(err, errlen, "model: d_model (%d), vocab_size (%d) must be positive, meta_tokens (%d) >= 0",
+                    cfg->d_model, cfg->vocab_size, cfg->meta_tokens);
+    if (!hl_ffn_supported(cfg->ffn.type))
+        return fail(err, errlen, "model.ffn.type: not supported by the model code yet (type %d)", (int)cfg->ffn.type);
+    if (cfg->ffn.type == HL_FFN_SWIGLU && cfg->ffn.d_ff <= 0)
+        return fail(err, errlen, "model.ffn.d_ff: must be positive (got %d)", cfg->ffn.d_ff);
+    for (int l = 0; l < cfg->n_layers; l++) {
+        int rc = check_layer(cfg, l, err, errlen);
+        if (rc) return rc;
+    }
+    return HL_OK;
+}
+
+// ---------------------------------------------------------------- tensors
+static void declare_all(const hl_model_config *cfg, hl_decl *d) {
+    int64_t V = cfg->vocab_size, C = cfg->d_model;
+    const hl_layer_type *ffn = hl_ffn_layer_type(cfg->ffn.type);
+    hl_decl_global(d, G_EMBED, "model.embed_tokens.weight", "embedding", 1, 2, V, C);
+    if (cfg->meta_tokens > 0)
+        hl_decl_global(d, G_META, "model.memory_tokens", "meta_tokens", 0, 2, cfg->meta_tokens, C);
+    for (int l = 0; l < cfg->n_layers; l++) {
+        d->cur_layer = l;
+        d->cur_part = HL_PART_NORMS;
+        hl_decl_layer(d, 0, "input_layernorm.weight", "norms", 0, 1, C, 0, 0);
+        d->cur_part = HL_PART_MIXER;
+        hl_mixer_type(cfg->layer[l].kind)->declare(cfg, l, d);
+        if (!ffn) continue;
+        d->cur_part = HL_PART_NORMS;
+        hl_decl_layer(d, 1, "post_attention_layernorm.weight", "norms", 0, 1, C, 0, 0);
+        d->cur_part = HL_PART_FFN;
+        ffn->declare(cfg, l, d);
+    }
+    hl_decl_global(d, G_NORM, "model.norm.weight", "norms", 0, 1, C, 0);
+    if (!cfg->tie_embeddings)
+        hl_decl_global(d, G_LM_HEAD, "lm_head.weight", "lm_head", 1, 2, V, C);
+}
+
+// Declares and lays the tensors out densely in declaration order.
+static int declare_laid_out(const hl_model_config *cfg, hl_decl *d) {
+    memset(d, 0, sizeof *d);
+    if (hl_model_check(cfg, NULL, 0)) return -1;
+    declare_all(cfg, d);
+    if (d->failed) { hl_decl_free(d); return -1; }
+    size_t off = 0;
+    for (int i = 0; i < d->n; i++) { d->infos[i].offset = off; off += d->infos[i].numel; }
+    return d->n;
+}
+
+int hl_model_tensors(const hl_model_config *cfg, hl_tensor_info **out) {
+    hl_decl d;
+    *out = NULL;
+    int n = declare_laid_out(cfg, &d);
+    if (n < 0) return -1;
+    *out = d.infos;
+    d.infos = NULL;
+    hl_decl_free(&d);
+    return n;
+}
+
+hl_model_counts hl_model_count(const hl_model_config *cfg, int64_t context) {
+    hl_model_counts c;
+    memset(&c, 0, sizeof c);
+    hl_tensor_info *t;
+    int n = hl_model_tensors(cfg, &t);
+    if (n < 0) { c.params = -1; c.flops_per_token = NAN; return c; }
+    for (int i = 0; i < n; i++) {
+        c.params += (int64_t)t[i].numel;
+        c.by_component[hl_component_index(t[i].component)] += (int64_t)t[i].numel;
+    }
+    free(t);
+    const hl_layer_type *ffn = hl_ffn_layer_type(cfg->ffn.type);
+    double f = 2.0 * cfg->d_model * cfg->vocab_size;   // lm_head
+    for (int l = 0; l < cfg->n_layers; l++) {
+        f += hl_mixer_type(cfg->layer[l].kind)->flops(cfg, l, context);
+        if (ffn) f += ffn->flops(cfg, l, context);
+    }
+    c.flops_per_token = f;
+    return c;
+}
+
+int64_t hl_model_cache_bytes(const hl_model_config *cfg, int64_t context, int bytes_per_elem) {
+    if (hl_model_check(cfg, NULL, 0)) return -1;
+    int64_t total = 0;
+    for (int l = 0; l < cfg->n_layers; l++)
+        total += hl_mixer_type(cfg->layer[l].kind)->cache_bytes(cfg, l, context, bytes_per_elem);
+    return total;
+}
+
+// ---------------------------------------------------------------- create
+static float *alloc_floats(size_t n) {
+    void *p = NULL;
+    if (posix_memalign(&p, 64, (n ? n : 1) * sizeof(float))) return NULL;
+    memset(p, 0, (n ? n : 1) * sizeof(float));
+    return p;
+}
+
+static void bind_tensors(hl_model *m, const hl_decl *d) {
+    for (int i = 0; i < d->n; i++) {
+        float *p = m->params + d->infos[i].offset, *g = m->grads + d->infos[i].offset;
+        int l = d->owner_layer[i], part = d->owner_part[i], slot = d->owner_slot[i];
+        if (l < 0) { m->gp[slot] = p; m->gg[slot] = g; continue; }
+        if (part == HL_PART_NORMS) {
+            if (slot == 0) { m->norm1_w[l] = p; m->norm1_g[l] = g; }
+            else { m->norm2_w[l] = p; m->norm2_g[l] = g; }
+            continue;
+        }
+        hl_layer *L = part == HL_PART_MIXER ? &m->mixer[l] : &m->ffn[l];
+        L->p[slot] = p; L->g[slot] = g; L->t[slot] = &m->tensors[i];
+    }
+}
+
+// Carves every activation buffer from base (NULL: only counts). Returns floats.
+static size_t carve_acts(hl_model *m, float *base) {
+    const hl_model_config *cfg = &m->cfg;
+    int Tt = cfg->meta_tokens + m->max_T, B = m->max_B;
+    size_t N = (size_t)B * Tt, C = cfg->d_model, n_out = (size_t)B * m->max_T, off = 0, scratch = 0;
+    for (int l = 0; l <= cfg->n_layers; l++) m->res[l] = hl_take(base, &off, N * C);
+    for (int l = 0; l < cfg->n_layers; l++) {
+        hl_layer *L = &m->mixer[l];
+        m->ln1[l] = hl_take(base, &off, N * C);
+        m->rstd1[l] = hl_take(base, &off, N);
+        L->act = hl_take(base, &off, L->type->act_floats(cfg, l, B, Tt));
+        size_t s = L->type->scratch_floats(cfg, l, B, Tt);
+        if (s > scratch) scratch = s;
+        if (L->has_consumers) {
+            hl_attn_dims a = hl_attn_dims_of(cfg, l);
+            L->dk_acc = hl_take(base, &off, N * a.Hkv * a.hd);
+            L->dv_acc = hl_take(base, &off, N * a.Hkv * a.vd);
+        }
+        if (!m->ffn_type) continue;
+        hl_layer *F = &m->ffn[l];
+        m->mid[l] = hl_take(base, &off, N * C);
+        m->ln2[l] = hl_take(base, &off, N * C);
+        m->rstd2[l] = hl_take(base, &off, N);
+        F->act = hl_take(base, &off, F->type->act_floats(cfg, l, B, Tt));
+        s = F->type->scratch_floats(cfg, l, B, Tt);
+        if (s > scratch) scratch = s;
+    }
+    m->part_out = hl_take(base, &off, N * C);
+    m->dres = hl_take(base, &off, N * C);
+    m->dln = hl_take(base, &off, N * C);
+    m->dtmp = hl_take(base, &off, N * C);
+    m->scratch = hl_take(base, &off, scratch);
+    m->hfin = hl_take(base, &off, n_out * C);
+    m->hnorm = hl_take(base, &off, n_out * C);
+    m->rstd_f = hl_take(base, &off, n_out);
+    m->dhnorm = hl_take(base, &off, n_out * C);
+    m->dhfin = hl_take(base, &off, n_out * C);
+    m->logits = hl_take(base, &off, n_out * cfg->vocab_size);
+    m->dlogits = hl_take(base, &off, n_out * cfg->vocab_size);
+    m->losses = hl_take(base, &off, n_out);
+    return off;
+}
+
+static void setup_layers(hl_model *m) {
+    const hl_model_config *cfg = &m->cfg;
+    m->ffn_type = hl_ffn_layer_type(cfg->ffn.type);
+    for (int l = 0; l < cfg->n_layers; l++) {
+        hl_layer *L = &m->mixer[l];
+        L->type = hl_mixer_type(cfg->layer[l].kind);
+        L->cfg = &m->cfg;
+        L->index = l;
+        int s = cfg->layer[l].kv_source;
+        if (s >= 0) {
+            L->kv_producer = &m->mixer[s];
+            m->mixer[s].has_consumers = 1;
+        }
+        m->ffn[l].type = m->ffn_type;
+        m->ffn[l].cfg = &m->cfg;
+        m->ffn[l].index = l;
+    }
+}
+
+hl_model *hl_model_create(const hl_model_config *cfg, const hl_ops *ops,
+                          int max_B, int max_T, char *err, size_t errlen) {
+    if (hl_model_check(cfg, err, errlen)) return NULL;
+    if (max_B <= 0 || max_T <= 0) {
+        snprintf(err, errlen, "hl_model_create: max_B and max_T must be positive (got %d, %d)", max_B, max_T);
+        return NULL;
+    }
+    hl_model *m = calloc(1, sizeof *m);
+    hl_decl d;
+    if (!m || declare_laid_out(cfg, &d) < 0) {
+        snprintf(err, errlen, "hl_model_create: out of memory declaring tensors");
+        free(m);
+        return NULL;
+    }
+    m->cfg = *cfg;
+    m->ops = ops;
+    m->max_B = max_B; m->max_T = max_T;
+    m->n_tensors = d.n;
+    m->tensors = d.infos; d.infos = NULL;
+    m->numel = m->n_tensors ? m->tensors[m->n_tensors - 1].offset + m->tensors[m->n_tensors - 1].numel : 0;
+    setup_layers(m);
+    size_t n_acts = carve_acts(m, NULL);
+    size_t n_ints = (size_t)cfg->meta_tokens + 3 * (size_t)max_B * max_T;
+    m->params = alloc_floats(m->numel);
+    m->grads = alloc_floats(m->numel);
+    m->acts = alloc_floats(n_acts);
+    m->ints = calloc(n_ints ? n_ints : 1, sizeof(int32_t));
+    if (!m->params || !m->grads || !m->acts || !m->ints) {
+        snprintf(err, errlen, "hl_model_create: out of memory allocating %zu params and %zu activation floats",
+                 m->numel, n_acts);
+        hl_decl_free(&d);
+        hl_model_free(m);
+        return NULL;
+    }
+    bind_tensors(m, &d);
+    hl_decl_free(&d);
+    carve_acts(m, m->acts);
+    m->meta_ids = m->ints;
+    m->rows = m->meta_ids + cfg->meta_tokens;
+    m->tokens = m->rows + (size_t)max_B * max_T;
+    m->targets = m->tokens + (size_t)max_B * max_T;
+    for (int i = 0; i < cfg->meta_tokens; i++) m->meta_ids[i] = i;
+    return m;
+}
+
+void hl_model_free(hl_model *m) {
+    if (!m) return;
+    free(m->tensors); free(m->params); free(m->grads); free(m->acts); free(m->ints);
+    free(m);
+}
+
+void hl_model_init(hl_model *m, uint64_t seed) {
+    const hl_model_config *cfg = &m->cfg;
+    size_t V = cfg->vocab_size, C = cfg->d_model;
+    hl_fill_normal(m->gp[G_EMBED], V * C, 0.02, seed, "model.embed_tokens.weight");
+    if (cfg->meta_tokens > 0)
+        hl_fill_normal(m->gp[G_META], (size_t)cfg->meta_tokens * C, 0.02, seed, "model.memory_tokens");
+    hl_fill_const(m->gp[G_NORM], C, 1.0f);
+    if (!cfg->tie_embeddings) hl_fill_normal(m->gp[G_LM_HEAD], V * C, 0.02, seed, "lm_head.weight");
+    for (int l = 0; l < cfg->n_layers; l++) {
+        hl_fill_const(m->norm1_w[l], C, 1.0f);
+        m->mixer[l].type->init(&m->mixer[l], seed);
+        if (!m->ffn_type) continue;
+        hl_fill_const(m->norm2_w[l], C, 1.0f);
+        m->ffn_type->init(&m->ffn[l], seed);
+    }
+}
+
+float *hl_model_params(hl_model *m) { return m->params; }
+float *hl_model_grads(hl_model *m) { return m->grads; }
+size_t hl_model_numel(const hl_model *m) { return m->numel; }
+int hl_model_num_tensors(const hl_model *m) { return m->n_tensors; }
+const hl_tensor_info *hl_model_tensor(const hl_model *m, int i) {
+    return (i >= 0 && i < m->n_tensors) ? &m->tensors[i] : NULL;
+}
+const hl_model_config *hl_model_cfg(const hl_model *m) { return &m->cfg; }
+
+void hl_model_zero_grad(hl_model *m) { memset(m->grads, 0, m->numel * sizeof(float)); }
+
+// ---------------------------------------------------------------- forward
+static void rmsnorm_fwd(const hl_ops *ops, float *out, float *rstd, const float *inp, const float *w,
+                        int n, int C, float eps) {
+    hl_rmsnorm_fwd_args a = { .out = out, .rstd = rstd, .inp = inp, .weight = w, .N = n, .C = C, .eps = eps };
+    ops->rmsnorm_fwd(&a);
+}
+
+static void rmsnorm_bwd(const hl_ops *ops, float *dinp, float *dw, const float *dout, const float *inp,
+                        const float *w, const float *rstd, int n, int C) {
+    hl_rmsnorm_bwd_args a = { .dinp = dinp, .dweight = dw, .dout = dout, .inp = inp, .weight = w,
+                              .rstd = rstd, .N = n, .C = C };
+    ops->rmsnorm_bwd(&a);
+}
+
+// x (B, Tt, d): meta tokens at rows 0..m-1 of each sequence, then embed(tokens).
+static void embed_inputs(hl_model *m, float *x, int B, int T) {
+    const hl_model_config *cfg = &m->cfg;
+    int Tt = cfg->meta_tokens + T, C = cfg->d_model;
+    for (int b = 0; b < B; b++) {
+        if (cfg->meta_tokens > 0) {
+            hl_embed_fwd_args e = { .out = x + (size_t)b * Tt * C, .ids = m->meta_ids, .table = m->gp[G_META],
+                                    .N = cfg->meta_tokens, .V = cfg->meta_tokens, .C = C };
+            m->ops->embed_fwd(&e);
+        }
+        hl_embed_fwd_args e = { .out = x + ((size_t)b * Tt + cfg->meta_tokens) * C, .ids = m->tokens + (size_t)b * T,
+                                .table = m->gp[G_EMBED], .N = T, .V = cfg->vocab_size, .C = C };
+        m->ops->embed_fwd(&e);
+    }
+}
+
+static void blocks_forward(hl_model *m, const hl_run *r) {
+    const hl_model_config *cfg = &m->cfg;
+    int n = r->B * r->T, C = cfg->d_model;
+    size_t nc = (size_t)n * C;
+    for (int l = 0; l < cfg->n_layers; l++) {
+        float *after_mixer = m->ffn_type ? m->mid[l] : m->res[l + 1];
+        rmsnorm_fwd(m->ops, m->ln1[l], m->rstd1[l], m->res[l], m->norm1_w[l], n, C, cfg->norm_eps);
+        m->mixer[l].type->forward(&m->mixer[l], r, m->part_out, m->ln1[l]);
+        hl_axpby_args add = { .out = after_mixer, .x = m->res[l], .y = m->part_out, .a = 1, .b = 1, .n = nc };
+        m->ops->axpby(&add);
+        if (!m->ffn_type) continue;
+        rmsnorm_fwd(m->ops, m->ln2[l], m->rstd2[l], m->mid[l], m->norm2_w[l], n, C, cfg->norm_eps);
+        m->ffn_type->forward(&m->ffn[l], r, m->part_out, m->ln2[l]);
+        hl_axpby_args add2 = { .out = m->res[l + 1], .x = m->mid[l], .y = m->part_out, .a = 1, .b = 1, .n = nc };
+        m->ops->axpby(&add2);
+    }
+}
+
+static int forward_args_ok(hl_model *m, const int32_t *tokens, int B, int T,
+                           const int32_t *out_pos, int n_out, const int32_t *targets) {
+    const hl_model_config *cfg = &m->cfg;
+    if (B <= 0 || B > m->max_B || T <= 0 || T > m->max_T || n_out < 0 || n_out > B * T) {
+        fprintf(stderr, "hl_model_forward: B=%d T=%d n_out=%d outside the model's max_B=%d max_T=%d\n",
+                B, T, n_out, m->max_B, m->max_T);
+        return 0;
+    }
+    for (int i = 0; i < B * T; i++)
+        if (tokens[i] < 0 || tokens[i] >= cfg->vocab_size) {
+            fprintf(stderr, "hl_model_forward: token %d at %d outside [0, %d)\n", tokens[i], i, cfg->vocab_size);
+            return 0;
+        }
+    for (int i = 0; i < n_out; i++) {
+        if (out_pos && (out_pos[i] < 0 || out_pos[i] >= B * T)) {
+            fprintf(stderr, "hl_model_forward: out_pos[%d]=%d outside [0, %d)\n", i, out_pos[i], B * T);
+            return 0;
+        }
+        if (targets && (targets[i] < -1 || targets[i] >= cfg->vocab_size)) {
+            fprintf(stderr, "hl_model_forward: target %d at %d outside [-1, %d)\n", targets[i], i, cfg->vocab_size);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+float hl_model_forward(hl_model *m, const int32_t *tokens, int B, int T,
+                       const int32_t *out_pos, int n_out,
+                       const int32_t *targets, const float **logits) {
+    const hl_model_config *cfg = &m->cfg;
+    m->have_targets = 0;
+    if (!forward_args_ok(m, tokens, B, T, out_pos, n_out, targets)) return NAN;
+    int meta = cfg->meta_tokens, Tt = meta + T, C = cfg->d_model, V = cfg->vocab_size;
+    m->B = B; m->T = T; m->n_out = n_out;
+    memcpy(m->tokens, tokens, (size_t)B * T * sizeof *tokens);
+    hl_run r = { .ops = m->ops, .B = B, .T = Tt, .n_meta = meta, .scratch = m->scratch };
+    embed_inputs(m, m->res[0], B, T);
+    blocks_forward(m, &r);
+    // gather the requested rows of the last residual stream: row = b*Tt + m + t
+    for (int i = 0; i < n_out; i++) {
+        int p = out_pos ? out_pos[i] : i;
+        m->rows[i] = (p / T) * Tt + meta + p % T;
+    }
+    if (n_out > 0) {
+        hl_embed_fwd_args g = { .out = m->hfin, .ids = m->rows, .table = m->res[cfg->n_layers],
+                                .N = n_out, .V = B * Tt, .C = C };
+        m->ops->embed_fwd(&g);
+        rmsnorm_fwd(m->ops, m->hnorm, m->rstd_f, m->hfin, m->gp[G_NORM], n_out, C, cfg->norm_eps);
+        const float *head = cfg->tie_embeddings ? m->gp[G_EMBED] : m->gp[G_LM_HEAD];
+        hl_linear(m->ops, m->logits, m->hnorm, head, n_out, C, V);   // logits (n_out, V)
+    }
+    if (logits) *logits = m->logits;
+    if (!targets) return 0.0f;
+    memcpy(m->targets, targets, (size_t)n_out * sizeof *targets);
+    m->have_targets = 1;
+    m->n_lab = 0;
+    for (int i = 0; i < n_out; i++) m->n_lab += targets[i] != -1;
+    if (m->n_lab == 0) return 0.0f;
+    hl_xent_fwd_args x = { .losses = m->losses, .logits = m->logits, .targets = m->targets,
+                           .N = n_out, .V = V, .ignore_index = -1 };
+    m->ops->xent_fwd(&x);
+    double sum = 0.0;
+    for (int i = 0; i < n_out; i++) sum += m->losses[i];
+    return (float)(sum / m->n_lab);
+}
+
+// ---------------------------------------------------------------- backward
+// The head: dlogits -> lm_head/embedding grads, final norm, scatter into dres.
+static void head_backward(hl_model *m, int Tt) {
+    const hl_model_config *cfg = &m->cfg;
+    int n_out = m->n_out, C = cfg->d_model, V = cfg->vocab_size;
+    hl_xent_bwd_args x = { .dlogits = m->dlogits, .logits = m->logits, .targets = m->targets,
+                           .N = n_out, .V = V, .ignore_index = -1, .dloss = 1.0f / (float)m->n_lab };
+    m->ops->xent_bwd(&x);
+    int tied = cfg->tie_embeddings;
+    hl_linear_bwd(m->ops, m->dhnorm, tied ? m->gg[G_EMBED] : m->gg[G_LM_HEAD], m->dlogits, m->hnorm,
+                  tied ? m->gp[G_EMBED] : m->gp[G_LM_HEAD], n_out, C, V);
+    rmsnorm_bwd(m->ops, m->dhfin, m->gg[G_NORM], m->dhnorm, m->hfin, m->gp[G_NORM], m->rstd_f, n_out, C);
+    memset(m->dres, 0, (size_t)m->B * Tt * C * sizeof(float));
+    hl_embed_bwd_args s = { .dtable = m->dres, .dout = m->dhfin, .ids = m->rows, .N = n_out, .V = m->B * Tt, .C = C };
+    m->ops->embed_bwd(&s);   // scatter-add of the gathered rows
+}
+
+static void blocks_backward(hl_model *m, const hl_run *r) {
+    const hl_model_config *cfg = &m->cfg;
+    int n = r->B * r->T, C = cfg->d_model;
+    size_t nc = (size_t)n * C;
+    for (int l = 0; l < cfg->n_layers; l++) {   // consumers add into producers' dK/dV
+        hl_layer *L = &m->mixer[l];
+        if (!L->has_consumers) continue;
+        hl_attn_dims a = hl_attn_dims_of(cfg, l);
+        memset(L->dk_acc, 0, (size_t)n * a.Hkv * a.hd * sizeof(float));
+        memset(L->dv_acc, 0, (size_t)n * a.Hkv * a.vd * sizeof(float));
+    }
+    for (int l = cfg->n_layers - 1; l >= 0; l--) {
+        if (m->ffn_type) {
+            m->ffn_type->backward(&m->ffn[l], r, m->dln, m->dres, m->ln2[l]);
+            rmsnorm_bwd(m->ops, m->dtmp, m->norm2_g[l], m->dln, m->mid[l], m->norm2_w[l], m->rstd2[l], n, C);
+            hl_add_inplace(m->ops, m->dres, m->dtmp, nc);
+        }
+        m->mixer[l].type->backward(&m->mixer[l], r, m->dln, m->dres, m->ln1[l]);
+        rmsnorm_bwd(m->ops, m->dtmp, m->norm1_g[l], m->dln, m->res[l], m->norm1_w[l], m->rstd1[l], n, C);
+        hl_add_inplace(m->ops, m->dres, m->dtmp, nc);
+    }
+}
+
+static void embed_backward(hl_model *m, int Tt) {
+    const hl_model_config *cfg = &m->cfg;
+    int C = cfg->d_model, meta = cfg->meta_tokens;
+    for (int b = 0; b < m->B; b++) {
+        if (meta > 0) {
+            hl_embed_bwd_args e = { .dtable = m->gg[G_META], .dout = m->dres + (size_t)b * Tt * C,
+                                    .ids = m->meta_ids, .N = meta, .V = meta, .C = C };
+            m->ops->embed_bwd(&e);
+        }
+        hl_embed_bwd_args e = { .dtable = m->gg[G_EMBED], .dout = m->dres + ((size_t)b * Tt + meta) * C,
+                                .ids = m->tokens + (size_t)b * m->T, .N = m->T, .V = cfg->vocab_size, .C = C };
+        m->ops->embed_bwd(&e);
+    }
+}
+
+void hl_model_backward(hl_model *m) {
+    if (!m->have_targets) {
+        fprintf(stderr, "hl_model_backward: the last forward had no targets\n");
+        return;
+    }
+    if (m->n_lab == 0) return;   // loss 0 does not depend on the parameters
+    int Tt = m->cfg.meta_tokens + m->T;
+    hl_run r = { .ops = m->ops, .B = m->B, .T = Tt, .n_meta = m->cfg.meta_tokens, .scratch = m->scratch };
+    head_backward(m, Tt);
+    blocks_backward(m, &r);
+    embed_backward(m, Tt);
+}
