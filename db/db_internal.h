@@ -1,0 +1,20 @@
+// db_internal.h: shared by db/*.c only.
+#ifndef HYLAB_DB_INTERNAL_H
+#define HYLAB_DB_INTERNAL_H
+#include "db.h"
+
+struct hl_db {
+    sqlite3 *h;
+    char path[4096];
+};
+
+int hl_db_fail(sqlite3 *h, const char *what, char *err, size_t errlen);
+int hl_db_prep(hl_db *db, const char *sql, sqlite3_stmt **st, char *err, size_t errlen);
+int hl_db_step_done(hl_db *db, sqlite3_stmt *st, char *err, size_t errlen);
+void hl_db_rollback(hl_db *db);
+void hl_db_bind_text_or_null(sqlite3_stmt *st, int i, const char *s);
+void hl_db_bind_real_or_null(sqlite3_stmt *st, int i, double v);
+int hl_db_pid_alive(int pid);
+int hl_db_delete_results(hl_db *db, long long run_id, char *err, size_t errlen);
+
+#endif

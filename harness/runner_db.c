@@ -1,0 +1,304 @@
+// runner_db.c: `hylab run --db`: record the sweep and its planned runs, then
+// train each run in its own child process, which records its own result.
+//
+// Crash isolation: a child that dies (signal, exit without a result) leaves
+// its row 'running'; the parent marks it failed with the reason. A runner
+// killed outright leaves rows 'running' under dead pids: the next runner on
+// this host takes them over. Children die with their runner (PDEATHSIG), so a
+// run is never trained twice at once. SQLite connections are never carried
+// across fork(): the parent closes its connection around each fork.
+#include "runner.h"
+#include "runner_internal.h"
+#include "results.h"
+#include "../db/db.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { J_PENDING, J_ACTIVE, J_RAN, J_SKIPPED, J_ELSEWHERE };
+
+typedef struct {
+    int idx;                 // index in the expanded sweep
+    long long run_id;
+    int state;
+    pid_t pid;
+} rjob;
+
+typedef struct {
+    const hl_sweep *sw;
+    const hl_runner_opts *o;
+    hl_db *db;
+    hl_db_prov prov;
+    rjob *jobs; int n;
+    int n_active, n_finished;
+    int threads;
+    pid_t parent;
+    int errors;
+} rctx;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+// ---------------------------------------------------------------- planning
+static int plan_all(rctx *c, const char *sweep_hash, char *err, size_t errlen) {
+    long long sweep_id;
+    if (hl_db_exec(c->db, "BEGIN IMMEDIATE", err, errlen)) return HL_EFAIL;
+    int rc = hl_db_record_sweep(c->db, c->sw->name, c->sw->source_json, sweep_hash, &sweep_id,
+                                err, errlen);
+    for (int k = 0; !rc && k < c->n; k++) {
+        const hl_sweep_run *r = &c->sw->runs[c->jobs[k].idx];
+        rc = hl_db_plan_run(c->db, sweep_id, c->sw->name, r->variant, r->grid_json, r->spec.hash,
+                            r->spec.canonical_json, &c->jobs[k].run_id, err, errlen);
+    }
+    if (rc) { hl_db_exec(c->db, "ROLLBACK", NULL, 0); return rc; }
+    return hl_db_exec(c->db, "COMMIT", err, errlen);
+}
+
+// ---------------------------------------------------------------- child
+static void child_main(rctx *c, rjob *j) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != c->parent) _exit(4);
+    const hl_sweep_run *r = &c->sw->runs[j->idx];
+    char err[HL_ERR_LEN], path[4096];
+    hl_db *db;
+    hl_db_sink *sink;
+    if (hl_db_open(c->o->db_path, 0, &db, err, sizeof err) ||
+        hl_db_set_run_pid(db, j->run_id, (int)c->parent, (int)getpid(), err, sizeof err) ||
+        hl_db_sink_new(db, j->run_id, &sink, err, sizeof err)) {
+        fprintf(stderr, "hylab run: %s: %s\n", r->variant, err);
+        _exit(3);
+    }
+    hl_run_opts opts = {c->threads, c->o->backend, hl_runner_save_path(c->o, r, path, sizeof path),
+                        c->o->jobs == 1};
+    hl_sink iface = hl_db_sink_iface(sink);
+    hl_run_summary sum;
+    memset(&sum, 0, sizeof sum);
+    double t0 = now_s();
+    hl_train_run(&r->spec, &opts, &iface, &sum);
+    double wall = now_s() - t0;
+    if (hl_db_sink_error(sink) && sum.status == HL_RUN_DONE) {
+        sum.status = HL_RUN_FAILED;
+        snprintf(sum.error, sizeof sum.error, "recording results: %s", hl_db_sink_error(sink));
+    }
+    if (hl_db_finish_run(sink, &sum, wall, err, sizeof err)) {
+        fprintf(stderr, "hylab run: %s: %s\n", r->variant, err);
+        _exit(3);
+    }
+    _exit(0);
+}
+
+// ---------------------------------------------------------------- parent
+static int reopen(rctx *c) {
+    char err[HL_ERR_LEN];
+    if (hl_db_open(c->o->db_path, 0, &c->db, err, sizeof err) == HL_OK) return HL_OK;
+    fprintf(stderr, "hylab run: %s\n", err);
+    c->errors++;
+    return HL_EFAIL;
+}
+
+static int launch(rctx *c, rjob *j) {
+    fflush(stdout);
+    fflush(stderr);
+    hl_db_close(c->db);      // never carry a connection across fork()
+    c->db = NULL;
+    pid_t pid = fork();
+    if (pid == 0) child_main(c, j);
+    if (reopen(c)) return HL_EFAIL;
+    char err[HL_ERR_LEN];
+    if (pid < 0) {
+        snprintf(err, sizeof err, "fork failed: %s", strerror(errno));
+        hl_db_mark_failed(c->db, j->run_id, (int)c->parent, err, -1, err, sizeof err);
+        j->state = J_RAN;
+        return HL_OK;
+    }
+    j->pid = pid;
+    j->state = J_ACTIVE;
+    c->n_active++;
+    return HL_OK;
+}
+
+// Claim and start pending runs while there are free slots.
+static int launch_ready(rctx *c) {
+    hl_claim_opts co = {c->o->force, (int)c->parent, &c->prov, c->threads,
+                        c->o->backend ? c->o->backend : "cpu"};
+    for (int k = 0; k < c->n && c->n_active < c->o->jobs; k++) {
+        rjob *j = &c->jobs[k];
+        if (j->state != J_PENDING) continue;
+        hl_claim_result res;
+        char err[HL_ERR_LEN];
+        if (hl_db_claim_run(c->db, j->run_id, &co, &res, err, sizeof err)) {
+            fprintf(stderr, "hylab run: claiming run %lld: %s\n", j->run_id, err);
+            c->errors++;
+            return HL_EFAIL;
+        }
+        if (res == HL_CLAIM_DONE) j->state = J_SKIPPED;
+        if (res == HL_CLAIM_OK && launch(c, j)) return HL_EFAIL;
+    }
+    return HL_OK;
+}
+
+static void signal_reason(int status, char *buf, size_t n) {
+    if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        const char *abbr = sigabbrev_np(sig);
+        snprintf(buf, n, "killed by signal %d (SIG%s)", sig, abbr ? abbr : "?");
+    } else {
+        snprintf(buf, n, "run process exited with status %d before recording a result",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    }
+}
+
+static void print_status(rctx *c, rjob *j, const char *how) {
+    if (!c->db && reopen(c)) return;
+    hl_db_run_state st;
+    char err[HL_ERR_LEN];
+    const hl_sweep_run *r = &c->sw->runs[j->idx];
+    if (hl_db_run_state_get(c->db, j->run_id, &st, err, sizeof err)) {
+        fprintf(stderr, "hylab run: %s\n", err);
+        return;
+    }
+    fprintf(stderr, "hylab run: [%d/%d] %-8s %s %s %.12s%s%s%s\n", c->n_finished, c->n, st.status,
+            r->variant, r->grid_json, r->spec.hash, how, st.error[0] ? "  " : "", st.error);
+}
+
+// The child is gone: if its row is still 'running', record why it failed.
+static void record_exit(rctx *c, rjob *j, int status) {
+    char err[HL_ERR_LEN], reason[HL_ERR_LEN], sig[256];
+    hl_db_run_state st;
+    if (!c->db && reopen(c)) return;
+    if (hl_db_run_state_get(c->db, j->run_id, &st, err, sizeof err)) {
+        fprintf(stderr, "hylab run: %s\n", err);
+        c->errors++;
+        return;
+    }
+    if (strcmp(st.status, "running") != 0) return;
+    int step = -1;
+    hl_db_last_step(c->db, j->run_id, &step, err, sizeof err);
+    signal_reason(status, sig, sizeof sig);
+    if (step >= 0) snprintf(reason, sizeof reason, "%s at step ~%d", sig, step);
+    else snprintf(reason, sizeof reason, "%s before its first step", sig);
+    int pid = st.pid == (int)c->parent ? (int)c->parent : (int)j->pid;
+    if (hl_db_mark_failed(c->db, j->run_id, pid, reason, step, err, sizeof err)) {
+        fprintf(stderr, "hylab run: marking run %lld failed: %s\n", j->run_id, err);
+        c->errors++;
+    }
+}
+
+static void reap_one(rctx *c, int block) {
+    int status;
+    pid_t p = waitpid(-1, &status, block ? 0 : WNOHANG);
+    if (p <= 0) return;
+    for (int k = 0; k < c->n; k++) {
+        rjob *j = &c->jobs[k];
+        if (j->state != J_ACTIVE || j->pid != p) continue;
+        j->state = J_RAN;
+        c->n_active--;
+        c->n_finished++;
+        record_exit(c, j, status);
+        print_status(c, j, "");
+        return;
+    }
+}
+
+static int n_pending(const rctx *c) {
+    int n = 0;
+    for (int k = 0; k < c->n; k++) n += c->jobs[k].state == J_PENDING;
+    return n;
+}
+
+// Pending runs left are busy under another live runner: runs on this host
+// are waited for (and taken over if their runner dies); others are left.
+static void drop_foreign(rctx *c) {
+    for (int k = 0; k < c->n; k++) {
+        rjob *j = &c->jobs[k];
+        hl_db_run_state st;
+        char err[HL_ERR_LEN];
+        if (j->state != J_PENDING) continue;
+        if (hl_db_run_state_get(c->db, j->run_id, &st, err, sizeof err) == HL_OK &&
+            !strcmp(st.status, "running") && strcmp(st.host, c->prov.host) != 0)
+            j->state = J_ELSEWHERE;
+    }
+}
+
+static void main_loop(rctx *c) {
+    for (;;) {
+        if (launch_ready(c)) break;
+        int pending = n_pending(c);
+        if (!pending && !c->n_active) return;
+        if (c->n_active == c->o->jobs || (c->n_active && !pending)) { reap_one(c, 1); continue; }
+        drop_foreign(c);
+        if (c->n_active) reap_one(c, 0);
+        usleep(200000);
+    }
+    while (c->n_active) reap_one(c, 1);   // after a database error: collect the children
+}
+
+// ---------------------------------------------------------------- summary
+static void tally(rctx *c, hl_runner_tally *t) {
+    memset(t, 0, sizeof *t);
+    t->total = c->n;
+    t->errors = c->errors;
+    for (int k = 0; k < c->n; k++) {
+        rjob *j = &c->jobs[k];
+        hl_db_run_state st;
+        char err[HL_ERR_LEN];
+        if (hl_db_run_state_get(c->db, j->run_id, &st, err, sizeof err)) { t->errors++; continue; }
+        if (j->state == J_SKIPPED) {
+            t->skipped++;
+            print_status(c, j, "  (skipped: already finished)");
+        }
+        if (!strcmp(st.status, "done")) t->done += j->state != J_SKIPPED;
+        else if (!strcmp(st.status, "diverged")) t->diverged++;
+        else if (!strcmp(st.status, "failed")) t->failed++;
+        else t->elsewhere++;
+    }
+}
+
+static int init_jobs(rctx *c) {
+    c->jobs = calloc((size_t)(c->sw->n_runs ? c->sw->n_runs : 1), sizeof *c->jobs);
+    if (!c->jobs) return HL_EFAIL;
+    for (int i = 0; i < c->sw->n_runs; i++)
+        if (hl_runner_in_shard(i, c->o->shard_i, c->o->shard_n))
+            c->jobs[c->n++] = (rjob){i, 0, J_PENDING, 0};
+    return HL_OK;
+}
+
+int hl_runner_run_db(const hl_sweep *sw, const hl_runner_opts *o) {
+    rctx c;
+    memset(&c, 0, sizeof c);
+    c.sw = sw; c.o = o; c.parent = getpid(); c.threads = hl_runner_threads(o);
+    char err[HL_ERR_LEN], sweep_hash[65];
+    hl_runner_sweep_hash(sw, o->sets, o->n_sets, sweep_hash);
+    hl_db_provenance(&c.prov);
+    if (init_jobs(&c)) { fprintf(stderr, "hylab run: out of memory\n"); return 1; }
+    int rc = hl_db_open(o->db_path, HL_DB_CREATE, &c.db, err, sizeof err);
+    if (!rc) rc = plan_all(&c, sweep_hash, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "hylab run: %s\n", err);
+        hl_db_close(c.db);
+        free(c.jobs);
+        return rc == HL_EBADINPUT ? 2 : 1;
+    }
+    fprintf(stderr, "hylab run: sweep %s (%.12s): %d runs in %s, %d at a time, %d threads each\n",
+            sw->name, sweep_hash, c.n, o->db_path, o->jobs, c.threads);
+    main_loop(&c);
+    hl_runner_tally t;
+    if (!c.db && reopen(&c)) { free(c.jobs); return 1; }
+    tally(&c, &t);
+    hl_runner_tally_print(&t);
+    hl_db_close(c.db);
+    free(c.jobs);
+    return hl_runner_exit_status(&t);
+}
