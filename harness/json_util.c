@@ -46,8 +46,11 @@ int hl_json_parse(const char *text, const char *source, cJSON **root, char *err,
     if (!end) end = text + strlen(text);
     int line, col;
     line_and_column(text, end, &line, &col);
+    int near_len = (int)strcspn(end, "\r\n");
+    if (near_len > 16) near_len = 16;
     if (*end == '\0') snprintf(err, errlen, "%s: invalid JSON at line %d, column %d (unexpected end of input)", source, line, col);
-    else snprintf(err, errlen, "%s: invalid JSON at line %d, column %d (near '%.12s')", source, line, col, end);
+    else if (near_len == 0) snprintf(err, errlen, "%s: invalid JSON at line %d, column %d (at the end of the line)", source, line, col);
+    else snprintf(err, errlen, "%s: invalid JSON at line %d, column %d (near '%.*s')", source, line, col, near_len, end);
     return HL_EBADINPUT;
 }
 

@@ -323,7 +323,12 @@ int hl_spec_apply_override(cJSON *root, const char *dotted, const cJSON *value,
         *dot = '\0';
         path_printf(shown, "%s%s", where, path);
         cJSON *next = child_for_component(node, comp, dot + 1);
-        if (!next) rc = fail(&e, shown, cJSON_IsArray(node) ? "index out of range" : "missing or not an object");
+        if (!next && cJSON_IsArray(node))
+            rc = fail(&e, shown, "index out of range (the array has %d entries)", cJSON_GetArraySize(node));
+        else if (!next && is_index(dot + 1)) {
+            path_printf(shown, "%s%s.%.*s", where, path, (int)strcspn(dot + 1, "."), dot + 1);
+            rc = fail(&e, shown, "index out of range (%s has no entries to override)", path);
+        } else if (!next) rc = fail(&e, shown, "must be an object to set a key inside it");
         node = next;
         *dot = '.';
         comp = dot + 1;
