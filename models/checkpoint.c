@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../harness/spec.h"
+#include "model.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "checkpoint.c writes host floats as little-endian: port the byte order first"
@@ -442,5 +443,96 @@ int hl_st_read(hl_st_file *f, const hl_st_tensor *t, void *dst, char *err, size_
     return HL_OK;
 }
 
-// The model layer (hl_ckpt_*) is added back once models/model.c lands:
-// until then it would make every program linking checkpoint.o fail to link.
+// ================================================================ model layer
+
+int hl_ckpt_save(const char *path, hl_model *m, const char *spec_json, char *err, size_t errlen) {
+    int n = hl_model_num_tensors(m);
+    hl_st_tensor *t = calloc(n ? (size_t)n : 1, sizeof *t);
+    if (!t) return fail(err, errlen, HL_EFAIL, "%s: out of memory", path);
+    const float *params = hl_model_params(m);
+    for (int i = 0; i < n; i++) {
+        const hl_tensor_info *info = hl_model_tensor(m, i);
+        snprintf(t[i].name, sizeof t[i].name, "%s", info->name);
+        t[i].ndim = info->ndim;
+        for (int d = 0; d < info->ndim; d++) t[i].shape[d] = info->shape[d];
+        t[i].data = params + info->offset;
+    }
+    hl_st_meta meta[3] = {{"format", "pt"}, {"producer", "hylab"}, {"spec", spec_json ? spec_json : ""}};
+    int rc = hl_st_write(path, t, n, meta, 3, err, errlen);
+    free(t);
+    return rc;
+}
+
+int hl_ckpt_read_spec(const char *path, char **spec_json, char *err, size_t errlen) {
+    *spec_json = NULL;
+    hl_st_file f;
+    int rc = hl_st_open(path, &f, err, errlen);
+    if (rc) return rc;
+    const char *spec = hl_st_meta_get(&f, "spec");
+    if (!spec || !spec[0])
+        rc = fail(err, errlen, HL_EBADINPUT, "%s: no spec in the header's __metadata__ (not a hylab checkpoint?)", path);
+    else if (!(*spec_json = strdup(spec)))
+        rc = fail(err, errlen, HL_EFAIL, "%s: out of memory", path);
+    hl_st_close(&f);
+    return rc;
+}
+
+// Formats a shape as "[a, b, c]".
+static void shape_text(char *out, size_t len, int ndim, const int64_t *shape) {
+    size_t used = (size_t)snprintf(out, len, "[");
+    for (int d = 0; d < ndim && used < len; d++)
+        used += (size_t)snprintf(out + used, len - used, d ? ", %lld" : "%lld", (long long)shape[d]);
+    if (used < len) snprintf(out + used, len - used, "]");
+}
+
+// Checks one model tensor against the file's entry of that name.
+static int check_model_tensor(const hl_st_file *f, const hl_tensor_info *info, char *err, size_t errlen) {
+    const hl_st_tensor *t = hl_st_find(f, info->name);
+    if (!t)
+        return fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s' missing (the model has it; the file has %d tensors)",
+                    f->path, info->name, f->n);
+    if (strcmp(t->dtype, "F32") != 0)
+        return fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': dtype %s, expected F32", f->path, info->name, t->dtype);
+    int same = t->ndim == info->ndim;
+    for (int d = 0; same && d < t->ndim; d++) same = t->shape[d] == info->shape[d];
+    if (!same) {
+        char got[160], want[160];
+        shape_text(got, sizeof got, t->ndim, t->shape);
+        shape_text(want, sizeof want, info->ndim, info->shape);
+        return fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': shape %s in the file, the model expects %s",
+                    f->path, info->name, got, want);
+    }
+    return HL_OK;
+}
+
+// Every model tensor present with the right dtype and shape; nothing extra.
+static int check_model_tensors(const hl_st_file *f, hl_model *m, char *err, size_t errlen) {
+    int n = hl_model_num_tensors(m);
+    for (int i = 0; i < n; i++) {
+        int rc = check_model_tensor(f, hl_model_tensor(m, i), err, errlen);
+        if (rc) return rc;
+    }
+    for (int j = 0; j < f->n; j++) {
+        int known = 0;
+        for (int i = 0; i < n && !known; i++) known = !strcmp(f->tensors[j].name, hl_model_tensor(m, i)->name);
+        if (!known)
+            return fail(err, errlen, HL_EBADINPUT, "%s: unexpected tensor '%s' (not a parameter of this model)",
+                        f->path, f->tensors[j].name);
+    }
+    return HL_OK;
+}
+
+int hl_ckpt_load(const char *path, hl_model *m, char *err, size_t errlen) {
+    hl_st_file f;
+    int rc = hl_st_open(path, &f, err, errlen);
+    if (rc) return rc;
+    rc = check_model_tensors(&f, m, err, errlen);
+    float *params = hl_model_params(m);
+    int n = hl_model_num_tensors(m);
+    for (int i = 0; i < n && !rc; i++) {
+        const hl_tensor_info *info = hl_model_tensor(m, i);
+        rc = hl_st_read(&f, hl_st_find(&f, info->name), params + info->offset, err, errlen);
+    }
+    hl_st_close(&f);
+    return rc;
+}

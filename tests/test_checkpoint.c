@@ -8,6 +8,8 @@
 
 #include "harness/npy.h"
 #include "harness/spec.h"
+#include "kernels/kernels.h"
+#include "models/model.h"
 #include "models/checkpoint.h"
 #include "tests/test.h"
 
@@ -228,7 +230,248 @@ static void test_python_reads_header(void) {
     hl_check(system(cmd) == 0, "st_python_json", "python3 could not read the header");
 }
 
-int main(void) {
+// ================================================================ model layer
+
+// A small hybrid: attention (GQA), hybrid heads, Mamba, a KV-sharing pair
+// (layer 4 reads layer 3's K/V), 2 meta tokens, a sliding window with layer
+// 0 global, SwiGLU FFNs.
+static const char *hybrid_spec(int tied) {
+    static char buf[1024];
+    snprintf(buf, sizeof buf,
+             "{\"name\":\"ckpt-test\",\"model\":{\"vocab_size\":48,\"d_model\":32,\"n_layers\":5,"
+             "\"layers\":\"AHSAA\",\"attn\":{\"n_heads\":4,\"n_kv_heads\":2,\"head_dim\":8,"
+             "\"window\":4,\"global_layers\":[0],\"kv_share\":[[3,4]]},"
+             "\"ssm\":{\"d_state\":4,\"d_conv\":4,\"expand\":2},\"meta_tokens\":2,"
+             "\"ffn\":{\"type\":\"swiglu\",\"d_ff\":48},\"tie_embeddings\":%s},"
+             "\"train\":{\"task\":{\"name\":\"mqar\",\"seq_len\":16,\"num_kv_pairs\":2},\"steps\":10}}",
+             tied ? "true" : "false");
+    return buf;
+}
+
+static const int32_t fwd_tokens[9] = {3, 17, 0, 47, 5, 5, 22, 9, 31};
+
+typedef struct {
+    hl_spec spec;
+    hl_model *m;
+} built;
+
+// Makes every parameter matter for the logits: the default init (small
+// residual branches, unit norms) would let a wrong mixer hide behind the
+// embedding path in reference comparisons. Linear and embedding weights x10,
+// norm weights and D uniform in [0.5, 1.5].
+static void spread_weights(hl_model *m, uint64_t seed) {
+    float *p = hl_model_params(m);
+    uint64_t s = seed * 2654435761u + 1;
+    for (int i = 0; i < hl_model_num_tensors(m); i++) {
+        const hl_tensor_info *t = hl_model_tensor(m, i);
+        int is_norm = strstr(t->name, "norm") != NULL || strstr(t->name, "mamba.D") != NULL;
+        int is_matrix = strstr(t->name, "_proj.weight") || strstr(t->name, "embed_tokens") ||
+                        strstr(t->name, "memory_tokens") || strstr(t->name, "lm_head");
+        for (size_t j = 0; j < t->numel; j++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            double u = (double)(s >> 11) / 9007199254740992.0;
+            if (is_norm) p[t->offset + j] = (float)(0.5 + u);
+            else if (is_matrix) p[t->offset + j] *= 10.0f;
+        }
+    }
+}
+
+static int build(built *b, const char *spec_text, uint64_t seed, char *err, size_t errlen) {
+    memset(b, 0, sizeof *b);
+    if (hl_spec_load_text(spec_text, "test-spec", NULL, 0, &b->spec, err, errlen) != HL_OK) return 0;
+    b->m = hl_model_create(&b->spec.model, &hl_ops_cpu_ref, 1, 9, err, errlen);
+    if (!b->m) return 0;
+    hl_model_init(b->m, seed);
+    spread_weights(b->m, seed);
+    return 1;
+}
+
+static void unbuild(built *b) {
+    if (b->m) hl_model_free(b->m);
+    hl_spec_free(&b->spec);
+}
+
+// Logits of fwd_tokens, copied (malloc'd).
+static float *logits_of(built *b) {
+    const float *lg = NULL;
+    hl_model_forward(b->m, fwd_tokens, 1, 9, NULL, 9, NULL, &lg);
+    size_t n = (size_t)9 * b->spec.model.vocab_size;
+    float *copy = malloc(n * sizeof *copy);
+    memcpy(copy, lg, n * sizeof *copy);
+    return copy;
+}
+
+static int has_tensor(hl_model *m, const char *name) {
+    for (int i = 0; i < hl_model_num_tensors(m); i++)
+        if (!strcmp(hl_model_tensor(m, i)->name, name)) return 1;
+    return 0;
+}
+
+static void check_names(hl_model *m, int tied, const char *tag) {
+    static const char *const present[] = {
+        "model.embed_tokens.weight", "model.memory_tokens", "model.norm.weight",
+        "model.layers.0.input_layernorm.weight", "model.layers.0.self_attn.q_proj.weight",
+        "model.layers.0.self_attn.k_proj.weight", "model.layers.0.self_attn.v_proj.weight",
+        "model.layers.0.self_attn.o_proj.weight", "model.layers.0.post_attention_layernorm.weight",
+        "model.layers.0.mlp.gate_proj.weight", "model.layers.0.mlp.up_proj.weight",
+        "model.layers.0.mlp.down_proj.weight",
+        "model.layers.1.self_attn.q_proj.weight", "model.layers.1.mamba.in_proj.weight",
+        "model.layers.1.hybrid.attn_norm.weight", "model.layers.1.hybrid.ssm_norm.weight",
+        "model.layers.1.hybrid.out_proj.weight",
+        "model.layers.2.mamba.in_proj.weight", "model.layers.2.mamba.conv1d.weight",
+        "model.layers.2.mamba.conv1d.bias", "model.layers.2.mamba.x_proj.weight",
+        "model.layers.2.mamba.dt_proj.weight", "model.layers.2.mamba.dt_proj.bias",
+        "model.layers.2.mamba.A_log", "model.layers.2.mamba.D", "model.layers.2.mamba.out_proj.weight",
+        "model.layers.3.self_attn.k_proj.weight", "model.layers.4.self_attn.q_proj.weight",
+    };
+    static const char *const absent[] = {
+        "model.layers.4.self_attn.k_proj.weight", "model.layers.4.self_attn.v_proj.weight",
+        "model.layers.1.self_attn.o_proj.weight", "model.layers.1.mamba.out_proj.weight",
+    };
+    char name[128], missing[2048] = "";
+    for (size_t i = 0; i < sizeof present / sizeof present[0]; i++)
+        if (!has_tensor(m, present[i])) snprintf(missing + strlen(missing), sizeof missing - strlen(missing), " -%s", present[i]);
+    for (size_t i = 0; i < sizeof absent / sizeof absent[0]; i++)
+        if (has_tensor(m, absent[i])) snprintf(missing + strlen(missing), sizeof missing - strlen(missing), " +%s", absent[i]);
+    if (has_tensor(m, "lm_head.weight") != !tied) strcat(missing, tied ? " +lm_head.weight" : " -lm_head.weight");
+    snprintf(name, sizeof name, "ckpt_tensor_names_%s", tag);
+    hl_check(!missing[0], name, "wrong tensor set:%s", missing);
+}
+
+// Save, read back the spec, load into a fresh model: same params, same logits.
+static void test_model_round_trip(int tied) {
+    const char *tag = tied ? "tied" : "untied";
+    char err[HL_ERR_LEN] = "", name[96];
+    built a, b;
+    snprintf(name, sizeof name, "ckpt_build_%s", tag);
+    if (!hl_check(build(&a, hybrid_spec(tied), 1, err, sizeof err), name, "%s", err)) { unbuild(&a); return; }
+    check_names(a.m, tied, tag);
+    const char *p = tmp_path(tied ? "tied.safetensors" : "untied.safetensors");
+    int rc = hl_ckpt_save(p, a.m, a.spec.canonical_json, err, sizeof err);
+    snprintf(name, sizeof name, "ckpt_save_%s", tag);
+    hl_check(rc == HL_OK, name, "%s", err);
+    char *spec = NULL;
+    rc = hl_ckpt_read_spec(p, &spec, err, sizeof err);
+    snprintf(name, sizeof name, "ckpt_spec_round_trip_%s", tag);
+    hl_check(rc == HL_OK && spec && !strcmp(spec, a.spec.canonical_json), name, "%s", rc ? err : spec);
+    snprintf(name, sizeof name, "ckpt_build_from_metadata_%s", tag);
+    if (!hl_check(spec && build(&b, spec, 2, err, sizeof err) && !strcmp(b.spec.hash, a.spec.hash), name, "%s", err)) {
+        free(spec); unbuild(&a); unbuild(&b); return;
+    }
+    free(spec);
+    size_t bytes = hl_model_numel(a.m) * sizeof(float);
+    snprintf(name, sizeof name, "ckpt_fresh_model_differs_%s", tag);
+    hl_check(memcmp(hl_model_params(a.m), hl_model_params(b.m), bytes) != 0, name, "seeds 1 and 2 gave equal params");
+    rc = hl_ckpt_load(p, b.m, err, sizeof err);
+    snprintf(name, sizeof name, "ckpt_load_%s", tag);
+    hl_check(rc == HL_OK, name, "%s", err);
+    snprintf(name, sizeof name, "ckpt_params_identical_%s", tag);
+    hl_check(!memcmp(hl_model_params(a.m), hl_model_params(b.m), bytes), name, "params differ after load");
+    float *la = logits_of(&a), *lb = logits_of(&b);
+    size_t lbytes = (size_t)9 * a.spec.model.vocab_size * sizeof(float);
+    int finite = 1;
+    for (size_t i = 0; i < lbytes / sizeof(float); i++) finite &= isfinite(la[i]) != 0;
+    snprintf(name, sizeof name, "ckpt_logits_bit_identical_%s", tag);
+    hl_check(finite && !memcmp(la, lb, lbytes), name, "logits differ (finite %d)", finite);
+    free(la); free(lb);
+    unbuild(&a); unbuild(&b);
+}
+
+// Copies src to dst, optionally truncated by cut bytes.
+static void copy_file(const char *src, const char *dst, long cut) {
+    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+    long n = file_size(src) - cut;
+    for (long i = 0; i < n; i++) fputc(fgetc(in), out);
+    fclose(in); fclose(out);
+}
+
+// Replaces the first occurrence of `from` in the file by `to` (same length).
+static void patch_file(const char *path, const char *from, const char *to) {
+    long n = file_size(path);
+    char *buf = malloc((size_t)n + 1);
+    FILE *f = fopen(path, "rb");
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n) n = 0;
+    fclose(f);
+    buf[n] = 0;
+    char *at = memmem(buf, (size_t)n, from, strlen(from));
+    if (at) memcpy(at, to, strlen(to));
+    f = fopen(path, "wb");
+    fwrite(buf, 1, (size_t)n, f);
+    fclose(f);
+    free(buf);
+}
+
+// Loading must fail naming the file and `what`, leaving the params untouched.
+static void expect_load_error(const char *name, hl_model *m, const char *path, const char *what) {
+    size_t bytes = hl_model_numel(m) * sizeof(float);
+    float *before = malloc(bytes);
+    memcpy(before, hl_model_params(m), bytes);
+    char err[HL_ERR_LEN] = "";
+    int rc = hl_ckpt_load(path, m, err, sizeof err);
+    int untouched = !memcmp(before, hl_model_params(m), bytes);
+    hl_check(rc != HL_OK && strstr(err, path) && strstr(err, what) && untouched, name,
+             "rc %d untouched %d: %s", rc, untouched, err);
+    free(before);
+}
+
+static void test_model_load_errors(void) {
+    char err[HL_ERR_LEN] = "";
+    built tied, untied, other;
+    int ok = build(&tied, hybrid_spec(1), 3, err, sizeof err) && build(&untied, hybrid_spec(0), 3, err, sizeof err);
+    char spec[1100];
+    snprintf(spec, sizeof spec, "%s", hybrid_spec(0));
+    char *dff = strstr(spec, "\"d_ff\":48");
+    if (dff) memcpy(dff, "\"d_ff\":40", 9);
+    ok = ok && build(&other, spec, 3, err, sizeof err);
+    if (!hl_check(ok, "ckpt_error_models", "%s", err)) return;
+    const char *pt = tmp_path("e-tied.safetensors"), *pu = tmp_path("e-untied.safetensors");
+    const char *po = tmp_path("e-other.safetensors"), *px = tmp_path("e-broken.safetensors");
+    ok = hl_ckpt_save(pt, tied.m, tied.spec.canonical_json, err, sizeof err) == HL_OK &&
+         hl_ckpt_save(pu, untied.m, untied.spec.canonical_json, err, sizeof err) == HL_OK &&
+         hl_ckpt_save(po, other.m, other.spec.canonical_json, err, sizeof err) == HL_OK;
+    if (hl_check(ok, "ckpt_error_files", "%s", err)) {
+        expect_load_error("ckpt_missing_tensor", untied.m, pt, "'lm_head.weight' missing");
+        expect_load_error("ckpt_extra_tensor", tied.m, pu, "unexpected tensor 'lm_head.weight'");
+        expect_load_error("ckpt_wrong_shape", untied.m, po, "model.layers.0.mlp.gate_proj.weight");
+        copy_file(pu, px, 4);
+        const char *first = hl_model_tensor(untied.m, 0)->name;
+        const char *last = hl_model_tensor(untied.m, hl_model_num_tensors(untied.m) - 1)->name;
+        expect_load_error("ckpt_truncated", untied.m, px, last);
+        copy_file(pu, px, 0);
+        patch_file(px, "\"F32\"", "\"I32\"");
+        expect_load_error("ckpt_wrong_dtype", untied.m, px, "dtype I32");
+        copy_file(pu, px, 0);
+        patch_file(px, "{\"__metadata__\"", "[\"__metadata__\"");
+        expect_load_error("ckpt_bad_header_json", untied.m, px, "JSON");
+        copy_file(pu, px, 0);
+        patch_file(px, "\"data_offsets\":[0,", "\"data_offsets\":[4,");
+        expect_load_error("ckpt_bad_offsets", untied.m, px, first);
+        char *s = NULL;
+        int rc = hl_ckpt_read_spec(tmp_path("rt.safetensors"), &s, err, sizeof err);
+        hl_check(rc == HL_EBADINPUT || (rc == HL_OK && s), "ckpt_read_spec_foreign_file", "rc %d", rc);
+        free(s);
+        float d[2] = {0, 0};
+        write_raw(px, "{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", d, 8);
+        rc = hl_ckpt_read_spec(px, &s, err, sizeof err);
+        hl_check(rc == HL_EBADINPUT && !s && strstr(err, "no spec"), "ckpt_read_spec_missing", "rc %d: %s", rc, err);
+    }
+    unbuild(&tied); unbuild(&untied); unbuild(&other);
+}
+
+// For tests/test_forward.sh: writes the hybrid test checkpoint to path.
+static int write_test_checkpoint(const char *path, int tied) {
+    char err[HL_ERR_LEN] = "";
+    built b;
+    int ok = build(&b, hybrid_spec(tied), 7, err, sizeof err) &&
+             hl_ckpt_save(path, b.m, b.spec.canonical_json, err, sizeof err) == HL_OK;
+    if (!ok) fprintf(stderr, "test_checkpoint: %s\n", err);
+    unbuild(&b);
+    return ok ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && !strcmp(argv[1], "--write-ckpt")) return write_test_checkpoint(argv[2], 0);
+    if (argc == 3 && !strcmp(argv[1], "--write-ckpt-tied")) return write_test_checkpoint(argv[2], 1);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/hylab-test-ckpt-XXXXXX");
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
     test_npy();
@@ -236,6 +479,9 @@ int main(void) {
     test_write_errors();
     test_corrupt_files();
     test_python_reads_header();
+    test_model_round_trip(0);
+    test_model_round_trip(1);
+    test_model_load_errors();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);

@@ -1,0 +1,121 @@
+#!/bin/sh
+# End-to-end `hylab forward`: logits .npy shape and size, input errors (exit 2,
+# message naming what is wrong, no output file), and, when numpy is there, an
+# independent numpy reimplementation of the forward (tests/ref/ref_forward.py)
+# agreeing with hylab to 1e-4. Checkpoints come from `test_checkpoint
+# --write-ckpt` (a small hybrid: A, H, S layers, KV sharing, meta tokens,
+# sliding window) and, when it works, `hylab run SPEC --save`.
+# Prints "N passed, N failed, N skipped" last.
+set -u
+HYLAB=${HYLAB:-./hylab}
+BUILD=${BUILD:-build}
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+P=0; F=0; S=0
+ok()   { echo "ok $1"; P=$((P+1)); }
+fail() { echo "FAIL $1: $2"; F=$((F+1)); }
+skip() { echo "skip $1: $2"; S=$((S+1)); }
+done_() { echo "$P passed, $F failed, $S skipped"; [ "$F" = 0 ]; exit $?; }
+
+# expect_error NAME WANT_IN_MESSAGE ARGS...: exit 2, message contains WANT, no $dir/bad.npy
+expect_error() {
+  name=$1; want=$2; shift 2
+  rm -f "$dir/bad.npy"
+  "$HYLAB" forward "$@" >"$dir/err.out" 2>&1; rc=$?
+  if [ "$rc" = 2 ] && grep -q -- "$want" "$dir/err.out" && [ ! -e "$dir/bad.npy" ] && [ ! -e "$dir/bad.npy.tmp" ]; then
+    ok "$name"
+  else
+    fail "$name" "exit $rc, expected 2 with '$want': $(head -c 300 "$dir/err.out")"
+  fi
+}
+
+if [ ! -x "$BUILD/tests/test_checkpoint" ] || ! "$BUILD/tests/test_checkpoint" --write-ckpt "$dir/m.safetensors" ||
+   ! "$BUILD/tests/test_checkpoint" --write-ckpt-tied "$dir/tied.safetensors"; then
+  fail forward_make_checkpoint "$BUILD/tests/test_checkpoint --write-ckpt failed"
+  done_
+fi
+ok forward_make_checkpoint
+
+V=48
+echo "3 17 0 47 5 5 22 9 31 1 2 46" >"$dir/tok.txt"
+T=12
+
+# --- the happy path
+if "$HYLAB" forward --ckpt "$dir/m.safetensors" --tokens "$dir/tok.txt" --out "$dir/logits.npy" 2>"$dir/run.err"; then
+  ok forward_exit_0
+else
+  fail forward_exit_0 "exit $?: $(cat "$dir/run.err")"
+fi
+if head -c 128 "$dir/logits.npy" 2>/dev/null | grep -q "'descr': '<f4', 'fortran_order': False, 'shape': ($T, $V), }"; then
+  ok forward_npy_header
+else
+  fail forward_npy_header "no (T, V) = ($T, $V) float32 header in logits.npy"
+fi
+size=$(wc -c <"$dir/logits.npy" 2>/dev/null || echo 0)
+[ "$size" = $((128 + T * V * 4)) ] && ok forward_npy_size || fail forward_npy_size "$size bytes, expected $((128 + T * V * 4))"
+[ ! -e "$dir/logits.npy.tmp" ] && ok forward_no_tmp_left || fail forward_no_tmp_left "logits.npy.tmp left behind"
+
+if "$HYLAB" forward --ckpt "$dir/m.safetensors" --tokens - --out "$dir/stdin.npy" --backend cpu_ref --threads 1 \
+     <"$dir/tok.txt" 2>"$dir/run.err" && [ -s "$dir/stdin.npy" ]; then
+  ok forward_stdin_cpu_ref
+else
+  fail forward_stdin_cpu_ref "exit $?: $(cat "$dir/run.err")"
+fi
+"$HYLAB" forward --ckpt "$dir/m.safetensors" --tokens "$dir/tok.txt" --out "$dir/again.npy" 2>/dev/null
+cmp -s "$dir/logits.npy" "$dir/again.npy" && ok forward_deterministic || fail forward_deterministic "two runs differ"
+"$HYLAB" forward --help | grep -q -- "--tokens" && ok forward_help || fail forward_help "no usage on --help"
+
+# --- input errors
+echo "3 17 48 1" >"$dir/big.txt"
+expect_error forward_token_out_of_range "token 2: id 48 out of range \[0, 48)" --ckpt "$dir/m.safetensors" --tokens "$dir/big.txt" --out "$dir/bad.npy"
+echo "3 -1" >"$dir/neg.txt"
+expect_error forward_token_negative "token 1: id -1" --ckpt "$dir/m.safetensors" --tokens "$dir/neg.txt" --out "$dir/bad.npy"
+echo "3 x7 1" >"$dir/word.txt"
+expect_error forward_token_not_integer "token 1 ('x7'): not an integer" --ckpt "$dir/m.safetensors" --tokens "$dir/word.txt" --out "$dir/bad.npy"
+: >"$dir/empty.txt"
+expect_error forward_no_tokens "no tokens" --ckpt "$dir/m.safetensors" --tokens "$dir/empty.txt" --out "$dir/bad.npy"
+expect_error forward_missing_tokens_file "nope.txt" --ckpt "$dir/m.safetensors" --tokens "$dir/nope.txt" --out "$dir/bad.npy"
+expect_error forward_missing_ckpt "nope.safetensors" --ckpt "$dir/nope.safetensors" --tokens "$dir/tok.txt" --out "$dir/bad.npy"
+head -c 2000 "$dir/m.safetensors" >"$dir/trunc.safetensors"
+expect_error forward_truncated_ckpt "trunc.safetensors" --ckpt "$dir/trunc.safetensors" --tokens "$dir/tok.txt" --out "$dir/bad.npy"
+expect_error forward_missing_args "required" --tokens "$dir/tok.txt"
+expect_error forward_unknown_arg "unknown argument" --ckpt "$dir/m.safetensors" --tokens "$dir/tok.txt" --out "$dir/bad.npy" --bogus
+expect_error forward_bad_backend "backend" --ckpt "$dir/m.safetensors" --tokens "$dir/tok.txt" --out "$dir/bad.npy" --backend gpu9
+expect_error forward_bad_threads "threads" --ckpt "$dir/m.safetensors" --tokens "$dir/tok.txt" --out "$dir/bad.npy" --threads x
+
+# --- independent numpy reference
+if python3 -c 'import numpy' 2>/dev/null; then
+  for c in m tied; do
+    "$HYLAB" forward --ckpt "$dir/$c.safetensors" --tokens "$dir/tok.txt" --out "$dir/$c.npy" 2>/dev/null
+    if python3 tests/ref/ref_forward.py "$dir/$c.safetensors" "$dir/tok.txt" --compare "$dir/$c.npy" --tol 1e-4 >"$dir/ref.out" 2>&1; then
+      ok "forward_matches_numpy_reference_$c"; sed 's/^/  /' "$dir/ref.out"
+    else
+      fail "forward_matches_numpy_reference_$c" "$(tail -n 3 "$dir/ref.out")"
+    fi
+  done
+else
+  skip forward_matches_numpy_reference "python3 with numpy not available"
+fi
+
+# --- a checkpoint written by training (hylab run --save)
+cat >"$dir/spec.json" <<'EOF'
+{"name": "fwd-e2e", "model": {"vocab_size": 32, "d_model": 32, "layers": "SA", "n_layers": 2,
+  "attn": {"n_heads": 2, "head_dim": 16}, "ssm": {"d_state": 4}, "meta_tokens": 1,
+  "ffn": {"type": "swiglu", "d_ff": 64}, "tie_embeddings": true},
+ "train": {"task": {"name": "mqar", "seq_len": 16, "num_kv_pairs": 2, "num_examples": 64},
+           "steps": 3, "batch_size": 4, "eval_every": 0},
+ "eval": []}
+EOF
+if "$HYLAB" run "$dir/spec.json" --save "$dir/trained.safetensors" >"$dir/train.out" 2>&1 && [ -s "$dir/trained.safetensors" ]; then
+  echo "1 5 9 31 0" >"$dir/tok32.txt"
+  if "$HYLAB" forward --ckpt "$dir/trained.safetensors" --tokens "$dir/tok32.txt" --out "$dir/trained.npy" 2>"$dir/run.err" &&
+     head -c 128 "$dir/trained.npy" | grep -q "'shape': (5, 32)"; then
+    ok forward_on_trained_checkpoint
+  else
+    fail forward_on_trained_checkpoint "$(cat "$dir/run.err")"
+  fi
+  expect_error forward_trained_token_out_of_range "token 2: id 48 out of range \[0, 32)" --ckpt "$dir/trained.safetensors" --tokens "$dir/big.txt" --out "$dir/bad.npy"
+else
+  skip forward_on_trained_checkpoint "hylab run --save did not produce a checkpoint: $(tail -n 1 "$dir/train.out")"
+fi
+done_
