@@ -621,6 +621,10 @@ static int read_task(const err_ctx *e, const cJSON *t, const char *path, const c
     TRY(int_at_least(e, t, path, "num_kv_pairs", dflt->num_kv_pairs, 1, &out->num_kv_pairs));
     TRY(int_at_least(e, t, path, "vocab_size", dflt->vocab_size, 0, &out->vocab_size));
     if (out->vocab_size == 0) out->vocab_size = model_vocab;
+    join_path(p, path, "vocab_size");
+    if (out->vocab_size > model_vocab)
+        return fail(e, p, "must be <= model.vocab_size: the model cannot embed larger token ids (got %d for %d)",
+                    out->vocab_size, model_vocab);
     TRY(double_in(e, t, path, "power_a", dflt->power_a, 0, 0, INFINITY, &out->power_a));
     double n = number_or(t, "num_examples", (double)dflt->num_examples);
     join_path(p, path, "num_examples");

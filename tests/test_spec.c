@@ -52,6 +52,7 @@ static const struct { const char *file, *path, *what; } bad_specs[] = {
     {"eval_unknown_key.json", "eval[0].seq_lenn", "unknown key"},
     {"bool_wrong_type.json", "model.tie_embeddings", "must be true or false (got 1)"},
     {"min_lr_above_lr.json", "train.min_lr", "must be in [0, 0.001]"},
+    {"task_vocab_above_model.json", "eval[0].vocab_size", "must be <= model.vocab_size"},
 };
 #define N_BAD (int)(sizeof bad_specs / sizeof bad_specs[0])
 
