@@ -1,0 +1,298 @@
+// test_db.c: the results database layer (db/db.h): schema and version,
+// open errors, planning, atomic claims across processes, the db sink and
+// the one-transaction finish, marking failures, merge without duplicates.
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "test.h"
+#include "../db/db.h"
+
+static char dir[] = "/tmp/hylab_test_db_XXXXXX";
+static char err[HL_ERR_LEN];
+
+static const char *path_in(const char *name) {
+    static char buf[4][512];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+
+static long long scalar(hl_db *db, const char *sql) {
+    sqlite3_stmt *st;
+    long long v = -999;
+    if (sqlite3_prepare_v2(hl_db_sqlite(db), sql, -1, &st, NULL) != SQLITE_OK) return -998;
+    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static char *read_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) { free(s); s = NULL; }
+    if (s) s[n] = 0;
+    fclose(f);
+    return s;
+}
+
+static void test_embedded_schema(void) {
+    char *file = read_file("db/schema.sql");
+    if (!file) { hl_skip("db_schema_embedded_matches_file", "db/schema.sql not found (run from the repo root)"); return; }
+    hl_check(!strcmp(file, hl_db_schema_sql), "db_schema_embedded_matches_file",
+             "db/db_schema.c is out of date with db/schema.sql (regenerate it, see its header)");
+    free(file);
+    for (int i = 0; i < hl_db_n_migrations; i++) {
+        char *m = read_file(hl_db_migrations[i].file);
+        hl_check(m && !strcmp(m, hl_db_migrations[i].sql), "db_migration_embedded_matches_file",
+                 "%s differs from its embedded copy", hl_db_migrations[i].file);
+        free(m);
+    }
+}
+
+static void test_open(void) {
+    hl_db *db;
+    int rc = hl_db_open(path_in("missing.db"), 0, &db, err, sizeof err);
+    hl_check(rc == HL_EBADINPUT && access(path_in("missing.db"), F_OK) != 0, "db_open_missing_no_create",
+             "rc %d, file created: %d", rc, access(path_in("missing.db"), F_OK) == 0);
+    FILE *f = fopen(path_in("junk.db"), "w");
+    fputs("this is not a database, just some text that is long enough to look like a header.....", f);
+    fclose(f);
+    rc = hl_db_open(path_in("junk.db"), HL_DB_CREATE, &db, err, sizeof err);
+    hl_check(rc == HL_EBADINPUT, "db_open_junk_is_bad_input", "rc %d (%s)", rc, err);
+    rc = hl_db_open(path_in("a.db"), HL_DB_CREATE, &db, err, sizeof err);
+    if (!hl_check(rc == HL_OK, "db_create", "%s", err)) return;
+    hl_check(hl_db_user_version(db) == hl_db_latest_version() && hl_db_latest_version() >= 1,
+             "db_user_version", "version %d, latest %d", hl_db_user_version(db), hl_db_latest_version());
+    hl_check(scalar(db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN"
+                        " ('sweeps','runs','metrics','curves','measurements')") == 5,
+             "db_tables_created", "missing tables");
+    hl_check(scalar(db, "SELECT journal_mode = 'wal' FROM pragma_journal_mode") == 1, "db_wal_mode", "not WAL");
+    hl_check(scalar(db, "PRAGMA foreign_keys") == 1, "db_foreign_keys_on", "off");
+    hl_db_exec(db, "PRAGMA user_version = 999", err, sizeof err);
+    hl_db_close(db);
+    rc = hl_db_open(path_in("a.db"), 0, &db, err, sizeof err);
+    hl_check(rc == HL_EBADINPUT && strstr(err, "newer"), "db_newer_version_refused", "rc %d: %s", rc, err);
+    if (!rc) hl_db_close(db);
+}
+
+static hl_db *fresh(const char *name) {
+    hl_db *db = NULL;
+    unlink(path_in(name));
+    if (hl_db_open(path_in(name), HL_DB_CREATE, &db, err, sizeof err)) printf("open %s: %s\n", name, err);
+    return db;
+}
+
+static long long plan(hl_db *db, const char *sweep_hash, const char *spec_hash) {
+    long long sid = 0, rid = 0;
+    if (hl_db_record_sweep(db, "s", "{}", sweep_hash, &sid, err, sizeof err) ||
+        hl_db_plan_run(db, sid, "s", "v", "{}", spec_hash, "{\"train\":{\"seed\":1}}", &rid, err, sizeof err))
+        printf("plan: %s\n", err);
+    return rid;
+}
+
+static void test_plan(void) {
+    hl_db *db = fresh("plan.db");
+    if (!db) return;
+    long long a = plan(db, "sw1", "h1"), b = plan(db, "sw1", "h1"), c = plan(db, "sw1", "h2");
+    hl_check(a > 0 && a == b && c != a, "db_plan_unique_per_sweep_and_hash", "ids %lld %lld %lld", a, b, c);
+    hl_check(scalar(db, "SELECT count(*) FROM sweeps") == 1 && scalar(db, "SELECT count(*) FROM runs WHERE status='queued'") == 2,
+             "db_plan_queued", "bad counts");
+    hl_db_close(db);
+}
+
+static hl_db_prov prov;
+
+static int claim(hl_db *db, long long run, int pid, int force) {
+    hl_claim_opts o = {force, pid, &prov, 1, "cpu"};
+    hl_claim_result r;
+    if (hl_db_claim_run(db, run, &o, &r, err, sizeof err)) { printf("claim: %s\n", err); return -1; }
+    return (int)r;
+}
+
+static int dead_pid(void) {
+    pid_t p = fork();
+    if (p == 0) _exit(0);
+    waitpid(p, NULL, 0);
+    return (int)p;
+}
+
+static void test_claim_states(void) {
+    hl_db *db = fresh("claim.db");
+    if (!db) return;
+    long long run = plan(db, "sw", "h");
+    hl_check(claim(db, run, getpid(), 0) == HL_CLAIM_OK, "db_claim_queued", "not claimed");
+    hl_check(claim(db, run, getpid(), 0) == HL_CLAIM_BUSY, "db_claim_running_live_pid_busy", "claimed twice");
+    int dead = dead_pid();
+    hl_check(hl_db_set_run_pid(db, run, getpid(), dead, err, sizeof err) == HL_OK, "db_set_run_pid", "%s", err);
+    hl_check(claim(db, run, getpid(), 0) == HL_CLAIM_OK, "db_claim_running_dead_pid", "dead owner kept it");
+    hl_check(scalar(db, "SELECT attempts FROM runs") == 2, "db_claim_counts_attempts", "attempts %lld",
+             scalar(db, "SELECT attempts FROM runs"));
+    hl_check(hl_db_mark_failed(db, run, getpid(), "killed by signal 9 (SIGKILL) at step ~3", 3, err, sizeof err) == HL_OK &&
+             scalar(db, "SELECT status='failed' AND fail_step=3 AND error LIKE 'killed%' FROM runs") == 1,
+             "db_mark_failed", "%s", err);
+    hl_check(claim(db, run, getpid(), 0) == HL_CLAIM_OK, "db_claim_failed_retried", "failed run not retried");
+    hl_db_close(db);
+}
+
+// K processes race to claim R runs; each keeps its pid alive until all are
+// done, so exactly R claims must succeed in total.
+static void test_claim_atomic(void) {
+    enum { K = 4, R = 12 };
+    hl_db *db = fresh("race.db");
+    if (!db) return;
+    long long ids[R];
+    for (int i = 0; i < R; i++) { char h[16]; snprintf(h, sizeof h, "h%d", i); ids[i] = plan(db, "sw", h); }
+    hl_db_close(db);
+    int barrier[2], results[2];
+    if (pipe(barrier) || pipe(results)) return;
+    pid_t kids[K];
+    for (int k = 0; k < K; k++) {
+        fflush(stdout);
+        kids[k] = fork();
+        if (kids[k] == 0) {
+            close(barrier[1]);
+            hl_db *d;
+            int n = 0;
+            if (hl_db_open(path_in("race.db"), 0, &d, err, sizeof err)) _exit(255);
+            for (int i = 0; i < R; i++) n += claim(d, ids[i], getpid(), 0) == HL_CLAIM_OK;
+            hl_db_close(d);
+            unsigned char c = (unsigned char)n;
+            if (write(results[1], &c, 1) != 1) _exit(255);
+            char x;
+            while (read(barrier[0], &x, 1) > 0) {}   // stay alive until the parent says so
+            _exit(0);
+        }
+    }
+    close(barrier[0]); close(results[1]);
+    int total = 0;
+    unsigned char c;
+    for (int k = 0; k < K; k++) if (read(results[0], &c, 1) == 1) total += c;
+    close(barrier[1]);
+    for (int k = 0; k < K; k++) waitpid(kids[k], NULL, 0);
+    close(results[0]);
+    hl_check(total == R, "db_claim_atomic_across_processes", "%d claims for %d runs", total, R);
+}
+
+static void test_sink(void) {
+    hl_db *db = fresh("sink.db"), *other = NULL;
+    if (!db) return;
+    long long run = plan(db, "sw", "h");
+    claim(db, run, getpid(), 0);
+    hl_db_sink *s;
+    if (!hl_check(hl_db_sink_new(db, run, &s, err, sizeof err) == HL_OK, "db_sink_new", "%s", err)) return;
+    hl_sink k = hl_db_sink_iface(s);
+    for (int step = 1; step <= 5; step++) k.curve(k.ctx, step, "train", "loss", 5.0 - step);
+    hl_metric m = {"mqar", "accuracy", 0.75, 100, 0.01, "{\"seq_len\":16}"};
+    k.metric(k.ctx, &m);
+    hl_measurement me = {"train_tokens_per_s", 8, 16, 1000, "tokens/s", 5, NAN};
+    k.measurement(k.ctx, &me);
+    hl_db_open(path_in("sink.db"), 0, &other, err, sizeof err);
+    hl_check(other && scalar(other, "SELECT count(*) FROM curves") == 5 && scalar(other, "SELECT count(*) FROM metrics") == 0,
+             "db_sink_curves_stream_metrics_wait", "curves %lld metrics %lld",
+             scalar(other, "SELECT count(*) FROM curves"), scalar(other, "SELECT count(*) FROM metrics"));
+    hl_run_summary sum;
+    memset(&sum, 0, sizeof sum);
+    sum.status = HL_RUN_DONE; sum.steps = 5; sum.final_train_loss = 0.5; sum.tokens_per_s = 1000;
+    sum.threads = 1; sum.params = 42;
+    snprintf(sum.backend, sizeof sum.backend, "cpu");
+    snprintf(sum.blas_core, sizeof sum.blas_core, "SkylakeX");
+    hl_check(hl_db_finish_run(s, &sum, 1.5, err, sizeof err) == HL_OK, "db_finish_run", "%s", err);
+    hl_db_sink_free(s);
+    hl_check(scalar(other, "SELECT count(*) FROM runs WHERE status='done' AND params=42 AND blas_core='SkylakeX'"
+                           " AND ended_at IS NOT NULL AND wall_s = 1.5") == 1 &&
+             scalar(other, "SELECT count(*) FROM metrics WHERE value = 0.75 AND n = 100") == 1 &&
+             scalar(other, "SELECT count(*) FROM measurements WHERE spread IS NULL") == 1,
+             "db_finish_writes_result", "row/metrics/measurements wrong");
+    // a forced rerun replaces metrics and curves of the earlier attempt
+    claim(db, run, getpid(), 1);
+    hl_db_sink_new(db, run, &s, err, sizeof err);
+    k = hl_db_sink_iface(s);
+    for (int step = 1; step <= 3; step++) k.curve(k.ctx, step, "train", "loss", 1.0);
+    m.value = 0.8;
+    k.metric(k.ctx, &m);
+    hl_db_finish_run(s, &sum, 1.0, err, sizeof err);
+    hl_db_sink_free(s);
+    hl_check(scalar(other, "SELECT count(*) FROM curves") == 3 && scalar(other, "SELECT count(*) FROM metrics") == 1 &&
+             scalar(other, "SELECT value = 0.8 FROM metrics") == 1 && scalar(other, "SELECT attempts FROM runs") == 2,
+             "db_force_rerun_replaces_results", "curves %lld metrics %lld",
+             scalar(other, "SELECT count(*) FROM curves"), scalar(other, "SELECT count(*) FROM metrics"));
+    hl_db_close(other);
+    hl_db_close(db);
+}
+
+// A run finished (done, with one metric) or left in another state.
+static void add_run(hl_db *db, const char *spec_hash, const char *final, double acc) {
+    long long run = plan(db, "sweepX", spec_hash);
+    claim(db, run, getpid(), 0);
+    if (!strcmp(final, "queued")) {
+        char sql[100];
+        snprintf(sql, sizeof sql, "UPDATE runs SET status='queued' WHERE id=%lld", run);
+        hl_db_exec(db, sql, err, sizeof err);
+        return;
+    }
+    if (!strcmp(final, "failed")) { hl_db_mark_failed(db, run, getpid(), "boom", 1, err, sizeof err); return; }
+    hl_db_sink *s;
+    hl_db_sink_new(db, run, &s, err, sizeof err);
+    hl_sink k = hl_db_sink_iface(s);
+    k.curve(k.ctx, 1, "train", "loss", 2.0);
+    hl_metric m = {"mqar", "accuracy", acc, 10, NAN, "{}"};
+    k.metric(k.ctx, &m);
+    hl_run_summary sum;
+    memset(&sum, 0, sizeof sum);
+    hl_db_finish_run(s, &sum, 1.0, err, sizeof err);
+    hl_db_sink_free(s);
+}
+
+static void test_merge(void) {
+    hl_db *a = fresh("m_a.db"), *b = fresh("m_b.db"), *out = fresh("m_out.db");
+    if (!a || !b || !out) return;
+    add_run(a, "x", "done", 0.5);
+    add_run(a, "y", "failed", 0);
+    add_run(b, "y", "done", 0.9);
+    add_run(b, "z", "queued", 0);
+    hl_db_close(a); hl_db_close(b);
+    hl_db_merge_stats st;
+    int rc = hl_db_merge(out, path_in("m_a.db"), &st, err, sizeof err);
+    if (!rc) rc = hl_db_merge(out, path_in("m_b.db"), &st, err, sizeof err);
+    if (!rc) rc = hl_db_merge(out, path_in("m_a.db"), &st, err, sizeof err);   // again: no duplicates
+    if (!rc) rc = hl_db_merge(out, path_in("m_b.db"), &st, err, sizeof err);
+    hl_check(rc == HL_OK, "db_merge_ok", "%s", err);
+    hl_check(scalar(out, "SELECT count(*) FROM runs") == 3 && scalar(out, "SELECT count(*) FROM sweeps") == 1,
+             "db_merge_no_duplicates", "runs %lld sweeps %lld", scalar(out, "SELECT count(*) FROM runs"),
+             scalar(out, "SELECT count(*) FROM sweeps"));
+    hl_check(scalar(out, "SELECT count(*) FROM runs WHERE status='done'") == 2 &&
+             scalar(out, "SELECT m.value = 0.9 FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.spec_hash='y'") == 1 &&
+             scalar(out, "SELECT count(*) FROM metrics") == 2 && scalar(out, "SELECT count(*) FROM curves") == 2,
+             "db_merge_done_wins_with_children", "wrong merged content");
+    hl_check(hl_db_merge(out, path_in("m_out.db"), &st, err, sizeof err) == HL_EBADINPUT, "db_merge_into_itself_refused", "accepted");
+    hl_check(hl_db_create_summary_view(out, err, sizeof err) == HL_OK &&
+             scalar(out, "SELECT count(*) FROM summary WHERE \"mqar.accuracy\" IS NOT NULL AND \"train.seed\" = 1") == 2,
+             "db_summary_view", "%s", err);
+    hl_db_close(out);
+}
+
+int main(void) {
+    if (!mkdtemp(dir)) { perror("mkdtemp"); return 1; }
+    hl_db_provenance(&prov);
+    test_embedded_schema();
+    test_open();
+    test_plan();
+    test_claim_states();
+    test_claim_atomic();
+    test_sink();
+    test_merge();
+    char cmd[600];
+    if (getenv("KEEP")) return hl_test_done();
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) printf("note: could not remove %s\n", dir);
+    return hl_test_done();
+}
