@@ -227,7 +227,7 @@ static float *alloc_floats(size_t n) {
 
 static void bind_tensors(hl_model *m, const hl_decl *d) {
     for (int i = 0; i < d->n; i++) {
-        float *p = m->params + d->infos[i].offset, *g = m->grads + d->infos[i].offset;
+        float *p = m->params + m->tensors[i].offset, *g = m->grads + m->tensors[i].offset;
         int l = d->owner_layer[i], part = d->owner_part[i], slot = d->owner_slot[i];
         if (l < 0) { m->gp[slot] = p; m->gg[slot] = g; continue; }
         if (part == HL_PART_NORMS) {

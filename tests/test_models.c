@@ -1,0 +1,377 @@
+// test_models.c: whole-model gradient checks against central finite
+// differences (cpu_ref), cpu vs cpu_ref parity, determinism, logits at
+// selected positions, parameter counts, layer registry.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "test.h"
+#include "models/layer.h"
+
+// ---------------------------------------------------------------- configs
+typedef struct {
+    const char *name, *layers;
+    int d, H, Hkv, hd, window, meta, ffn_swiglu, d_ff, tied, V;
+    int n_global; int global[4];
+    int n_share; int share[4][3];   // groups of up to 3 consecutive layers (0-terminated after first)
+    int share_len[4];
+} tiny_spec;
+
+static hl_model_config make_cfg(const tiny_spec *s) {
+    hl_model_config c;
+    memset(&c, 0, sizeof c);
+    c.vocab_size = s->V; c.d_model = s->d;
+    c.n_layers = (int)strlen(s->layers);
+    snprintf(c.layers_pattern, sizeof c.layers_pattern, "%s", s->layers);
+    c.attn.n_heads = s->H; c.attn.n_kv_heads = s->Hkv; c.attn.head_dim = s->hd;
+    c.attn.rope_theta = 10000.0f; c.attn.window = s->window;
+    c.ssm.d_state = 4; c.ssm.d_conv = 3; c.ssm.expand = 2; c.ssm.dt_rank = 2;
+    c.meta_tokens = s->meta;
+    c.ffn.type = s->ffn_swiglu ? HL_FFN_SWIGLU : HL_FFN_NONE; c.ffn.d_ff = s->d_ff;
+    c.tie_embeddings = s->tied; c.norm_eps = 1e-5f;
+    for (int l = 0; l < c.n_layers; l++) {
+        hl_layer_plan *p = &c.layer[l];
+        p->kind = s->layers[l];
+        p->kv_source = -1;
+        p->v_head_dim = p->kind == 'S' ? 0 : (p->kind == 'H' ? 2 * s->d / s->H : s->hd);
+        int global = 1;
+        if (s->window > 0) {
+            global = 0;
+            for (int g = 0; g < s->n_global; g++) global |= s->global[g] == l;
+        }
+        p->window = (p->kind != 'S' && !global) ? s->window : 0;
+    }
+    for (int g = 0; g < s->n_share; g++)
+        for (int j = 1; j < s->share_len[g]; j++) c.layer[s->share[g][j]].kv_source = s->share[g][0];
+    return c;
+}
+
+// A: SWA + meta + KV sharing + GQA, swiglu, untied
+static const tiny_spec SPEC_A = { "attn_swa_meta_kvshare_gqa", "AAA", 16, 4, 2, 4, 3, 2, 1, 24, 0, 11,
+                                  1, {0}, 1, {{1, 2}}, {2} };
+// S: Mamba with meta tokens, no FFN, tied
+static const tiny_spec SPEC_S = { "mamba_meta_noffn", "SS", 8, 0, 0, 0, 0, 2, 0, 0, 1, 9,
+                                  0, {0}, 0, {{0}}, {0} };
+// H: hybrid heads with meta, SWA, KV sharing (group of 3), swiglu, tied
+static const tiny_spec SPEC_H = { "hybrid_meta_swa_kvshare", "HHHH", 12, 4, 2, 4, 3, 3, 1, 16, 1, 10,
+                                  1, {0}, 1, {{1, 2, 3}}, {3} };
+// mix: A, H, S with an A->A share through an S layer, no FFN, untied
+static const tiny_spec SPEC_MIX = { "mix_AHSA", "AHSA", 16, 4, 4, 4, 4, 1, 0, 0, 0, 12,
+                                    1, {1}, 1, {{0, 3}}, {2} };
+
+// ---------------------------------------------------------------- helpers
+typedef struct { int B, T; int32_t *tokens, *pos, *targets; int n_out; } batch;
+
+static uint64_t rng_state = 12345;
+static uint32_t rnd(void) {
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)(rng_state >> 33);
+}
+static double rnd_normal(void) {
+    double u1 = (rnd() + 1.0) / 4294967297.0, u2 = rnd() / 4294967296.0;
+    return sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
+}
+
+// Labelled subset of positions in scrambled order, one target ignored.
+static batch make_batch(int B, int T, int V) {
+    batch b = { B, T, malloc(sizeof(int32_t) * B * T), malloc(sizeof(int32_t) * B * T),
+                malloc(sizeof(int32_t) * B * T), 0 };
+    for (int i = 0; i < B * T; i++) b.tokens[i] = (int32_t)(rnd() % (uint32_t)V);
+    for (int i = B * T - 1; i >= 0; i -= 2) b.pos[b.n_out++] = i;     // every other position, reversed
+    b.pos[b.n_out++] = 0;
+    for (int i = 0; i < b.n_out; i++) b.targets[i] = (int32_t)(rnd() % (uint32_t)V);
+    b.targets[1] = -1;
+    return b;
+}
+static void free_batch(batch *b) { free(b->tokens); free(b->pos); free(b->targets); }
+
+static hl_model *make_model(const hl_model_config *c, const hl_ops *ops, int B, int T) {
+    char err[512];
+    hl_model *m = hl_model_create(c, ops, B, T, err, sizeof err);
+    if (!m) { printf("create failed: %s\n", err); return NULL; }
+    hl_model_init(m, 7);
+    // move off the init's special values (norms 1, D 1, zeros) so every path matters
+    float *p = hl_model_params(m);
+    for (size_t i = 0; i < hl_model_numel(m); i++) p[i] += (float)(0.2 * rnd_normal());   // ~1/sqrt(d): O(1) activations
+    // dt biases near 0 (delta ~ softplus(0) ~ 0.7) so the scan depends strongly
+    // on dt, B, C: with the Mamba init (delta ~ 0.01) their gradients sit at
+    // the level of fp32 finite-difference noise.
+    for (int i = 0; i < hl_model_num_tensors(m); i++) {
+        const hl_tensor_info *t = hl_model_tensor(m, i);
+        if (strstr(t->name, "dt_proj.bias"))
+            for (size_t j = 0; j < t->numel; j++) p[t->offset + j] = (float)(0.5 * rnd_normal());
+    }
+    return m;
+}
+
+static double loss_of(hl_model *m, const batch *b) {
+    return hl_model_forward(m, b->tokens, b->B, b->T, b->pos, b->n_out, b->targets, NULL);
+}
+
+#ifndef FD_EPS
+#define FD_EPS 5e-3
+#endif
+
+// Central difference of the loss along unit direction v of tensor t; compares
+// with the analytic g.v. Returns the error relative to the larger magnitude
+// (with an absolute floor).
+static double dir_check(hl_model *m, const batch *b, const hl_tensor_info *t, const float *grad,
+                        const float *v, double *an_out, double *fd_out) {
+    float *p = hl_model_params(m) + t->offset;
+    const double eps = FD_EPS;
+    double an = 0;
+    for (size_t i = 0; i < t->numel; i++) an += (double)grad[i] * v[i];
+    float *saved = malloc(t->numel * sizeof(float));
+    memcpy(saved, p, t->numel * sizeof(float));
+    // 4-point central stencil: error O(eps^4), so eps can be large enough to
+    // keep fp32 rounding of the loss out of the way.
+    const double steps[4] = { 2, 1, -1, -2 }, coef[4] = { -1, 8, -8, 1 };
+    double fd = 0;
+    for (int s = 0; s < 4; s++) {
+        for (size_t i = 0; i < t->numel; i++) p[i] = saved[i] + (float)(steps[s] * eps * v[i]);
+        fd += coef[s] * loss_of(m, b);
+    }
+    fd /= 12 * eps;
+    memcpy(p, saved, t->numel * sizeof(float));
+    free(saved);
+    *an_out = an; *fd_out = fd;
+    return fabs(fd - an) / (fmax(fabs(fd), fabs(an)) + 1e-3);
+}
+
+static void unit_random(float *v, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) { v[i] = (float)rnd_normal(); s += (double)v[i] * v[i]; }
+    for (size_t i = 0; i < n; i++) v[i] = (float)(v[i] / sqrt(s));
+}
+static void unit_along(float *v, const float *g, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)g[i] * g[i];
+    if (s == 0) { unit_random(v, n); return; }
+    for (size_t i = 0; i < n; i++) v[i] = (float)(g[i] / sqrt(s));
+}
+
+// Worst relative error over every tensor, two directions each (random and
+// along the analytic gradient). grads: analytic gradient arena to compare.
+static double grad_check_all(hl_model *m, const batch *b, const float *grads, char *worst, size_t wl) {
+    double worst_err = 0;
+    for (int i = 0; i < hl_model_num_tensors(m); i++) {
+        const hl_tensor_info *t = hl_model_tensor(m, i);
+        const float *g = grads + t->offset;
+        float *v = malloc(t->numel * sizeof(float));
+        for (int dir = 0; dir < 2; dir++) {
+            if (dir == 0) unit_random(v, t->numel); else unit_along(v, g, t->numel);
+            double an, fd, e = dir_check(m, b, t, g, v, &an, &fd);
+            if (e > worst_err) {
+                worst_err = e;
+                snprintf(worst, wl, "%s (%s dir): analytic %.6g vs fd %.6g", t->name,
+                         dir ? "grad" : "random", an, fd);
+            }
+        }
+        free(v);
+    }
+    return worst_err;
+}
+
+static float *backward_copy(hl_model *m, const batch *b, double *loss) {
+    hl_model_zero_grad(m);
+    *loss = loss_of(m, b);
+    hl_model_backward(m);
+    float *g = malloc(hl_model_numel(m) * sizeof(float));
+    memcpy(g, hl_model_grads(m), hl_model_numel(m) * sizeof(float));
+    return g;
+}
+
+static int find_tensor(hl_model *m, const char *name) {
+    for (int i = 0; i < hl_model_num_tensors(m); i++)
+        if (!strcmp(hl_model_tensor(m, i)->name, name)) return i;
+    return -1;
+}
+
+// ---------------------------------------------------------------- tests
+static const double GRAD_TOL = 2e-2;
+
+static void test_gradients(const tiny_spec *s, int corrupt) {
+    hl_model_config c = make_cfg(s);
+    const int B = 2, T = 7;
+    hl_model *m = make_model(&c, &hl_ops_cpu_ref, B, T);
+    char name[128];
+    snprintf(name, sizeof name, "grad_fd_%s", s->name);
+    if (!m) { hl_check(0, name, "model create failed"); return; }
+    batch b = make_batch(B, T, c.vocab_size);
+    double loss;
+    float *g = backward_copy(m, &b, &loss);
+    char worst[256] = "";
+    double err = grad_check_all(m, &b, g, worst, sizeof worst);
+    printf("# %s: worst rel err %.3g at %s\n", s->name, err, worst);
+    hl_check(isfinite(loss) && err < GRAD_TOL, name, "loss %g, worst rel err %.3g at %s", loss, err, worst);
+    if (corrupt) {
+        // The check must be able to fail: corrupt one entry of the K
+        // producer's gradient (what a lost consumer dK would look like).
+        int i = find_tensor(m, "model.layers.1.self_attn.k_proj.weight");
+        const hl_tensor_info *t = hl_model_tensor(m, i);
+        double nrm = 0;
+        for (size_t j = 0; j < t->numel; j++) nrm += (double)g[t->offset + j] * g[t->offset + j];
+        g[t->offset + 3] += (float)(0.3 * sqrt(nrm));
+        double err2 = grad_check_all(m, &b, g, worst, sizeof worst);
+        printf("# %s corrupted: worst rel err %.3g at %s\n", s->name, err2, worst);
+        snprintf(name, sizeof name, "grad_fd_detects_corruption_%s", s->name);
+        hl_check(err2 > GRAD_TOL, name, "corrupted gradient passed (worst %.3g)", err2);
+    }
+    free(g);
+    free_batch(&b);
+    hl_model_free(m);
+}
+
+// cpu vs cpu_ref: same parameters, loss and gradients within 1e-4 relative.
+static void test_parity(const tiny_spec *s) {
+    hl_model_config c = make_cfg(s);
+    const int B = 2, T = 9;
+    char name[128];
+    snprintf(name, sizeof name, "parity_cpu_vs_cpu_ref_%s", s->name);
+    hl_model *ref = make_model(&c, &hl_ops_cpu_ref, B, T);
+    hl_model *fast = make_model(&c, &hl_ops_cpu, B, T);
+    if (!ref || !fast) { hl_check(0, name, "create failed"); return; }
+    memcpy(hl_model_params(fast), hl_model_params(ref), hl_model_numel(ref) * sizeof(float));
+    batch b = make_batch(B, T, c.vocab_size);
+    double l_ref, l_fast;
+    float *g_ref = backward_copy(ref, &b, &l_ref), *g_fast = backward_copy(fast, &b, &l_fast);
+    double worst = fabs(l_ref - l_fast) / fabs(l_ref);
+    char where[128] = "loss";
+    for (int i = 0; i < hl_model_num_tensors(ref); i++) {
+        const hl_tensor_info *t = hl_model_tensor(ref, i);
+        double mx = 0, diff = 0;
+        for (size_t j = 0; j < t->numel; j++) {
+            mx = fmax(mx, fabs(g_ref[t->offset + j]));
+            diff = fmax(diff, fabs(g_ref[t->offset + j] - g_fast[t->offset + j]));
+        }
+        double e = diff / (mx + 1e-6);
+        if (e > worst) { worst = e; snprintf(where, sizeof where, "%s", t->name); }
+    }
+    hl_check(worst < 1e-4, name, "rel diff %.3g at %s (loss %g vs %g)", worst, where, l_ref, l_fast);
+    free(g_ref); free(g_fast); free_batch(&b);
+    hl_model_free(ref); hl_model_free(fast);
+}
+
+// Two forwards bit-identical; logits at selected positions equal the rows
+// of the all-positions forward.
+static void test_forward_properties(const tiny_spec *s, const hl_ops *ops) {
+    hl_model_config c = make_cfg(s);
+    const int B = 2, T = 6, V = c.vocab_size;
+    char name[128];
+    hl_model *m = make_model(&c, ops, B, T);
+    snprintf(name, sizeof name, "deterministic_%s_%s", ops->name, s->name);
+    if (!m) { hl_check(0, name, "create failed"); return; }
+    batch b = make_batch(B, T, V);
+    const float *lg;
+    hl_model_forward(m, b.tokens, B, T, NULL, B * T, NULL, &lg);
+    float *all = malloc(sizeof(float) * B * T * V);
+    memcpy(all, lg, sizeof(float) * B * T * V);
+    hl_model_forward(m, b.tokens, B, T, NULL, B * T, NULL, &lg);
+    hl_check(!memcmp(all, lg, sizeof(float) * B * T * V), name, "two forwards differ");
+    hl_model_forward(m, b.tokens, B, T, b.pos, b.n_out, NULL, &lg);
+    double worst = 0;
+    for (int i = 0; i < b.n_out; i++)
+        for (int v = 0; v < V; v++)
+            worst = fmax(worst, fabs(lg[(size_t)i * V + v] - all[(size_t)b.pos[i] * V + v]));
+    snprintf(name, sizeof name, "selected_logits_match_all_%s_%s", ops->name, s->name);
+    hl_check(worst < 1e-5, name, "max abs diff %.3g", worst);
+    // a smaller batch than max_B gives the same rows as the full batch
+    hl_model_forward(m, b.tokens + T, 1, T, NULL, T, NULL, &lg);
+    worst = 0;
+    for (int i = 0; i < T * V; i++) worst = fmax(worst, fabs(lg[i] - all[(size_t)T * V + i]));
+    snprintf(name, sizeof name, "batch_independent_%s_%s", ops->name, s->name);
+    hl_check(worst < 1e-5, name, "max abs diff %.3g", worst);
+    free(all); free_batch(&b); hl_model_free(m);
+}
+
+static void test_counts(const tiny_spec *s) {
+    hl_model_config c = make_cfg(s);
+    hl_tensor_info *t;
+    int n = hl_model_tensors(&c, &t);
+    int64_t sum = 0, comp = 0;
+    for (int i = 0; i < n; i++) sum += (int64_t)t[i].numel;
+    hl_model_counts k = hl_model_count(&c, 64);
+    for (int i = 0; i < 8; i++) comp += k.by_component[i];
+    char name[128];
+    snprintf(name, sizeof name, "counts_%s", s->name);
+    hl_check(n > 0 && k.params == sum && comp == sum && k.flops_per_token > 0,
+             name, "tensors %d, sum %lld, count %lld, by component %lld", n, (long long)sum, (long long)k.params, (long long)comp);
+    hl_model *m = hl_model_create(&c, &hl_ops_cpu_ref, 1, 4, (char[256]){0}, 256);
+    snprintf(name, sizeof name, "numel_matches_count_%s", s->name);
+    hl_check(m && (int64_t)hl_model_numel(m) == sum, name, "numel %zu vs %lld", m ? hl_model_numel(m) : 0, (long long)sum);
+    hl_model_free(m);
+    free(t);
+}
+
+static void test_names_and_init(void) {
+    hl_model_config c = make_cfg(&SPEC_H);
+    hl_model *m = hl_model_create(&c, &hl_ops_cpu_ref, 1, 4, (char[256]){0}, 256);
+    if (!hl_check(m != NULL, "hybrid_create", "failed")) return;
+    hl_check(find_tensor(m, "model.layers.1.self_attn.k_proj.weight") >= 0 &&
+             find_tensor(m, "model.layers.2.self_attn.k_proj.weight") < 0 &&
+             find_tensor(m, "model.layers.3.self_attn.v_proj.weight") < 0 &&
+             find_tensor(m, "model.layers.0.hybrid.attn_norm.weight") >= 0 &&
+             find_tensor(m, "model.layers.0.mamba.out_proj.weight") < 0 &&
+             find_tensor(m, "model.memory_tokens") >= 0 && find_tensor(m, "lm_head.weight") < 0,
+             "hf_names_kv_consumers_tied", "unexpected tensor set");
+    hl_model_init(m, 3);
+    float *p = hl_model_params(m);
+    const hl_tensor_info *alog = hl_model_tensor(m, find_tensor(m, "model.layers.0.mamba.A_log"));
+    const hl_tensor_info *dtb = hl_model_tensor(m, find_tensor(m, "model.layers.0.mamba.dt_proj.bias"));
+    int ok = fabsf(p[alog->offset + 3] - logf(4.0f)) < 1e-6f;
+    for (size_t i = 0; i < dtb->numel; i++) {   // softplus(bias) in [1e-3, 1e-1]
+        double dt = log1p(exp(p[dtb->offset + i]));
+        ok &= dt > 0.9e-3 && dt < 1.1e-1;
+    }
+    hl_check(ok, "mamba_init_A_log_dt_bias", "A_log or dt bias outside the state-spaces/mamba init");
+    float *copy = malloc(hl_model_numel(m) * sizeof(float));
+    memcpy(copy, p, hl_model_numel(m) * sizeof(float));
+    hl_model_init(m, 3);
+    int same = !memcmp(copy, p, hl_model_numel(m) * sizeof(float));
+    hl_model_init(m, 4);
+    hl_check(same && memcmp(copy, p, hl_model_numel(m) * sizeof(float)), "init_pure_function_of_seed",
+             "same seed differs or different seed equal");
+    free(copy);
+    hl_model_free(m);
+}
+
+static void test_registry(void) {
+    int n = hl_layer_type_count(), ok = n >= 4;
+    for (int i = 0; i < n; i++) {
+        const hl_layer_type *t = hl_layer_types[i];
+        ok &= t->declare && t->init && t->forward && t->backward && t->flops && t->cache_bytes &&
+              t->act_floats && t->scratch_floats;
+    }
+    hl_check(ok && hl_mixer_type('A') && hl_mixer_type('S') && hl_mixer_type('H') && !hl_mixer_type('Z') &&
+             hl_ffn_layer_type(HL_FFN_SWIGLU) && !hl_ffn_layer_type(HL_FFN_NONE),
+             "registry_complete", "%d types", n);
+}
+
+static void test_bad_configs(void) {
+    char err[256] = "";
+    hl_model_config c = make_cfg(&SPEC_MIX);
+    c.layer[3].kv_source = 2;   // an S layer as producer
+    hl_check(hl_model_create(&c, &hl_ops_cpu_ref, 1, 4, err, sizeof err) == NULL && strstr(err, "kv_share"),
+             "reject_ssm_kv_producer", "err '%s'", err);
+    c = make_cfg(&SPEC_A);
+    c.attn.n_kv_heads = 3;
+    hl_check(hl_model_check(&c, err, sizeof err) == HL_EBADINPUT && strstr(err, "n_kv_heads"),
+             "reject_bad_gqa", "err '%s'", err);
+}
+
+int main(void) {
+    test_registry();
+    test_bad_configs();
+    test_names_and_init();
+    const tiny_spec *specs[] = { &SPEC_A, &SPEC_S, &SPEC_H, &SPEC_MIX };
+    for (int i = 0; i < 4; i++) test_counts(specs[i]);
+    test_gradients(&SPEC_A, 1);
+    test_gradients(&SPEC_S, 0);
+    test_gradients(&SPEC_H, 1);
+    test_gradients(&SPEC_MIX, 0);
+    for (int i = 0; i < 4; i++) test_parity(specs[i]);
+    for (int i = 0; i < 4; i++) {
+        test_forward_properties(specs[i], &hl_ops_cpu_ref);
+        test_forward_properties(specs[i], &hl_ops_cpu);
+    }
+    return hl_test_done();
+}
