@@ -47,12 +47,13 @@ static void tile_dot(float *S, const float *A, int lda, const float *Bt, int dep
     }
 }
 
-// C (R, width; stride ldc) += A (R, depth; stride lda) @ M (depth, width; stride ldm).
+// C (R, width; stride ldc) += A (R, depth) @ M (depth, width; stride ldm), with
+// A(r, d) = A[r * ars + d * ads] (so A may be read transposed).
 // R multiple of 4, width multiple of 16.
-static void tile_acc(float *C, int ldc, const float *A, int lda, const float *M, int ldm,
+static void tile_acc(float *C, int ldc, const float *A, int ars, int ads, const float *M, int ldm,
                      int R, int depth, int width) {
     for (int r0 = 0; r0 < R; r0 += 4) {
-        const float *a0 = A + (size_t)r0 * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
+        const float *a0 = A + (size_t)r0 * ars, *a1 = a0 + ars, *a2 = a1 + ars, *a3 = a2 + ars;
         float *y0 = C + (size_t)r0 * ldc, *y1 = y0 + ldc, *y2 = y1 + ldc, *y3 = y2 + ldc;
         int w0 = 0;
         for (; w0 + 32 <= width; w0 += 32) { // 4 rows x 32 columns
@@ -61,7 +62,8 @@ static void tile_acc(float *C, int ldc, const float *A, int lda, const float *M,
             for (int d = 0; d < depth; d++) {
                 const float *m = M + (size_t)d * ldm + w0;
                 v16 b0 = ld16(m), b1 = ld16(m + 16);
-                float s0 = a0[d], s1 = a1[d], s2 = a2[d], s3 = a3[d];
+                size_t ad = (size_t)d * ads;
+                float s0 = a0[ad], s1 = a1[ad], s2 = a2[ad], s3 = a3[ad];
                 c00 += s0 * b0; c01 += s0 * b1; c10 += s1 * b0; c11 += s1 * b1;
                 c20 += s2 * b0; c21 += s2 * b1; c30 += s3 * b0; c31 += s3 * b1;
             }
@@ -72,7 +74,8 @@ static void tile_acc(float *C, int ldc, const float *A, int lda, const float *M,
             v16 c0 = ld16(y0 + w0), c1 = ld16(y1 + w0), c2 = ld16(y2 + w0), c3 = ld16(y3 + w0);
             for (int d = 0; d < depth; d++) {
                 v16 b = ld16(M + (size_t)d * ldm + w0);
-                c0 += a0[d] * b; c1 += a1[d] * b; c2 += a2[d] * b; c3 += a3[d] * b;
+                size_t ad = (size_t)d * ads;
+                c0 += a0[ad] * b; c1 += a1[ad] * b; c2 += a2[ad] * b; c3 += a3[ad] * b;
             }
             st16(y0 + w0, c0); st16(y1 + w0, c1); st16(y2 + w0, c2); st16(y3 + w0, c3);
         }
@@ -155,7 +158,7 @@ static void attn_fwd_block(const hl_attn_fwd_args *a, int b, int h, int i0, int 
                 #pragma omp simd
                 for (int x = 0; x < vdp; x++) o[x] *= corr;
             }
-            tile_acc(w->O, vdp, w->S, KB, w->Vs, vdp, R, KB, vdp); // O += P @ V
+            tile_acc(w->O, vdp, w->S, KB, 1, w->Vs, vdp, R, KB, vdp); // O += P @ V
         }
     for (int r = 0; r < nq; r++) {
         float inv_l = 1.0f / w->l[r];
@@ -187,7 +190,7 @@ void hl_cpu_attn_fwd(const hl_attn_fwd_args *a) {
 
 typedef struct {
     float *Kt, *Ks, *Vt, *dK, *dV;  // key tile: (hd,KB), (KB,hdp), (vd,KB), (KB,hdp), (KB,vdp)
-    float *Qb, *dOb, *P, *dS, *PT, *dST, *lse, *D;  // query block: (QB,hdp), (QB,vdp), (QB,KB) x2, (KB,QB) x2
+    float *Qb, *dOb, *P, *dS, *lse, *D;  // query block: (QB,hdp), (QB,vdp), (QB,KB) x2, (QB) x2
     float *dQ;                      // (group, Tp, hdp) dq of the task's heads
 } bwd_scratch;
 
@@ -225,14 +228,9 @@ static void attn_bwd_pair(const hl_attn_bwd_args *a, int b, int h, int hq, int i
             ds[jj] = pj * (ds[jj] - D) * scale;
         }
     }
-    for (int r = 0; r < R; r++) // transposes for the key-side products
-        for (int jj = 0; jj < KB; jj++) {
-            w->PT[jj * QB + r] = w->P[(size_t)r * KB + jj];
-            w->dST[jj * QB + r] = w->dS[(size_t)r * KB + jj];
-        }
-    tile_acc(w->dQ + ((size_t)hq * Tp + i0) * hdp, hdp, w->dS, KB, w->Ks, hdp, R, KB, hdp); // dQ += dS K
-    tile_acc(w->dK, hdp, w->dST, QB, w->Qb, hdp, KB, R, hdp);  // dK += dS^T Q
-    tile_acc(w->dV, vdp, w->PT, QB, w->dOb, vdp, KB, R, vdp);  // dV += P^T dO
+    tile_acc(w->dQ + ((size_t)hq * Tp + i0) * hdp, hdp, w->dS, KB, 1, w->Ks, hdp, R, KB, hdp); // dQ += dS K
+    tile_acc(w->dK, hdp, w->dS, 1, KB, w->Qb, hdp, KB, R, hdp);  // dK += dS^T Q
+    tile_acc(w->dV, vdp, w->P, 1, KB, w->dOb, vdp, KB, R, vdp);  // dV += P^T dO
 }
 
 // Backward of kv head hk of batch b: every key tile against the query blocks
@@ -276,10 +274,10 @@ void hl_cpu_attn_bwd(const hl_attn_bwd_args *a) {
         bwd_scratch w;
         size_t sizes[] = {(size_t)hdp * KB, (size_t)KB * hdp, (size_t)vdp * KB, (size_t)KB * hdp,
                           (size_t)KB * vdp, (size_t)QB * hdp, (size_t)QB * vdp, (size_t)QB * KB,
-                          (size_t)QB * KB, (size_t)KB * QB, (size_t)KB * QB, QB, QB,
+                          (size_t)QB * KB, QB, QB,
                           (size_t)group * Tp * hdp};
-        float **ptrs[] = {&w.Kt, &w.Ks, &w.Vt, &w.dK, &w.dV, &w.Qb, &w.dOb, &w.P, &w.dS, &w.PT,
-                          &w.dST, &w.lse, &w.D, &w.dQ};
+        float **ptrs[] = {&w.Kt, &w.Ks, &w.Vt, &w.dK, &w.dV, &w.Qb, &w.dOb, &w.P, &w.dS,
+                          &w.lse, &w.D, &w.dQ};
         size_t total = 0;
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += sizes[i];
         float *mem = hl_cpu_scratch(total), *p = mem;
