@@ -14,15 +14,15 @@ static const char *usage_text =
     "Exit status: 0 ok, 1 a merge failed (that input left unmerged), 2 bad input.\n";
 
 static int merge(int argc, char **argv) {
-    if (argc < 3) { fprintf(stderr, "hylab db merge: want OUT.db IN.db...\n%s", usage_text); return 2; }
-    for (int i = 2; i < argc; i++)
+    if (argc < 4) { fprintf(stderr, "hylab db merge: want OUT.db IN.db...\n%s", usage_text); return 2; }
+    for (int i = 3; i < argc; i++)
         if (access(argv[i], F_OK) != 0) { fprintf(stderr, "hylab db merge: %s: no such database\n", argv[i]); return 2; }
     hl_db *out;
     char err[1024];
-    int rc = hl_db_open(argv[1], HL_DB_CREATE, &out, err, sizeof err);
+    int rc = hl_db_open(argv[2], HL_DB_CREATE, &out, err, sizeof err);
     if (rc) { fprintf(stderr, "hylab db merge: %s\n", err); return rc == HL_EBADINPUT ? 2 : 1; }
     int status = 0;
-    for (int i = 2; i < argc; i++) {
+    for (int i = 3; i < argc; i++) {
         hl_db_merge_stats st;
         rc = hl_db_merge(out, argv[i], &st, err, sizeof err);
         if (rc) {
