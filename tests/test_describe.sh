@@ -1,0 +1,44 @@
+#!/bin/sh
+# test_describe.sh: `hylab describe` numbers against the published ones:
+# Llama-2-7B 6,738,415,616 parameters and 128 GiB of 16-bit KV cache at 256K
+# (Jamba paper), Hymba-1.5B ~1.52B parameters and ~79 MiB of cache at 8K.
+HYLAB=${HYLAB:-./hylab}
+P=0; F=0
+check() {  # check NAME CONDITION-EXIT-STATUS DETAIL
+  if [ "$2" = 0 ]; then echo "ok $1"; P=$((P+1)); else echo "FAIL $1: $3"; F=$((F+1)); fi
+}
+# value of "KEY":NUMBER in the JSON before "layers" (after an optional prefix pattern)
+num() { printf '%s' "$1" | sed 's/"layers":.*//' | sed -n "s/.*$2\"$3\":\([0-9.e+-]*\).*/\1/p"; }
+between() { awk -v x="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(x != "" && x + 0 >= lo && x + 0 <= hi) }'; }
+
+out=$("$HYLAB" describe sweeps/specs/llama2-7b.json --json --context 262144 --dtype-bytes 2); rc=$?
+check describe_llama_runs "$rc" "exit $rc"
+p=$(num "$out" "" params)
+check llama2_7b_params "$([ "$p" = 6738415616 ]; echo $?)" "got '$p'"
+c=$(num "$out" "\"cache_bytes\":{" 262144)
+check llama2_7b_kv_cache_256k "$([ "$c" = 137438953472 ]; echo $?)" "got '$c'"
+
+out=$("$HYLAB" describe sweeps/specs/hymba-1.5b.json --json --context 8192); rc=$?
+check describe_hymba_runs "$rc" "exit $rc"
+p=$(num "$out" "" params)
+between "$p" 1504800000 1535200000; check hymba_1_5b_params_within_1pct "$?" "got '$p'"
+c=$(num "$out" "\"cache_bytes\":{" 8192)
+between "$c" 81788928 83886080; check hymba_1_5b_cache_8k_79mib "$?" "got '$c' (want 78..80 MiB)"
+m=$(num "$out" "\"params_by_component\":{.*" meta_tokens)
+check hymba_meta_tokens_param "$([ "$m" = 204800 ]; echo $?)" "got '$m'"
+
+# text output names the layer map; --help; bad specs exit 2 with the loader's message
+"$HYLAB" describe sweeps/specs/hymba-1.5b.json | grep -q "consumer of 16"
+check describe_text_layer_map "$?" "no 'consumer of 16' in the layer map"
+"$HYLAB" describe --help | grep -q -- "--dtype-bytes"
+check describe_help "$?" "no usage"
+tmp=${TMPDIR:-/tmp}/hylab_describe_$$.json
+echo '{"name":"bad","model":{"d_model":-1}}' > "$tmp"
+err=$("$HYLAB" describe "$tmp" 2>&1 >/dev/null); rc=$?
+check describe_bad_spec_exit_2 "$([ "$rc" = 2 ] && printf '%s' "$err" | grep -q "model.d_model"; echo $?)" "exit $rc, stderr '$err'"
+rm -f "$tmp"
+err=$("$HYLAB" describe sweeps/specs/hymba-1.5b.json --set model.attn.n_kv_heads=3 2>&1 >/dev/null); rc=$?
+check describe_bad_set_exit_2 "$([ "$rc" = 2 ] && printf '%s' "$err" | grep -q "n_kv_heads"; echo $?)" "exit $rc, stderr '$err'"
+
+echo "$P passed, $F failed, 0 skipped"
+[ "$F" = 0 ]
