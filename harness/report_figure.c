@@ -255,9 +255,9 @@ static void gp_plot_bar(FILE *f, const hl_rep_figure *fig, const figdata *d) {
     fputs("plot \\\n", f);
     for (int s = 0; s < d->ns; s++) {
         if (s) fputs(", \\\n", f);
-        if (!fig->series) fprintf(f, "  '%s.dat' index %d using 1:3:($0+1) with boxes lc variable notitle", fig->name, s);
+        if (!fig->series) fprintf(f, "  '%s.dat' index %d using 1:3:($0+1) with boxes dt solid lc variable notitle", fig->name, s);
         else {
-            fprintf(f, "  '%s.dat' index %d using 1:3 with boxes lt %d title ", fig->name, s, s + 1);
+            fprintf(f, "  '%s.dat' index %d using 1:3 with boxes lt %d dt solid title ", fig->name, s, s + 1);
             gp_string(f, d->s[s].name);
         }
         if (d->has_err)

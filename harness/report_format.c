@@ -56,7 +56,9 @@ static void fmt_si(double v, char *buf, size_t len) {
 
 static void fmt_int(double v, char *buf, size_t len) {
     char digits[64];
-    snprintf(digits, sizeof digits, "%.0f", fabs(v) < 0.5 ? 0.0 : v);
+    // halves round away from zero (as sqlite's printf and most readers expect)
+    if (fabs(v) < 9e18) snprintf(digits, sizeof digits, "%lld", (long long)llround(v));
+    else snprintf(digits, sizeof digits, "%.0f", v);
     const char *d = digits;
     size_t o = 0;
     if (*d == '-') { if (o + 1 < len) buf[o++] = '-'; d++; }

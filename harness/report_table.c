@@ -131,7 +131,7 @@ static int group_rows(const hl_rows *r, const int *keys, int nk, int *gid, int *
 
 static const char *csv_format(const char *f) {
     if (f && !strcmp(f, "si")) return "%.10g";
-    if (f && !strcmp(f, "int")) return "%.0f";
+    if (f && !strcmp(f, "int")) return "%d";
     return f;
 }
 
