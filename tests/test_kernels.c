@@ -533,6 +533,31 @@ static void test_fd_can_fail(const hl_ops *ref) {
     gfree_all();
 }
 
+// matmul backward with frozen weights / no dinp: only the requested grads.
+static void test_matmul_optional_grads(const hl_ops *ops, const hl_ops *ref) {
+    kcase c = {0};
+    make_matmul(&c, 9, 21, 17, 1);
+    float *db[2];
+    const hl_ops *be[2] = {ref, ops};
+    for (int k = 0; k < 2; k++) {
+        db[k] = copy_of(c.in[2].gbase, c.in[2].n);
+        hl_matmul_bwd_args a = {NULL, NULL, db[k], c.out[0].r, c.in[0].x, c.in[1].x, c.N, c.IC, c.OC};
+        be[k]->matmul_bwd(&a);
+    }
+    char what[96];
+    snprintf(what, sizeof what, "%s matmul bwd with dinp = dweight = NULL", ops->name);
+    hl_check(rel_err(db[1], db[0], c.in[2].n) < 1e-5 && guards_ok(), what, "dbias mismatch");
+    gfree_all();
+}
+
+static void test_blas_setup(void) {
+    hl_blas_init(0);
+    const char *core = hl_blas_core();
+    hl_check(core && core[0] && hl_blas_threads() >= 1, "BLAS core and threads reported",
+             "core '%s', threads %d", core ? core : "(null)", hl_blas_threads());
+    printf("# BLAS core %s, %d threads\n", core, hl_blas_threads());
+}
+
 int main(void) {
     const hl_ops *ref = hl_ops_get("cpu_ref"), *cpu = hl_ops_get("cpu");
     if (!hl_check(ref && cpu, "backends cpu_ref and cpu exist", "hl_ops_get failed")) return hl_test_done();
@@ -569,5 +594,7 @@ int main(void) {
     test_xent_ignores_rows(cpu);
     test_adamw_axpby(cpu, ref);
     test_fd_can_fail(ref);
+    test_matmul_optional_grads(cpu, ref);
+    test_blas_setup();
     return hl_test_done();
 }
