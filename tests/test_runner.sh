@@ -117,5 +117,15 @@ else
   skip kill9_resume_every_run_done_once "could not catch the runner mid-sweep ($done_ runs done at kill)"
 fi
 
+# ---------------------------------------------------------------- without --db; checkpoints
+"$HYLAB" run $S/tiny.json --threads 1 --save "$dir/one.safetensors" >"$dir/one.out" 2>/dev/null; rc=$?
+MSG="exit $rc: $(tail -n 2 "$dir/one.out")"
+check run_no_db_prints_summary_and_saves sh -c "[ $rc = 0 ] && grep -q '\"summary\":true' '$dir/one.out' && [ -s '$dir/one.safetensors' ]"
+"$HYLAB" run $S/sweep.json --db "$dir/ck.db" --threads 1 --jobs 2 --ckpt-dir "$dir/ck" >/dev/null 2>&1; rc=$?
+n=0
+for h in $(q "$dir/ck.db" "SELECT spec_hash FROM runs"); do [ -s "$dir/ck/$h.safetensors" ] && n=$((n+1)); done
+MSG="exit $rc, $n of 4 checkpoints"
+check run_ckpt_dir_one_file_per_spec_hash [ $rc = 0 -a $n = 4 ]
+
 echo "$P passed, $F failed, $K skipped"
 [ "$F" = 0 ]
