@@ -9,7 +9,7 @@
 // of accumulators, GCC vector extensions, so -march picks AVX-512 or AVX2).
 // Head dims are zero-padded to multiples of 16 in per-thread scratch.
 //
-// Parallelism: forward over (batch, head, query block); backward over
+// Parallelism: forward over (batch, head); backward over
 // (batch, kv head): each task owns dk, dv and the dq of its query-head group,
 // so there are no races and results do not depend on scheduling.
 #include <math.h>
@@ -126,64 +126,86 @@ static void load_rows(float *dst, const float *src, int nrows, int rows_pad, siz
             dst[(size_t)r * dp + x] = r < nrows && x < d ? src[r * rs + x] * scale : 0.0f;
 }
 
-typedef struct { float *Kt, *Vs, *Qb, *S, *O, *m, *l; } fwd_scratch;
+// Queries [qlo, qhi) that can see some key of the tile [j0, j0 + nk):
+// from the block holding j0 up to the window's reach (all when global or
+// when the tile holds meta tokens).
+static void tile_query_range(int j0, int nk, int T, int window, int n_meta, int *qlo, int *qhi) {
+    *qlo = j0 - j0 % QB;
+    *qhi = (window == 0 || j0 < n_meta) ? T : j0 + nk - 1 + window;
+    if (*qhi > T) *qhi = T;
+}
 
-static void attn_fwd_block(const hl_attn_fwd_args *a, int b, int h, int i0, int i1, fwd_scratch *w) {
+// Per-thread forward scratch. Qb, O, m, l hold the whole sequence of one head.
+typedef struct { float *Kt, *Vs, *S, *Qb, *O, *m, *l; } fwd_scratch;
+
+// Online-softmax update of rows [i0, i1) (R rows padded) with the scores in S
+// of the key tile at j0; S becomes the probabilities relative to the new max.
+static void softmax_update(const hl_attn_fwd_args *a, int i0, int i1, int R, int j0, int nk,
+                           float *S, float *O, int vdp, float *m, float *l) {
+    int nq = i1 - i0, full = tile_fully_visible(i0, i1, j0, j0 + nk, a->window, a->n_meta);
+    for (int r = 0; r < R; r++) {
+        float *s = S + (size_t)r * KB;
+        float mt = r < nq ? mask_row(s, i0 + r, j0, nk, full, a->window, a->n_meta) : -INFINITY;
+        if (mt == -INFINITY) { memset(s, 0, sizeof(float) * KB); continue; }
+        float mnew = mt > m[r] ? mt : m[r], corr = hl_fast_expf(m[r] - mnew), psum = 0.0f;
+        #pragma omp simd reduction(+:psum)
+        for (int jj = 0; jj < KB; jj++) { s[jj] = hl_fast_expf(s[jj] - mnew); psum += s[jj]; }
+        l[r] = l[r] * corr + psum;
+        m[r] = mnew;
+        float *o = O + (size_t)r * vdp;
+        #pragma omp simd
+        for (int x = 0; x < vdp; x++) o[x] *= corr;
+    }
+}
+
+// Forward of head h of batch b: key tiles outer (each loaded and transposed
+// once), the query blocks that see a tile inner, state for all T queries.
+static void attn_fwd_head(const hl_attn_fwd_args *a, int b, int h, fwd_scratch *w) {
     int T = a->T, H = a->H, Hkv = a->Hkv, hd = a->hd, vd = a->vd, hk = h / (H / Hkv);
-    int vdp = round16(vd), nq = i1 - i0, R = (nq + 3) & ~3;
-    size_t kv_rs_k = (size_t)Hkv * hd, kv_rs_v = (size_t)Hkv * vd;
-    load_rows(w->Qb, a->q + (((size_t)b * T + i0) * H + h) * hd, nq, R, (size_t)H * hd, hd, hd,
+    int vdp = round16(vd), Tp = (T + QB - 1) / QB * QB;
+    load_rows(w->Qb, a->q + ((size_t)b * T * H + h) * hd, T, Tp, (size_t)H * hd, hd, hd,
               1.0f / sqrtf((float)hd));
-    memset(w->O, 0, sizeof(float) * (size_t)R * vdp);
-    for (int r = 0; r < R; r++) { w->m[r] = -INFINITY; w->l[r] = 0.0f; }
-    key_ranges kr = visible_keys(i0, i1, a->window, a->n_meta);
-    for (int g = 0; g < kr.n; g++)
-        for (int j0 = kr.start[g]; j0 < kr.end[g]; j0 += KB) {
-            int nk = kr.end[g] - j0 < KB ? kr.end[g] - j0 : KB;
-            size_t krow0 = ((size_t)b * T + j0) * Hkv + hk;
-            load_keys_T(w->Kt, a->k + krow0 * hd, nk, kv_rs_k, hd);
-            load_rows(w->Vs, a->v + krow0 * vd, nk, KB, kv_rs_v, vd, vdp, 1.0f);
-            tile_dot(w->S, w->Qb, hd, w->Kt, hd, R);
-            int full = tile_fully_visible(i0, i1, j0, j0 + nk, a->window, a->n_meta);
-            for (int r = 0; r < R; r++) { // S row r -> P row r (online softmax)
-                float *s = w->S + (size_t)r * KB;
-                float mt = r < nq ? mask_row(s, i0 + r, j0, nk, full, a->window, a->n_meta) : -INFINITY;
-                if (mt == -INFINITY) { memset(s, 0, sizeof(float) * KB); continue; }
-                float mnew = mt > w->m[r] ? mt : w->m[r], corr = hl_fast_expf(w->m[r] - mnew), psum = 0.0f;
-                #pragma omp simd reduction(+:psum)
-                for (int jj = 0; jj < KB; jj++) { s[jj] = hl_fast_expf(s[jj] - mnew); psum += s[jj]; }
-                w->l[r] = w->l[r] * corr + psum;
-                w->m[r] = mnew;
-                float *o = w->O + (size_t)r * vdp;
-                #pragma omp simd
-                for (int x = 0; x < vdp; x++) o[x] *= corr;
-            }
-            tile_acc(w->O, vdp, w->S, KB, 1, w->Vs, vdp, R, KB, vdp); // O += P @ V
+    memset(w->O, 0, sizeof(float) * (size_t)Tp * vdp);
+    for (int i = 0; i < Tp; i++) { w->m[i] = -INFINITY; w->l[i] = 0.0f; }
+    for (int j0 = 0; j0 < T; j0 += KB) {
+        int nk = T - j0 < KB ? T - j0 : KB, qlo, qhi;
+        size_t krow0 = ((size_t)b * T + j0) * Hkv + hk;
+        load_keys_T(w->Kt, a->k + krow0 * hd, nk, (size_t)Hkv * hd, hd);
+        load_rows(w->Vs, a->v + krow0 * vd, nk, KB, (size_t)Hkv * vd, vd, vdp, 1.0f);
+        tile_query_range(j0, nk, T, a->window, a->n_meta, &qlo, &qhi);
+        for (int i0 = qlo; i0 < qhi; i0 += QB) {
+            int i1 = i0 + QB < T ? i0 + QB : T, R = (i1 - i0 + 3) & ~3;
+            // skip blocks that see nothing of this tile (between meta and window)
+            key_ranges kr = visible_keys(i0, i1, a->window, a->n_meta);
+            int touches = 0;
+            for (int g = 0; g < kr.n; g++) touches |= kr.start[g] < j0 + nk && j0 < kr.end[g];
+            if (!touches) continue;
+            float *O = w->O + (size_t)i0 * vdp;
+            tile_dot(w->S, w->Qb + (size_t)i0 * hd, hd, w->Kt, hd, R);
+            softmax_update(a, i0, i1, R, j0, nk, w->S, O, vdp, w->m + i0, w->l + i0);
+            tile_acc(O, vdp, w->S, KB, 1, w->Vs, vdp, R, KB, vdp); // O += P @ V
         }
-    for (int r = 0; r < nq; r++) {
-        float inv_l = 1.0f / w->l[r];
-        float *out = a->out + (((size_t)b * T + i0 + r) * H + h) * vd; // (vd)
-        for (int x = 0; x < vd; x++) out[x] = w->O[(size_t)r * vdp + x] * inv_l;
-        a->lse[((size_t)b * H + h) * T + i0 + r] = w->m[r] + logf(w->l[r]);
+    }
+    for (int i = 0; i < T; i++) {
+        float inv_l = 1.0f / w->l[i];
+        float *out = a->out + (((size_t)b * T + i) * H + h) * vd; // (vd)
+        for (int x = 0; x < vd; x++) out[x] = w->O[(size_t)i * vdp + x] * inv_l;
+        a->lse[((size_t)b * H + h) * T + i] = w->m[i] + logf(w->l[i]);
     }
 }
 
 void hl_cpu_attn_fwd(const hl_attn_fwd_args *a) {
-    int nqb = (a->T + QB - 1) / QB, ntasks = a->B * a->H * nqb;
-    int hdp = round16(a->hd), vdp = round16(a->vd);
+    int ntasks = a->B * a->H, hdp = round16(a->hd), vdp = round16(a->vd);
+    size_t Tp = (size_t)(a->T + QB - 1) / QB * QB;
     #pragma omp parallel
     {
         fwd_scratch w;
-        float *mem = hl_cpu_scratch((size_t)hdp * KB + (size_t)KB * vdp + (size_t)QB * hdp +
-                                    (size_t)QB * KB + (size_t)QB * vdp + 2 * QB);
-        w.Kt = mem; w.Vs = w.Kt + (size_t)hdp * KB; w.Qb = w.Vs + (size_t)KB * vdp;
-        w.S = w.Qb + (size_t)QB * hdp; w.O = w.S + (size_t)QB * KB; w.m = w.O + (size_t)QB * vdp; w.l = w.m + QB;
+        float *mem = hl_cpu_scratch((size_t)hdp * KB + (size_t)KB * vdp + (size_t)QB * KB +
+                                    Tp * a->hd + Tp * vdp + 2 * Tp);
+        w.Kt = mem; w.Vs = w.Kt + (size_t)hdp * KB; w.S = w.Vs + (size_t)KB * vdp;
+        w.Qb = w.S + (size_t)QB * KB; w.O = w.Qb + Tp * a->hd; w.m = w.O + Tp * vdp; w.l = w.m + Tp;
         #pragma omp for schedule(dynamic, 1)
-        for (int task = 0; task < ntasks; task++) {
-            int qb = task % nqb, bh = task / nqb;
-            int i0 = qb * QB, i1 = i0 + QB < a->T ? i0 + QB : a->T;
-            attn_fwd_block(a, bh / a->H, bh % a->H, i0, i1, &w);
-        }
+        for (int task = 0; task < ntasks; task++) attn_fwd_head(a, task / a->H, task % a->H, &w);
         free(mem);
     }
 }
@@ -247,11 +269,10 @@ static void attn_bwd_task(const hl_attn_bwd_args *a, int b, int hk, int Tp, bwd_
         load_rows(w->Ks, a->k + krow0 * hd, nk, KB, (size_t)Hkv * hd, hd, hdp, 1.0f);
         memset(w->dK, 0, sizeof(float) * KB * hdp);
         memset(w->dV, 0, sizeof(float) * KB * vdp);
-        // queries that can see this tile: from j0 up to the window's reach
-        int qhi = (a->window == 0 || j0 < a->n_meta) ? T : j0 + nk - 1 + a->window;
-        if (qhi > T) qhi = T;
+        int qlo, qhi;
+        tile_query_range(j0, nk, T, a->window, a->n_meta, &qlo, &qhi);
         for (int hq = 0; hq < group; hq++)
-            for (int i0 = j0 - j0 % QB; i0 < qhi; i0 += QB) {
+            for (int i0 = qlo; i0 < qhi; i0 += QB) {
                 int i1 = i0 + QB < T ? i0 + QB : T;
                 attn_bwd_pair(a, b, hk * group + hq, hq, i0, i1, j0, nk, Tp, w);
             }
