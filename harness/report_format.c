@@ -76,7 +76,7 @@ static void fmt_printf(double v, const char *f, char *buf, size_t len) {
     if (parse_printf(f, &conv, why, sizeof why)) { snprintf(buf, len, "%g", v); return; }
     if (conv == 'd' || conv == 'i') {
         char f2[64];
-        const char *pc = strchr(f, conv);
+        const char *pc = f;
         // insert "ll" before the conversion letter (the only d/i after a lone %)
         for (const char *s = f; *s; s++) {
             if (*s != '%') continue;

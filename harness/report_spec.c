@@ -392,7 +392,8 @@ int hl_report_load(const char *path, hl_report *rep, char *err, size_t errlen) {
 }
 
 void hl_report_free(hl_report *rep) {
-    for (int i = 0; i < rep->n_tables + (rep->tables ? 1 : 0) && rep->tables; i++) {
+    // tables[] has one spare slot: a table that failed to parse sits at n_tables
+    for (int i = 0; rep->tables && i <= rep->n_tables; i++) {
         free(rep->tables[i].cols);
         free(rep->tables[i].group_by);
     }

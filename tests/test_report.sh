@@ -95,6 +95,7 @@ check md_notes_n [ "$(grep -c 'n = 2 runs per row' "$T/a/quickstart_mqar.md")" =
 bars=$(awk '/^[0-9]/ { printf "%s %.1f %.1f\n", $2, $3, $4 }' "$T/a/quickstart_mqar.dat" | tr -d '"' | sort)
 exp=$(awk -F'|' '{ print $1, $2, $3 }' "$T/expect" | sort)
 check figure_bars_match_sqlite3 [ "$bars" = "$exp" ]
+check logy_fitted_ticks grep -q '^set ytics ("0.5" 0.5, "1" 1, "2" 2, "5" 5)$' "$T/a/training_loss.gp"
 
 # --- bad input: exit 2, message names the JSON path, nothing written -------------
 bad() {  # bad NAME JSON EXPECTED_SUBSTRING
