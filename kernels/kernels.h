@@ -272,7 +272,9 @@ const hl_ops *hl_ops_get(const char *name);
 // first thing every hylab program does is hl_blas_preinit(argv): it reads the
 // CPU features with cpuid and, unless OPENBLAS_CORETYPE is already set,
 // exports the right core type and re-executes the program (/proc/self/exe)
-// so the constructor sees it. Returns normally when no re-exec is needed.
+// so the constructor sees it. It also defaults OMP_WAIT_POLICY to PASSIVE
+// (spinning OpenMP threads starve the working ones on a shared machine).
+// Returns normally when no re-exec is needed.
 void hl_blas_preinit(char **argv);
 // Sets the thread count for OpenMP and OpenBLAS (threads <= 0: all cores).
 void hl_blas_init(int threads);
