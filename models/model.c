@@ -19,6 +19,16 @@
 //   * embedding lookup, norms, RoPE, softmax, activations are not counted;
 //     the meta tokens' own forward (once per sequence) is not counted.
 //
+// Init (hl_model_init, a pure function of the seed: each tensor draws from
+// its own splitmix64 stream seeded by (seed, tensor name)): embedding, meta
+// tokens, untied lm_head and every linear normal(0, 0.02); residual-output
+// projections (o_proj, down_proj, mamba.out_proj, hybrid.out_proj)
+// normal(0, 0.02/sqrt(2*n_layers)); norm weights (hybrid beta1/beta2 too) 1;
+// Mamba specifics as state-spaces/mamba (see mamba.c).
+// Weight decay flag (hl_tensor_info.weight_decay): 1 for matrices (linear
+// weights, embedding, lm_head, conv1d weight); 0 for norm weights, biases,
+// A_log, D and the meta tokens.
+//
 // Memory: three arenas allocated once at create (params, grads, activations)
 // plus one small int arena; forward/backward never allocate.
 #include <math.h>

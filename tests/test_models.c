@@ -324,6 +324,23 @@ static void test_counts(const tiny_spec *s) {
     free(t);
 }
 
+// Hand-computed cache bytes and attention FLOPs growth.
+static void test_cache_and_flops(void) {
+    hl_model_config c = make_cfg(&SPEC_H);   // d 12, Hkv 2, hd 4, vd 6, W 3, meta 3, share {1,2,3}
+    // layer 0 global: 2*(4+6)*2 bytes*(10+3); layer 1 SWA producer: 2*(4+6)*2*(3+3);
+    // consumers 2, 3: nothing; SSM state of 4 layers: (24*4 + 24*3)*2 each
+    int64_t want = 2 * 10 * 2 * 13 + 2 * 10 * 2 * 6 + 4 * (24 * 4 + 24 * 3) * 2;
+    int64_t got = hl_model_cache_bytes(&c, 10, 2);
+    hl_check(got == want, "cache_bytes_hybrid_by_hand", "got %lld want %lld", (long long)got, (long long)want);
+    c = make_cfg(&SPEC_A);   // H 4, hd 4, vd 4, W 3, only layer 0 global
+    double dflops = hl_model_count(&c, 20).flops_per_token - hl_model_count(&c, 10).flops_per_token;
+    hl_check(dflops == 2.0 * 4 * (4 + 4) * 10, "flops_grow_with_global_context_only", "delta %g", dflops);
+    c = make_cfg(&SPEC_S);
+    hl_check(hl_model_count(&c, 10).flops_per_token == hl_model_count(&c, 1000).flops_per_token &&
+             hl_model_cache_bytes(&c, 10, 4) == hl_model_cache_bytes(&c, 100000, 4),
+             "ssm_cost_independent_of_context", "S-only model depends on T");
+}
+
 static void test_names_and_init(void) {
     hl_model_config c = make_cfg(&SPEC_H);
     hl_model *m = hl_model_create(&c, &hl_ops_cpu_ref, 1, 4, (char[256]){0}, 256);
@@ -409,6 +426,7 @@ int main(void) {
     test_registry_walk();
     test_bad_configs();
     test_names_and_init();
+    test_cache_and_flops();
     const tiny_spec *specs[] = { &SPEC_A, &SPEC_S, &SPEC_H, &SPEC_MIX };
     for (int i = 0; i < 4; i++) test_counts(specs[i]);
     test_gradients(&SPEC_A, 1);
