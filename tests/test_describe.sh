@@ -27,6 +27,12 @@ between "$c" 81788928 83886080; check hymba_1_5b_cache_8k_79mib "$?" "got '$c' (
 m=$(num "$out" "\"params_by_component\":{.*" meta_tokens)
 check hymba_meta_tokens_param "$([ "$m" = 204800 ]; echo $?)" "got '$m'"
 
+# Jamba layout (dense stand-in: MoE not modelled yet): 4 attention layers of
+# 8 KV heads give 4 GiB of KV at 256K, plus 28 Mamba states (~9 MB)
+out=$("$HYLAB" describe sweeps/specs/jamba-v0.1-dense.json --json --context 262144); rc=$?
+c=$(num "$out" "\"cache_bytes\":{" 262144)
+between "$c" 4294967296 4311744512; check jamba_cache_256k_4gib "$?" "exit $rc, got '$c'"
+
 # text output names the layer map; --help; bad specs exit 2 with the loader's message
 "$HYLAB" describe sweeps/specs/hymba-1.5b.json | grep -q "consumer of 16"
 check describe_text_layer_map "$?" "no 'consumer of 16' in the layer map"
