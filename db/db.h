@@ -112,6 +112,9 @@ int hl_db_finish_run(hl_db_sink *s, const hl_run_summary *sum, double wall_s,
 // spec_hash, key spec fields as dotted columns ("model.layers", "train.lr",
 // ...), params, steps, final_train_loss, tokens_per_s, wall_s, threads,
 // blas_core, error, and one column per distinct "task.metric" (latest value).
+// Creates the TEMP VIEW `summary` on any connection, read-only ones included
+// (see db/db_summary.c for its columns).
+int hl_summary_view_create(sqlite3 *db, char *err, size_t errlen);
 int hl_db_create_summary_view(hl_db *db, char *err, size_t errlen);
 
 // ---------------------------------------------------------------- merge

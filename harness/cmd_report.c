@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include "commands.h"
 #include "report.h"
+#include "../db/db.h"
 
 static void report_usage(FILE *f) {
     fputs("usage: hylab report --db FILE REPORT.json --out DIR\n\n"
@@ -68,7 +69,7 @@ static int open_db(const char *path, sqlite3 **db, char *err, size_t errlen) {
         return HL_REP_EBADINPUT;
     }
     sqlite3_finalize(s);
-    if (hl_create_summary_view(*db, err, errlen)) { sqlite3_close(*db); *db = NULL; return HL_REP_EFAIL; }
+    if (hl_summary_view_create(*db, err, errlen)) { sqlite3_close(*db); *db = NULL; return HL_REP_EFAIL; }
     return HL_REP_OK;
 }
 

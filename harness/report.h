@@ -103,7 +103,5 @@ void hl_report_format_num(double v, int is_int, const char *format, char *buf, s
 // Checks a column format; returns 0 if valid, else writes why.
 int hl_report_check_format(const char *format, char *why, size_t len);
 
-// The TEMP VIEW `summary` (one row per run; see harness/report_summary.c).
-int hl_create_summary_view(sqlite3 *db, char *err, size_t errlen);
 
 #endif
