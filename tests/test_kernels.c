@@ -267,11 +267,12 @@ static void scan_bwd(const hl_ops *ops, kcase *c) {
                           c->in[4].x, c->in[5].x, c->in[6].x, c->B, c->T, c->C, c->N};
     ops->scan_bwd(&a);
 }
-static void make_scan(kcase *c, int B, int T, int C, int N) {
-    snprintf(c->name, sizeof c->name, "scan B%d T%d C%d N%d", B, T, C, N);
+// dt in [dt_lo, dt_hi] (plus dt_bias in [-2, 0]): softplus's input range.
+static void make_scan_dt(kcase *c, int B, int T, int C, int N, float dt_lo, float dt_hi) {
+    snprintf(c->name, sizeof c->name, "scan B%d T%d C%d N%d dt[%g,%g]", B, T, C, N, dt_lo, dt_hi);
     c->B = B; c->T = T; c->C = C; c->N = N;
     add_in(c, "u", (size_t)B * T * C, -1, 1, 0);
-    add_in(c, "dt", (size_t)B * T * C, -1.5f, 1, 0);
+    add_in(c, "dt", (size_t)B * T * C, dt_lo, dt_hi, 0);
     add_in(c, "dt_bias", C, -2, 0, 1);
     ktensor *al = add_in(c, "A_log", (size_t)C * N, 0, 1, 1);
     for (int ch = 0; ch < C; ch++) // like Mamba's init: A = -(1..N), plus noise
@@ -282,6 +283,7 @@ static void make_scan(kcase *c, int B, int T, int C, int N) {
     add_out(c, "y", (size_t)B * T * C, 1);
     c->fwd = scan_fwd; c->bwd = scan_bwd;
 }
+static void make_scan(kcase *c, int B, int T, int C, int N) { make_scan_dt(c, B, T, C, N, -1.5f, 1.0f); }
 
 // ---- silu / swiglu (n elements)
 static void silu_fwd(const hl_ops *ops, kcase *c) {
@@ -583,6 +585,12 @@ int main(void) {
     CASE(make_conv(&c, 3, 5, 21, 4, 0), 1);
     CASE(make_scan(&c, 2, 17, 11, 5), 1);
     CASE(make_scan(&c, 1, 61, 19, 16), 0);
+    // the fast scan's channel blocks of 16: tails, several blocks, B = 1
+    // (channel partitions), N not a multiple of 16, N > 16, wide dt range
+    CASE(make_scan(&c, 3, 23, 37, 16), 0);
+    CASE(make_scan(&c, 1, 40, 70, 20), 0);
+    CASE(make_scan(&c, 2, 9, 16, 32), 1);
+    CASE(make_scan_dt(&c, 2, 30, 48, 16, -30.0f, 30.0f), 0);
     CASE(make_silu(&c, 101), 1);
     CASE(make_swiglu(&c, 101), 1);
     CASE(make_xent(&c, 9, 37), 1);

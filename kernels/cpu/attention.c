@@ -200,13 +200,12 @@ void hl_cpu_attn_fwd(const hl_attn_fwd_args *a) {
     #pragma omp parallel
     {
         fwd_scratch w;
-        float *mem = hl_cpu_scratch((size_t)hdp * KB + (size_t)KB * vdp + (size_t)QB * KB +
+        float *mem = hl_cpu_scratch(0, (size_t)hdp * KB + (size_t)KB * vdp + (size_t)QB * KB +
                                     Tp * a->hd + Tp * vdp + 2 * Tp);
         w.Kt = mem; w.Vs = w.Kt + (size_t)hdp * KB; w.S = w.Vs + (size_t)KB * vdp;
         w.Qb = w.S + (size_t)QB * KB; w.O = w.Qb + Tp * a->hd; w.m = w.O + Tp * vdp; w.l = w.m + Tp;
         #pragma omp for schedule(dynamic, 1)
         for (int task = 0; task < ntasks; task++) attn_fwd_head(a, task / a->H, task % a->H, &w);
-        free(mem);
     }
 }
 
@@ -301,10 +300,9 @@ void hl_cpu_attn_bwd(const hl_attn_bwd_args *a) {
                           &w.lse, &w.D, &w.dQ};
         size_t total = 0;
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += sizes[i];
-        float *mem = hl_cpu_scratch(total), *p = mem;
+        float *mem = hl_cpu_scratch(0, total), *p = mem;
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) { *ptrs[i] = p; p += sizes[i]; }
         #pragma omp for schedule(static)
         for (int task = 0; task < ntasks; task++) attn_bwd_task(a, task / a->Hkv, task % a->Hkv, Tp, &w);
-        free(mem);
     }
 }

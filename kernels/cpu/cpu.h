@@ -52,9 +52,17 @@ static inline float hl_fast_expf(float x) {
     return x < -87.3f ? 0.0f : p * scale;
 }
 
-// Zeroed per-thread scratch of n floats; aborts with a message when out of
-// memory (ops return nothing, and a kernel without its scratch cannot run).
-float *hl_cpu_scratch(size_t n);
+// Per-thread scratch: buffer `slot` (0 .. HL_SCRATCH_SLOTS-1) of the calling
+// thread, at least n floats, 64-byte aligned, persistent and reused across
+// calls (never freed by the caller; valid until the same thread asks for the
+// same slot again). hl_cpu_scratch zeroes it, hl_cpu_scratch_raw does not.
+// Aborts with a message when out of memory (ops return nothing, and a kernel
+// without its scratch cannot run). An op that takes a slot on the calling
+// thread and then enters a parallel region must use different slots inside
+// (the calling thread is one of the team).
+#define HL_SCRATCH_SLOTS 8
+float *hl_cpu_scratch(int slot, size_t n);
+float *hl_cpu_scratch_raw(int slot, size_t n);
 
 static inline float hl_fast_sigmoid(float x) { return 1.0f / (1.0f + hl_fast_expf(-x)); }
 #endif

@@ -129,12 +129,7 @@ static void rope_tables(int T, int hd, float theta, float *cos_t, float *sin_t) 
 // Rotates (B, T, H, hd) by +angle (sign 1, forward) or -angle (sign -1).
 static void rope_rotate(const hl_rope_args *a, float sign) {
     int T = a->T, H = a->H, hd = a->hd, half = hd / 2;
-    float *cos_t = malloc(sizeof(float) * (size_t)T * half), *sin_t = malloc(sizeof(float) * (size_t)T * half);
-    if (!cos_t || !sin_t) { // out of memory: the reference needs no tables
-        free(cos_t); free(sin_t);
-        if (sign > 0) hl_ref_rope_fwd(a); else hl_ref_rope_bwd(a);
-        return;
-    }
+    float *cos_t = hl_cpu_scratch_raw(0, 2 * (size_t)T * half), *sin_t = cos_t + (size_t)T * half;
     rope_tables(T, hd, a->theta, cos_t, sin_t);
     #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < a->B; b++)
@@ -152,7 +147,6 @@ static void rope_rotate(const hl_rope_args *a, float sign) {
                 }
             }
         }
-    free(cos_t); free(sin_t);
 }
 
 void hl_cpu_rope_fwd(const hl_rope_args *a) { rope_rotate(a, 1.0f); }
