@@ -15,6 +15,9 @@
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 #include "kernels/cpu/cpu.h"
 
 #define CONV_CB 64  // channels per block in dweight
@@ -95,11 +98,13 @@ void hl_cpu_conv1d_bwd(const hl_conv1d_bwd_args *a) {
 
 // ---------------------------------------------------------------- scan
 // 16-float vectors (GCC vector extensions: one zmm with AVX-512, two ymm with
-// AVX2). FMA contraction is enabled for the scan's functions only.
+// AVX2). FMA contraction (a*b+c in one rounding) is enabled from here on:
+// the scan only (hylab builds -std=c11, which turns it off).
 typedef float v16 __attribute__((vector_size(64)));
 typedef int32_t v16i __attribute__((vector_size(64)));
 #define SW 16 // channels per block = lanes
-#define SCAN_FN static inline __attribute__((always_inline, optimize("fp-contract=fast")))
+#pragma GCC optimize("fp-contract=fast")
+#define SCAN_FN static inline __attribute__((always_inline))
 
 SCAN_FN v16 vsplat(float x) { return (v16){0} + x; }
 SCAN_FN v16 vsel(v16i m, v16 a, v16 b) { return (v16)((m & (v16i)a) | (~m & (v16i)b)); }
@@ -119,11 +124,17 @@ SCAN_FN void vst_part(float *p, v16 x, int n) {
     for (int i = 0; i < n; i++) p[i] = t[i];
 }
 
-// hl_fast_expf on 16 lanes (same reduction and polynomial).
-SCAN_FN v16 vexp(v16 x) {
-    v16 hi = vsplat(88.3f), lo = vsplat(-87.3f);
-    v16 xc = vsel(x > hi, hi, x);
-    xc = vsel(xc < lo, lo, xc);
+// hl_fast_expf on 16 lanes for x <= 0 (every exp in the scan: delta * A and
+// -|x|): same reduction and polynomial, 0 below -87.3. With AVX-512 the
+// clamp, the 2^n scaling and the zeroing are one instruction each.
+SCAN_FN v16 vexp_neg(v16 x) {
+#ifdef __AVX512F__
+    __m512 lo = _mm512_set1_ps(-87.3f);
+    v16 xc = (v16)_mm512_max_ps((__m512)x, lo);
+#else
+    v16 lo = vsplat(-87.3f);
+    v16 xc = vsel(x < lo, lo, x);
+#endif
     const float round_magic = 12582912.0f;
     v16 n = (xc * 1.44269504088896341f + round_magic) - round_magic;
     v16 r = xc - n * 0.693359375f - n * -2.12194440e-4f;
@@ -134,8 +145,13 @@ SCAN_FN v16 vexp(v16 x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
+#ifdef __AVX512F__
+    __mmask16 keep = _mm512_cmp_ps_mask((__m512)x, lo, _CMP_NLT_UQ); // x >= -87.3 (or NaN)
+    return (v16)_mm512_maskz_scalef_ps(keep, (__m512)p, (__m512)n);
+#else
     v16i bits = (__builtin_convertvector(n, v16i) + 127) << 23;
     return vsel(x < lo, vsplat(0.0f), p * (v16)bits);
+#endif
 }
 
 // softplus(x) = max(x, 0) + log1p(e), e = exp(-|x|) in (0, 1], with
@@ -145,7 +161,7 @@ SCAN_FN v16 vexp(v16 x) {
 SCAN_FN v16 vsoftplus(v16 x, v16 *grad) {
     v16 zero = vsplat(0.0f), one = vsplat(1.0f);
     v16i neg = x < zero, big = x > 20.0f;
-    v16 e = vexp(vsel(neg, x, -x));
+    v16 e = vexp_neg(vsel(neg, x, -x));
     v16 s = e / (e + 2.0f), z = s * s;
     v16 p = vsplat(1.0f / 15);
     p = p * z + 1.0f / 13; p = p * z + 1.0f / 11; p = p * z + 1.0f / 9;
@@ -211,12 +227,14 @@ SCAN_FN void scan_fwd_block(const hl_scan_fwd_args *a, int b, int c0, int N, con
         size_t bt = (size_t)b * T + t, row = bt * C + c0;
         const float *Bt = a->Bm + bt * N, *Ct = a->Cm + bt * N; // (N)
         v16 u = vld_part(a->u + row, cw, 0.0f);
-        v16 delta = vsoftplus(vld_part(a->dt + row, cw, 0.0f) + bias, NULL), du = delta * u, y = D * u;
+        v16 delta = vsoftplus(vld_part(a->dt + row, cw, 0.0f) + bias, NULL), du = delta * u;
+        v16 y[2] = {D * u, vsplat(0.0f)}; // two sums: shorter dependency chain
+        #pragma GCC unroll 16
         for (int n = 0; n < N; n++) {
-            h[n] = vexp(delta * Av[n]) * h[n] + du * Bt[n];
-            y += h[n] * Ct[n];
+            h[n] = vexp_neg(delta * Av[n]) * h[n] + du * Bt[n];
+            y[n & 1] += h[n] * Ct[n];
         }
-        vst_part(a->y + row, y, cw);
+        vst_part(a->y + row, y[0] + y[1], cw);
     }
 }
 
@@ -257,8 +275,9 @@ SCAN_FN void scan_bwd_block(const hl_scan_bwd_args *a, int b, int c0, int N, con
         v16 delta = vsoftplus(vld_part(a->dt + row, cw, 0.0f) + bias, &sg), du = delta * u;
         v16 *tv = w->tv + (size_t)t * 4, *hs = w->hs + (size_t)t * N, *dAs = w->dAs + (size_t)t * N;
         tv[0] = delta; tv[1] = sg; tv[2] = u; tv[3] = vld_part(a->dy + row, cw, 0.0f);
+        #pragma GCC unroll 16
         for (int n = 0; n < N; n++) {
-            v16 dA = vexp(delta * Av[n]);
+            v16 dA = vexp_neg(delta * Av[n]);
             h[n] = dA * h[n] + du * Bt[n];
             hs[n] = h[n];
             dAs[n] = dA;
@@ -273,22 +292,23 @@ SCAN_FN void scan_bwd_block(const hl_scan_bwd_args *a, int b, int c0, int N, con
         const float *Bt = a->Bm + bt * N, *Ct = a->Cm + bt * N; // (N)
         const v16 *tv = w->tv + (size_t)t * 4, *hs = w->hs + (size_t)t * N, *dAs = w->dAs + (size_t)t * N;
         v16 delta = tv[0], sg = tv[1], u = tv[2], dy = tv[3], du = delta * u;
-        v16 s = vsplat(0.0f), dd = vsplat(0.0f);
+        v16 s[2] = {vsplat(0.0f), vsplat(0.0f)}, dd[2] = {vsplat(0.0f), vsplat(0.0f)}; // two sums each
+        #pragma GCC unroll 16
         for (int n = 0; n < N; n++) {
             v16 hp = t ? hs[n - N] : vsplat(0.0f), dA = dAs[n];
             v16 g = gh[n] + dy * Ct[n];
             v16 q = g * dA * hp;
             dCv[n] = dy * hs[n];
             dBv[n] = g * du;
-            dd += Av[n] * q;
+            dd[n & 1] += Av[n] * q;
             dAl[n] += delta * q;
-            s += g * Bt[n];
+            s[n & 1] += g * Bt[n];
             gh[n] = g * dA;
         }
         add_lane_sums(dCr + (size_t)t * N, dCv, N);
         add_lane_sums(dBr + (size_t)t * N, dBv, N);
-        v16 ddt = (dd + u * s) * sg;
-        vst_part(a->du + row, dy * D + delta * s, cw);
+        v16 ss = s[0] + s[1], ddt = (dd[0] + dd[1] + u * ss) * sg;
+        vst_part(a->du + row, dy * D + delta * ss, cw);
         vst_part(a->ddt + row, ddt, cw);
         dD += dy * u;
         dbias += ddt;
