@@ -120,16 +120,29 @@ static int migrate(hl_db *db, char *err, size_t errlen) {
     return hl_db_exec(db, "COMMIT", err, errlen);
 }
 
+// Switching a new database to WAL needs a moment of exclusive access, and
+// SQLite answers SQLITE_BUSY at once (without the busy handler) when another
+// process is opening the same new file: retry for up to the busy timeout.
+static int switch_to_wal(hl_db *db, char *err, size_t errlen) {
+    sqlite3_stmt *st;
+    if (hl_db_prep(db, "PRAGMA journal_mode = WAL", &st, err, errlen)) return HL_EFAIL;
+    int ok = 0;
+    for (int waited_ms = 0; !ok && waited_ms <= HL_DB_BUSY_MS; waited_ms += 10) {
+        int rc = sqlite3_step(st);
+        ok = rc == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(st, 0), "wal");
+        if (ok || (rc != SQLITE_BUSY && rc != SQLITE_LOCKED && rc != SQLITE_ROW)) break;
+        sqlite3_reset(st);
+        usleep(10000);
+    }
+    if (!ok) hl_db_fail(db->h, "cannot switch to WAL mode", err, errlen);
+    sqlite3_finalize(st);
+    return ok ? HL_OK : HL_EFAIL;
+}
+
 static int set_pragmas(hl_db *db, char *err, size_t errlen) {
     sqlite3_busy_timeout(db->h, HL_DB_BUSY_MS);
     if (hl_db_exec(db, "PRAGMA foreign_keys = ON", err, errlen)) return HL_EFAIL;
-    sqlite3_stmt *st;
-    if (hl_db_prep(db, "PRAGMA journal_mode = WAL", &st, err, errlen)) return HL_EFAIL;
-    int rc = sqlite3_step(st);
-    int ok = rc == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(st, 0), "wal");
-    if (!ok) hl_db_fail(db->h, "cannot switch to WAL mode", err, errlen);
-    sqlite3_finalize(st);
-    if (!ok) return HL_EFAIL;
+    if (switch_to_wal(db, err, errlen)) return HL_EFAIL;
     return hl_db_exec(db, "PRAGMA synchronous = NORMAL", err, errlen);
 }
 
