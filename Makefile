@@ -70,7 +70,7 @@ check-deps:
 	  { echo "hylab: missing build dependencies; run 'make deps' (needs: $(DEPS_PKGS))" >&2; exit 1; }
 
 quickstart: deps hylab
-	./hylab run sweeps/quickstart.json --db results.db
+	./hylab run sweeps/quickstart.json --db results.db --jobs 2
 	./hylab report --db results.db plots/quickstart.json --out reports/quickstart
 	./hylab report --db results.db plots/training.json --out reports/quickstart
 
