@@ -11,16 +11,6 @@
 
 #include "spec.h"
 
-static int npy_fail(char *err, size_t errlen, int code, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 // Formats the header dict, padding and '\n' (without the 10-byte preamble).
 // Returns its length, or -1 if it does not fit in cap.
 static int format_header(char *out, size_t cap, int ndim, const int64_t *shape) {
@@ -43,20 +33,20 @@ static int format_header(char *out, size_t cap, int ndim, const int64_t *shape) 
 int hl_npy_write_f32(const char *path, const float *data, int ndim, const int64_t *shape,
                      char *err, size_t errlen) {
     if (ndim < 0 || ndim > HL_NPY_MAX_DIMS)
-        return npy_fail(err, errlen, HL_EBADINPUT, "%s: rank %d not supported", path, ndim);
+        return hl_fail(err, errlen, HL_EBADINPUT, "%s: rank %d not supported", path, ndim);
     size_t numel = 1;
     for (int d = 0; d < ndim; d++) {
-        if (shape[d] < 0) return npy_fail(err, errlen, HL_EBADINPUT, "%s: negative dimension", path);
+        if (shape[d] < 0) return hl_fail(err, errlen, HL_EBADINPUT, "%s: negative dimension", path);
         numel *= (size_t)shape[d];
     }
     char header[512];
     int hlen = format_header(header, sizeof header, ndim, shape);
-    if (hlen < 0) return npy_fail(err, errlen, HL_EBADINPUT, "%s: shape too long for a header", path);
+    if (hlen < 0) return hl_fail(err, errlen, HL_EBADINPUT, "%s: shape too long for a header", path);
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return npy_fail(err, errlen, HL_EBADINPUT, "%s: path too long", path);
+        return hl_fail(err, errlen, HL_EBADINPUT, "%s: path too long", path);
     FILE *fp = fopen(tmp, "wb");
-    if (!fp) return npy_fail(err, errlen, HL_EFAIL, "%s: cannot create: %s", tmp, strerror(errno));
+    if (!fp) return hl_fail(err, errlen, HL_EFAIL, "%s: cannot create: %s", tmp, strerror(errno));
     unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
                              (unsigned char)(hlen & 0xff), (unsigned char)(hlen >> 8)};
     int bad = fwrite(pre, 1, 10, fp) != 10 || fwrite(header, 1, (size_t)hlen, fp) != (size_t)hlen ||
@@ -65,12 +55,12 @@ int hl_npy_write_f32(const char *path, const float *data, int ndim, const int64_
     bad |= fclose(fp) != 0;
     if (bad) {
         unlink(tmp);
-        return npy_fail(err, errlen, HL_EFAIL, "%s: write failed: %s", tmp, strerror(saved ? saved : errno));
+        return hl_fail(err, errlen, HL_EFAIL, "%s: write failed: %s", tmp, strerror(saved ? saved : errno));
     }
     if (rename(tmp, path) != 0) {
         saved = errno;
         unlink(tmp);
-        return npy_fail(err, errlen, HL_EFAIL, "%s: cannot rename to %s: %s", tmp, path, strerror(saved));
+        return hl_fail(err, errlen, HL_EFAIL, "%s: cannot rename to %s: %s", tmp, path, strerror(saved));
     }
     return HL_OK;
 }
@@ -107,20 +97,20 @@ static int parse_shape_tuple(const char *p, int *ndim, int64_t *shape) {
 static int read_npy_header(FILE *fp, const char *path, char **dict, char *err, size_t errlen) {
     unsigned char pre[12];
     if (fread(pre, 1, 10, fp) != 10 || memcmp(pre, "\x93NUMPY", 6) != 0)
-        return npy_fail(err, errlen, HL_EBADINPUT, "%s: not a .npy file", path);
+        return hl_fail(err, errlen, HL_EBADINPUT, "%s: not a .npy file", path);
     size_t hlen;
     if (pre[6] == 1) {
         hlen = pre[8] | (size_t)pre[9] << 8;
     } else if (pre[6] == 2 || pre[6] == 3) {
-        if (fread(pre + 10, 1, 2, fp) != 2) return npy_fail(err, errlen, HL_EBADINPUT, "%s: truncated header", path);
+        if (fread(pre + 10, 1, 2, fp) != 2) return hl_fail(err, errlen, HL_EBADINPUT, "%s: truncated header", path);
         hlen = pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
-        if (hlen > (1u << 24)) return npy_fail(err, errlen, HL_EBADINPUT, "%s: header too long", path);
+        if (hlen > (1u << 24)) return hl_fail(err, errlen, HL_EBADINPUT, "%s: header too long", path);
     } else {
-        return npy_fail(err, errlen, HL_EBADINPUT, "%s: unsupported .npy version %d", path, pre[6]);
+        return hl_fail(err, errlen, HL_EBADINPUT, "%s: unsupported .npy version %d", path, pre[6]);
     }
     char *d = malloc(hlen + 1);
-    if (!d) return npy_fail(err, errlen, HL_EFAIL, "%s: out of memory", path);
-    if (fread(d, 1, hlen, fp) != hlen) { free(d); return npy_fail(err, errlen, HL_EBADINPUT, "%s: truncated header", path); }
+    if (!d) return hl_fail(err, errlen, HL_EFAIL, "%s: out of memory", path);
+    if (fread(d, 1, hlen, fp) != hlen) { free(d); return hl_fail(err, errlen, HL_EBADINPUT, "%s: truncated header", path); }
     d[hlen] = 0;
     *dict = d;
     return HL_OK;
@@ -131,13 +121,13 @@ static int parse_npy_dict(const char *dict, const char *path, int *ndim, int64_t
                           char *err, size_t errlen) {
     const char *descr = dict_value(dict, "descr");
     if (!descr || strncmp(descr, "'<f4'", 5) != 0)
-        return npy_fail(err, errlen, HL_EBADINPUT, "%s: dtype is not little-endian float32 ('<f4')", path);
+        return hl_fail(err, errlen, HL_EBADINPUT, "%s: dtype is not little-endian float32 ('<f4')", path);
     const char *fo = dict_value(dict, "fortran_order");
     if (!fo || strncmp(fo, "False", 5) != 0)
-        return npy_fail(err, errlen, HL_EBADINPUT, "%s: Fortran order not supported", path);
+        return hl_fail(err, errlen, HL_EBADINPUT, "%s: Fortran order not supported", path);
     const char *sh = dict_value(dict, "shape");
     if (!sh || parse_shape_tuple(sh, ndim, shape) != 0)
-        return npy_fail(err, errlen, HL_EBADINPUT, "%s: cannot parse the shape", path);
+        return hl_fail(err, errlen, HL_EBADINPUT, "%s: cannot parse the shape", path);
     return HL_OK;
 }
 
@@ -145,7 +135,7 @@ int hl_npy_read_f32(const char *path, float **data, int *ndim, int64_t shape[HL_
                     char *err, size_t errlen) {
     *data = NULL;
     FILE *fp = fopen(path, "rb");
-    if (!fp) return npy_fail(err, errlen, HL_EBADINPUT, "%s: cannot open: %s", path, strerror(errno));
+    if (!fp) return hl_fail(err, errlen, HL_EBADINPUT, "%s: cannot open: %s", path, strerror(errno));
     char *dict = NULL;
     int rc = read_npy_header(fp, path, &dict, err, errlen);
     if (!rc) rc = parse_npy_dict(dict, path, ndim, shape, err, errlen);
@@ -154,10 +144,10 @@ int hl_npy_read_f32(const char *path, float **data, int *ndim, int64_t shape[HL_
     for (int d = 0; !rc && d < *ndim; d++) numel *= (size_t)shape[d];
     float *buf = NULL;
     if (!rc && !(buf = malloc(numel ? numel * sizeof(float) : 1)))
-        rc = npy_fail(err, errlen, HL_EFAIL, "%s: out of memory", path);
+        rc = hl_fail(err, errlen, HL_EFAIL, "%s: out of memory", path);
     if (!rc && fread(buf, sizeof(float), numel, fp) != numel)
-        rc = npy_fail(err, errlen, HL_EBADINPUT, "%s: truncated data", path);
-    if (!rc && fgetc(fp) != EOF) rc = npy_fail(err, errlen, HL_EBADINPUT, "%s: bytes after the data", path);
+        rc = hl_fail(err, errlen, HL_EBADINPUT, "%s: truncated data", path);
+    if (!rc && fgetc(fp) != EOF) rc = hl_fail(err, errlen, HL_EBADINPUT, "%s: bytes after the data", path);
     fclose(fp);
     if (rc) { free(buf); return rc; }
     *data = buf;

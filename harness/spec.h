@@ -21,6 +21,9 @@
 
 // Return codes of library-like modules (spec, db, tasks, checkpoint).
 enum { HL_OK = 0, HL_EFAIL = 1, HL_EBADINPUT = 2 };
+// Writes the printf-formatted message into err (if any) and returns code.
+__attribute__((format(printf, 4, 5)))
+int hl_fail(char *err, size_t errlen, int code, const char *fmt, ...);
 
 typedef enum { HL_FFN_NONE = 0, HL_FFN_SWIGLU = 1, HL_FFN_MOE = 2 } hl_ffn_type;
 typedef enum { HL_SCHED_COSINE = 0, HL_SCHED_LINEAR = 1, HL_SCHED_CONSTANT = 2 } hl_schedule;

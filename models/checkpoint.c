@@ -17,17 +17,6 @@
 #error "checkpoint.c writes host floats as little-endian: port the byte order first"
 #endif
 
-// Writes a message into err and returns code.
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 uint64_t hl_st_numel(const hl_st_tensor *t) {
     uint64_t n = 1;
     for (int d = 0; d < t->ndim; d++) n *= (uint64_t)t->shape[d];
@@ -53,17 +42,17 @@ static int check_tensors_to_write(const char *path, const hl_st_tensor *t, int n
                                   char *err, size_t errlen) {
     for (int i = 0; i < n; i++) {
         if (!t[i].name[0] || !strcmp(t[i].name, "__metadata__"))
-            return fail(err, errlen, HL_EBADINPUT, "%s: tensor %d: invalid name '%s'",
+            return hl_fail(err, errlen, HL_EBADINPUT, "%s: tensor %d: invalid name '%s'",
                         path, i, t[i].name);
         if (t[i].ndim < 0 || t[i].ndim > HL_ST_MAX_DIMS)
-            return fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': rank %d not in [0, %d]",
+            return hl_fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': rank %d not in [0, %d]",
                         path, t[i].name, t[i].ndim, HL_ST_MAX_DIMS);
         for (int d = 0; d < t[i].ndim; d++)
             if (t[i].shape[d] < 0)
-                return fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': negative dimension",
+                return hl_fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': negative dimension",
                             path, t[i].name);
         if (!t[i].data && hl_st_numel(&t[i]) > 0)
-            return fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': no data", path, t[i].name);
+            return hl_fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': no data", path, t[i].name);
     }
     return HL_OK;
 }
@@ -92,7 +81,7 @@ static int build_header(const char *path, const hl_st_tensor *t, int n,
                         const hl_st_meta *meta, int n_meta,
                         char **out, uint64_t *out_len, char *err, size_t errlen) {
     cJSON *root = cJSON_CreateObject();
-    if (!root) return fail(err, errlen, HL_EFAIL, "%s: out of memory building the header", path);
+    if (!root) return hl_fail(err, errlen, HL_EFAIL, "%s: out of memory building the header", path);
     if (n_meta > 0) {
         cJSON *m = cJSON_AddObjectToObject(root, "__metadata__");
         for (int i = 0; m && i < n_meta; i++) cJSON_AddStringToObject(m, meta[i].key, meta[i].value);
@@ -101,20 +90,20 @@ static int build_header(const char *path, const hl_st_tensor *t, int n,
     for (int i = 0; i < n; i++) {
         if (cJSON_GetObjectItemCaseSensitive(root, t[i].name)) {
             cJSON_Delete(root);
-            return fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s' appears twice", path, t[i].name);
+            return hl_fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s' appears twice", path, t[i].name);
         }
         uint64_t bytes = hl_st_numel(&t[i]) * sizeof(float);
         cJSON *e = tensor_entry(&t[i], offset, offset + bytes);
-        if (!e) { cJSON_Delete(root); return fail(err, errlen, HL_EFAIL, "%s: out of memory", path); }
+        if (!e) { cJSON_Delete(root); return hl_fail(err, errlen, HL_EFAIL, "%s: out of memory", path); }
         cJSON_AddItemToObject(root, t[i].name, e);
         offset += bytes;
     }
     char *text = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
-    if (!text) return fail(err, errlen, HL_EFAIL, "%s: out of memory printing the header", path);
+    if (!text) return hl_fail(err, errlen, HL_EFAIL, "%s: out of memory printing the header", path);
     size_t len = strlen(text), padded = (len + 7) / 8 * 8;
     char *buf = realloc(text, padded + 1);
-    if (!buf) { free(text); return fail(err, errlen, HL_EFAIL, "%s: out of memory", path); }
+    if (!buf) { free(text); return hl_fail(err, errlen, HL_EFAIL, "%s: out of memory", path); }
     memset(buf + len, ' ', padded - len);
     buf[padded] = 0;
     *out = buf;
@@ -150,21 +139,21 @@ int hl_st_write(const char *path, const hl_st_tensor *tensors, int n,
     if (rc) return rc;
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 5);
-    if (!tmp) { free(header); return fail(err, errlen, HL_EFAIL, "%s: out of memory", path); }
+    if (!tmp) { free(header); return hl_fail(err, errlen, HL_EFAIL, "%s: out of memory", path); }
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp", 5);
     FILE *fp = fopen(tmp, "wb");
     if (!fp) {
-        rc = fail(err, errlen, HL_EFAIL, "%s: cannot create: %s", tmp, strerror(errno));
+        rc = hl_fail(err, errlen, HL_EFAIL, "%s: cannot create: %s", tmp, strerror(errno));
     } else {
         int bad = write_contents(fp, header, header_len, tensors, n);
         int saved = errno;
         bad |= fflush(fp) != 0 || fsync(fileno(fp)) != 0;
         if (!bad) saved = errno;
         bad |= fclose(fp) != 0;
-        if (bad) rc = fail(err, errlen, HL_EFAIL, "%s: write failed: %s", tmp, strerror(saved ? saved : errno));
+        if (bad) rc = hl_fail(err, errlen, HL_EFAIL, "%s: write failed: %s", tmp, strerror(saved ? saved : errno));
         else if (rename(tmp, path) != 0)
-            rc = fail(err, errlen, HL_EFAIL, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
+            rc = hl_fail(err, errlen, HL_EFAIL, "%s: cannot rename to %s: %s", tmp, path, strerror(errno));
         if (rc) unlink(tmp);
     }
     free(tmp);
@@ -187,17 +176,17 @@ static int json_uint(const cJSON *j, uint64_t *out) {
 static int parse_shape(const char *path, const char *name, const cJSON *j, hl_st_tensor *t,
                        char *err, size_t errlen) {
     if (!cJSON_IsArray(j))
-        return fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': \"shape\" missing or not an array", path, name);
+        return hl_fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': \"shape\" missing or not an array", path, name);
     int nd = cJSON_GetArraySize(j);
     if (nd > HL_ST_MAX_DIMS)
-        return fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': rank %d exceeds %d", path, name, nd, HL_ST_MAX_DIMS);
+        return hl_fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': rank %d exceeds %d", path, name, nd, HL_ST_MAX_DIMS);
     t->ndim = nd;
     int d = 0;
     const cJSON *dim;
     cJSON_ArrayForEach(dim, j) {
         uint64_t v;
         if (!json_uint(dim, &v) || v > (uint64_t)INT64_MAX / 2)
-            return fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': shape[%d] is not a non-negative integer",
+            return hl_fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': shape[%d] is not a non-negative integer",
                         path, name, d);
         t->shape[d++] = (int64_t)v;
     }
@@ -210,24 +199,24 @@ static int parse_offsets(const char *path, const char *name, const cJSON *j, hl_
     uint64_t b, e;
     if (!cJSON_IsArray(j) || cJSON_GetArraySize(j) != 2 ||
         !json_uint(cJSON_GetArrayItem(j, 0), &b) || !json_uint(cJSON_GetArrayItem(j, 1), &e))
-        return fail(err, errlen, HL_EBADINPUT,
+        return hl_fail(err, errlen, HL_EBADINPUT,
                     "%s: tensor '%s': \"data_offsets\" must be [begin, end] (non-negative integers)", path, name);
     if (b > e)
-        return fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': data_offsets [%llu, %llu]: begin after end",
+        return hl_fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': data_offsets [%llu, %llu]: begin after end",
                     path, name, (unsigned long long)b, (unsigned long long)e);
     if (e > data_size)
-        return fail(err, errlen, HL_EBADINPUT,
+        return hl_fail(err, errlen, HL_EBADINPUT,
                     "%s: tensor '%s': data_offsets [%llu, %llu] beyond the %llu data bytes in the file (truncated?)",
                     path, name, (unsigned long long)b, (unsigned long long)e, (unsigned long long)data_size);
     uint64_t numel = 1;
     for (int d = 0; d < t->ndim; d++) {
         if (t->shape[d] && numel > UINT64_MAX / 16 / (uint64_t)t->shape[d])
-            return fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': shape too large", path, name);
+            return hl_fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': shape too large", path, name);
         numel *= (uint64_t)t->shape[d];
     }
     uint64_t want = numel * (uint64_t)dtype_size(t->dtype);
     if (e - b != want)
-        return fail(err, errlen, HL_EBADINPUT,
+        return hl_fail(err, errlen, HL_EBADINPUT,
                     "%s: tensor '%s': data_offsets span %llu bytes but dtype %s and its shape need %llu",
                     path, name, (unsigned long long)(e - b), t->dtype, (unsigned long long)want);
     t->begin = b;
@@ -241,13 +230,13 @@ static int parse_entry(const char *path, const cJSON *j, hl_st_tensor *t, uint64
     const char *name = j->string;
     memset(t, 0, sizeof *t);
     if (strlen(name) >= HL_ST_NAME_LEN || !name[0])
-        return fail(err, errlen, HL_EBADINPUT, "%s: tensor name '%.60s...' empty or too long", path, name);
+        return hl_fail(err, errlen, HL_EBADINPUT, "%s: tensor name '%.60s...' empty or too long", path, name);
     strcpy(t->name, name);
     if (!cJSON_IsObject(j))
-        return fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': entry is not an object", path, name);
+        return hl_fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': entry is not an object", path, name);
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(j, "dtype");
     if (!cJSON_IsString(dt) || !dtype_size(dt->valuestring))
-        return fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': \"dtype\" missing or unknown", path, name);
+        return hl_fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': \"dtype\" missing or unknown", path, name);
     snprintf(t->dtype, sizeof t->dtype, "%s", dt->valuestring);
     int rc = parse_shape(path, name, cJSON_GetObjectItemCaseSensitive(j, "shape"), t, err, errlen);
     if (rc) return rc;
@@ -258,19 +247,19 @@ static int parse_entry(const char *path, const cJSON *j, hl_st_tensor *t, uint64
 // Copies the __metadata__ object (string values only) into f.
 static int parse_metadata(hl_st_file *f, const cJSON *j, char *err, size_t errlen) {
     if (!cJSON_IsObject(j))
-        return fail(err, errlen, HL_EBADINPUT, "%s: \"__metadata__\" is not an object", f->path);
+        return hl_fail(err, errlen, HL_EBADINPUT, "%s: \"__metadata__\" is not an object", f->path);
     int n = cJSON_GetArraySize(j);
     f->meta = calloc(n ? (size_t)n : 1, sizeof *f->meta);
-    if (!f->meta) return fail(err, errlen, HL_EFAIL, "%s: out of memory", f->path);
+    if (!f->meta) return hl_fail(err, errlen, HL_EFAIL, "%s: out of memory", f->path);
     const cJSON *kv;
     cJSON_ArrayForEach(kv, j) {
         if (!cJSON_IsString(kv))
-            return fail(err, errlen, HL_EBADINPUT, "%s: __metadata__.%s: value is not a string", f->path, kv->string);
+            return hl_fail(err, errlen, HL_EBADINPUT, "%s: __metadata__.%s: value is not a string", f->path, kv->string);
         char *k = strdup(kv->string), *v = strdup(kv->valuestring);
         f->meta[f->n_meta].key = k;
         f->meta[f->n_meta].value = v;
         f->n_meta++;
-        if (!k || !v) return fail(err, errlen, HL_EFAIL, "%s: out of memory", f->path);
+        if (!k || !v) return hl_fail(err, errlen, HL_EFAIL, "%s: out of memory", f->path);
     }
     return HL_OK;
 }
@@ -278,17 +267,17 @@ static int parse_metadata(hl_st_file *f, const cJSON *j, char *err, size_t errle
 // Fills f->tensors and f->meta from the parsed header.
 static int parse_header_json(hl_st_file *f, const cJSON *root, char *err, size_t errlen) {
     if (!cJSON_IsObject(root))
-        return fail(err, errlen, HL_EBADINPUT, "%s: header is not a JSON object", f->path);
+        return hl_fail(err, errlen, HL_EBADINPUT, "%s: header is not a JSON object", f->path);
     int n = cJSON_GetArraySize(root);
     f->tensors = calloc(n ? (size_t)n : 1, sizeof *f->tensors);
-    if (!f->tensors) return fail(err, errlen, HL_EFAIL, "%s: out of memory", f->path);
+    if (!f->tensors) return hl_fail(err, errlen, HL_EFAIL, "%s: out of memory", f->path);
     const cJSON *item;
     int seen_meta = 0;
     cJSON_ArrayForEach(item, root) {
         int rc;
         if (!strcmp(item->string, "__metadata__")) {
             if (seen_meta++)
-                return fail(err, errlen, HL_EBADINPUT, "%s: \"__metadata__\" appears twice", f->path);
+                return hl_fail(err, errlen, HL_EBADINPUT, "%s: \"__metadata__\" appears twice", f->path);
             rc = parse_metadata(f, item, err, errlen);
         } else {
             rc = parse_entry(f->path, item, &f->tensors[f->n], f->data_size, err, errlen);
@@ -313,13 +302,13 @@ static int cmp_by_offsets(const void *a, const void *b) {
 // No duplicate names; the tensors tile the data region exactly.
 static int check_layout(hl_st_file *f, char *err, size_t errlen) {
     const hl_st_tensor **idx = malloc((f->n ? (size_t)f->n : 1) * sizeof *idx);
-    if (!idx) return fail(err, errlen, HL_EFAIL, "%s: out of memory", f->path);
+    if (!idx) return hl_fail(err, errlen, HL_EFAIL, "%s: out of memory", f->path);
     for (int i = 0; i < f->n; i++) idx[i] = &f->tensors[i];
     int rc = HL_OK;
     qsort(idx, (size_t)f->n, sizeof *idx, cmp_by_name);
     for (int i = 1; i < f->n && !rc; i++)
         if (!strcmp(idx[i]->name, idx[i - 1]->name))
-            rc = fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s' appears twice", f->path, idx[i]->name);
+            rc = hl_fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s' appears twice", f->path, idx[i]->name);
     qsort(idx, (size_t)f->n, sizeof *idx, cmp_by_offsets);
     uint64_t covered = 0;
     const hl_st_tensor *prev = NULL;
@@ -327,16 +316,16 @@ static int check_layout(hl_st_file *f, char *err, size_t errlen) {
         const hl_st_tensor *t = idx[i];
         if (t->begin == t->end) continue;  // empty tensors occupy nothing
         if (t->begin < covered)
-            rc = fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': data overlaps tensor '%s'",
+            rc = hl_fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': data overlaps tensor '%s'",
                       f->path, t->name, prev->name);
         else if (t->begin > covered)
-            rc = fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': %llu unused bytes before its data",
+            rc = hl_fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': %llu unused bytes before its data",
                       f->path, t->name, (unsigned long long)(t->begin - covered));
         covered = t->end;
         prev = t;
     }
     if (!rc && covered != f->data_size)
-        rc = fail(err, errlen, HL_EBADINPUT, "%s: %llu bytes after the last tensor's data",
+        rc = hl_fail(err, errlen, HL_EBADINPUT, "%s: %llu bytes after the last tensor's data",
                   f->path, (unsigned long long)(f->data_size - covered));
     free(idx);
     return rc;
@@ -345,25 +334,25 @@ static int check_layout(hl_st_file *f, char *err, size_t errlen) {
 // Reads the 8-byte length and the header text; sets data_start/data_size.
 static int read_header_text(hl_st_file *f, char **text, uint64_t *len, char *err, size_t errlen) {
     if (fseeko(f->fp, 0, SEEK_END) != 0)
-        return fail(err, errlen, HL_EFAIL, "%s: cannot seek: %s", f->path, strerror(errno));
+        return hl_fail(err, errlen, HL_EFAIL, "%s: cannot seek: %s", f->path, strerror(errno));
     off_t size = ftello(f->fp);
     rewind(f->fp);
     unsigned char b[8];
     if (size < 8 || fread(b, 1, 8, f->fp) != 8)
-        return fail(err, errlen, HL_EBADINPUT, "%s: %lld bytes: too short for a safetensors file",
+        return hl_fail(err, errlen, HL_EBADINPUT, "%s: %lld bytes: too short for a safetensors file",
                     f->path, (long long)size);
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--) n = n << 8 | b[i];
     if (n > HL_ST_MAX_HEADER || n > (uint64_t)size - 8)
-        return fail(err, errlen, HL_EBADINPUT,
+        return hl_fail(err, errlen, HL_EBADINPUT,
                     "%s: header length %llu does not fit in the %lld-byte file (not safetensors, or truncated)",
                     f->path, (unsigned long long)n, (long long)size);
     char *buf = malloc(n + 1);
-    if (!buf) return fail(err, errlen, HL_EFAIL, "%s: out of memory for a %llu-byte header", f->path,
+    if (!buf) return hl_fail(err, errlen, HL_EFAIL, "%s: out of memory for a %llu-byte header", f->path,
                           (unsigned long long)n);
     if (fread(buf, 1, n, f->fp) != n) {
         free(buf);
-        return fail(err, errlen, HL_EFAIL, "%s: cannot read the header: %s", f->path, strerror(errno));
+        return hl_fail(err, errlen, HL_EFAIL, "%s: cannot read the header: %s", f->path, strerror(errno));
     }
     buf[n] = 0;
     f->data_start = 8 + n;
@@ -380,12 +369,12 @@ static int parse_header_text(hl_st_file *f, const char *text, uint64_t len, char
     if (!root) {
         const char *at = cJSON_GetErrorPtr();
         long pos = at && at >= text && at <= text + len ? (long)(at - text) : -1;
-        return fail(err, errlen, HL_EBADINPUT, "%s: header is not valid JSON (near byte %ld)", f->path, pos);
+        return hl_fail(err, errlen, HL_EBADINPUT, "%s: header is not valid JSON (near byte %ld)", f->path, pos);
     }
     for (const char *p = end; p && p < text + len; p++)
         if (*p != ' ' && *p != '\n' && *p != '\t' && *p != '\r') {
             cJSON_Delete(root);
-            return fail(err, errlen, HL_EBADINPUT, "%s: header has bytes after the JSON object", f->path);
+            return hl_fail(err, errlen, HL_EBADINPUT, "%s: header has bytes after the JSON object", f->path);
         }
     int rc = parse_header_json(f, root, err, errlen);
     cJSON_Delete(root);
@@ -396,7 +385,7 @@ int hl_st_open(const char *path, hl_st_file *f, char *err, size_t errlen) {
     memset(f, 0, sizeof *f);
     snprintf(f->path, sizeof f->path, "%s", path);
     f->fp = fopen(path, "rb");
-    if (!f->fp) return fail(err, errlen, errno == ENOENT ? HL_EBADINPUT : HL_EFAIL,
+    if (!f->fp) return hl_fail(err, errlen, errno == ENOENT ? HL_EBADINPUT : HL_EFAIL,
                             "%s: cannot open: %s", path, strerror(errno));
     char *text = NULL;
     uint64_t len = 0;
@@ -436,9 +425,9 @@ int hl_st_read(hl_st_file *f, const hl_st_tensor *t, void *dst, char *err, size_
     uint64_t bytes = t->end - t->begin;
     if (!bytes) return HL_OK;
     if (fseeko(f->fp, (off_t)(f->data_start + t->begin), SEEK_SET) != 0)
-        return fail(err, errlen, HL_EFAIL, "%s: tensor '%s': cannot seek: %s", f->path, t->name, strerror(errno));
+        return hl_fail(err, errlen, HL_EFAIL, "%s: tensor '%s': cannot seek: %s", f->path, t->name, strerror(errno));
     if (fread(dst, 1, bytes, f->fp) != bytes)
-        return fail(err, errlen, HL_EFAIL, "%s: tensor '%s': short read (file changed or I/O error)",
+        return hl_fail(err, errlen, HL_EFAIL, "%s: tensor '%s': short read (file changed or I/O error)",
                     f->path, t->name);
     return HL_OK;
 }
@@ -448,7 +437,7 @@ int hl_st_read(hl_st_file *f, const hl_st_tensor *t, void *dst, char *err, size_
 int hl_ckpt_save(const char *path, hl_model *m, const char *spec_json, char *err, size_t errlen) {
     int n = hl_model_num_tensors(m);
     hl_st_tensor *t = calloc(n ? (size_t)n : 1, sizeof *t);
-    if (!t) return fail(err, errlen, HL_EFAIL, "%s: out of memory", path);
+    if (!t) return hl_fail(err, errlen, HL_EFAIL, "%s: out of memory", path);
     const float *params = hl_model_params(m);
     for (int i = 0; i < n; i++) {
         const hl_tensor_info *info = hl_model_tensor(m, i);
@@ -470,9 +459,9 @@ int hl_ckpt_read_spec(const char *path, char **spec_json, char *err, size_t errl
     if (rc) return rc;
     const char *spec = hl_st_meta_get(&f, "spec");
     if (!spec || !spec[0])
-        rc = fail(err, errlen, HL_EBADINPUT, "%s: no spec in the header's __metadata__ (not a hylab checkpoint?)", path);
+        rc = hl_fail(err, errlen, HL_EBADINPUT, "%s: no spec in the header's __metadata__ (not a hylab checkpoint?)", path);
     else if (!(*spec_json = strdup(spec)))
-        rc = fail(err, errlen, HL_EFAIL, "%s: out of memory", path);
+        rc = hl_fail(err, errlen, HL_EFAIL, "%s: out of memory", path);
     hl_st_close(&f);
     return rc;
 }
@@ -489,17 +478,17 @@ static void shape_text(char *out, size_t len, int ndim, const int64_t *shape) {
 static int check_model_tensor(const hl_st_file *f, const hl_tensor_info *info, char *err, size_t errlen) {
     const hl_st_tensor *t = hl_st_find(f, info->name);
     if (!t)
-        return fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s' missing (the model has it; the file has %d tensors)",
+        return hl_fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s' missing (the model has it; the file has %d tensors)",
                     f->path, info->name, f->n);
     if (strcmp(t->dtype, "F32") != 0)
-        return fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': dtype %s, expected F32", f->path, info->name, t->dtype);
+        return hl_fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': dtype %s, expected F32", f->path, info->name, t->dtype);
     int same = t->ndim == info->ndim;
     for (int d = 0; same && d < t->ndim; d++) same = t->shape[d] == info->shape[d];
     if (!same) {
         char got[160], want[160];
         shape_text(got, sizeof got, t->ndim, t->shape);
         shape_text(want, sizeof want, info->ndim, info->shape);
-        return fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': shape %s in the file, the model expects %s",
+        return hl_fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': shape %s in the file, the model expects %s",
                     f->path, info->name, got, want);
     }
     return HL_OK;
@@ -516,7 +505,7 @@ static int check_model_tensors(const hl_st_file *f, hl_model *m, char *err, size
         int known = 0;
         for (int i = 0; i < n && !known; i++) known = !strcmp(f->tensors[j].name, hl_model_tensor(m, i)->name);
         if (!known)
-            return fail(err, errlen, HL_EBADINPUT, "%s: unexpected tensor '%s' (not a parameter of this model)",
+            return hl_fail(err, errlen, HL_EBADINPUT, "%s: unexpected tensor '%s' (not a parameter of this model)",
                         f->path, f->tensors[j].name);
     }
     return HL_OK;

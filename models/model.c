@@ -95,58 +95,47 @@ struct hl_model {
 // ---------------------------------------------------------------- config checks
 static int attn_bearing(char kind) { return kind == 'A' || kind == 'H'; }
 
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return HL_EBADINPUT;
-}
-
 static int check_layer(const hl_model_config *cfg, int l, char *err, size_t errlen) {
     const hl_layer_plan *p = &cfg->layer[l];
     if (!hl_mixer_type(p->kind))
-        return fail(err, errlen, "model.layers: layer %d: unknown layer kind '%c'", l, p->kind ? p->kind : '?');
+        return hl_fail(err, errlen, HL_EBADINPUT, "model.layers: layer %d: unknown layer kind '%c'", l, p->kind ? p->kind : '?');
     if (p->kind == 'S' || p->kind == 'H') {
         if (cfg->ssm.expand <= 0 || cfg->ssm.d_state <= 0 || cfg->ssm.d_conv <= 0)
-            return fail(err, errlen, "model.ssm: expand, d_state and d_conv must be positive (layer %d)", l);
+            return hl_fail(err, errlen, HL_EBADINPUT, "model.ssm: expand, d_state and d_conv must be positive (layer %d)", l);
     }
     if (!attn_bearing(p->kind)) {
         if (p->kv_source >= 0)
-            return fail(err, errlen, "model.attn.kv_share: layer %d is not an attention layer", l);
+            return hl_fail(err, errlen, HL_EBADINPUT, "model.attn.kv_share: layer %d is not an attention layer", l);
         return HL_OK;
     }
     hl_attn_dims a = hl_attn_dims_of(cfg, l);
     if (a.H <= 0 || a.Hkv <= 0 || a.H % a.Hkv)
-        return fail(err, errlen, "model.attn.n_kv_heads: must divide n_heads (got %d for %d)", a.Hkv, a.H);
+        return hl_fail(err, errlen, HL_EBADINPUT, "model.attn.n_kv_heads: must divide n_heads (got %d for %d)", a.Hkv, a.H);
     if (a.hd <= 0 || a.hd % 2 || a.vd <= 0)
-        return fail(err, errlen, "model.attn.head_dim: must be positive and even (got %d, v_head_dim %d)", a.hd, a.vd);
+        return hl_fail(err, errlen, HL_EBADINPUT, "model.attn.head_dim: must be positive and even (got %d, v_head_dim %d)", a.hd, a.vd);
     if (p->kind == 'H' && a.H * a.vd != cfg->ssm.expand * cfg->d_model)
-        return fail(err, errlen, "model.attn.v_head_dim: H layers need n_heads*v_head_dim == d_inner (got %d*%d vs %d)",
+        return hl_fail(err, errlen, HL_EBADINPUT, "model.attn.v_head_dim: H layers need n_heads*v_head_dim == d_inner (got %d*%d vs %d)",
                     a.H, a.vd, cfg->ssm.expand * cfg->d_model);
     if (p->kv_source >= 0) {
         int s = p->kv_source;
         if (s >= l || !attn_bearing(cfg->layer[s].kind) || cfg->layer[s].kv_source >= 0)
-            return fail(err, errlen, "model.attn.kv_share: layer %d reads K/V of layer %d, which is not an earlier producer", l, s);
+            return hl_fail(err, errlen, HL_EBADINPUT, "model.attn.kv_share: layer %d reads K/V of layer %d, which is not an earlier producer", l, s);
         if (hl_attn_dims_of(cfg, s).vd != a.vd)
-            return fail(err, errlen, "model.attn.kv_share: layer %d and its producer %d have different v_head_dim", l, s);
+            return hl_fail(err, errlen, HL_EBADINPUT, "model.attn.kv_share: layer %d and its producer %d have different v_head_dim", l, s);
     }
     return HL_OK;
 }
 
 int hl_model_check(const hl_model_config *cfg, char *err, size_t errlen) {
     if (cfg->n_layers <= 0 || cfg->n_layers > HL_MAX_LAYERS)
-        return fail(err, errlen, "model.n_layers: must be in 1..%d (got %d)", HL_MAX_LAYERS, cfg->n_layers);
+        return hl_fail(err, errlen, HL_EBADINPUT, "model.n_layers: must be in 1..%d (got %d)", HL_MAX_LAYERS, cfg->n_layers);
     if (cfg->d_model <= 0 || cfg->vocab_size <= 0 || cfg->meta_tokens < 0)
-        return fail(err, errlen, "model: d_model (%d), vocab_size (%d) must be positive, meta_tokens (%d) >= 0",
+        return hl_fail(err, errlen, HL_EBADINPUT, "model: d_model (%d), vocab_size (%d) must be positive, meta_tokens (%d) >= 0",
                     cfg->d_model, cfg->vocab_size, cfg->meta_tokens);
     if (!hl_ffn_supported(cfg->ffn.type))
-        return fail(err, errlen, "model.ffn.type: not supported by the model code yet (type %d)", (int)cfg->ffn.type);
+        return hl_fail(err, errlen, HL_EBADINPUT, "model.ffn.type: not supported by the model code yet (type %d)", (int)cfg->ffn.type);
     if (cfg->ffn.type == HL_FFN_SWIGLU && cfg->ffn.d_ff <= 0)
-        return fail(err, errlen, "model.ffn.d_ff: must be positive (got %d)", cfg->ffn.d_ff);
+        return hl_fail(err, errlen, HL_EBADINPUT, "model.ffn.d_ff: must be positive (got %d)", cfg->ffn.d_ff);
     for (int l = 0; l < cfg->n_layers; l++) {
         int rc = check_layer(cfg, l, err, errlen);
         if (rc) return rc;
