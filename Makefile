@@ -1,7 +1,7 @@
 # hylab build. `make` builds ./hylab; `make test` runs every test that needs
 # no GPU; `make bench` runs the benchmark programs; `make deps` installs the
 # Debian packages; `make quickstart` runs the quick-start sweep and report.
-# SAN=1 builds with ASan + UBSan (object files go to build-san/).
+# SAN=1 builds with ASan + UBSan into build-san/ (binary build-san/hylab).
 CC      ?= gcc
 ARCH    ?= -march=native
 OPT     ?= -O2
@@ -18,10 +18,12 @@ BLASLIB := -lopenblas
 endif
 LDLIBS  += $(BLASLIB) -lcjson -lsqlite3 -lm -fopenmp
 BUILD   := build
+HYLAB_BIN := hylab
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 BUILD   := build-san
+HYLAB_BIN := build-san/hylab
 OPT     := -O1
 endif
 
@@ -37,9 +39,9 @@ HEADERS   := $(wildcard */*.h */*/*.h)
 DEPS_PKGS := libopenblas-dev libopenblas-openmp-dev libcjson-dev libsqlite3-dev gnuplot-nox sqlite3
 
 .PHONY: all test bench deps quickstart clean check-deps
-all: check-deps hylab
+all: check-deps $(HYLAB_BIN)
 
-hylab: $(BUILD)/harness/main.o $(BUILD)/libhylab.a
+$(HYLAB_BIN): $(BUILD)/harness/main.o $(BUILD)/libhylab.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/libhylab.a: $(LIB_OBJS)
@@ -54,10 +56,10 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libhylab.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libhylab.a $(LDLIBS)
 
-test: check-deps hylab $(TEST_BINS)
-	@HYLAB=./hylab BUILD=$(BUILD) sh tests/run_tests.sh $(TEST_BINS) $(TEST_SCRIPTS)
+test: check-deps $(HYLAB_BIN) $(TEST_BINS)
+	@HYLAB=./$(HYLAB_BIN) BUILD=$(BUILD) sh tests/run_tests.sh $(TEST_BINS) $(TEST_SCRIPTS)
 
-bench: check-deps hylab $(BENCH_BINS)
+bench: check-deps $(HYLAB_BIN) $(BENCH_BINS)
 	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
 
 # Installs missing Debian packages (root: apt-get; otherwise says what to run).

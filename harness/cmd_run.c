@@ -25,7 +25,7 @@ static const char *usage_text =
     "  --db FILE             record runs in this SQLite database; each run in its own process;\n"
     "                        rerunning the same sweep skips runs already done, retries the rest\n"
     "  --set KEY=VALUE       override a spec key (dotted path; value parsed as JSON), repeatable\n"
-    "  --shard I/N           only runs whose index %% N == I-1 (use one database per shard,\n"
+    "  --shard I/N           only runs whose index mod N == I-1 (use one database per shard,\n"
     "                        then 'hylab db merge')\n"
     "  --jobs N              with --db: N runs at once (threads per run: cores / N)\n"
     "  --threads N           threads per run (default: all cores / jobs)\n"
