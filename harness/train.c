@@ -243,7 +243,10 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
         hl_model_backward(m);
         double gnorm = grad_global_norm(hl_model_grads(m), n);
         if (!isfinite(loss) || !isfinite(gnorm)) {
-            snprintf(err, sizeof err, "loss is %s at step %d", isfinite(loss) ? "finite but the gradient is not" : (isnan(loss) ? "NaN" : "inf"), step);
+            if (isfinite(loss))
+                snprintf(err, sizeof err, "gradient norm is %s at step %d (loss %.4g)", isnan(gnorm) ? "NaN" : "inf", step, loss);
+            else
+                snprintf(err, sizeof err, "loss is %s at step %d", isnan(loss) ? "NaN" : "inf", step);
             fail(sum, HL_RUN_DIVERGED, err);
             sum->steps = step;
             break;
@@ -286,11 +289,20 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
 }
 
 // ---------------------------------------------------------------- stdout sink
+// JSON has no NaN or infinity: a non-finite value (a diverged loss) is null.
+static void json_number(FILE *f, const char *key, double v, const char *fmt) {
+    fprintf(f, ",\"%s\":", key);
+    if (isfinite(v)) fprintf(f, fmt, v);
+    else fputs("null", f);
+}
+
 // One JSON object per metric: {"task":..,"metric":..,"value":..,"n":..,<params>}
 static void stdout_metric(void *ctx, const hl_metric *mt) {
     (void)ctx;
-    printf("{\"task\":\"%s\",\"metric\":\"%s\",\"value\":%.6g,\"n\":%ld", mt->task, mt->metric, mt->value, mt->n);
-    if (!isnan(mt->sem)) printf(",\"sem\":%.6g", mt->sem);
+    printf("{\"task\":\"%s\",\"metric\":\"%s\"", mt->task, mt->metric);
+    json_number(stdout, "value", mt->value, "%.6g");
+    printf(",\"n\":%ld", mt->n);
+    if (!isnan(mt->sem)) json_number(stdout, "sem", mt->sem, "%.6g");
     const char *p = mt->params_json;
     if (p && p[0] == '{' && p[1] != '}') printf(",%.*s", (int)strlen(p) - 2, p + 1);
     printf("}\n");
@@ -320,11 +332,13 @@ static void json_string(FILE *f, const char *s) {
 void hl_print_summary_json(FILE *f, const hl_spec *spec, const hl_run_summary *s) {
     fputs("{\"summary\":true,\"name\":", f);
     json_string(f, spec->name);
-    fprintf(f, ",\"spec_hash\":\"%s\",\"status\":\"%s\",\"steps\":%d,"
-               "\"final_train_loss\":%.6g,\"tokens_per_s\":%.1f,\"wall_s\":%.3f,\"params\":%lld,"
-               "\"backend\":\"%s\",\"blas_core\":\"%s\",\"threads\":%d",
-            spec->hash, status_name(s->status), s->steps, s->final_train_loss,
-            s->tokens_per_s, s->wall_s, s->params, s->backend, s->blas_core, s->threads);
+    fprintf(f, ",\"spec_hash\":\"%s\",\"status\":\"%s\",\"steps\":%d",
+            spec->hash, status_name(s->status), s->steps);
+    json_number(f, "final_train_loss", s->final_train_loss, "%.6g");
+    json_number(f, "tokens_per_s", s->tokens_per_s, "%.1f");
+    json_number(f, "wall_s", s->wall_s, "%.3f");
+    fprintf(f, ",\"params\":%lld,\"backend\":\"%s\",\"blas_core\":\"%s\",\"threads\":%d",
+            s->params, s->backend, s->blas_core, s->threads);
     if (s->status != HL_RUN_DONE) {
         fputs(",\"error\":", f);
         json_string(f, s->error);

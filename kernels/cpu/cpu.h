@@ -32,10 +32,13 @@ void hl_cpu_axpby(const hl_axpby_args *a);
 // exp(x) in float, branch-free so that loops using it vectorise (glibc's
 // expf does not without -ffast-math). Cody-Waite reduction x = n ln2 + r,
 // Cephes' degree-6 polynomial for e^r (about 1 ulp); 0 below -87.3, and
-// inputs above 88.3 are clamped (e^88.3 ~ 2.2e38, still finite).
+// inputs above 88.3 are clamped (e^88.3 ~ 2.2e38, still finite). NaN in
+// gives NaN out (a diverging run must stay visible), without converting NaN
+// to an integer (undefined behaviour; UBSan caught it on a diverging run).
 static inline float hl_fast_expf(float x) {
     float xc = x > 88.3f ? 88.3f : x;
     xc = xc < -87.3f ? -87.3f : xc;
+    xc = xc == xc ? xc : 0.0f;
     const float round_magic = 12582912.0f; // 1.5 * 2^23: adding it rounds to an integer
     float n = (xc * 1.44269504088896341f + round_magic) - round_magic;
     float r = xc - n * 0.693359375f - n * -2.12194440e-4f;
@@ -49,7 +52,7 @@ static inline float hl_fast_expf(float x) {
     int32_t bits = ((int32_t)n + 127) << 23; // 2^n
     float scale;
     memcpy(&scale, &bits, sizeof scale);
-    return x < -87.3f ? 0.0f : p * scale;
+    return x != x ? x : x < -87.3f ? 0.0f : p * scale;
 }
 
 // Per-thread scratch: buffer `slot` (0 .. HL_SCRATCH_SLOTS-1) of the calling
