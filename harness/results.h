@@ -50,6 +50,7 @@ typedef struct {
     const char *backend;     // "cpu" (default) or "cpu_ref"
     const char *save_path;   // safetensors file for the final weights, or NULL
     int progress;            // 1: progress line on stderr
+    const char *label;       // names the run in progress lines (NULL: the spec name)
 } hl_run_opts;
 
 // Train and evaluate one spec. Always fills *sum; returns sum->status.

@@ -74,8 +74,10 @@ int hl_runner_exit_status(const hl_runner_tally *t) {
 static void run_one_inproc(const hl_sweep_run *r, const hl_runner_opts *o, int k, int n,
                            hl_runner_tally *t) {
     char path[4096];
+    char label[2 * HL_NAME_LEN];
+    snprintf(label, sizeof label, "%s %s", r->variant, r->grid_json);
     hl_run_opts opts = {hl_runner_threads(o), o->backend, hl_runner_save_path(o, r, path, sizeof path),
-                        1};
+                        1, label};
     hl_sink sink = hl_stdout_sink();
     hl_run_summary sum;
     memset(&sum, 0, sizeof sum);

@@ -157,7 +157,7 @@ static void adamw_step(const hl_ops *ops, hl_model *m, adam_state *st, const hl_
 // ---------------------------------------------------------------- progress
 typedef struct { int tty; double start, last_print; } progress;
 
-static void progress_update(progress *pr, const hl_spec *spec, int step, int steps, double loss,
+static void progress_update(progress *pr, const char *label, int step, int steps, double loss,
                             double tokens_per_s, int force) {
     double t = now_s();
     if (!force && pr->tty && t - pr->last_print < 0.2) return;
@@ -165,7 +165,7 @@ static void progress_update(progress *pr, const hl_spec *spec, int step, int ste
     pr->last_print = t;
     double eta = step ? (t - pr->start) / step * (steps - step) : 0;
     fprintf(stderr, "%s[%s] step %d/%d  loss %.4f  %.0f tok/s  ETA %.0fs%s",
-            pr->tty ? "\r" : "", spec->name, step, steps, loss, tokens_per_s, eta,
+            pr->tty ? "\r" : "", label, step, steps, loss, tokens_per_s, eta,
             pr->tty ? "   " : "\n");
     if (pr->tty && force) fputc('\n', stderr);
 }
@@ -262,7 +262,7 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
             sink->curve(sink->ctx, step, "train", "loss", loss);
             sink->curve(sink->ctx, step, "train", "lr", lr);
         }
-        if (opts->progress) progress_update(&pr, spec, step, tc->steps, loss, tokens / train_time, step == tc->steps);
+        if (opts->progress) progress_update(&pr, opts->label ? opts->label : spec->name, step, tc->steps, loss, tokens / train_time, step == tc->steps);
         if (tc->debug_abort_step && step == tc->debug_abort_step) {
             fprintf(stderr, "[%s] train.debug_abort_step: raising SIGABRT at step %d\n", spec->name, step);
             abort();
