@@ -29,6 +29,22 @@ void hl_cpu_xent_bwd(const hl_xent_bwd_args *a);
 void hl_cpu_adamw(const hl_adamw_args *a);
 void hl_cpu_axpby(const hl_axpby_args *a);
 
+// The core of every fast exp: Cody-Waite reduction xc = n ln2 + r (n rounded
+// to an integer with the 1.5 * 2^23 trick) and Cephes' degree-6 polynomial
+// for e^r. Written once for float and for GCC vector types (scalar operands
+// broadcast); the caller clamps xc before and scales p by 2^n after.
+#define HL_EXP_CORE(T, xc, n, p) do {                                          \
+        const float round_magic_ = 12582912.0f;                                \
+        (n) = ((xc) * 1.44269504088896341f + round_magic_) - round_magic_;     \
+        T r_ = (xc) - (n) * 0.693359375f - (n) * -2.12194440e-4f;              \
+        (p) = r_ * 1.9875691500e-4f + 1.3981999507e-3f;                        \
+        (p) = (p) * r_ + 8.3334519073e-3f;                                     \
+        (p) = (p) * r_ + 4.1665795894e-2f;                                     \
+        (p) = (p) * r_ + 1.6666665459e-1f;                                     \
+        (p) = (p) * r_ + 5.0000001201e-1f;                                     \
+        (p) = (p) * r_ * r_ + r_ + 1.0f;                                       \
+    } while (0)
+
 // exp(x) in float, branch-free so that loops using it vectorise (glibc's
 // expf does not without -ffast-math). Cody-Waite reduction x = n ln2 + r,
 // Cephes' degree-6 polynomial for e^r (about 1 ulp); 0 below -87.3, and
@@ -39,16 +55,8 @@ static inline float hl_fast_expf(float x) {
     float xc = x > 88.3f ? 88.3f : x;
     xc = xc < -87.3f ? -87.3f : xc;
     xc = xc == xc ? xc : 0.0f;
-    const float round_magic = 12582912.0f; // 1.5 * 2^23: adding it rounds to an integer
-    float n = (xc * 1.44269504088896341f + round_magic) - round_magic;
-    float r = xc - n * 0.693359375f - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
+    float n, p;
+    HL_EXP_CORE(float, xc, n, p);
     int32_t bits = ((int32_t)n + 127) << 23; // 2^n
     float scale;
     memcpy(&scale, &bits, sizeof scale);

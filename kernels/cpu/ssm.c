@@ -135,16 +135,8 @@ SCAN_FN v16 vexp_neg(v16 x) {
     v16 lo = vsplat(-87.3f);
     v16 xc = vsel(x < lo, lo, x);
 #endif
-    const float round_magic = 12582912.0f;
-    v16 n = (xc * 1.44269504088896341f + round_magic) - round_magic;
-    v16 r = xc - n * 0.693359375f - n * -2.12194440e-4f;
-    v16 p = vsplat(1.9875691500e-4f);
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
+    v16 n, p;
+    HL_EXP_CORE(v16, xc, n, p);
 #ifdef __AVX512F__
     __mmask16 keep = _mm512_cmp_ps_mask((__m512)x, lo, _CMP_NLT_UQ); // x >= -87.3 (or NaN)
     return (v16)_mm512_maskz_scalef_ps(keep, (__m512)p, (__m512)n);
