@@ -1,14 +1,12 @@
 #!/bin/sh
 # The CI's end-to-end check: a small sweep runs unattended into a fresh
 # database, the report is regenerated from it, and what both produced is
-# checked. Prints "N passed, N failed" last; exit status 1 on any failure.
+# checked. Prints "N passed, N failed, N skipped" last; exit status 1 on any failure.
 set -u
 HYLAB=${HYLAB:-./hylab}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-P=0; F=0
-ok()   { echo "ok $1"; P=$((P+1)); }
-fail() { echo "FAIL $1: $2"; F=$((F+1)); }
+. "$(dirname "$0")/lib.sh"
 q()    { "$HYLAB" query --db "$dir/ci.db" --csv "$1" | tail -n +2; }
 
 if "$HYLAB" run sweeps/ci.json --db "$dir/ci.db" --jobs 2 --set train.steps=60 --set train.eval_every=30 --set 'eval=[{"task":"mqar","seq_len":64,"num_kv_pairs":4,"num_examples":200}]' >"$dir/run.out" 2>"$dir/run.err"; then
@@ -47,5 +45,4 @@ for p in "$dir"/report/*.png; do
   sig=$(od -An -tx1 -N8 "$p" | tr -d ' \n')
   [ "$sig" = 89504e470d0a1a0a ] && ok "ci_png_$(basename "$p")" || fail "ci_png_$(basename "$p")" "not a PNG"
 done
-echo "$P passed, $F failed"
-[ "$F" = 0 ]
+finish

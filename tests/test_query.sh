@@ -6,10 +6,7 @@ HYLAB=${HYLAB:-./hylab}
 S=tests/specs/runner
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-P=0; F=0; K=0
-ok()   { echo "ok $1"; P=$((P+1)); }
-fail() { echo "FAIL $1: $2"; F=$((F+1)); }
-check() { name=$1; shift; if "$@"; then ok "$name"; else fail "$name" "${MSG:-check failed}"; fi; MSG=; }
+. "$(dirname "$0")/lib.sh"
 
 db=$dir/q.db
 "$HYLAB" run $S/sweep.json --db "$db" --threads 1 >/dev/null 2>"$dir/run.err"; rc=$?
@@ -86,5 +83,4 @@ check check_reports_missing_run sh -c "[ $rc = 0 ] && grep -q 'run missing' '$di
 "$HYLAB" check --db "$db" --baseline "$dir/none.db" >/dev/null 2>&1; rc=$?
 check check_missing_baseline_exit2 [ $rc = 2 -a ! -e "$dir/none.db" ]
 
-echo "$P passed, $F failed, $K skipped"
-[ "$F" = 0 ]
+finish

@@ -8,11 +8,7 @@ HYLAB=${HYLAB:-./hylab}
 S=tests/specs/runner
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-P=0; F=0; K=0
-ok()   { echo "ok $1"; P=$((P+1)); }
-fail() { echo "FAIL $1: $2"; F=$((F+1)); }
-skip() { echo "skip $1: $2"; K=$((K+1)); }
-check() { name=$1; shift; if "$@"; then ok "$name"; else fail "$name" "${MSG:-check failed}"; fi; MSG=; }
+. "$(dirname "$0")/lib.sh"
 q()    { "$HYLAB" query --db "$1" --csv "$2" | tail -n +2; }
 
 # ---------------------------------------------------------------- bad input
@@ -127,5 +123,4 @@ for h in $(q "$dir/ck.db" "SELECT spec_hash FROM runs"); do [ -s "$dir/ck/$h.saf
 MSG="exit $rc, $n of 4 checkpoints"
 check run_ckpt_dir_one_file_per_spec_hash [ $rc = 0 -a $n = 4 ]
 
-echo "$P passed, $F failed, $K skipped"
-[ "$F" = 0 ]
+finish

@@ -11,9 +11,7 @@ set -u
 HYLAB=${HYLAB:-./hylab}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-P=0; F=0; K=0
-ok()   { echo "ok $1"; P=$((P+1)); }
-fail() { echo "FAIL $1: $2"; F=$((F+1)); }
+. "$(dirname "$0")/lib.sh"
 
 # ---- MQAR accuracy
 start=$(date +%s)
@@ -55,7 +53,7 @@ c=$(curve A3 A 1)
    >"$dir/div.out" 2>/dev/null
 rc=$?
 if ! command -v python3 >/dev/null 2>&1; then
-  echo "skip diverged_run_valid_json: no python3 to parse JSON"; K=$((K+1))
+  skip diverged_run_valid_json "no python3 to parse JSON"
 elif [ "$rc" = 1 ] && python3 -c 'import json,sys; l=[json.loads(x) for x in open(sys.argv[1])]; s=l[-1]; sys.exit(not (s["status"]=="diverged" and s["final_train_loss"] is None and "NaN" in s["error"]))' "$dir/div.out"; then
   ok diverged_run_valid_json
 else
@@ -71,5 +69,4 @@ else
   fail bad_spec_exit_2 "exit $rc, stderr: $(cat "$dir/bad.err")"
 fi
 
-echo "$P passed, $F failed, $K skipped"
-[ "$F" = 0 ]
+finish
