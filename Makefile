@@ -36,9 +36,14 @@ TEST_SCRIPTS := $(sort $(wildcard tests/test_*.sh))
 BENCH_SRCS:= $(sort $(wildcard tests/bench_*.c))
 BENCH_BINS:= $(BENCH_SRCS:tests/%.c=$(BUILD)/tests/%)
 HEADERS   := $(wildcard */*.h */*/*.h)
-DEPS_PKGS := libopenblas-dev libopenblas-openmp-dev libcjson-dev libsqlite3-dev gnuplot-nox sqlite3
+DEPS_PKGS := libopenblas-dev libopenblas-openmp-dev libcjson-dev libsqlite3-dev gnuplot-nox sqlite3 python3-numpy
+# The independent numpy reference forward (tests/ref/ref_forward.py) runs under
+# Debian's interpreter, where Debian's python3-numpy is installed: a python3
+# earlier on PATH (pyenv, conda) may lack numpy. A missing reference is a
+# test failure, never a skip.
+HYLAB_PYTHON ?= /usr/bin/python3
 
-.PHONY: all test bench deps quickstart clean check-deps
+.PHONY: all test bench deps quickstart clean check-deps check-test-deps
 all: check-deps $(HYLAB_BIN)
 
 $(HYLAB_BIN): $(BUILD)/harness/main.o $(BUILD)/libhylab.a
@@ -56,8 +61,8 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libhylab.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libhylab.a $(LDLIBS)
 
-test: check-deps $(HYLAB_BIN) $(TEST_BINS)
-	@HYLAB=./$(HYLAB_BIN) BUILD=$(BUILD) sh tests/run_tests.sh $(TEST_BINS) $(TEST_SCRIPTS)
+test: check-test-deps $(HYLAB_BIN) $(TEST_BINS)
+	@HYLAB=./$(HYLAB_BIN) BUILD=$(BUILD) HYLAB_PYTHON=$(HYLAB_PYTHON) sh tests/run_tests.sh $(TEST_BINS) $(TEST_SCRIPTS)
 
 bench: check-deps $(HYLAB_BIN) $(BENCH_BINS)
 	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
@@ -70,6 +75,10 @@ check-deps:
 	@test -f /usr/include/cjson/cJSON.h && test -f /usr/include/sqlite3.h && \
 	  { test -f /usr/include/$$(gcc -print-multiarch)/cblas.h || test -f /usr/include/cblas.h; } || \
 	  { echo "hylab: missing build dependencies; run 'make deps' (needs: $(DEPS_PKGS))" >&2; exit 1; }
+
+check-test-deps: check-deps
+	@$(HYLAB_PYTHON) -c 'import numpy' 2>/dev/null || \
+	  { echo "hylab: $(HYLAB_PYTHON) cannot import numpy (the reference forward needs it); run 'make deps' (python3-numpy)" >&2; exit 1; }
 
 quickstart: deps hylab
 	./hylab run sweeps/quickstart.json --db results.db --jobs 2

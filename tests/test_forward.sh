@@ -1,10 +1,10 @@
 #!/bin/sh
 # End-to-end `hylab forward`: logits .npy shape and size, input errors (exit 2,
-# message naming what is wrong, no output file), and, when numpy is there, an
+# message naming what is wrong, no output file), and an
 # independent numpy reimplementation of the forward (tests/ref/ref_forward.py)
 # agreeing with hylab to 1e-4. Checkpoints come from `test_checkpoint
 # --write-ckpt` (a small hybrid: A, H, S layers, KV sharing, meta tokens,
-# sliding window) and, when it works, `hylab run SPEC --save`.
+# sliding window) and `hylab run SPEC --save`.
 # Prints "N passed, N failed, N skipped" last.
 set -u
 HYLAB=${HYLAB:-./hylab}
@@ -83,18 +83,28 @@ expect_error forward_unknown_arg "unknown argument" --ckpt "$dir/m.safetensors" 
 expect_error forward_bad_backend "backend" --ckpt "$dir/m.safetensors" --tokens "$dir/tok.txt" --out "$dir/bad.npy" --backend gpu9
 expect_error forward_bad_threads "threads" --ckpt "$dir/m.safetensors" --tokens "$dir/tok.txt" --out "$dir/bad.npy" --threads x
 
-# --- independent numpy reference
-if python3 -c 'import numpy' 2>/dev/null; then
+# --- independent numpy reference (Debian's python3 + python3-numpy, installed
+# by `make deps`). A reference that cannot run is a failure, never a skip.
+PY=${HYLAB_PYTHON:-/usr/bin/python3}
+if ! "$PY" -c 'import numpy' 2>"$dir/py.err"; then
+  fail forward_numpy_reference_available "$PY cannot import numpy (run 'make deps'): $(tail -n 1 "$dir/py.err")"
+else
   for c in m tied; do
     "$HYLAB" forward --ckpt "$dir/$c.safetensors" --tokens "$dir/tok.txt" --out "$dir/$c.npy" 2>/dev/null
-    if python3 tests/ref/ref_forward.py "$dir/$c.safetensors" "$dir/tok.txt" --compare "$dir/$c.npy" --tol 1e-4 >"$dir/ref.out" 2>&1; then
+    if "$PY" tests/ref/ref_forward.py "$dir/$c.safetensors" "$dir/tok.txt" --compare "$dir/$c.npy" --tol 1e-4 >"$dir/ref.out" 2>&1; then
       ok "forward_matches_numpy_reference_$c"; sed 's/^/  /' "$dir/ref.out"
     else
       fail "forward_matches_numpy_reference_$c" "$(tail -n 3 "$dir/ref.out")"
     fi
   done
-else
-  skip forward_matches_numpy_reference "python3 with numpy not available"
+  # Negative control: the comparison must reject logits that are off by 1e-3
+  # relative at one position (so the check above cannot pass vacuously).
+  "$PY" -c 'import numpy as np,sys; a=np.load(sys.argv[1]); a[5,7]+=1e-3*max(1.0,abs(float(a[5,7]))); np.save(sys.argv[2],a)' \
+    "$dir/m.npy" "$dir/perturbed.npy"
+  "$PY" tests/ref/ref_forward.py "$dir/m.safetensors" "$dir/tok.txt" --compare "$dir/perturbed.npy" --tol 1e-4 >"$dir/ref.out" 2>&1
+  rc=$?
+  [ "$rc" = 1 ] && ok forward_numpy_reference_rejects_perturbed ||
+    fail forward_numpy_reference_rejects_perturbed "exit $rc, expected 1: $(tail -n 2 "$dir/ref.out")"
 fi
 
 # --- a checkpoint written by training (hylab run --save)
@@ -116,6 +126,6 @@ if "$HYLAB" run "$dir/spec.json" --save "$dir/trained.safetensors" >"$dir/train.
   fi
   expect_error forward_trained_token_out_of_range "token 2: id 48 out of range \[0, 32)" --ckpt "$dir/trained.safetensors" --tokens "$dir/big.txt" --out "$dir/bad.npy"
 else
-  skip forward_on_trained_checkpoint "hylab run --save did not produce a checkpoint: $(tail -n 1 "$dir/train.out")"
+  fail forward_on_trained_checkpoint "hylab run --save did not produce a checkpoint: $(tail -n 1 "$dir/train.out")"
 fi
 done_
