@@ -102,10 +102,15 @@ static int tile_fully_visible(int i0, int i1, int j0, int j1, int window, int n_
 }
 
 // Sets invisible scores of row i (and columns >= nk) to -INF; returns the row max.
+// Row i sees keys [lo, i] and the meta keys [0, n_meta). Written here from the
+// window definition in kernels.h rather than shared with cpu_ref, so that the
+// parity tests compare two independent statements of the rule.
 static float mask_row(float *s, int i, int j0, int nk, int full, int window, int n_meta) {
     float mx = -INFINITY;
+    int lo = window ? i - window + 1 : 0;
     for (int jj = 0; jj < KB; jj++) {
-        if (jj >= nk || (!full && !hl_attn_visible(i, j0 + jj, window, n_meta))) s[jj] = -INFINITY;
+        int j = j0 + jj;
+        if (jj >= nk || (!full && (j > i || (j < lo && j >= n_meta)))) s[jj] = -INFINITY;
         mx = s[jj] > mx ? s[jj] : mx;
     }
     return mx;

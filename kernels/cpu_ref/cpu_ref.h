@@ -30,14 +30,16 @@ void hl_ref_xent_bwd(const hl_xent_bwd_args *a);
 void hl_ref_adamw(const hl_adamw_args *a);
 void hl_ref_axpby(const hl_axpby_args *a);
 
-// Shared scalar helpers (also used by the cpu backend so both agree).
+// Scalar helpers of the reference backend. The cpu backend states the same
+// rules independently (vsoftplus in cpu/ssm.c, mask_row in cpu/attention.c),
+// so that cpu-vs-cpu_ref parity also checks the rules themselves.
 // softplus as in PyTorch/mamba: x for x > 20, else log1p(exp(x)).
 static inline float hl_softplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
 // d softplus / dx
 static inline float hl_softplus_grad(float x) { return x > 20.0f ? 1.0f : 1.0f / (1.0f + expf(-x)); }
 static inline float hl_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
 
-// Attention visibility rule shared by all backends: query position p sees key
+// Attention visibility rule (kernels.h, hl_attn_fwd_args): query position p sees key
 // position k iff k <= p and (window == 0 || p - k < window || k < n_meta).
 static inline int hl_attn_visible(int p, int k, int window, int n_meta) {
     return k <= p && (window == 0 || p - k < window || k < n_meta);
