@@ -6,6 +6,7 @@
 // higher-is-better unless its name contains "loss", "perplexity" or "ppl".
 // A baseline run whose match failed or diverged counts as a regression;
 // runs or metrics absent from NEW are reported but do not fail the check.
+// Both databases are opened read-only.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,28 +197,20 @@ static int run_check(hl_db *db, const check_args *a, check_state *s) {
     return 0;
 }
 
-static int attach_baseline(hl_db *db, const char *path) {
-    hl_db *base;
-    char err[1024];
-    int rc = hl_db_open(path, 0, &base, err, sizeof err);   // validates (and migrates) it
-    if (rc) return bad("%s", err);
-    hl_db_close(base);
-    char *sql = sqlite3_mprintf("ATTACH DATABASE %Q AS base", path);
-    rc = hl_db_exec(db, sql, err, sizeof err);
-    sqlite3_free(sql);
-    return rc ? bad("%s", err) : 0;
-}
-
 int cmd_check(int argc, char **argv) {
     check_args a;
     int rc = parse(argc, argv, &a);
     if (rc || a.help) { if (a.help) fputs(usage_text, stdout); return rc; }
     hl_db *db;
     char err[1024];
-    if (hl_db_open(a.db, 0, &db, err, sizeof err)) return bad("%s", err);
+    if ((rc = hl_db_open(a.db, HL_DB_READONLY, &db, err, sizeof err)))
+        return bad("%s", err), rc == HL_EBADINPUT ? 2 : 1;
     check_state s;
     memset(&s, 0, sizeof s);
-    rc = attach_baseline(db, a.baseline);
+    if ((rc = hl_db_attach(db, a.baseline, "base", err, sizeof err))) {
+        bad("%s", err);
+        rc = rc == HL_EBADINPUT ? 2 : 1;
+    }
     if (!rc) rc = run_check(db, &a, &s);
     if (!rc) {
         hl_table_print(&s.t, a.json ? HL_FMT_JSON : HL_FMT_TABLE, stdout);

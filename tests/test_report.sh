@@ -121,6 +121,20 @@ bad agg '{"tables":[{"name":"t","sql":"SELECT variant, params FROM runs ORDER BY
 bad write '{"tables":[{"name":"t","sql":"DELETE FROM runs RETURNING id ORDER BY 1","columns":[{"name":"id"}]}]}' \
     "tables[0].sql"
 bad json '{"tables": [' "invalid JSON"
+bad dup_key '{"tables":[{"name":"t","sql":"SELECT 1 AS a ORDER BY 1","columns":[{"name":"a","label":"A","label":"B"}]}]}' \
+    "tables[0].columns[0].label: duplicate key"
+bad dup_top '{"tables":[{"name":"t","sql":"SELECT 1 AS a ORDER BY 1","columns":[{"name":"a"}]}],"tables":[]}' \
+    "/dup_top.json: tables: duplicate key"
+bad dup_figure '{"figures":[{"name":"f","sql":"SELECT 1 AS x, 2 AS y ORDER BY 1","kind":"line","x":"x","y":"y","y":"x"}]}' \
+    "figures[0].y: duplicate key"
+# double-quoted string literals are off: a misspelt metric column is an error
+bad dqs_column '{"tables":[{"name":"t","sql":"SELECT variant, \"mqar.acuracy\" AS acc FROM summary ORDER BY 1","columns":[{"name":"acc"}]}]}' \
+    "no such column: mqar.acuracy"
+bad dqs_figure '{"figures":[{"name":"f","sql":"SELECT \"train.sed\" AS x, params AS y FROM summary ORDER BY 1","kind":"line","x":"x","y":"y"}]}' \
+    "no such column: train.sed"
+bad two_statements '{"tables":[{"name":"t","sql":"SELECT 1 AS a ORDER BY 1; SELECT 2","columns":[{"name":"a"}]}]}' \
+    "tables[0].sql: table 't': only one"
+
 "$HYLAB" report --db "$T/none.db" plots/quickstart.json --out "$T/nodb" >/dev/null 2>"$T/err"; rc=$?
 check missing_db_exit_2 [ $rc = 2 -a ! -e "$T/nodb" -a ! -e "$T/none.db" ]
 "$HYLAB" report --db "$DB" --out "$T/x" >/dev/null 2>&1; rc=$?
