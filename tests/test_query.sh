@@ -144,4 +144,28 @@ check check_reports_missing_run sh -c "[ $rc = 0 ] && grep -q 'run missing' '$di
 "$HYLAB" check --db "$db" --baseline "$dir/none.db" >/dev/null 2>&1; rc=$?
 check check_missing_baseline_exit2 [ $rc = 2 -a ! -e "$dir/none.db" ]
 
+# the newest attempt counts: a later rerun of run 1's spec (another sweep) diverged
+cp "$db" "$dir/rerun.db"
+sql "$dir/rerun.db" "INSERT INTO sweeps(name, source_json, sweep_hash, created_at) VALUES ('again', '{}', 'again', '2099-01-01T00:00:00.000Z');
+  INSERT INTO runs(sweep_id, sweep, variant, grid_json, spec_hash, spec_json, status, error, attempts, started_at, ended_at)
+  SELECT (SELECT id FROM sweeps WHERE sweep_hash = 'again'), 'again', variant, grid_json, spec_hash, spec_json,
+         'diverged', 'loss is NaN at step 3', 1, '2099-01-01T00:00:00.000Z', '2099-01-01T00:00:01.000Z' FROM runs WHERE id = 1"
+"$HYLAB" check --db "$dir/rerun.db" --baseline "$db" >"$dir/rerun.txt" 2>&1; rc=$?
+MSG="exit $rc: $(cat "$dir/rerun.txt")"
+check check_newest_attempt_diverged_fails sh -c "[ $rc = 1 ] && grep -q 'REGRESSED (run diverged)' '$dir/rerun.txt'"
+# a --metric in neither database is an error naming it and listing the metrics
+expect check_unknown_metric_exit2 2 'mqar.acuracy: no such metric.*(metrics there: mqar.accuracy, mqar.loss)' \
+  "$HYLAB" check --db "$db" --baseline "$db" --metric mqar.acuracy
+# an empty new database compares nothing: that fails
+sqlite3 "$dir/empty_new.db" < db/schema.sql
+expect check_empty_new_db_fails 1 'nothing was compared (the new database has no runs)' \
+  "$HYLAB" check --db "$dir/empty_new.db" --baseline "$db"
+expect check_baseline_without_done_runs_exit2 2 'no done runs' "$HYLAB" check --db "$db" --baseline "$dir/empty_new.db"
+# a metric value that is not a number is an error, not a 0
+cp "$db" "$dir/text.db"
+sql "$dir/text.db" "UPDATE metrics SET value = 'n/a' WHERE run_id = 1 AND metric = 'accuracy'"
+expect check_text_metric_value_exit2 2 'run 1: metric mqar.accuracy has a value that is not a number' \
+  "$HYLAB" check --db "$dir/text.db" --baseline "$db"
+expect check_text_baseline_value_exit2 2 'not a number' "$HYLAB" check --db "$db" --baseline "$dir/text.db"
+
 finish
