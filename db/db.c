@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,12 +56,22 @@ void hl_db_bind_real_or_null(sqlite3_stmt *st, int i, double v) {
     else sqlite3_bind_null(st, i);
 }
 
-static int pragma_int(sqlite3 *h, const char *sql) {
+// One sqlite3_step of a one-value statement: *v the value, SQLite's code back.
+static int read_int(sqlite3 *h, const char *sql, int *v) {
     sqlite3_stmt *st;
-    int v = -1;
-    if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) return -1;
-    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int(st, 0);
+    *v = -1;
+    int rc = sqlite3_prepare_v2(h, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) return sqlite3_errcode(h);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *v = sqlite3_column_int(st, 0), rc = SQLITE_OK;
+    else rc = sqlite3_errcode(h);
     sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int pragma_int(sqlite3 *h, const char *sql) {
+    int v;
+    read_int(h, sql, &v);
     return v;
 }
 
@@ -75,20 +86,9 @@ int hl_db_user_version(hl_db *db) { return pragma_int(db->h, "PRAGMA user_versio
 sqlite3 *hl_db_sqlite(hl_db *db) { return db->h; }
 
 // ---------------------------------------------------------------- open + migrate
-static int table_count(sqlite3 *h, const char *name) {
-    char sql[200];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_master WHERE type='table'%s%s%s",
-             name ? " AND name='" : "", name ? name : "", name ? "'" : "");
-    return pragma_int(h, sql);
-}
-
 static int apply_migrations(hl_db *db, char *err, size_t errlen) {
     int v = hl_db_user_version(db);
-    if (v == 0) {
-        if (table_count(db->h, NULL) > 0 && table_count(db->h, "runs") == 0) {
-            snprintf(err, errlen, "%s: not a hylab database (it has other tables)", db->path);
-            return HL_EBADINPUT;
-        }
+    if (v == 0) {   // validate() let through only an empty file or a schema-less hylab one
         if (hl_db_exec(db, hl_db_schema_sql, err, errlen)) return HL_EFAIL;
         v = hl_db_user_version(db);
     }
@@ -106,14 +106,7 @@ static int apply_migrations(hl_db *db, char *err, size_t errlen) {
 }
 
 static int migrate(hl_db *db, char *err, size_t errlen) {
-    int latest = hl_db_latest_version();
-    int v = hl_db_user_version(db);
-    if (v == latest) return HL_OK;
-    if (v > latest) {
-        snprintf(err, errlen, "%s: database schema version %d is newer than this hylab (%d)",
-                 db->path, v, latest);
-        return HL_EBADINPUT;
-    }
+    if (hl_db_user_version(db) == hl_db_latest_version()) return HL_OK;
     if (hl_db_exec(db, "BEGIN IMMEDIATE", err, errlen)) return HL_EFAIL;
     int rc = apply_migrations(db, err, errlen);
     if (rc) { hl_db_rollback(db); return rc; }
@@ -140,10 +133,131 @@ static int switch_to_wal(hl_db *db, char *err, size_t errlen) {
 }
 
 static int set_pragmas(hl_db *db, char *err, size_t errlen) {
-    sqlite3_busy_timeout(db->h, HL_DB_BUSY_MS);
     if (hl_db_exec(db, "PRAGMA foreign_keys = ON", err, errlen)) return HL_EFAIL;
     if (switch_to_wal(db, err, errlen)) return HL_EFAIL;
     return hl_db_exec(db, "PRAGMA synchronous = NORMAL", err, errlen);
+}
+
+// "file:" URI of a path (SQLite's URI syntax: %, ?, # and bytes outside
+// printable ASCII escaped; an absolute path gets an empty authority, so
+// that "//x" stays a path) with a query string, e.g. "mode=ro".
+static void path_uri(const char *path, const char *query, char *out, size_t n) {
+    size_t k = (size_t)snprintf(out, n, "file:%s", path[0] == '/' ? "//" : "");
+    for (const unsigned char *p = (const unsigned char *)path; *p && k + 4 < n; p++) {
+        if (*p <= ' ' || *p >= 0x7f || strchr("%?#", *p)) k += (size_t)snprintf(out + k, n - k, "%%%02X", *p);
+        else out[k++] = (char)*p;
+    }
+    snprintf(out + k, n - k, "%s%s", query && *query ? "?" : "", query ? query : "");
+}
+
+static const char *const HL_TABLES[] = {"sweeps", "runs", "metrics", "curves", "measurements", NULL};
+
+static int has_table(sqlite3 *h, const char *name) {
+    char *sql = sqlite3_mprintf("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = %Q", name);
+    int n = 0;
+    int rc = sql ? read_int(h, sql, &n) : SQLITE_NOMEM;
+    sqlite3_free(sql);
+    return rc == SQLITE_OK && n == 1;
+}
+
+// The first hylab table missing from the database, or NULL.
+static const char *missing_table(sqlite3 *h) {
+    for (int i = 0; HL_TABLES[i]; i++) if (!has_table(h, HL_TABLES[i])) return HL_TABLES[i];
+    return NULL;
+}
+
+// Reads (never writes) what the file holds and refuses what is not a hylab
+// database of this or an older schema version. *sqlite_rc: SQLite's code
+// when the file could not be read at all. Only with HL_DB_CREATE does an
+// empty file pass (to get the schema); a read-write open also takes a
+// version-0 file with a runs table (made from schema.sql without its PRAGMA).
+static int validate(hl_db *db, int flags, int *sqlite_rc, char *err, size_t errlen) {
+    int v, tables;
+    *sqlite_rc = read_int(db->h, "PRAGMA user_version", &v);
+    if (!*sqlite_rc) *sqlite_rc = read_int(db->h, "SELECT count(*) FROM sqlite_master WHERE type = 'table'", &tables);
+    if (*sqlite_rc == SQLITE_NOTADB) {
+        snprintf(err, errlen, "%s: not a hylab database (not an SQLite file)", db->path);
+        return HL_EBADINPUT;
+    }
+    if (*sqlite_rc) {
+        snprintf(err, errlen, "%s: cannot read: %s", db->path, sqlite3_errmsg(db->h));
+        return HL_EFAIL;
+    }
+    const char *missing = missing_table(db->h);
+    int create = (flags & HL_DB_CREATE) && !(flags & HL_DB_READONLY);
+    if (v == 0 && tables == 0 && create) return HL_OK;
+    if (v == 0 && tables == 0) {
+        snprintf(err, errlen, "%s: not a hylab database (an empty file)", db->path);
+        return HL_EBADINPUT;
+    }
+    int legacy = v == 0 && !(flags & HL_DB_READONLY) && has_table(db->h, "runs");
+    if (missing && !legacy) {
+        snprintf(err, errlen, "%s: not a hylab database (no table '%s')", db->path, missing);
+        return HL_EBADINPUT;
+    }
+    if (v > hl_db_latest_version()) {
+        snprintf(err, errlen, "%s: database schema version %d is newer than this hylab (%d)",
+                 db->path, v, hl_db_latest_version());
+        return HL_EBADINPUT;
+    }
+    return HL_OK;
+}
+
+// Settings of every connection hylab opens (ATTACHed databases share them):
+// double-quoted string literals off, so that a misspelt "column" is an error
+// and not a string; defensive mode (no writable_schema and the like); the
+// busy timeout.
+static void configure(sqlite3 *h) {
+    sqlite3_db_config(h, SQLITE_DBCONFIG_DQS_DML, 0, (int *)NULL);
+    sqlite3_db_config(h, SQLITE_DBCONFIG_DQS_DDL, 0, (int *)NULL);
+    sqlite3_db_config(h, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
+    sqlite3_busy_timeout(h, HL_DB_BUSY_MS);
+}
+
+static int db_connect(hl_db *db, const char *query, int oflags, char *err, size_t errlen) {
+    path_uri(db->path, query, db->uri, sizeof db->uri);
+    sqlite3_close(db->h);
+    int rc = sqlite3_open_v2(db->uri, &db->h, oflags | SQLITE_OPEN_URI, NULL);
+    if (rc != SQLITE_OK) {   // SQLITE_CANTOPEN: no such directory, or no permission: a bad path
+        snprintf(err, errlen, "%s: %s", db->path, db->h ? sqlite3_errmsg(db->h) : "cannot open (out of memory)");
+        return rc == SQLITE_CANTOPEN ? HL_EBADINPUT : HL_EFAIL;
+    }
+    configure(db->h);
+    return HL_OK;
+}
+
+static int wal_has_data(const char *path) {
+    char wal[4200];
+    struct stat st;
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    return stat(wal, &st) == 0 && st.st_size > 0;
+}
+
+// Read-only: "mode=ro", which needs the -wal and -shm files of a WAL
+// database to exist or to be creatable; in a directory we cannot write
+// (and with no unsaved WAL content) "immutable=1" reads the file as is.
+static int open_readonly(hl_db *db, char *err, size_t errlen) {
+    int sqlite_rc = 0;
+    int rc = db_connect(db, "mode=ro", SQLITE_OPEN_READONLY, err, errlen);
+    if (!rc) rc = validate(db, HL_DB_READONLY, &sqlite_rc, err, errlen);
+    if (!rc || (sqlite_rc != SQLITE_READONLY && sqlite_rc != SQLITE_CANTOPEN)) return rc;
+    if (wal_has_data(db->path)) {
+        snprintf(err, errlen, "%s: cannot read: its directory is not writable and %s-wal holds data "
+                 "(open it once where it can be written, to checkpoint it)", db->path, db->path);
+        return HL_EFAIL;
+    }
+    rc = db_connect(db, "immutable=1", SQLITE_OPEN_READONLY, err, errlen);
+    return rc ? rc : validate(db, HL_DB_READONLY, &sqlite_rc, err, errlen);
+}
+
+// Read-write: validated before anything is written (WAL switch, schema).
+static int open_readwrite(hl_db *db, int flags, char *err, size_t errlen) {
+    int sqlite_rc = 0;
+    int oflags = SQLITE_OPEN_READWRITE | ((flags & HL_DB_CREATE) ? SQLITE_OPEN_CREATE : 0);
+    int rc = db_connect(db, NULL, oflags, err, errlen);
+    if (!rc) rc = validate(db, flags, &sqlite_rc, err, errlen);
+    if (!rc) rc = set_pragmas(db, err, errlen);
+    return rc ? rc : migrate(db, err, errlen);
 }
 
 int hl_db_open(const char *path, int flags, hl_db **out, char *err, size_t errlen) {
@@ -155,26 +269,23 @@ int hl_db_open(const char *path, int flags, hl_db **out, char *err, size_t errle
     hl_db *db = calloc(1, sizeof *db);
     if (!db) { snprintf(err, errlen, "out of memory opening %s", path); return HL_EFAIL; }
     snprintf(db->path, sizeof db->path, "%s", path);
-    int oflags = SQLITE_OPEN_READWRITE | ((flags & HL_DB_CREATE) ? SQLITE_OPEN_CREATE : 0);
-    int rc = HL_OK;
-    if (sqlite3_open_v2(path, &db->h, oflags, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "%s: %s", path, db->h ? sqlite3_errmsg(db->h) : "cannot open");
-        rc = HL_EFAIL;
-    }
-    if (!rc && set_pragmas(db, err, errlen)) rc = HL_EFAIL;
-    if (!rc) rc = migrate(db, err, errlen);
-    if (rc) {
-        if (!strncmp(err, "file is not a database", 22) || strstr(err, "not a database")) {
-            char m[HL_ERR_LEN];
-            snprintf(m, sizeof m, "%s: %s", path, err);
-            snprintf(err, errlen, "%s", m);
-            rc = HL_EBADINPUT;
-        }
-        hl_db_close(db);
-        return rc;
-    }
+    db->readonly = !!(flags & HL_DB_READONLY);
+    int rc = db->readonly ? open_readonly(db, err, errlen) : open_readwrite(db, flags, err, errlen);
+    if (rc) { hl_db_close(db); return rc; }
     *out = db;
     return HL_OK;
+}
+
+int hl_db_attach(hl_db *db, const char *path, const char *schema, char *err, size_t errlen) {
+    hl_db *src;
+    int rc = hl_db_open(path, HL_DB_READONLY, &src, err, errlen);
+    if (rc) return rc;
+    char *sql = sqlite3_mprintf("ATTACH DATABASE %Q AS \"%w\"", src->uri, schema);
+    hl_db_close(src);
+    rc = sql ? hl_db_exec(db, sql, err, errlen) : HL_EFAIL;
+    if (!sql) snprintf(err, errlen, "out of memory attaching %s", path);
+    sqlite3_free(sql);
+    return rc;
 }
 
 void hl_db_close(hl_db *db) {

@@ -18,7 +18,7 @@
 
 typedef struct hl_db hl_db;
 
-enum { HL_DB_CREATE = 1 };      // flags of hl_db_open
+enum { HL_DB_CREATE = 1, HL_DB_READONLY = 2 };      // flags of hl_db_open
 
 // Embedded schema (== db/schema.sql) and migrations (== db/migrations/NNN.sql).
 typedef struct { int version; const char *file; const char *sql; } hl_db_migration;
@@ -31,7 +31,20 @@ int hl_db_latest_version(void);
 // Open (and with HL_DB_CREATE create) a database: WAL, busy timeout, foreign
 // keys, schema applied / migrated forward. Without HL_DB_CREATE a missing file
 // is an error (HL_EBADINPUT) and nothing is created.
+// The file is validated before anything is written to it: an empty file
+// (unless HL_DB_CREATE), a file that is not SQLite, an SQLite file without
+// the hylab tables, or a schema newer than this hylab is HL_EBADINPUT and
+// the file is left byte for byte as it was.
+// HL_DB_READONLY: nothing is ever written (no WAL switch, no migration; an
+// older schema is read as it is); works in a directory we cannot write
+// (falls back to SQLite's immutable mode when the WAL files cannot be made).
+// Every connection has double-quoted string literals off (SQLite's DQS
+// misfeature: "no_such_column" is an error, never a string), defensive mode
+// and the busy timeout; the file name is passed as a "file:" URI.
 int hl_db_open(const char *path, int flags, hl_db **out, char *err, size_t errlen);
+// ATTACH the database at path AS schema on db, read-only, after validating it
+// as hl_db_open(path, HL_DB_READONLY) does.
+int hl_db_attach(hl_db *db, const char *path, const char *schema, char *err, size_t errlen);
 void hl_db_close(hl_db *db);
 sqlite3 *hl_db_sqlite(hl_db *db);
 int hl_db_user_version(hl_db *db);
@@ -117,10 +130,23 @@ int hl_db_finish_run(hl_db_sink *s, const hl_run_summary *sum, double wall_s,
 int hl_summary_view_create(sqlite3 *db, char *err, size_t errlen);
 int hl_db_create_summary_view(hl_db *db, char *err, size_t errlen);
 
+// ---------------------------------------------------------------- SQL from users
+// (db/db_user_sql.c) For `hylab query` and report files, on a connection
+// opened with HL_DB_READONLY. hl_db_lock_down (after the summary view is
+// made): an authorizer allows reading only (SELECT, functions, PRAGMAs
+// that report), nothing can be attached. hl_db_prepare_one: exactly one
+// statement, and a read-only one, else HL_EBADINPUT with why (nothing run).
+void hl_db_lock_down(sqlite3 *h);
+int hl_db_prepare_one(sqlite3 *h, const char *sql, sqlite3_stmt **st, char *err, size_t errlen);
+
 // ---------------------------------------------------------------- merge
 typedef struct { int runs_added, runs_replaced, runs_kept, sweeps_added; } hl_db_merge_stats;
 // Merge database file `src` into `dst`: runs keyed by (sweep hash, spec hash);
 // a done run wins over any other state; no duplicates. One transaction.
 int hl_db_merge(hl_db *dst, const char *src, hl_db_merge_stats *st, char *err, size_t errlen);
+// The checks hl_db_merge makes of src before it writes anything, without
+// writing: a hylab database (hl_db_open's rules) and not the file dst_path.
+// `db merge` runs them on every input before it creates OUT.
+int hl_db_merge_check(const char *dst_path, const char *src, char *err, size_t errlen);
 
 #endif

@@ -6,6 +6,8 @@
 struct hl_db {
     sqlite3 *h;
     char path[4096];
+    char uri[3 * 4096 + 32];     // the "file:" URI it was opened with (hl_db_attach reuses it)
+    int readonly;                // opened with HL_DB_READONLY
 };
 
 int hl_db_fail(sqlite3 *h, const char *what, char *err, size_t errlen);

@@ -2,7 +2,9 @@
 // Runs are keyed by (sweep hash, spec hash). For a run in both databases the
 // better state wins (done > diverged > failed > running > queued); on a tie
 // the destination's row stays. Winners are copied with their metrics, curves
-// and measurements; the whole merge of one input is one transaction.
+// and measurements; the whole merge of one input is one transaction. An input
+// is validated and then attached read-only (only an input of an older schema
+// is written to: migrated forward first).
 #include "db.h"
 #include "db_internal.h"
 
@@ -151,16 +153,35 @@ static int same_file(const char *a, const char *b) {
     return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+// Validates src without writing to it (and refuses dst itself); *older: its
+// schema is older than this hylab's.
+static int check_source(const char *dst_path, const char *src, int *older, char *err, size_t errlen) {
+    *older = 0;
+    if (same_file(dst_path, src)) {
+        snprintf(err, errlen, "%s: cannot merge a database into itself", src);
+        return HL_EBADINPUT;
+    }
+    hl_db *s;
+    int rc = hl_db_open(src, HL_DB_READONLY, &s, err, errlen);
+    if (rc) return rc;
+    *older = hl_db_user_version(s) < hl_db_latest_version();
+    hl_db_close(s);
+    return HL_OK;
+}
+
+int hl_db_merge_check(const char *dst_path, const char *src, char *err, size_t errlen) {
+    int older;
+    return check_source(dst_path, src, &older, err, errlen);
+}
+
 int hl_db_merge(hl_db *dst, const char *src, hl_db_merge_stats *stats, char *err, size_t errlen) {
     memset(stats, 0, sizeof *stats);
-    if (same_file(dst->path, src)) { snprintf(err, errlen, "%s: cannot merge a database into itself", src); return HL_EBADINPUT; }
-    hl_db *s;
-    int rc = hl_db_open(src, 0, &s, err, errlen);   // validates it and migrates it forward
-    if (rc) return rc;
+    int older;
+    hl_db *s = NULL;
+    int rc = check_source(dst->path, src, &older, err, errlen);
+    if (!rc && older) rc = hl_db_open(src, 0, &s, err, errlen);   // migrates it forward
     hl_db_close(s);
-    char *sql = sqlite3_mprintf("ATTACH DATABASE %Q AS src", src);
-    rc = sql ? hl_db_exec(dst, sql, err, errlen) : HL_EFAIL;
-    sqlite3_free(sql);
+    if (!rc) rc = hl_db_attach(dst, src, "src", err, errlen);
     if (rc) return rc;
     rc = hl_db_exec(dst, "BEGIN IMMEDIATE", err, errlen);
     if (!rc) rc = merge_all(dst, stats, err, errlen);

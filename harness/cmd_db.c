@@ -2,7 +2,6 @@
 // (created if missing) without duplicating runs (db/db_merge.c).
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 #include "commands.h"
 #include "../db/db.h"
 
@@ -11,14 +10,21 @@ static const char *usage_text =
     "  Merges results databases (e.g. the shards of 'hylab run --shard I/N') into\n"
     "  OUT.db, created if missing. Runs are matched by sweep hash + spec hash and\n"
     "  never duplicated: a done run replaces a failed/queued/running one.\n"
+    "  Every input is checked first: if one is missing or not a hylab database,\n"
+    "  nothing is written (OUT is neither created nor changed). Inputs are read\n"
+    "  only (one of an older schema version is migrated forward first).\n"
     "Exit status: 0 ok, 1 a merge failed (that input left unmerged), 2 bad input.\n";
 
+// Every input is checked (without writing to it) before OUT is opened or
+// created, so a bad input leaves no OUT behind and OUT unchanged.
 static int merge(int argc, char **argv) {
     if (argc < 4) { fprintf(stderr, "hylab db merge: want OUT.db IN.db...\n%s", usage_text); return 2; }
-    for (int i = 3; i < argc; i++)
-        if (access(argv[i], F_OK) != 0) { fprintf(stderr, "hylab db merge: %s: no such database\n", argv[i]); return 2; }
-    hl_db *out;
     char err[1024];
+    for (int i = 3; i < argc; i++) {
+        int rc = hl_db_merge_check(argv[2], argv[i], err, sizeof err);
+        if (rc) { fprintf(stderr, "hylab db merge: %s\n", err); return rc == HL_EBADINPUT ? 2 : 1; }
+    }
+    hl_db *out;
     int rc = hl_db_open(argv[2], HL_DB_CREATE, &out, err, sizeof err);
     if (rc) { fprintf(stderr, "hylab db merge: %s\n", err); return rc == HL_EBADINPUT ? 2 : 1; }
     int status = 0;

@@ -19,8 +19,10 @@ static void report_usage(FILE *f) {
           "Regenerates the tables and figures a report file (plots/NAME.json) defines from a\n"
           "results database, opened read-only. For each table: DIR/NAME.md, .tex (booktabs)\n"
           "and .csv; for each figure: DIR/NAME.dat, DIR/NAME.gp and, via gnuplot, DIR/NAME.png\n"
-          "and DIR/NAME.pdf. SQL may use the TEMP VIEW summary (one row per run). The format\n"
-          "is documented in plots/README.md.\n\n"
+          "and DIR/NAME.pdf. SQL may use the TEMP VIEW summary (one row per run); each sql is\n"
+          "one statement that only reads (as in hylab query). Titles, labels and names from\n"
+          "the file or the database enter gnuplot scripts as plain text: nothing in them runs.\n"
+          "The format is documented in plots/README.md.\n\n"
           "  --db FILE    results database (required)\n"
           "  --out DIR    output directory, created if missing (required)\n"
           "  --help       this text\n\n"
@@ -52,24 +54,13 @@ static int parse_args(int argc, char **argv, report_args *a) {
     return -1;
 }
 
-static int open_db(const char *path, sqlite3 **db, char *err, size_t errlen) {
-    struct stat st;
-    *db = NULL;
-    if (stat(path, &st) != 0) { snprintf(err, errlen, "%s: %s", path, strerror(errno)); return HL_REP_EBADINPUT; }
-    if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, *db ? sqlite3_errmsg(*db) : "out of memory");
-        sqlite3_close(*db); *db = NULL;
-        return HL_REP_EBADINPUT;
-    }
-    sqlite3_busy_timeout(*db, 10000);
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(*db, "SELECT 1 FROM runs, metrics, curves, measurements LIMIT 0", -1, &s, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "%s: not a hylab results database (%s)", path, sqlite3_errmsg(*db));
-        sqlite3_finalize(s); sqlite3_close(*db); *db = NULL;
-        return HL_REP_EBADINPUT;
-    }
-    sqlite3_finalize(s);
-    if (hl_summary_view_create(*db, err, errlen)) { sqlite3_close(*db); *db = NULL; return HL_REP_EFAIL; }
+// Read-only (db/db.h), with the summary view; the SQL of the report file is
+// then locked down like `hylab query`'s.
+static int open_db(const char *path, hl_db **db, char *err, size_t errlen) {
+    int rc = hl_db_open(path, HL_DB_READONLY, db, err, errlen);
+    if (rc) return rc == HL_EBADINPUT ? HL_REP_EBADINPUT : HL_REP_EFAIL;
+    if (hl_db_create_summary_view(*db, err, errlen)) return HL_REP_EFAIL;
+    hl_db_lock_down(hl_db_sqlite(*db));
     return HL_REP_OK;
 }
 
@@ -143,19 +134,20 @@ int cmd_report(int argc, char **argv) {
     if (rc >= 0) return rc;
     hl_report rep;
     char err[8192];
+    hl_db *hdb = NULL;
     sqlite3 *db = NULL;
     if ((rc = hl_report_load(a.report, &rep, err, sizeof err)) ||
-        (rc = open_db(a.db, &db, err, sizeof err)) ||
-        (rc = hl_report_check(db, &rep, err, sizeof err)) ||
+        (rc = open_db(a.db, &hdb, err, sizeof err)) ||
+        (rc = hl_report_check(db = hl_db_sqlite(hdb), &rep, err, sizeof err)) ||
         (rc = mkdir_p(a.out, err, sizeof err))) {
         fprintf(stderr, "hylab report: %s\n", err);
-        sqlite3_close(db);
+        hl_db_close(hdb);
         hl_report_free(&rep);
         return rc == HL_REP_EFAIL ? 1 : 2;
     }
     int failed = write_tables(db, &rep, a.out);
     failed |= write_figures(db, &rep, a.out);
-    sqlite3_close(db);
+    hl_db_close(hdb);
     hl_report_free(&rep);
     return failed ? 1 : 0;
 }

@@ -54,6 +54,13 @@ int hl_json_parse(const char *text, const char *source, cJSON **root, char *err,
     return HL_EBADINPUT;
 }
 
+const cJSON *hl_json_repeated_key(const cJSON *obj) {
+    for (const cJSON *c = obj ? obj->child : NULL; c; c = c->next)
+        for (const cJSON *d = obj->child; d != c; d = d->next)
+            if (c->string && d->string && !strcmp(c->string, d->string)) return c;
+    return NULL;
+}
+
 typedef struct { cJSON *item; int index; } keyed_child;
 
 static int compare_keys(const void *a, const void *b) {

@@ -16,6 +16,10 @@ int hl_json_read_file(const char *path, char **text, char *err, size_t errlen);
 // and column: "SOURCE: invalid JSON at line 3, column 7".
 int hl_json_parse(const char *text, const char *source, cJSON **root, char *err, size_t errlen);
 
+// The first member of object obj whose key an earlier member already has
+// (cJSON keeps both), or NULL: for readers that refuse duplicate keys.
+const cJSON *hl_json_repeated_key(const cJSON *obj);
+
 // Sorts object keys recursively (byte order); arrays keep their order.
 void hl_json_sort_keys(cJSON *item);
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "report.h"
+#include "../db/db.h"
 
 static int rows_grow(hl_rows *r) {
     if (r->nrows < r->cap) return 0;
@@ -34,12 +35,7 @@ static int read_row(sqlite3_stmt *st, hl_rows *r) {
 int hl_rows_query(sqlite3 *db, const char *sql, hl_rows *r, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
     sqlite3_stmt *st = NULL;
-    const char *tail = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, &tail) != SQLITE_OK || !st) {
-        snprintf(err, errlen, "%s", st ? sqlite3_errmsg(db) : (sqlite3_errcode(db) ? sqlite3_errmsg(db) : "empty statement"));
-        sqlite3_finalize(st);
-        return HL_REP_EBADINPUT;
-    }
+    if (hl_db_prepare_one(db, sql, &st, err, errlen)) return HL_REP_EBADINPUT;
     r->ncols = sqlite3_column_count(st);
     r->names = calloc((size_t)r->ncols + 1, sizeof *r->names);
     int rc = r->names ? HL_REP_OK : HL_REP_EFAIL;
@@ -68,27 +64,15 @@ void hl_rows_free(hl_rows *r) {
     memset(r, 0, sizeof *r);
 }
 
-// Prepares sql; checks one statement only and that each of names[] is a
-// result column. what names the table/figure for messages.
+// Prepares sql (one read-only statement, see hl_db_prepare_one) and checks
+// that each of names[] is a result column. what names the table/figure for
+// messages.
 static int check_sql(sqlite3 *db, const char *file, const char *what, const char *who, const char *sql, const char *const *names,
                      const char *const *keys, int n, char *err, size_t errlen) {
     sqlite3_stmt *st = NULL;
-    const char *tail = NULL;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &st, &tail);
-    if (rc != SQLITE_OK || !st) {
-        snprintf(err, errlen, "%s: %s.sql: %s: %s", file, what, who, st || rc != SQLITE_OK ? sqlite3_errmsg(db) : "empty statement");
-        sqlite3_finalize(st);
-        return HL_REP_EBADINPUT;
-    }
-    while (tail && (*tail == ' ' || *tail == '\n' || *tail == '\t' || *tail == '\r' || *tail == ';')) tail++;
-    if (tail && *tail) {
-        snprintf(err, errlen, "%s: %s.sql: %s: only one statement allowed (extra text: '%.40s')", file, what, who, tail);
-        sqlite3_finalize(st);
-        return HL_REP_EBADINPUT;
-    }
-    if (!sqlite3_stmt_readonly(st)) {
-        snprintf(err, errlen, "%s: %s.sql: %s: must only read the database", file, what, who);
-        sqlite3_finalize(st);
+    char why[512];
+    if (hl_db_prepare_one(db, sql, &st, why, sizeof why)) {
+        snprintf(err, errlen, "%s: %s.sql: %s: %s", file, what, who, why);
         return HL_REP_EBADINPUT;
     }
     for (int i = 0; i < n; i++) {

@@ -1,11 +1,12 @@
-// report_spec.c: loads a report file (plots/NAME.json) strictly: unknown
-// keys, wrong types and bad values are errors naming the JSON path.
+// report_spec.c: loads a report file (plots/NAME.json) strictly: unknown or
+// repeated keys, wrong types and bad values are errors naming the JSON path.
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "json_util.h"
 #include "report.h"
 
 typedef struct {
@@ -31,7 +32,13 @@ static void subpath(char *out, size_t len, const char *base, const char *key) {
     pathf(out, "%s%s%s", base, *base ? "." : "", key);
 }
 
+// Unknown and repeated keys are errors.
 static int check_keys(ctx *c, const cJSON *obj, const char *path, const char *const *allowed) {
+    const cJSON *dup = hl_json_repeated_key(obj);
+    if (dup) {
+        char p[PLEN]; subpath(p, sizeof p, path, dup->string);
+        return fail(c, p, "duplicate key");
+    }
     for (const cJSON *it = obj->child; it; it = it->next) {
         int ok = 0;
         for (int i = 0; allowed[i]; i++) if (!strcmp(it->string, allowed[i])) ok = 1;

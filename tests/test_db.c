@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "test.h"
@@ -280,6 +281,56 @@ static void test_merge(void) {
     hl_db_close(out);
 }
 
+static long file_size(const char *path) {
+    struct stat st;
+    return stat(path, &st) ? -1 : (long)st.st_size;
+}
+
+// Files that are not hylab databases are refused before anything is written;
+// read-only opens write nothing; every connection has SQLite's double-quoted
+// string literals off.
+static void test_open_validation(void) {
+    hl_db *db = NULL;
+    FILE *f = fopen(path_in("empty.db"), "w");
+    if (f) fclose(f);
+    int rc = hl_db_open(path_in("empty.db"), 0, &db, err, sizeof err);
+    hl_check(rc == HL_EBADINPUT && strstr(err, "not a hylab database") && file_size(path_in("empty.db")) == 0,
+             "db_open_empty_file_refused_unchanged", "rc %d, size %ld: %s", rc, file_size(path_in("empty.db")), err);
+    if (!rc) hl_db_close(db);
+    rc = hl_db_open(path_in("empty.db"), HL_DB_READONLY, &db, err, sizeof err);
+    hl_check(rc == HL_EBADINPUT && file_size(path_in("empty.db")) == 0, "db_open_readonly_empty_file_refused",
+             "rc %d: %s", rc, err);
+    if (!rc) hl_db_close(db);
+    sqlite3 *h;
+    if (sqlite3_open(path_in("foreign.db"), &h) == SQLITE_OK)
+        sqlite3_exec(h, "CREATE TABLE notes(a); PRAGMA user_version = 3", NULL, NULL, NULL);
+    sqlite3_close(h);
+    char *before = read_file(path_in("foreign.db"));
+    rc = hl_db_open(path_in("foreign.db"), HL_DB_CREATE, &db, err, sizeof err);
+    char *after = read_file(path_in("foreign.db"));
+    hl_check(rc == HL_EBADINPUT && before && after && !memcmp(before, after, 4096) &&
+             access(path_in("foreign.db-wal"), F_OK) != 0, "db_open_foreign_refused_unchanged", "rc %d: %s", rc, err);
+    if (!rc) hl_db_close(db);
+    free(before); free(after);
+    hl_db *rw = fresh("dqs.db");
+    if (!rw) return;
+    add_run(rw, "h", "done", 0.5);
+    rc = hl_db_open(path_in("dqs.db"), HL_DB_READONLY, &db, err, sizeof err);
+    if (!hl_check(rc == HL_OK, "db_open_readonly", "%s", err)) { hl_db_close(rw); return; }
+    hl_check(hl_db_exec(db, "INSERT INTO sweeps(name, source_json, sweep_hash, created_at) VALUES ('a','b','c','d')",
+                        err, sizeof err) != HL_OK, "db_open_readonly_refuses_writes", "insert worked");
+    hl_db *both[2] = {rw, db};
+    for (int i = 0; i < 2; i++) {
+        sqlite3_stmt *st = NULL;
+        rc = sqlite3_prepare_v2(hl_db_sqlite(both[i]), "SELECT \"no_such_column\" FROM runs", -1, &st, NULL);
+        sqlite3_finalize(st);
+        hl_check(rc != SQLITE_OK, i ? "db_dqs_off_readonly" : "db_dqs_off_readwrite",
+                 "\"no_such_column\" was taken for a string");
+    }
+    hl_db_close(db);
+    hl_db_close(rw);
+}
+
 int main(void) {
     if (!mkdtemp(dir)) { perror("mkdtemp"); return 1; }
     hl_db_provenance(&prov);
@@ -290,6 +341,7 @@ int main(void) {
     test_claim_atomic();
     test_sink();
     test_merge();
+    test_open_validation();
     char cmd[600];
     if (getenv("KEEP")) return hl_test_done();
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -2,18 +2,16 @@
 # test_report.sh: `hylab report` on a fixture database (tests/fixtures/report_fixture.sql
 # loaded over db/schema.sql): the shipped reports write every file, regenerate
 # byte-identically, PNGs have the configured size, the mean +- std in the table
-# agrees with sqlite3, and bad input exits 2 naming the JSON path.
-# Needs $HYLAB and the sqlite3 CLI; PNG checks need gnuplot (skipped without).
+# agrees with sqlite3, bad input exits 2 naming the JSON path, and no title,
+# label, variant name or file name makes gnuplot run a command.
+# Needs $HYLAB, the sqlite3 CLI and gnuplot (make deps); PNG checks are
+# skipped without gnuplot, the command-injection checks fail without it.
 HYLAB=${HYLAB:-./hylab}
-P=0; F=0; S=0
-ok() { P=$((P+1)); echo "ok $1"; }
-fail() { F=$((F+1)); echo "FAIL $1: $2"; }
-skip() { S=$((S+1)); echo "skip $1: $2"; }
-check() { name=$1; shift; if "$@"; then ok "$name"; else fail "$name" "$*"; fi; }
-finish() { rm -rf "$T"; echo "$P passed, $F failed, $S skipped"; [ "$F" = 0 ]; exit $?; }
+. "$(dirname "$0")/lib.sh"
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/hylab_report.XXXXXX") || { echo "0 passed, 1 failed, 0 skipped"; exit 1; }
-if ! command -v sqlite3 >/dev/null 2>&1; then skip report "no sqlite3 CLI to build the fixture"; finish; fi
+trap 'rm -rf "$T"' EXIT
+if ! command -v sqlite3 >/dev/null 2>&1; then fail report "no sqlite3 CLI to build the fixture (make deps)"; finish; fi
 if [ ! -x "$HYLAB" ]; then fail report "no hylab binary at $HYLAB"; finish; fi
 HAVE_GP=0; command -v gnuplot >/dev/null 2>&1 && HAVE_GP=1
 
@@ -123,6 +121,19 @@ bad agg '{"tables":[{"name":"t","sql":"SELECT variant, params FROM runs ORDER BY
 bad write '{"tables":[{"name":"t","sql":"DELETE FROM runs RETURNING id ORDER BY 1","columns":[{"name":"id"}]}]}' \
     "tables[0].sql"
 bad json '{"tables": [' "invalid JSON"
+bad dup_key '{"tables":[{"name":"t","sql":"SELECT 1 AS a ORDER BY 1","columns":[{"name":"a","label":"A","label":"B"}]}]}' \
+    "tables[0].columns[0].label: duplicate key"
+bad dup_top '{"tables":[{"name":"t","sql":"SELECT 1 AS a ORDER BY 1","columns":[{"name":"a"}]}],"tables":[]}' \
+    "/dup_top.json: tables: duplicate key"
+bad dup_figure '{"figures":[{"name":"f","sql":"SELECT 1 AS x, 2 AS y ORDER BY 1","kind":"line","x":"x","y":"y","y":"x"}]}' \
+    "figures[0].y: duplicate key"
+# double-quoted string literals are off: a misspelt metric column is an error
+bad dqs_column '{"tables":[{"name":"t","sql":"SELECT variant, \"mqar.acuracy\" AS acc FROM summary ORDER BY 1","columns":[{"name":"acc"}]}]}' \
+    "no such column: mqar.acuracy"
+bad dqs_figure '{"figures":[{"name":"f","sql":"SELECT \"train.sed\" AS x, params AS y FROM summary ORDER BY 1","kind":"line","x":"x","y":"y"}]}' \
+    "no such column: train.sed"
+bad two_statements '{"tables":[{"name":"t","sql":"SELECT 1 AS a ORDER BY 1; SELECT 2","columns":[{"name":"a"}]}]}' \
+    "tables[0].sql: table 't': only one"
 
 "$HYLAB" report --db "$T/none.db" plots/quickstart.json --out "$T/nodb" >/dev/null 2>"$T/err"; rc=$?
 check missing_db_exit_2 [ $rc = 2 -a ! -e "$T/nodb" -a ! -e "$T/none.db" ]
@@ -169,5 +180,54 @@ if [ $HAVE_GP = 1 ]; then
     # a user can edit and rerun the script where it lies
     (cd "$T/m" && rm -f scatter.png && gnuplot scatter.gp 2>/dev/null) && check gp_rerun [ -s "$T/m/scatter.png" ]
 fi
+
+# --- nothing from the report file or the database runs a command ---------------
+# Variant names (bar categories and legend entries) and titles/labels that try
+# gnuplot's `backticks`, a quote that ends the string and a system command, a
+# line break followed by gnuplot's "!" shell escape, $(...) and @macros; also a
+# report file whose name holds a line break. Each would create a pwned* file
+# (gnuplot runs in the output directory).
+if [ $HAVE_GP = 0 ]; then
+    fail gnuplot_injection "gnuplot is needed to show that no command runs (make deps)"
+else
+    cp "$DB" "$T/evil.db"
+    cat > "$T/evil.sql" <<'EOF'
+UPDATE runs SET variant = CASE id
+  WHEN 1 THEN '`touch pwned1`'
+  WHEN 3 THEN 'a"; `touch pwned2` "'
+  WHEN 5 THEN 'b''; system "touch pwned3"; print '''
+  WHEN 7 THEN 'c' || char(10) || '!touch pwned4' || char(10) || 'd'
+  WHEN 9 THEN '$(touch pwned5) @GPVAL_TERM back\'
+  ELSE variant END;
+EOF
+    sqlite3 "$T/evil.db" < "$T/evil.sql"
+    cat > "$T/evil.json" <<'EOF'
+{"title": "`touch pwned6`",
+ "tables": [{"name": "t", "title": "`touch pwned7`", "sql": "SELECT variant FROM runs ORDER BY id",
+             "columns": [{"name": "variant", "label": "`touch pwned8`"}]}],
+ "figures": [
+  {"name": "bars", "kind": "bar", "title": "`touch pwned9`", "sql": "SELECT variant, tokens_per_s FROM runs WHERE status = 'done' ORDER BY id",
+   "x": "variant", "y": "tokens_per_s", "series": "variant", "aggregate": "mean",
+   "xlabel": "x\"; `touch pwned10`; \"", "ylabel": "y'\n!touch pwned11\n'"},
+  {"name": "lines", "kind": "line", "title": "t' . system('touch pwned12') . '",
+   "sql": "SELECT r.variant AS v, c.step AS step, c.value AS value FROM curves c JOIN runs r ON r.id = c.run_id WHERE c.name = 'loss' ORDER BY r.id, c.step",
+   "x": "step", "y": "value", "series": "v", "xlabel": "@GPVAL_TERM", "ylabel": "$(touch pwned13)"}]}
+EOF
+    evil_name=$(printf '%s/evil\n!touch pwned14\n.json' "$T")
+    cp "$T/evil.json" "$evil_name"
+    for rep in "$T/evil.json" "$evil_name"; do
+        rm -rf "$T/evil_out"
+        "$HYLAB" report --db "$T/evil.db" "$rep" --out "$T/evil_out" >"$T/out" 2>"$T/err"; rc=$?
+        pwned=$(find "$T" . -maxdepth 2 -name 'pwned*' 2>/dev/null | tr '\n' ' ')
+        MSG="exit $rc, files made by commands: $pwned; $(tail -n 3 "$T/err")"
+        check "report_runs_no_command$( [ "$rep" = "$evil_name" ] && echo _odd_file_name)" \
+            [ $rc = 0 -a -z "$pwned" -a -s "$T/evil_out/bars.png" -a -s "$T/evil_out/lines.png" ]
+        rm -f $pwned
+    done
+    # the hostile names are still shown, as text: a legend entry in the script
+    MSG="$(grep -n "touch pwned3" "$T/evil_out/bars.gp")"
+    check report_hostile_name_kept_as_text grep -qF "title 'b''; system \"touch pwned3\"; print '''" "$T/evil_out/bars.gp"
+fi
+
 [ -n "$KEEP_REPORT_OUT" ] && cp -r "$T/a" "$T/m" "$KEEP_REPORT_OUT"/ 2>/dev/null
 finish
