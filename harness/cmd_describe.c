@@ -3,6 +3,7 @@
 // component), forward FLOPs per token and inference cache bytes at each
 // context. Everything is computed from the config alone (no parameter
 // allocation), so a 7B spec describes instantly.
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +30,8 @@ static void usage(FILE *f) {
         "FFN), parameter counts in total and by component, forward FLOPs per token and\n"
         "inference cache bytes (batch 1) at each context.\n"
         "\n"
-        "  --context T       context length in input tokens (repeatable; default: the\n"
-        "                    spec's measure.context)\n"
+        "  --context T       context length in input tokens, 1..16777216 (repeatable;\n"
+        "                    default: the spec's measure.context)\n"
         "  --dtype-bytes B   bytes per cache entry (default 2: 16-bit caches)\n"
         "  --json            one JSON object: params, params_by_component,\n"
         "                    flops_per_token and cache_bytes (keyed by context), layers\n"
@@ -42,10 +43,11 @@ static void usage(FILE *f) {
         "scan; see models/model.c.\n");
 }
 
-static int parse_int64(const char *s, int64_t lo, int64_t *out) {
+static int parse_int64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
     char *end;
+    errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (!*s || *end || v < lo) return 0;
+    if (!*s || *end || errno || v < lo || v > hi) return 0;
     *out = v;
     return 1;
 }
@@ -61,13 +63,13 @@ static int parse_args(int argc, char **argv, describe_args *a) {
         if (!strcmp(o, "--help") || !strcmp(o, "-h")) { usage(stdout); return 0; }
         if (!strcmp(o, "--json")) { a->json = 1; continue; }
         if (!strcmp(o, "--context") && has_val) {
-            if (a->n_contexts == MAX_CONTEXTS || !parse_int64(argv[++i], 1, &v)) {
-                fprintf(stderr, "hylab describe: --context: expected a positive integer (got '%s')\n", argv[i]);
+            if (a->n_contexts == MAX_CONTEXTS || !parse_int64(argv[++i], 1, HL_MAX_CONTEXT, &v)) {
+                fprintf(stderr, "hylab describe: --context: expected an integer in [1, %d] (got '%s')\n", HL_MAX_CONTEXT, argv[i]);
                 return 2;
             }
             a->contexts[a->n_contexts++] = v;
         } else if (!strcmp(o, "--dtype-bytes") && has_val) {
-            if (!parse_int64(argv[++i], 1, &v) || v > 16) {
+            if (!parse_int64(argv[++i], 1, 16, &v)) {
                 fprintf(stderr, "hylab describe: --dtype-bytes: expected 1..16 (got '%s')\n", argv[i]);
                 return 2;
             }
@@ -134,7 +136,7 @@ static const char *kv_role(const hl_layer_plan *p, int consumers) {
 // 1234567 -> "1,234,567"
 static const char *commas(int64_t v, char *buf, size_t n) {
     char raw[32];
-    snprintf(raw, sizeof raw, "%lld", (long long)(v < 0 ? -v : v));
+    snprintf(raw, sizeof raw, "%llu", v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v);
     size_t len = strlen(raw), j = 0;
     if (v < 0 && j + 1 < n) buf[j++] = '-';
     for (size_t i = 0; i < len && j + 2 < n; i++) {

@@ -2,7 +2,6 @@
 // Rebuilds the model from the spec in the checkpoint's metadata, loads its
 // weights, runs one forward pass over the tokens (one sequence, all
 // positions) and writes the logits (T, vocab) as a float32 .npy file.
-#include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,11 +28,11 @@ static void forward_usage(FILE *f) {
             "sequence of token ids and writes the logits at every position as a\n"
             "float32 .npy array of shape (T, vocab_size).\n\n"
             "  --ckpt FILE     safetensors checkpoint written by hylab (hylab run --save)\n"
-            "  --tokens FILE   whitespace-separated integer token ids, each in [0, vocab);\n"
-            "                  '-' reads standard input\n"
+            "  --tokens FILE   whitespace-separated integer token ids, each in [0, vocab)\n"
+            "                  (at most 16 MiB of text); '-' reads standard input\n"
             "  --out FILE      output .npy (written atomically; nothing written on error)\n"
             "  --backend NAME  kernel backend: cpu (default) or cpu_ref\n"
-            "  --threads N     threads (default 0: all cores)\n");
+            "  --threads N     threads, 0..1024 (default 0: all cores)\n");
 }
 
 // Parses the command line. Returns 0 ok, 1 --help shown, 2 bad usage.
@@ -55,8 +54,8 @@ static int parse_forward_args(int argc, char **argv, forward_args *a) {
         if (slot) { *slot = val; continue; }
         char *end;
         long t = strtol(val, &end, 10);
-        if (!*val || *end || t < 0 || t > 4096) {
-            fprintf(stderr, "hylab forward: --threads: expected an integer in [0, 4096], got '%s'\n", val);
+        if (!*val || *end || t < 0 || t > HL_MAX_THREADS) {
+            fprintf(stderr, "hylab forward: --threads: expected an integer in [0, %d], got '%s'\n", HL_MAX_THREADS, val);
             return 2;
         }
         a->threads = (int)t;
@@ -82,47 +81,38 @@ static int push_token(int32_t **ids, int *n, int *cap, int32_t id) {
     return 0;
 }
 
-// Reads the next whitespace-separated word into buf; 0 at end of file.
-static int next_word(FILE *fp, char *buf, size_t len, int *too_long) {
-    int c;
-    while ((c = fgetc(fp)) != EOF && isspace(c)) {}
-    if (c == EOF) return 0;
-    size_t n = 0;
-    *too_long = 0;
-    for (; c != EOF && !isspace(c); c = fgetc(fp)) {
-        if (n + 1 < len) buf[n++] = (char)c;
-        else *too_long = 1;
-    }
-    buf[n] = 0;
-    return 1;
-}
+#define SPACES " \t\n\r\v\f"
 
-// Reads token ids, each in [0, vocab). Returns HL_OK or an error code with err.
+// Reads token ids, each in [0, vocab), from a text file ("-": standard
+// input) of at most HL_MAX_INPUT_BYTES. Returns HL_OK or an error code with err.
 static int read_tokens(const char *path, int vocab, int32_t **ids, int *n, char *err, size_t errlen) {
-    FILE *fp = strcmp(path, "-") ? fopen(path, "r") : stdin;
-    if (!fp) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return HL_EBADINPUT; }
-    int cap = 0, rc = HL_OK, too_long = 0;
-    char word[64];
+    char *text = NULL;
+    int rc = strcmp(path, "-") ? hl_read_text_file(path, HL_MAX_INPUT_BYTES, &text, NULL, err, errlen)
+                               : hl_read_text_stream(stdin, path, HL_MAX_INPUT_BYTES, &text, NULL, err, errlen);
+    int cap = 0;
     *ids = NULL;
     *n = 0;
-    while (rc == HL_OK && next_word(fp, word, sizeof word, &too_long)) {
+    for (char *p = text; rc == HL_OK; ) {
+        p += strspn(p, SPACES);
+        if (!*p) break;
+        int len = (int)strcspn(p, SPACES);
         char *end;
         errno = 0;
-        long long v = strtoll(word, &end, 10);
-        if (too_long || *end || errno) {
-            snprintf(err, errlen, "%s: token %d ('%s%s'): not an integer", path, *n, word, too_long ? "..." : "");
+        long long v = strtoll(p, &end, 10);
+        if (end != p + len || errno) {
+            snprintf(err, errlen, "%s: token %d ('%.*s%s'): not an integer", path, *n, len > 60 ? 60 : len, p, len > 60 ? "..." : "");
             rc = HL_EBADINPUT;
         } else if (v < 0 || v >= vocab) {
             snprintf(err, errlen, "%s: token %d: id %lld out of range [0, %d)", path, *n, v, vocab);
             rc = HL_EBADINPUT;
-        } else if (*n == INT32_MAX / 2 || push_token(ids, n, &cap, (int32_t)v)) {
+        } else if (push_token(ids, n, &cap, (int32_t)v)) {
             snprintf(err, errlen, "%s: out of memory after %d tokens", path, *n);
             rc = HL_EFAIL;
         }
+        p += len;
     }
-    if (rc == HL_OK && ferror(fp)) { snprintf(err, errlen, "%s: read error", path); rc = HL_EFAIL; }
     if (rc == HL_OK && *n == 0) { snprintf(err, errlen, "%s: no tokens", path); rc = HL_EBADINPUT; }
-    if (fp != stdin) fclose(fp);
+    free(text);
     if (rc) { free(*ids); *ids = NULL; *n = 0; }
     return rc;
 }

@@ -28,7 +28,7 @@ static const char *usage_text =
     "  --shard I/N           only runs whose index mod N == I-1 (use one database per shard,\n"
     "                        then 'hylab db merge')\n"
     "  --jobs N              with --db: N runs at once (threads per run: cores / N)\n"
-    "  --threads N           threads per run (default: all cores / jobs)\n"
+    "  --threads N           threads per run, at most 1024 (default: all cores / jobs)\n"
     "  --force               rerun runs that are already done (replaces their results)\n"
     "  --backend cpu|cpu_ref kernel backend (default cpu)\n"
     "  --save FILE           one spec: save the final weights (safetensors)\n"
@@ -88,8 +88,10 @@ static int parse_opt(int argc, char **argv, int *k, run_args *a) {
         if (parse_shard(v, &a->r.shard_i, &a->r.shard_n)) return bad("--shard wants I/N with 1 <= I <= N (got '%s')", v);
     } else if (!strcmp(o, "--jobs")) {
         if (parse_int(v, 1, &a->r.jobs)) return bad("--jobs wants a positive integer (got '%s')", v);
-    } else if (parse_int(v, 1, &a->r.threads)) {
-        return bad("--threads wants a positive integer (got '%s')", v);
+    } else if (parse_int(v, 1, &a->r.threads) || a->r.threads > HL_MAX_THREADS) {
+        char why[96];
+        snprintf(why, sizeof why, "--threads wants an integer in [1, %d] (got '%s')", HL_MAX_THREADS, v);
+        return bad("%s", why);
     }
     return 0;
 }

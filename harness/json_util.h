@@ -8,22 +8,38 @@
 #include <cJSON.h>
 #include "spec.h"
 
-// Reads a whole file into a malloc'd NUL-terminated string.
+// Reads a whole JSON file (spec, sweep, report) into a malloc'd string:
+// hl_read_text_file with the HL_MAX_INPUT_BYTES limit.
 // Errors: "PATH: cannot open: No such file or directory".
 int hl_json_read_file(const char *path, char **text, char *err, size_t errlen);
 
 // Parses text strictly (one value, nothing after it). Errors name the line
-// and column: "SOURCE: invalid JSON at line 3, column 7".
+// and column: "SOURCE: invalid JSON at line 3, column 7"; then refuses, with
+// the JSON path, a number out of range (hl_json_check_numbers) and a key
+// repeated in an object (hl_json_check_duplicates). *root is NULL on error.
 int hl_json_parse(const char *text, const char *source, cJSON **root, char *err, size_t errlen);
 
-// The first member of object obj whose key an earlier member already has
-// (cJSON keeps both), or NULL: for readers that refuse duplicate keys.
-const cJSON *hl_json_repeated_key(const cJSON *obj);
+// The first member of obj whose key repeats an earlier member's (document
+// order), or NULL. O(n log n) in the object's size.
+const cJSON *hl_json_find_duplicate(const cJSON *obj);
+
+// A repeated key anywhere in the tree is an error naming its path:
+// "SOURCE: variants[1].set.train.lr: duplicate key".
+int hl_json_check_duplicates(const cJSON *root, const char *source, char *err, size_t errlen);
+
+// root parsed from text: a number literal of text that a double cannot hold
+// (1e400 overflows to inf, 1e-400 underflows to 0) is an error naming the
+// literal as written and its path below `where` (the path of root: "" for a
+// file, "--set train.lr" for a --set value):
+// "SOURCE: train.lr: number out of range for a double (got 1e400)".
+int hl_json_check_numbers(const char *text, const cJSON *root, const char *source, const char *where,
+                          char *err, size_t errlen);
 
 // Sorts object keys recursively (byte order); arrays keep their order.
 void hl_json_sort_keys(cJSON *item);
 
-// Canonical text of a value: a sorted copy printed compactly. malloc'd.
+// Canonical text of a value: a sorted copy printed compactly, every number
+// exactly (it reads back as the same double). malloc'd.
 char *hl_json_canonical(const cJSON *item);
 
 // The value printed compactly and shortened for messages ("got X").

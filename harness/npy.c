@@ -131,6 +131,36 @@ static int parse_npy_dict(const char *dict, const char *path, int *ndim, int64_t
     return HL_OK;
 }
 
+// Bytes left in fp after the current position (-1 if it cannot seek).
+static int64_t bytes_left(FILE *fp) {
+    off_t here = ftello(fp);
+    if (here < 0 || fseeko(fp, 0, SEEK_END) != 0) return -1;
+    off_t end = ftello(fp);
+    if (end < here || fseeko(fp, here, SEEK_SET) != 0) return -1;
+    return (int64_t)(end - here);
+}
+
+// The data must be exactly numel floats: checked against the file before
+// anything is allocated, so a shape claiming 2^62 elements costs nothing.
+static int check_data_size(FILE *fp, const char *path, int ndim, const int64_t *shape, size_t *numel,
+                           char *err, size_t errlen) {
+    int64_t left = bytes_left(fp);
+    uint64_t n = 1;
+    for (int d = 0; d < ndim; d++) {
+        if (shape[d] && n > (uint64_t)left / (uint64_t)shape[d]) { n = UINT64_MAX; break; }
+        n *= (uint64_t)shape[d];
+    }
+    if (left < 0) return hl_fail(err, errlen, HL_EBADINPUT, "%s: cannot seek (not a regular file?)", path);
+    if (n == UINT64_MAX)
+        return hl_fail(err, errlen, HL_EBADINPUT, "%s: the shape is larger than the %lld data bytes in the file",
+                       path, (long long)left);
+    if (n * sizeof(float) != (uint64_t)left)
+        return hl_fail(err, errlen, HL_EBADINPUT, "%s: the shape needs %llu data bytes, the file holds %lld",
+                       path, (unsigned long long)(n * sizeof(float)), (long long)left);
+    *numel = (size_t)n;
+    return HL_OK;
+}
+
 int hl_npy_read_f32(const char *path, float **data, int *ndim, int64_t shape[HL_NPY_MAX_DIMS],
                     char *err, size_t errlen) {
     *data = NULL;
@@ -140,8 +170,8 @@ int hl_npy_read_f32(const char *path, float **data, int *ndim, int64_t shape[HL_
     int rc = read_npy_header(fp, path, &dict, err, errlen);
     if (!rc) rc = parse_npy_dict(dict, path, ndim, shape, err, errlen);
     free(dict);
-    size_t numel = 1;
-    for (int d = 0; !rc && d < *ndim; d++) numel *= (size_t)shape[d];
+    size_t numel = 0;
+    if (!rc) rc = check_data_size(fp, path, *ndim, shape, &numel, err, errlen);
     float *buf = NULL;
     if (!rc && !(buf = malloc(numel ? numel * sizeof(float) : 1)))
         rc = hl_fail(err, errlen, HL_EFAIL, "%s: out of memory", path);

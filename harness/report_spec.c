@@ -8,6 +8,7 @@
 #include <string.h>
 #include "json_util.h"
 #include "report.h"
+#include "spec.h"
 
 typedef struct {
     const char *file;
@@ -34,7 +35,7 @@ static void subpath(char *out, size_t len, const char *base, const char *key) {
 
 // Unknown and repeated keys are errors.
 static int check_keys(ctx *c, const cJSON *obj, const char *path, const char *const *allowed) {
-    const cJSON *dup = hl_json_repeated_key(obj);
+    const cJSON *dup = hl_json_find_duplicate(obj);
     if (dup) {
         char p[PLEN]; subpath(p, sizeof p, path, dup->string);
         return fail(c, p, "duplicate key");
@@ -351,23 +352,10 @@ static int parse_list(ctx *c, const cJSON *root, const char *key, int is_table, 
     return HL_REP_OK;
 }
 
+// The whole file, bounded and NUL-free (hl_read_text_file), or NULL with err.
 static char *read_file(const char *path, char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n - 1, f);
-        if (n < cap - 1) break;
-        char *nb = realloc(buf, cap *= 2);
-        if (!nb) { free(buf); buf = NULL; }
-        else buf = nb;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf || bad) { free(buf); snprintf(err, errlen, "%s: cannot read", path); return NULL; }
-    buf[n] = 0;
-    return buf;
+    char *text = NULL;
+    return hl_read_text_file(path, HL_MAX_INPUT_BYTES, &text, NULL, err, errlen) == HL_OK ? text : NULL;
 }
 
 int hl_report_load(const char *path, hl_report *rep, char *err, size_t errlen) {

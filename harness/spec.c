@@ -43,18 +43,60 @@
 //
 // "--set" VALUE is parsed as JSON when it parses, else taken as a string;
 // null removes the key (back to its default).
+//
+// Ranges. Lower bounds are in the code (sizes >= 1, ...). Upper bounds are
+// sanity limits, generous for published models (Llama-3-405B: d_model 16384,
+// d_ff 53248, 128 heads; Gemma: vocab 256000, head_dim 256) and small enough
+// that every count `describe` makes fits int64 and every per-position index
+// of a run fits an int; the message names the limit ("model.d_model: must be
+// at most 65536 (got 1000000000)"):
+//   model.vocab_size <= 2^20, d_model <= 65536, n_layers <= 256,
+//   attn.n_heads, n_kv_heads <= 1024, head_dim <= 4096,
+//   n_heads * head_dim and n_heads * v_head_dim <= 2^18 (HL_MAX_WIDTH),
+//   attn.window <= 2^24 (HL_MAX_CONTEXT; a window that covers the context is global),
+//   attn.rope_theta a normal float (>= FLT_MIN: never stored as 0),
+//   ssm.d_state <= 1024, d_conv <= 256, expand <= 16, dt_rank <= 65536,
+//   d_inner = expand * d_model <= 2^18, meta_tokens <= 65536, ffn.d_ff <= 2^20,
+//   norm_eps in [1e-12, 1] (real models use 1e-5 or 1e-6; a float smaller than
+//   ~1e-38 would be stored as 0),
+//   task seq_len, num_kv_pairs <= 65536 (HL_MAX_SEQ_LEN), task vocab_size <= 2^20,
+//   train.task.num_examples <= 1e9 (an index range: examples are drawn as
+//   needed), eval num_examples <= 1e6 (each is evaluated),
+//   train.batch_size and measure.batch <= 65536,
+//   batch_size * (meta_tokens + longest seq_len) <= 2^24 positions,
+//   measure.context, measure.decode_tokens <= 2^24, other integers < 2^31.
+// Memory is not checked here: describe counts models far larger than a CPU
+// can train. `run` also calls hl_spec_check_train_memory (bottom of this
+// file) on every run: weights, gradients, AdamW moments and activations must
+// fit in the machine's physical memory.
 #include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "json_util.h"
 #include "spec.h"
+#include "../models/model.h"
 #include "../tasks/task.h"
 
 #define PATH_LEN 256
 #define MAX_EXACT_INT 9007199254740992.0  // 2^53: larger JSON integers are not exact
+// Upper limits (see "Ranges" above; the HL_MAX_* ones are in spec.h).
+#define MAX_HEADS 1024
+#define MAX_HEAD_DIM 4096
+#define MAX_D_STATE 1024
+#define MAX_D_CONV 256
+#define MAX_EXPAND 16
+#define MAX_D_FF (1 << 20)
+#define MAX_META_TOKENS (1 << 16)
+#define MIN_NORM_EPS 1e-12
+#define MAX_NORM_EPS 1.0
+#define MAX_BATCH (1 << 16)
+#define MAX_TRAIN_EXAMPLES 1000000000LL
+#define MAX_EVAL_EXAMPLES 1000000LL
 #define TRY(x) do { int rc_ = (x); if (rc_ != HL_OK) return rc_; } while (0)
 
 // ------------------------------------------------------------------ schema
@@ -153,10 +195,13 @@ static int check_object(const err_ctx *e, const cJSON *obj, const key_def *field
         hl_json_brief(obj, got, sizeof got);
         return fail(e, path, "must be an object (got %s)", got);
     }
+    const cJSON *dup = hl_json_find_duplicate(obj);
+    if (dup) {
+        join_path(child_path, path, dup->string);
+        return fail(e, child_path, "duplicate key");
+    }
     for (const cJSON *c = obj->child; c; c = c->next) {
         join_path(child_path, path, c->string);
-        for (const cJSON *d = obj->child; d != c; d = d->next)
-            if (!strcmp(d->string, c->string)) return fail(e, child_path, "duplicate key");
         const key_def *k = find_key(fields, c->string, strlen(c->string));
         if (!k) return fail(e, child_path, "unknown key");
         TRY(check_value(e, c, k, child_path));
@@ -232,6 +277,15 @@ int hl_spec_parse_set(const char *arg, const char *source, char **key, cJSON **v
     }
     *key = strndup(arg, (size_t)(eq - arg));
     *value = cJSON_ParseWithOpts(eq + 1, NULL, 1);
+    if (*value && *key) {
+        char where[PATH_LEN];
+        path_printf(where, "--set %s", *key);
+        int rc = hl_json_check_numbers(eq + 1, *value, source, where, err, errlen);
+        if (rc != HL_OK) {
+            free(*key); cJSON_Delete(*value); *key = NULL; *value = NULL;
+            return rc;
+        }
+    }
     if (!*value) *value = cJSON_CreateString(eq + 1);
     if (!*key || !*value) {
         free(*key); cJSON_Delete(*value); *key = NULL; *value = NULL;
@@ -366,39 +420,44 @@ static const char *string_or(const cJSON *obj, const char *key, const char *dflt
     return v ? v->valuestring : dflt;
 }
 
-// Reads an int-typed key, failing when it does not fit an int.
-static int read_int(const err_ctx *e, const cJSON *obj, const char *parent, const char *key, int dflt, int *out) {
-    const cJSON *v = field(obj, key);
-    char path[PATH_LEN];
-    if (!v) { *out = dflt; return HL_OK; }
-    join_path(path, parent, key);
-    if (v->valuedouble > 2147483647.0 || v->valuedouble < -2147483648.0)
-        return fail(e, path, "out of range (got %.0f)", v->valuedouble);
-    *out = (int)v->valuedouble;
-    return HL_OK;
-}
-
 static int at_least(const err_ctx *e, const char *path, long long value, long long min) {
     if (value >= min) return HL_OK;
     if (min == 1) return fail(e, path, "must be positive (got %lld)", value);
     return fail(e, path, "must be >= %lld (got %lld)", min, value);
 }
 
-static int int_at_least(const err_ctx *e, const cJSON *obj, const char *parent, const char *key,
-                        int dflt, int min, int *out) {
-    char path[PATH_LEN];
-    join_path(path, parent, key);
-    TRY(read_int(e, obj, parent, key, dflt, out));
-    return at_least(e, path, *out, min);
+static int at_most(const err_ctx *e, const char *path, long long value, long long max) {
+    if (value <= max) return HL_OK;
+    return fail(e, path, "must be at most %lld (got %lld)", max, value);
 }
 
-// A float-typed value that must be > 0 and finite as a float.
-static int positive_float(const err_ctx *e, const cJSON *obj, const char *parent, const char *key,
-                          double dflt, float *out) {
+// A product of two sizes (a layer width) within HL_MAX_WIDTH.
+static int width_at_most(const err_ctx *e, const char *path, const char *what, int a, int b) {
+    if ((long long)a * b <= HL_MAX_WIDTH) return HL_OK;
+    return fail(e, path, "%s must be at most %d (got %d * %d)", what, HL_MAX_WIDTH, a, b);
+}
+
+// An int-typed key (an exact integer, |v| <= 2^53: checked already) in
+// [min, max]; dflt when absent.
+static int int_in(const err_ctx *e, const cJSON *obj, const char *parent, const char *key,
+                  int dflt, int min, int max, int *out) {
+    char path[PATH_LEN];
+    join_path(path, parent, key);
+    long long v = (long long)number_or(obj, key, dflt);
+    TRY(at_least(e, path, v, min));
+    TRY(at_most(e, path, v, max));
+    *out = (int)v;
+    return HL_OK;
+}
+
+// A float-typed value in [min, max] (min > 0: a normal float, so that no
+// value is stored as 0 or a denormal).
+static int float_in(const err_ctx *e, const cJSON *obj, const char *parent, const char *key,
+                    double dflt, double min, double max, float *out) {
     char path[PATH_LEN];
     join_path(path, parent, key);
     double v = number_or(obj, key, dflt);
-    if (!(v > 0) || !isfinite((float)v)) return fail(e, path, "must be a positive float (got %g)", v);
+    if (!(v >= min && v <= max)) return fail(e, path, "must be in [%g, %g] (got %g)", min, max, v);
     *out = (float)v;
     return HL_OK;
 }
@@ -434,9 +493,7 @@ static int read_layers(const err_ctx *e, const cJSON *m, hl_model_config *mc) {
             return fail(e, "model.layers", "bad layer letter '%c': expected A, S or H (got \"%s\")", c, pattern);
     }
     memcpy(mc->layers_pattern, pattern, len + 1);
-    TRY(read_int(e, m, "model", "n_layers", (int)len, &mc->n_layers));
-    if (mc->n_layers < 1 || mc->n_layers > HL_MAX_LAYERS)
-        return fail(e, "model.n_layers", "must be in [1, %d] (got %d)", HL_MAX_LAYERS, mc->n_layers);
+    TRY(int_in(e, m, "model", "n_layers", (int)len, 1, HL_MAX_LAYERS, &mc->n_layers));
     for (int i = 0; i < mc->n_layers; i++) {
         mc->layer[i].kind = pattern[(size_t)i % len];
         mc->layer[i].kv_source = -1;
@@ -522,18 +579,20 @@ static int read_kv_share(const err_ctx *e, const cJSON *attn, hl_model_config *m
 static int read_attention(const err_ctx *e, const cJSON *m, hl_model_config *mc) {
     const cJSON *attn = field(m, "attn");
     hl_attn_config *a = &mc->attn;
-    TRY(int_at_least(e, attn, "model.attn", "n_heads", 4, 1, &a->n_heads));
-    TRY(int_at_least(e, attn, "model.attn", "n_kv_heads", a->n_heads, 1, &a->n_kv_heads));
+    TRY(int_in(e, attn, "model.attn", "n_heads", 4, 1, MAX_HEADS, &a->n_heads));
+    TRY(int_in(e, attn, "model.attn", "n_kv_heads", a->n_heads, 1, MAX_HEADS, &a->n_kv_heads));
     if (a->n_heads % a->n_kv_heads)
         return fail(e, "model.attn.n_kv_heads", "must divide n_heads (got %d for %d)", a->n_kv_heads, a->n_heads);
     if (!field(attn, "head_dim") && mc->d_model % a->n_heads)
         return fail(e, "model.attn.head_dim", "default d_model / n_heads needs n_heads to divide d_model (got %d for %d)",
                     a->n_heads, mc->d_model);
-    TRY(int_at_least(e, attn, "model.attn", "head_dim", mc->d_model / a->n_heads, 1, &a->head_dim));
+    TRY(int_in(e, attn, "model.attn", "head_dim", mc->d_model / a->n_heads, 1, MAX_HEAD_DIM, &a->head_dim));
     if (a->head_dim % 2) return fail(e, "model.attn.head_dim", "must be even for RoPE (got %d)", a->head_dim);
-    TRY(int_at_least(e, attn, "model.attn", "v_head_dim", 0, 0, &a->v_head_dim));
-    TRY(positive_float(e, attn, "model.attn", "rope_theta", 10000.0, &a->rope_theta));
-    TRY(int_at_least(e, attn, "model.attn", "window", 0, 0, &a->window));
+    TRY(width_at_most(e, "model.attn.head_dim", "n_heads * head_dim", a->n_heads, a->head_dim));
+    TRY(int_in(e, attn, "model.attn", "v_head_dim", 0, 0, HL_MAX_WIDTH, &a->v_head_dim));
+    TRY(width_at_most(e, "model.attn.v_head_dim", "n_heads * v_head_dim", a->n_heads, a->v_head_dim));
+    TRY(float_in(e, attn, "model.attn", "rope_theta", 10000.0, FLT_MIN, FLT_MAX, &a->rope_theta));
+    TRY(int_in(e, attn, "model.attn", "window", 0, 0, HL_MAX_CONTEXT, &a->window));
     TRY(read_global_layers(e, attn, mc));
     TRY(read_kv_share(e, attn, mc));
     if (!any_attention_layer(mc)) {
@@ -546,14 +605,12 @@ static int read_attention(const err_ctx *e, const cJSON *m, hl_model_config *mc)
 static int read_ssm(const err_ctx *e, const cJSON *m, hl_model_config *mc) {
     const cJSON *ssm = field(m, "ssm");
     hl_ssm_config *s = &mc->ssm;
-    TRY(int_at_least(e, ssm, "model.ssm", "d_state", 16, 1, &s->d_state));
-    TRY(int_at_least(e, ssm, "model.ssm", "d_conv", 4, 1, &s->d_conv));
-    TRY(int_at_least(e, ssm, "model.ssm", "expand", 2, 1, &s->expand));
-    TRY(int_at_least(e, ssm, "model.ssm", "dt_rank", 0, 0, &s->dt_rank));
+    TRY(int_in(e, ssm, "model.ssm", "d_state", 16, 1, MAX_D_STATE, &s->d_state));
+    TRY(int_in(e, ssm, "model.ssm", "d_conv", 4, 1, MAX_D_CONV, &s->d_conv));
+    TRY(int_in(e, ssm, "model.ssm", "expand", 2, 1, MAX_EXPAND, &s->expand));
+    TRY(int_in(e, ssm, "model.ssm", "dt_rank", 0, 0, HL_MAX_D_MODEL, &s->dt_rank));
     if (s->dt_rank == 0) s->dt_rank = (mc->d_model + 15) / 16;
-    if ((long long)s->expand * mc->d_model > 1 << 30)
-        return fail(e, "model.ssm.expand", "d_inner = expand * d_model is too large (got %d * %d)", s->expand, mc->d_model);
-    return HL_OK;
+    return width_at_most(e, "model.ssm.expand", "d_inner = expand * d_model", s->expand, mc->d_model);
 }
 
 // Per-layer window and V head dim; H layers need n_heads * v_head_dim == d_inner.
@@ -587,29 +644,28 @@ static int read_ffn(const err_ctx *e, const cJSON *m, hl_model_config *mc) {
     if (!strcmp(type, "none")) { mc->ffn.type = HL_FFN_NONE; mc->ffn.d_ff = 0; return HL_OK; }
     if (strcmp(type, "swiglu")) return fail(e, "model.ffn.type", "must be \"swiglu\" or \"none\" (got \"%s\")", type);
     mc->ffn.type = HL_FFN_SWIGLU;
-    if (!field(ffn, "d_ff") && mc->d_model > (1 << 28)) return fail(e, "model.ffn.d_ff", "default 4 * d_model is too large");
-    return int_at_least(e, ffn, "model.ffn", "d_ff", 4 * mc->d_model, 1, &mc->ffn.d_ff);
+    return int_in(e, ffn, "model.ffn", "d_ff", 4 * mc->d_model, 1, MAX_D_FF, &mc->ffn.d_ff);
 }
 
 static int read_model(const err_ctx *e, const cJSON *m, hl_model_config *mc) {
-    TRY(int_at_least(e, m, "model", "vocab_size", 8192, 2, &mc->vocab_size));
-    TRY(int_at_least(e, m, "model", "d_model", 128, 1, &mc->d_model));
+    TRY(int_in(e, m, "model", "vocab_size", 8192, 2, HL_MAX_VOCAB, &mc->vocab_size));
+    TRY(int_in(e, m, "model", "d_model", 128, 1, HL_MAX_D_MODEL, &mc->d_model));
     TRY(read_layers(e, m, mc));
     TRY(read_attention(e, m, mc));
     TRY(read_ssm(e, m, mc));
     TRY(plan_layers(e, mc));
-    TRY(int_at_least(e, m, "model", "meta_tokens", 0, 0, &mc->meta_tokens));
+    TRY(int_in(e, m, "model", "meta_tokens", 0, 0, MAX_META_TOKENS, &mc->meta_tokens));
     TRY(read_ffn(e, m, mc));
     const cJSON *tie = field(m, "tie_embeddings");
     mc->tie_embeddings = tie ? cJSON_IsTrue(tie) : 1;
-    return positive_float(e, m, "model", "norm_eps", 1e-5, &mc->norm_eps);
+    return float_in(e, m, "model", "norm_eps", 1e-5, MIN_NORM_EPS, MAX_NORM_EPS, &mc->norm_eps);
 }
 
 // ------------------------------------------------------------ tasks
 // Reads a task; missing fields come from `dflt`. name_key is "name"
 // (train.task) or "task" (eval entries).
 static int read_task(const err_ctx *e, const cJSON *t, const char *path, const char *name_key,
-                     const hl_task_config *dflt, int model_vocab, hl_task_config *out) {
+                     const hl_task_config *dflt, long long max_examples, int model_vocab, hl_task_config *out) {
     char p[PATH_LEN];
     const char *name = string_or(t, name_key, dflt->name);
     join_path(p, path, name_key);
@@ -617,9 +673,9 @@ static int read_task(const err_ctx *e, const cJSON *t, const char *path, const c
     for (int i = 0; known_tasks[i]; i++) known |= !strcmp(known_tasks[i], name);
     if (!known) return fail(e, p, "unknown task (got \"%s\"; known: mqar)", name);
     snprintf(out->name, sizeof out->name, "%s", name);
-    TRY(int_at_least(e, t, path, "seq_len", dflt->seq_len, 1, &out->seq_len));
-    TRY(int_at_least(e, t, path, "num_kv_pairs", dflt->num_kv_pairs, 1, &out->num_kv_pairs));
-    TRY(int_at_least(e, t, path, "vocab_size", dflt->vocab_size, 0, &out->vocab_size));
+    TRY(int_in(e, t, path, "seq_len", dflt->seq_len, 1, HL_MAX_SEQ_LEN, &out->seq_len));
+    TRY(int_in(e, t, path, "num_kv_pairs", dflt->num_kv_pairs, 1, HL_MAX_SEQ_LEN, &out->num_kv_pairs));
+    TRY(int_in(e, t, path, "vocab_size", dflt->vocab_size, 0, HL_MAX_VOCAB, &out->vocab_size));
     if (out->vocab_size == 0) out->vocab_size = model_vocab;
     join_path(p, path, "vocab_size");
     if (out->vocab_size > model_vocab)
@@ -629,6 +685,7 @@ static int read_task(const err_ctx *e, const cJSON *t, const char *path, const c
     double n = number_or(t, "num_examples", (double)dflt->num_examples);
     join_path(p, path, "num_examples");
     TRY(at_least(e, p, (long long)n, 1));
+    TRY(at_most(e, p, (long long)n, max_examples));
     out->num_examples = (long)n;
     if (!strcmp(out->name, "mqar")) {
         char why[HL_ERR_LEN / 2];
@@ -655,7 +712,7 @@ static int read_evals(const err_ctx *e, const cJSON *list, const hl_task_config 
     int i = 0;
     for (const cJSON *c = list->child; c; c = c->next, i++) {
         index_path(path, "eval", i);
-        TRY(read_task(e, c, path, "task", &dflt, model_vocab, &s->eval[i]));
+        TRY(read_task(e, c, path, "task", &dflt, MAX_EVAL_EXAMPLES, model_vocab, &s->eval[i]));
     }
     s->n_eval = n;
     return HL_OK;
@@ -672,12 +729,12 @@ static int adam_beta(const err_ctx *e, const cJSON *t, const char *key, double d
 
 static int read_train(const err_ctx *e, const cJSON *t, int model_vocab, hl_train_config *tc) {
     const hl_task_config task_default = {"mqar", 64, 4, 0, 0.01, 100000};
-    TRY(read_task(e, field(t, "task"), "train.task", "name", &task_default, model_vocab, &tc->task));
-    TRY(int_at_least(e, t, "train", "steps", 1000, 0, &tc->steps));
-    TRY(int_at_least(e, t, "train", "batch_size", 32, 1, &tc->batch_size));
+    TRY(read_task(e, field(t, "task"), "train.task", "name", &task_default, MAX_TRAIN_EXAMPLES, model_vocab, &tc->task));
+    TRY(int_in(e, t, "train", "steps", 1000, 0, INT_MAX, &tc->steps));
+    TRY(int_in(e, t, "train", "batch_size", 32, 1, MAX_BATCH, &tc->batch_size));
     TRY(double_in(e, t, "train", "lr", 1e-3, 0, 0, INFINITY, &tc->lr));
     TRY(double_in(e, t, "train", "min_lr", 0, 0, 1, tc->lr, &tc->min_lr));
-    TRY(int_at_least(e, t, "train", "warmup_steps", 0, 0, &tc->warmup_steps));
+    TRY(int_in(e, t, "train", "warmup_steps", 0, 0, INT_MAX, &tc->warmup_steps));
     const char *sched = string_or(t, "schedule", "cosine");
     if (!strcmp(sched, "cosine")) tc->schedule = HL_SCHED_COSINE;
     else if (!strcmp(sched, "linear")) tc->schedule = HL_SCHED_LINEAR;
@@ -691,11 +748,11 @@ static int read_train(const err_ctx *e, const cJSON *t, int model_vocab, hl_trai
     double seed = number_or(t, "seed", 0);
     if (seed < 0) return fail(e, "train.seed", "must be >= 0 (got %.0f)", seed);
     tc->seed = (uint64_t)seed;
-    TRY(int_at_least(e, t, "train", "eval_every", 0, 0, &tc->eval_every));
-    return int_at_least(e, t, "train", "debug_abort_step", 0, 0, &tc->debug_abort_step);
+    TRY(int_in(e, t, "train", "eval_every", 0, 0, INT_MAX, &tc->eval_every));
+    return int_in(e, t, "train", "debug_abort_step", 0, 0, INT_MAX, &tc->debug_abort_step);
 }
 
-static int read_positive_list(const err_ctx *e, const cJSON *m, const char *key, int dflt,
+static int read_positive_list(const err_ctx *e, const cJSON *m, const char *key, int dflt, int max,
                               int *values, int *count) {
     const cJSON *list = field(m, key);
     char path[PATH_LEN], item[PATH_LEN];
@@ -705,8 +762,8 @@ static int read_positive_list(const err_ctx *e, const cJSON *m, const char *key,
     if (n > HL_MAX_MEASURE) return fail(e, path, "at most %d entries (got %d)", HL_MAX_MEASURE, n);
     for (const cJSON *c = list->child; c; c = c->next, i++) {
         index_path(item, path, i);
-        if (c->valuedouble < 1 || c->valuedouble > 2147483647.0)
-            return fail(e, item, "must be a positive int (got %.0f)", c->valuedouble);
+        if (c->valuedouble < 1) return fail(e, item, "must be a positive int (got %.0f)", c->valuedouble);
+        TRY(at_most(e, item, (long long)c->valuedouble, max));
         values[i] = (int)c->valuedouble;
     }
     *count = n;
@@ -714,9 +771,9 @@ static int read_positive_list(const err_ctx *e, const cJSON *m, const char *key,
 }
 
 static int read_measure(const err_ctx *e, const cJSON *m, hl_measure_config *mc) {
-    TRY(read_positive_list(e, m, "batch", 1, mc->batch, &mc->n_batch));
-    TRY(read_positive_list(e, m, "context", 512, mc->context, &mc->n_context));
-    return int_at_least(e, m, "measure", "decode_tokens", 64, 0, &mc->decode_tokens);
+    TRY(read_positive_list(e, m, "batch", 1, MAX_BATCH, mc->batch, &mc->n_batch));
+    TRY(read_positive_list(e, m, "context", 512, HL_MAX_CONTEXT, mc->context, &mc->n_context));
+    return int_in(e, m, "measure", "decode_tokens", 64, 0, HL_MAX_CONTEXT, &mc->decode_tokens);
 }
 
 // ------------------------------------------------------------ canonical form
@@ -846,11 +903,27 @@ static int read_name(const err_ctx *e, const cJSON *root, const char *default_na
     return HL_OK;
 }
 
+// The longest sequence a run feeds the model: the training task's or an eval's.
+static int longest_seq_len(const hl_spec *s) {
+    int T = s->train.task.seq_len;
+    for (int i = 0; i < s->n_eval; i++) if (s->eval[i].seq_len > T) T = s->eval[i].seq_len;
+    return T;
+}
+
+// Training and eval batches hold batch_size x (meta_tokens + seq_len) positions.
+static int check_batch_tokens(const err_ctx *e, const hl_spec *s) {
+    int B = s->train.batch_size, Tt = s->model.meta_tokens + longest_seq_len(s);
+    if ((long long)B * Tt <= HL_MAX_BATCH_TOKENS) return HL_OK;
+    return fail(e, "train.batch_size", "batch_size * (meta_tokens + longest seq_len) must be at most %d positions (got %d * %d)",
+                HL_MAX_BATCH_TOKENS, B, Tt);
+}
+
 static int read_spec(const err_ctx *e, const cJSON *root, const char *default_name, hl_spec *s) {
     TRY(read_name(e, root, default_name, s));
     TRY(read_model(e, field(root, "model"), &s->model));
     TRY(read_train(e, field(root, "train"), s->model.vocab_size, &s->train));
     TRY(read_evals(e, field(root, "eval"), &s->train.task, s->model.vocab_size, s));
+    TRY(check_batch_tokens(e, s));
     TRY(read_measure(e, field(root, "measure"), &s->measure));
     return finish_canonical(e, s);
 }
@@ -904,4 +977,38 @@ void hl_spec_free(hl_spec *s) {
     if (!s) return;
     free(s->canonical_json);
     s->canonical_json = NULL;
+}
+
+// ------------------------------------------------------------ training memory
+static int64_t physical_memory(void) {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && page > 0 ? (int64_t)pages * page : INT64_MAX;
+}
+
+// "23.4 GiB"
+static const char *bytes_text(int64_t bytes, char *buf, size_t len) {
+    static const char *const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    double v = (double)bytes;
+    int u = 0;
+    while (v >= 1024 && u < 6) { v /= 1024; u++; }
+    snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+    return buf;
+}
+
+int hl_spec_check_train_memory(const hl_spec *s, const char *source, char *err, size_t errlen) {
+    err_ctx e = {source, err, errlen};
+    int B = s->train.batch_size, T = longest_seq_len(s);
+    hl_model_sizes z = hl_model_sizes_of(&s->model, B, T);
+    if (z.params < 0) return fail(&e, "model", "the model code cannot build this config");
+    // hl_train_run: weights, gradients, AdamW m and v (floats, params each),
+    // the activation and int arenas, two batches of 4 int32 arrays of B x T
+    int64_t weights = 16 * z.params, acts = 4 * (z.acts + z.ints) + 2 * 16 * (int64_t)B * T;
+    int64_t need = weights + acts, have = physical_memory();
+    if (need <= have) return HL_OK;
+    char a[32], b[32], c[32], d[32];
+    return fail(&e, weights >= acts ? "model" : "train.batch_size",
+                "training needs %s: %s for the weights, gradients and AdamW moments of %lld parameters and %s of "
+                "activations at batch_size %d x %d positions; this machine has %s of memory",
+                bytes_text(need, a, sizeof a), bytes_text(weights, b, sizeof b), (long long)z.params,
+                bytes_text(acts, c, sizeof c), B, s->model.meta_tokens + T, bytes_text(have, d, sizeof d));
 }

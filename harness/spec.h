@@ -12,8 +12,18 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
+// Upper limits of spec sizes (the full list with reasons is at the top of
+// harness/spec.c). They keep every count describe makes within int64 and
+// every per-position index of a run within int.
 #define HL_MAX_LAYERS 256
+#define HL_MAX_VOCAB (1 << 20)
+#define HL_MAX_D_MODEL (1 << 16)
+#define HL_MAX_WIDTH (1 << 18)        // d_inner, n_heads * head_dim, n_heads * v_head_dim
+#define HL_MAX_CONTEXT (1 << 24)      // attn.window, measure.context, describe --context
+#define HL_MAX_SEQ_LEN (1 << 16)      // a task's seq_len
+#define HL_MAX_BATCH_TOKENS (1 << 24) // batch_size * (meta_tokens + longest seq_len)
 #define HL_MAX_EVAL 16
 #define HL_MAX_MEASURE 16
 #define HL_NAME_LEN 128
@@ -117,11 +127,24 @@ int hl_spec_load_text(const char *text, const char *source,
                       hl_spec *out, char *err, size_t errlen);
 void hl_spec_free(hl_spec *s);
 
+// Whether training s fits in this machine's physical memory: weights,
+// gradients and AdamW moments (16 bytes per parameter) plus activations and
+// batches at train.batch_size x the longest seq_len (as hl_train_run
+// allocates them). Loading a spec only checks sizes against the limits above
+// (describe counts models far larger than a CPU can train); `run` checks this
+// for every run before it writes anything. HL_OK, or HL_EBADINPUT with
+// "SOURCE: model: training needs 1.1 TiB: ...; this machine has 23.4 GiB of memory".
+int hl_spec_check_train_memory(const hl_spec *s, const char *source, char *err, size_t errlen);
+
 // ---------------------------------------------------------------- sweeps
 // A sweep file {"name", "base": path-or-object, "variants": [{"name","set"}],
 // "grid": {"dotted.key": [values...]}} expands to variants x grid points
 // (cartesian product, grid keys in sorted order, values in file order).
 // A plain spec file loads as a sweep of one run (variant = spec name).
+// Sweeps are loaded to be run: besides validation (a key repeated anywhere in
+// the file is an error), a sweep expands to at most 10000 runs (counted
+// before expanding) and every run must fit in memory for training
+// (hl_spec_check_train_memory). Errors name the file and JSON path.
 typedef struct {
     char variant[HL_NAME_LEN];
     char *grid_json;         // malloc'd, e.g. {"train.seed":1}; "{}" when no grid
@@ -142,5 +165,21 @@ void hl_sweep_free(hl_sweep *s);
 
 // Small utilities shared by harness code.
 void hl_sha256_hex(const void *data, size_t len, char out[65]);
+
+// Input files (spec, sweep and report JSON, token lists) are read whole, up to
+// this many bytes: a larger file, a device like /dev/zero or an endless pipe
+// is refused instead of filling memory.
+#define HL_MAX_INPUT_BYTES ((size_t)16 << 20)   // 16 MiB
+
+// Reads at most max_bytes of a text file into a malloc'd NUL-terminated
+// string (*len, if not NULL, gets its length). Errors (HL_EBADINPUT, naming
+// the file): cannot open or read, more than max_bytes ("PATH: larger than the
+// limit of 16777216 bytes (16 MiB) for input files"), a NUL byte ("PATH: NUL
+// byte at offset 17 (not a text file)"). The stream form reads fp (e.g.
+// stdin) and names it `name` in messages.
+int hl_read_text_file(const char *path, size_t max_bytes, char **text, size_t *len,
+                      char *err, size_t errlen);
+int hl_read_text_stream(FILE *fp, const char *name, size_t max_bytes, char **text, size_t *len,
+                        char *err, size_t errlen);
 
 #endif

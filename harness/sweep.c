@@ -15,6 +15,12 @@
 // set, then the grid point, then the CLI's --set overrides (so all of them
 // enter the spec hash). A run keeps the base spec's name; the variant name and
 // grid point are recorded in hl_sweep_run.
+// Limits: the file is read through hl_json_read_file (16 MiB) and parsed by
+// hl_json_parse, so a key repeated anywhere (a variant's "set", "grid", an
+// inline base) is an error; a sweep expands to at most MAX_RUNS runs (the
+// count, variants x grid points, is checked before anything is expanded);
+// every run must fit in memory for training (hl_spec_check_train_memory):
+// sweeps are loaded to be run.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +28,7 @@
 #include "json_util.h"
 #include "spec.h"
 
-#define MAX_RUNS 100000
+#define MAX_RUNS 10000
 #define TRY(x) do { int rc_ = (x); if (rc_ != HL_OK) return rc_; } while (0)
 
 typedef struct {
@@ -59,8 +65,6 @@ static int check_top_level_keys(const sweep_ctx *c, const cJSON *root) {
         int ok = 0;
         for (int i = 0; allowed[i]; i++) ok |= !strcmp(allowed[i], k->string);
         if (!ok) return sweep_fail(c, k->string, "%s", "unknown key (a sweep has name, base, variants, grid)");
-        for (const cJSON *d = root->child; d != k; d = d->next)
-            if (!strcmp(d->string, k->string)) return sweep_fail(c, k->string, "%s", "duplicate key");
     }
     return HL_OK;
 }
@@ -204,8 +208,6 @@ static int read_grid(const sweep_ctx *c, const cJSON *grid, grid_axis **out, int
     if (!*out) return sweep_fail(c, "grid", "%s", "out of memory");
     for (const cJSON *k = grid->child; k; k = k->next, i++) {
         snprintf(path, sizeof path, "grid.%s", k->string);
-        for (const cJSON *d = grid->child; d != k; d = d->next)
-            if (!strcmp(d->string, k->string)) return sweep_fail(c, path, "%s", "duplicate key");
         TRY(check_key_only(c, k->string, "grid."));
         hl_json_brief(k, got, sizeof got);
         if (!cJSON_IsArray(k) || cJSON_GetArraySize(k) == 0)
@@ -253,18 +255,29 @@ static int build_run(const sweep_ctx *c, const cJSON *base, const char *base_nam
         else snprintf(source, sizeof source, "%s (variant %s)", c->source, v->name);
         rc = hl_spec_from_tree(tree, source, base_name, sets, n_sets, &run->spec, c->err, c->errlen);
     }
+    if (rc == HL_OK) rc = hl_spec_check_train_memory(&run->spec, source, c->err, c->errlen);
     cJSON_Delete(tree);
     return rc;
+}
+
+// Variants x grid points, refused above MAX_RUNS before anything is built.
+// Counted in a double: no overflow, and exact below 2^53.
+static int count_runs(const sweep_ctx *c, int n_variants, const grid_axis *axes, int n_axes, long *n_points) {
+    char why[200];
+    double points = 1;
+    for (int a = 0; a < n_axes; a++) points *= axes[a].n;
+    double runs = points * n_variants;
+    if (runs <= MAX_RUNS) { *n_points = (long)points; return HL_OK; }
+    snprintf(why, sizeof why, "expands to %.0f runs (%d variants x %.0f grid points); a sweep has at most %d",
+             runs, n_variants, points, MAX_RUNS);
+    return sweep_fail(c, n_axes ? "grid" : "variants", "%s", why);
 }
 
 static int expand_runs(const sweep_ctx *c, const cJSON *base, const char *base_name,
                        const variant *variants, int n_variants, const grid_axis *axes, int n_axes,
                        const char *const *sets, int n_sets, hl_sweep *out) {
-    long n_points = 1;
-    for (int a = 0; a < n_axes; a++) {
-        n_points *= axes[a].n;
-        if (n_points * n_variants > MAX_RUNS) return sweep_fail(c, "grid", "expands to more than %s runs", "100000");
-    }
+    long n_points;
+    TRY(count_runs(c, n_variants, axes, n_axes, &n_points));
     out->runs = calloc((size_t)(n_points * n_variants), sizeof *out->runs);
     if (!out->runs) return sweep_fail(c, "variants", "%s", "out of memory");
     for (int v = 0; v < n_variants; v++)
@@ -310,6 +323,7 @@ static int load_plain_spec(const sweep_ctx *c, cJSON *root, const char *const *s
     out->n_runs = 1;
     hl_sweep_run *run = &out->runs[0];
     TRY(hl_spec_from_tree(root, c->source, out->name, sets, n_sets, &run->spec, c->err, c->errlen));
+    TRY(hl_spec_check_train_memory(&run->spec, c->source, c->err, c->errlen));
     snprintf(out->name, sizeof out->name, "%s", run->spec.name);
     snprintf(run->variant, sizeof run->variant, "%s", run->spec.name);
     run->grid_json = strdup("{}");

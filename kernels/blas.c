@@ -70,6 +70,7 @@ void hl_blas_preinit(char **argv) {
 
 void hl_blas_init(int threads) {
     if (threads <= 0) threads = omp_get_num_procs();
+    if (threads > HL_MAX_THREADS) threads = HL_MAX_THREADS;
     omp_set_num_threads(threads);
     openblas_set_num_threads(threads);
 }

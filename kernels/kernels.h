@@ -276,7 +276,10 @@ const hl_ops *hl_ops_get(const char *name);
 // (spinning OpenMP threads starve the working ones on a shared machine).
 // Returns normally when no re-exec is needed.
 void hl_blas_preinit(char **argv);
-// Sets the thread count for OpenMP and OpenBLAS (threads <= 0: all cores).
+// Sets the thread count for OpenMP and OpenBLAS (threads <= 0: all cores;
+// at most HL_MAX_THREADS). Options that take a thread count (run, forward
+// --threads) refuse more than HL_MAX_THREADS: OpenMP cannot start ~1e6.
+#define HL_MAX_THREADS 1024
 void hl_blas_init(int threads);
 // The OpenBLAS core in use (openblas_get_corename), e.g. "SkylakeX".
 const char *hl_blas_core(void);

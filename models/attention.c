@@ -127,7 +127,7 @@ int64_t hl_attn_t_eff(const hl_model_config *cfg, int layer, int64_t T) {
 double hl_attn_core_flops(const hl_model_config *cfg, int layer, int64_t T) {
     hl_attn_dims a = hl_attn_dims_of(cfg, layer);
     double proj = 2.0 * a.d * a.H * a.hd;
-    if (a.own_kv) proj += 2.0 * a.d * a.Hkv * (a.hd + a.vd);
+    if (a.own_kv) proj += 2.0 * a.d * a.Hkv * ((double)a.hd + a.vd);
     double te = (double)hl_attn_t_eff(cfg, layer, T);
     double scores = 2.0 * a.H * a.hd * te + 2.0 * a.H * a.vd * te;   // q.k and p.v
     return proj + scores;
@@ -136,7 +136,7 @@ double hl_attn_core_flops(const hl_model_config *cfg, int layer, int64_t T) {
 int64_t hl_attn_cache_bytes(const hl_model_config *cfg, int layer, int64_t T, int bytes) {
     hl_attn_dims a = hl_attn_dims_of(cfg, layer);
     if (!a.own_kv) return 0;
-    return (int64_t)a.Hkv * (a.hd + a.vd) * bytes * hl_attn_t_eff(cfg, layer, T);
+    return (int64_t)a.Hkv * ((int64_t)a.hd + a.vd) * bytes * hl_attn_t_eff(cfg, layer, T);
 }
 
 // ---------------------------------------------------------------- the 'A' layer

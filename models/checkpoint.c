@@ -265,10 +265,13 @@ static int parse_metadata(hl_st_file *f, const cJSON *j, char *err, size_t errle
 }
 
 // Fills f->tensors and f->meta from the parsed header.
-static int parse_header_json(hl_st_file *f, const cJSON *root, char *err, size_t errlen) {
+static int parse_header_json(hl_st_file *f, const cJSON *root, int max_tensors, char *err, size_t errlen) {
     if (!cJSON_IsObject(root))
         return hl_fail(err, errlen, HL_EBADINPUT, "%s: header is not a JSON object", f->path);
     int n = cJSON_GetArraySize(root);
+    if (n > max_tensors + 1)   // + __metadata__
+        return hl_fail(err, errlen, HL_EBADINPUT, "%s: header has %d entries, over the limit of %d tensors",
+                       f->path, n, max_tensors);
     f->tensors = calloc(n ? (size_t)n : 1, sizeof *f->tensors);
     if (!f->tensors) return hl_fail(err, errlen, HL_EFAIL, "%s: out of memory", f->path);
     const cJSON *item;
@@ -332,7 +335,7 @@ static int check_layout(hl_st_file *f, char *err, size_t errlen) {
 }
 
 // Reads the 8-byte length and the header text; sets data_start/data_size.
-static int read_header_text(hl_st_file *f, char **text, uint64_t *len, char *err, size_t errlen) {
+static int read_header_text(hl_st_file *f, uint64_t max_header, char **text, uint64_t *len, char *err, size_t errlen) {
     if (fseeko(f->fp, 0, SEEK_END) != 0)
         return hl_fail(err, errlen, HL_EFAIL, "%s: cannot seek: %s", f->path, strerror(errno));
     off_t size = ftello(f->fp);
@@ -343,10 +346,13 @@ static int read_header_text(hl_st_file *f, char **text, uint64_t *len, char *err
                     f->path, (long long)size);
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--) n = n << 8 | b[i];
-    if (n > HL_ST_MAX_HEADER || n > (uint64_t)size - 8)
+    if (n > (uint64_t)size - 8)
         return hl_fail(err, errlen, HL_EBADINPUT,
                     "%s: header length %llu does not fit in the %lld-byte file (not safetensors, or truncated)",
                     f->path, (unsigned long long)n, (long long)size);
+    if (n > max_header)
+        return hl_fail(err, errlen, HL_EBADINPUT, "%s: header of %llu bytes is over the limit of %llu bytes",
+                    f->path, (unsigned long long)n, (unsigned long long)max_header);
     char *buf = malloc(n + 1);
     if (!buf) return hl_fail(err, errlen, HL_EFAIL, "%s: out of memory for a %llu-byte header", f->path,
                           (unsigned long long)n);
@@ -362,8 +368,29 @@ static int read_header_text(hl_st_file *f, char **text, uint64_t *len, char *err
     return HL_OK;
 }
 
+// An upper bound on the JSON values in text: every value but the first is
+// the first item of an array or object, or follows a comma.
+static uint64_t json_values_bound(const char *text, uint64_t len) {
+    uint64_t n = 1;
+    for (uint64_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (c == '"') {
+            for (i++; i < len && text[i] != '"'; i++)
+                if (text[i] == '\\') i++;
+        } else if (c == ',' || c == '[' || c == '{') {
+            n++;
+        }
+    }
+    return n;
+}
+
 // Parses the header text: one JSON object, then only spaces.
-static int parse_header_text(hl_st_file *f, const char *text, uint64_t len, char *err, size_t errlen) {
+static int parse_header_text(hl_st_file *f, const char *text, uint64_t len, int max_tensors, char *err, size_t errlen) {
+    uint64_t values = json_values_bound(text, len), max_values = 64 + 16 * (uint64_t)max_tensors;
+    if (values > max_values)
+        return hl_fail(err, errlen, HL_EBADINPUT, "%s: header has up to %llu JSON values, over the limit of %llu "
+                       "(16 per tensor for %d tensors)", f->path, (unsigned long long)values,
+                       (unsigned long long)max_values, max_tensors);
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, (size_t)len, &end, 0);
     if (!root) {
@@ -376,12 +403,17 @@ static int parse_header_text(hl_st_file *f, const char *text, uint64_t len, char
             cJSON_Delete(root);
             return hl_fail(err, errlen, HL_EBADINPUT, "%s: header has bytes after the JSON object", f->path);
         }
-    int rc = parse_header_json(f, root, err, errlen);
+    int rc = parse_header_json(f, root, max_tensors, err, errlen);
     cJSON_Delete(root);
     return rc;
 }
 
 int hl_st_open(const char *path, hl_st_file *f, char *err, size_t errlen) {
+    const hl_st_limits any = {HL_ST_MAX_HEADER, HL_ST_MAX_TENSORS};
+    return hl_st_open_limited(path, &any, f, err, errlen);
+}
+
+int hl_st_open_limited(const char *path, const hl_st_limits *lim, hl_st_file *f, char *err, size_t errlen) {
     memset(f, 0, sizeof *f);
     snprintf(f->path, sizeof f->path, "%s", path);
     f->fp = fopen(path, "rb");
@@ -389,8 +421,8 @@ int hl_st_open(const char *path, hl_st_file *f, char *err, size_t errlen) {
                             "%s: cannot open: %s", path, strerror(errno));
     char *text = NULL;
     uint64_t len = 0;
-    int rc = read_header_text(f, &text, &len, err, errlen);
-    if (!rc) rc = parse_header_text(f, text, len, err, errlen);
+    int rc = read_header_text(f, lim->max_header, &text, &len, err, errlen);
+    if (!rc) rc = parse_header_text(f, text, len, lim->max_tensors, err, errlen);
     if (!rc) rc = check_layout(f, err, errlen);
     free(text);
     if (rc) hl_st_close(f);
@@ -452,10 +484,12 @@ int hl_ckpt_save(const char *path, hl_model *m, const char *spec_json, char *err
     return rc;
 }
 
+static const hl_st_limits ckpt_limits = {HL_CKPT_MAX_HEADER, HL_CKPT_MAX_TENSORS};
+
 int hl_ckpt_read_spec(const char *path, char **spec_json, char *err, size_t errlen) {
     *spec_json = NULL;
     hl_st_file f;
-    int rc = hl_st_open(path, &f, err, errlen);
+    int rc = hl_st_open_limited(path, &ckpt_limits, &f, err, errlen);
     if (rc) return rc;
     const char *spec = hl_st_meta_get(&f, "spec");
     if (!spec || !spec[0])
@@ -511,9 +545,18 @@ static int check_model_tensors(const hl_st_file *f, hl_model *m, char *err, size
     return HL_OK;
 }
 
+// A weight that is NaN or infinite makes every output NaN: refuse it.
+static int check_finite(const char *path, const hl_tensor_info *info, const float *v, char *err, size_t errlen) {
+    for (size_t i = 0; i < info->numel; i++)
+        if (!isfinite(v[i]))
+            return hl_fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': element %zu is %s (weights must be finite)",
+                           path, info->name, i, isnan(v[i]) ? "NaN" : "infinite");
+    return HL_OK;
+}
+
 int hl_ckpt_load(const char *path, hl_model *m, char *err, size_t errlen) {
     hl_st_file f;
-    int rc = hl_st_open(path, &f, err, errlen);
+    int rc = hl_st_open_limited(path, &ckpt_limits, &f, err, errlen);
     if (rc) return rc;
     rc = check_model_tensors(&f, m, err, errlen);
     float *params = hl_model_params(m);
@@ -521,6 +564,7 @@ int hl_ckpt_load(const char *path, hl_model *m, char *err, size_t errlen) {
     for (int i = 0; i < n && !rc; i++) {
         const hl_tensor_info *info = hl_model_tensor(m, i);
         rc = hl_st_read(&f, hl_st_find(&f, info->name), params + info->offset, err, errlen);
+        if (!rc) rc = check_finite(path, info, params + info->offset, err, errlen);
     }
     hl_st_close(&f);
     return rc;

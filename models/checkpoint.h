@@ -27,8 +27,27 @@
 
 #define HL_ST_MAX_DIMS 8
 #define HL_ST_NAME_LEN 256
-// Headers larger than this are refused (the safetensors library uses 100 MB).
+
+// What a reader accepts before parsing a header. The JSON header is parsed
+// with cJSON, which takes about 100 bytes per JSON value, and each tensor
+// entry takes ~370 bytes of hl_st_tensor: refusing more than 16 values per
+// tensor (rank <= 8: object, dtype, shape array and dims, offsets) plus
+// some metadata keeps parsing memory a small multiple of
+// max_header + max_tensors * 2 KB, whatever the header holds.
+typedef struct {
+    uint64_t max_header;             // bytes of JSON header
+    int max_tensors;                 // tensor entries
+} hl_st_limits;
+// Any safetensors file: 100 MB of header as the safetensors library allows,
+// 65536 tensors (a Hugging Face shard holds a few thousand at most).
 #define HL_ST_MAX_HEADER ((uint64_t)100 * 1000 * 1000)
+#define HL_ST_MAX_TENSORS 65536
+// hylab's own checkpoints (hl_ckpt_*): a model has at most 256 layers x 19
+// tensors + 3 (4867), whose entries plus the canonical spec make headers
+// under 0.7 MB: 4 MiB and 8192 tensors leave room and refuse a hostile
+// header before it costs more than ~20 MB to parse.
+#define HL_CKPT_MAX_HEADER ((uint64_t)4 << 20)
+#define HL_CKPT_MAX_TENSORS 8192
 
 // ---------------------------------------------------------------- format layer
 typedef struct {
@@ -66,9 +85,13 @@ typedef struct {
     hl_st_meta *meta;                // strings owned by the file
 } hl_st_file;
 
-// Opens and validates: header length, JSON, every entry's dtype, shape and
-// offsets (in bounds, size = numel * dtype size, no overlap, no hole, no
-// duplicate names), metadata values all strings. On error nothing stays open.
+// Opens and validates: header length (at most lim->max_header), the number
+// of JSON values (at most 16 per tensor of lim->max_tensors: counted before
+// parsing), JSON, every entry's dtype, shape and offsets (in bounds, size =
+// numel * dtype size, no overlap, no hole, no duplicate names), metadata
+// values all strings. On error nothing stays open. hl_st_open uses the
+// limits of any safetensors file (HL_ST_MAX_HEADER, HL_ST_MAX_TENSORS).
+int hl_st_open_limited(const char *path, const hl_st_limits *lim, hl_st_file *f, char *err, size_t errlen);
 int hl_st_open(const char *path, hl_st_file *f, char *err, size_t errlen);
 void hl_st_close(hl_st_file *f);
 // The tensor of that name, or NULL.
@@ -86,12 +109,15 @@ typedef struct hl_model hl_model;
 // __metadata__ {"spec": spec_json, "format": "pt", "producer": "hylab"}.
 int hl_ckpt_save(const char *path, hl_model *m, const char *spec_json,
                  char *err, size_t errlen);
+// Both readers open the file with the hylab checkpoint limits
+// (HL_CKPT_MAX_HEADER, HL_CKPT_MAX_TENSORS).
 // Reads __metadata__["spec"] into *spec_json (malloc'd; the caller frees).
 int hl_ckpt_read_spec(const char *path, char **spec_json, char *err, size_t errlen);
 // Loads the parameters of m from path. The file must hold exactly the model's
-// tensors (no missing, no extra), each F32 with the model's shape. Everything
-// is validated before any value is written into m; an I/O error while
-// reading the data may leave m partly loaded.
+// tensors (no missing, no extra), each F32 with the model's shape, every
+// value finite. The header is validated before any value is written into m;
+// a NaN or infinite value (HL_EBADINPUT naming the tensor and the element)
+// or an I/O error while reading the data may leave m partly loaded.
 int hl_ckpt_load(const char *path, hl_model *m, char *err, size_t errlen);
 
 #endif

@@ -31,7 +31,7 @@ void hl_mamba_declare(const hl_model_config *cfg, hl_decl *d, int base) {
     hl_decl_layer(d, base + HL_MB_IN, "mamba.in_proj.weight", "ssm", 1, 2, 2 * (int64_t)m.di, m.d, 0);
     hl_decl_layer(d, base + HL_MB_CONV_W, "mamba.conv1d.weight", "ssm", 1, 3, m.di, 1, m.K);
     hl_decl_layer(d, base + HL_MB_CONV_B, "mamba.conv1d.bias", "ssm", 0, 1, m.di, 0, 0);
-    hl_decl_layer(d, base + HL_MB_XPROJ, "mamba.x_proj.weight", "ssm", 1, 2, (int64_t)m.R + 2 * m.N, m.di, 0);
+    hl_decl_layer(d, base + HL_MB_XPROJ, "mamba.x_proj.weight", "ssm", 1, 2, (int64_t)m.R + 2 * (int64_t)m.N, m.di, 0);
     hl_decl_layer(d, base + HL_MB_DT_W, "mamba.dt_proj.weight", "ssm", 1, 2, m.di, m.R, 0);
     hl_decl_layer(d, base + HL_MB_DT_B, "mamba.dt_proj.bias", "ssm", 0, 1, m.di, 0, 0);
     hl_decl_layer(d, base + HL_MB_ALOG, "mamba.A_log", "ssm", 0, 2, m.di, m.N, 0);
@@ -173,7 +173,7 @@ void hl_mamba_backward(hl_layer *L, const hl_run *r, int base, const hl_mamba_bu
 // as 3, the readout h*C accumulate as 2). Elementwise ops (SiLU, gate) ignored.
 double hl_mamba_flops(const hl_model_config *cfg) {
     hl_mamba_dims m = hl_mamba_dims_of(cfg);
-    double mm = 2.0 * ((double)m.d * 2 * m.di + (double)m.di * (m.R + 2 * m.N) + (double)m.R * m.di);
+    double mm = 2.0 * ((double)m.d * 2 * m.di + (double)m.di * ((double)m.R + 2.0 * m.N) + (double)m.R * m.di);
     return mm + 2.0 * m.di * m.K + 6.0 * m.di * m.N;
 }
 

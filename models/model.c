@@ -102,6 +102,9 @@ static int check_layer(const hl_model_config *cfg, int l, char *err, size_t errl
     if (p->kind == 'S' || p->kind == 'H') {
         if (cfg->ssm.expand <= 0 || cfg->ssm.d_state <= 0 || cfg->ssm.d_conv <= 0)
             return hl_fail(err, errlen, HL_EBADINPUT, "model.ssm: expand, d_state and d_conv must be positive (layer %d)", l);
+        if ((int64_t)cfg->ssm.expand * cfg->d_model > HL_MAX_WIDTH)
+            return hl_fail(err, errlen, HL_EBADINPUT, "model.ssm.expand: d_inner = expand * d_model must be at most %d (got %d * %d)",
+                           HL_MAX_WIDTH, cfg->ssm.expand, cfg->d_model);
     }
     if (!attn_bearing(p->kind)) {
         if (p->kv_source >= 0)
@@ -113,6 +116,9 @@ static int check_layer(const hl_model_config *cfg, int l, char *err, size_t errl
         return hl_fail(err, errlen, HL_EBADINPUT, "model.attn.n_kv_heads: must divide n_heads (got %d for %d)", a.Hkv, a.H);
     if (a.hd <= 0 || a.hd % 2 || a.vd <= 0)
         return hl_fail(err, errlen, HL_EBADINPUT, "model.attn.head_dim: must be positive and even (got %d, v_head_dim %d)", a.hd, a.vd);
+    if ((int64_t)a.H * a.hd > HL_MAX_WIDTH || (int64_t)a.H * a.vd > HL_MAX_WIDTH)
+        return hl_fail(err, errlen, HL_EBADINPUT, "model.attn: n_heads * head_dim and n_heads * v_head_dim must be at most %d (got %d * %d, %d * %d)",
+                       HL_MAX_WIDTH, a.H, a.hd, a.H, a.vd);
     if (p->kind == 'H' && a.H * a.vd != cfg->ssm.expand * cfg->d_model)
         return hl_fail(err, errlen, HL_EBADINPUT, "model.attn.v_head_dim: H layers need n_heads*v_head_dim == d_inner (got %d*%d vs %d)",
                     a.H, a.vd, cfg->ssm.expand * cfg->d_model);
@@ -251,7 +257,7 @@ static void bind_tensors(hl_model *m, const hl_decl *d) {
 // Carves every activation buffer from base (NULL: only counts). Returns floats.
 static size_t carve_acts(hl_model *m, float *base) {
     const hl_model_config *cfg = &m->cfg;
-    int Tt = cfg->meta_tokens + m->max_T, B = m->max_B;
+    int B = m->max_B, Tt = cfg->meta_tokens + m->max_T;   // both bounded: hl_model_create
     size_t N = (size_t)B * Tt, C = cfg->d_model, n_out = (size_t)B * m->max_T, off = 0, scratch = 0;
     for (int l = 0; l <= cfg->n_layers; l++) m->res[l] = hl_take(base, &off, N * C);
     for (int l = 0; l < cfg->n_layers; l++) {
@@ -310,13 +316,39 @@ static void setup_layers(hl_model *m) {
     }
 }
 
+// B x (meta + T) positions must fit an int (per-position indices are ints).
+static int check_batch(const hl_model_config *cfg, int max_B, int max_T, char *err, size_t errlen) {
+    if (max_B <= 0 || max_T <= 0)
+        return hl_fail(err, errlen, HL_EBADINPUT, "hl_model_create: max_B and max_T must be positive (got %d, %d)", max_B, max_T);
+    if ((int64_t)max_B * ((int64_t)cfg->meta_tokens + max_T) > INT32_MAX)
+        return hl_fail(err, errlen, HL_EBADINPUT, "hl_model_create: %d x (%d + %d) positions do not fit an int",
+                       max_B, cfg->meta_tokens, max_T);
+    return HL_OK;
+}
+
+static size_t ints_of(const hl_model_config *cfg, int max_B, int max_T) {
+    return (size_t)cfg->meta_tokens + 3 * (size_t)max_B * max_T;
+}
+
+hl_model_sizes hl_model_sizes_of(const hl_model_config *cfg, int max_B, int max_T) {
+    hl_model_sizes z = {-1, -1, -1};
+    if (hl_model_check(cfg, NULL, 0) || check_batch(cfg, max_B, max_T, NULL, 0)) return z;
+    hl_model *m = calloc(1, sizeof *m);   // only what carve_acts reads: cfg, sizes, layer types
+    if (!m) return z;
+    m->cfg = *cfg;
+    m->max_B = max_B; m->max_T = max_T;
+    setup_layers(m);
+    z.params = hl_model_count(cfg, 1).params;
+    z.acts = (int64_t)carve_acts(m, NULL);
+    z.ints = (int64_t)ints_of(cfg, max_B, max_T);
+    free(m);
+    return z;
+}
+
 hl_model *hl_model_create(const hl_model_config *cfg, const hl_ops *ops,
                           int max_B, int max_T, char *err, size_t errlen) {
     if (hl_model_check(cfg, err, errlen)) return NULL;
-    if (max_B <= 0 || max_T <= 0) {
-        snprintf(err, errlen, "hl_model_create: max_B and max_T must be positive (got %d, %d)", max_B, max_T);
-        return NULL;
-    }
+    if (check_batch(cfg, max_B, max_T, err, errlen)) return NULL;
     hl_model *m = calloc(1, sizeof *m);
     hl_decl d;
     if (!m || declare_laid_out(cfg, &d) < 0) {
@@ -332,7 +364,7 @@ hl_model *hl_model_create(const hl_model_config *cfg, const hl_ops *ops,
     m->numel = m->n_tensors ? m->tensors[m->n_tensors - 1].offset + m->tensors[m->n_tensors - 1].numel : 0;
     setup_layers(m);
     size_t n_acts = m->n_acts = carve_acts(m, NULL);
-    size_t n_ints = (size_t)cfg->meta_tokens + 3 * (size_t)max_B * max_T;
+    size_t n_ints = ints_of(cfg, max_B, max_T);
     m->params = alloc_floats(m->numel);
     m->grads = alloc_floats(m->numel);
     m->acts = alloc_floats(n_acts);

@@ -51,6 +51,13 @@ hl_model_counts hl_model_count(const hl_model_config *cfg, int64_t context);
 // state for S/H layers. bytes_per_elem: 2 for 16-bit caches.
 int64_t hl_model_cache_bytes(const hl_model_config *cfg, int64_t context, int bytes_per_elem);
 
+// What hl_model_create allocates for cfg at (max_B, max_T), in elements:
+// params floats (the gradient arena is as large again), acts floats (the
+// activation arena), ints int32s. All -1 when hl_model_check fails, the
+// batch is impossible or memory runs out.
+typedef struct { int64_t params, acts, ints; } hl_model_sizes;
+hl_model_sizes hl_model_sizes_of(const hl_model_config *cfg, int max_B, int max_T);
+
 typedef struct hl_model hl_model;
 
 // Builds the model and allocates arenas for batches up to max_B sequences of

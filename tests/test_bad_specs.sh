@@ -1,44 +1,40 @@
 #!/bin/sh
-# test_bad_specs.sh: every bad spec fixture in tests/specs/bad, given to
+# test_bad_specs.sh: every bad spec fixture listed in tests/specs/bad/CASES.tsv
+# (FILE, JSON path or "-", message fragment; tab-separated), given to
 # `$HYLAB describe`, must exit with status 2, print nothing on stdout, and
-# name the file and the JSON path on stderr. The fixtures and their expected
-# paths come from the table in tests/test_spec.c (the same table checks the
-# messages through the library). Until `describe` is implemented, every
-# fixture is reported as skipped.
+# name the file, the JSON path and the fragment on stderr. tests/test_spec.c
+# checks the same table through the library. Every fixture file in the
+# directory must be listed.
 cd "$(dirname "$0")/.." || exit 1
+. tests/lib.sh
 HYLAB=${HYLAB:-./hylab}
-P=0; F=0; S=0
 TMP=$(mktemp -d) || exit 1
 trap 'rm -rf "$TMP"' EXIT
+CASES=tests/specs/bad/CASES.tsv
+TAB=$(printf '\t')
 
-table=$(sed -n 's/^ *{"\([A-Za-z0-9_]*\.json\)", "\([^"]*\)".*/\1|\2/p' tests/test_spec.c)
-if [ -z "$table" ]; then
-  echo "FAIL bad_specs: no fixture table found in tests/test_spec.c"
-  echo "0 passed, 1 failed, 0 skipped"; exit 1
-fi
+grep -v '^#' "$CASES" | grep . > "$TMP/table"
+n=$(wc -l < "$TMP/table")
+MSG="only $n cases in $CASES"; check bad_specs_table_has_cases [ "$n" -ge 60 ]
 
-describe_ready=1
-if [ ! -x "$HYLAB" ]; then describe_ready=0; why="no hylab binary at $HYLAB"
-else
-  "$HYLAB" describe sweeps/specs/mqar-tiny.json >"$TMP/out" 2>"$TMP/err"
-  if grep -q "not implemented" "$TMP/err"; then describe_ready=0; why="hylab describe is not implemented yet"; fi
-fi
-
-printf '%s\n' "$table" > "$TMP/table"
-while IFS='|' read -r file path; do
+while IFS="$TAB" read -r file path what; do
   name="bad_spec_cli_${file%.json}"
   f="tests/specs/bad/$file"
-  if [ ! -f "$f" ]; then echo "FAIL $name: fixture $f is missing"; F=$((F+1)); continue; fi
-  if [ "$describe_ready" = 0 ]; then echo "skip $name: $why"; S=$((S+1)); continue; fi
+  if [ ! -f "$f" ]; then fail "$name" "fixture $f is missing"; continue; fi
   "$HYLAB" describe "$f" >"$TMP/out" 2>"$TMP/err"
   rc=$?
   problem=""
   [ "$rc" = 2 ] || problem="exit status $rc, expected 2"
   [ -z "$problem" ] && [ -s "$TMP/out" ] && problem="wrote to stdout: $(head -c 200 "$TMP/out")"
-  [ -z "$problem" ] && ! grep -qF "$f" "$TMP/err" && problem="stderr does not name $f: $(head -c 300 "$TMP/err")"
-  [ -z "$problem" ] && [ -n "$path" ] && ! grep -qF "$path" "$TMP/err" && problem="stderr does not name the path $path: $(head -c 300 "$TMP/err")"
-  if [ -z "$problem" ]; then echo "ok $name"; P=$((P+1)); else echo "FAIL $name: $problem"; F=$((F+1)); fi
+  [ -z "$problem" ] && ! grep -qF "$f: " "$TMP/err" && problem="stderr does not name $f: $(head -c 300 "$TMP/err")"
+  [ -z "$problem" ] && [ "$path" != - ] && ! grep -qF "$f: $path: " "$TMP/err" && problem="stderr does not name the path $path: $(head -c 300 "$TMP/err")"
+  [ -z "$problem" ] && ! grep -qF -- "$what" "$TMP/err" && problem="stderr lacks '$what': $(head -c 300 "$TMP/err")"
+  if [ -z "$problem" ]; then ok "$name"; else fail "$name" "$problem"; fi
 done < "$TMP/table"
 
-echo "$P passed, $F failed, $S skipped"
-[ "$F" = 0 ]
+# every fixture is listed (a file nobody checks could drift)
+for f in tests/specs/bad/*.json; do
+  b=$(basename "$f")
+  cut -f1 "$TMP/table" | grep -qxF "$b" || fail "bad_spec_listed_$b" "$f is not in $CASES"
+done
+finish

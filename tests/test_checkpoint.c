@@ -76,6 +76,22 @@ static void test_npy(void) {
     hl_check(rc == HL_OK && nd == 1 && sh[0] == 4 && !memcmp(back, v, 16), "npy_1d", "%s", err);
     free(back);
     hl_check(access(tmp_path("a.npy.tmp"), F_OK) != 0, "npy_no_tmp_left", "a.npy.tmp exists");
+
+    // a shape of 2^62 floats over 16 bytes of data: refused before allocating
+    const char dict[] = "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904,), }";
+    char header[128];
+    memset(header, ' ', sizeof header);
+    memcpy(header, "\x93NUMPY\x01\x00", 8);
+    header[8] = 118; header[9] = 0;   // 10 + 118 = 128: aligned like numpy's
+    memcpy(header + 10, dict, sizeof dict - 1);
+    header[127] = '\n';
+    f = fopen(p, "wb");
+    fwrite(header, 1, sizeof header, f);
+    fwrite(v, 1, 16, f);
+    fclose(f);
+    rc = hl_npy_read_f32(p, &back, &nd, sh, err, sizeof err);
+    hl_check(rc == HL_EBADINPUT && !back && strstr(err, "the shape is larger than the 16 data bytes"),
+             "npy_huge_shape_refused", "rc %d %s", rc, err);
 }
 
 // ================================================================ format layer
@@ -459,6 +475,85 @@ static void test_model_load_errors(void) {
     unbuild(&tied); unbuild(&untied); unbuild(&other);
 }
 
+// Writes to dst the checkpoint src with its header padded by `pad` spaces.
+static void pad_header(const char *src, const char *dst, size_t pad) {
+    FILE *in = fopen(src, "rb");
+    unsigned char b[8];
+    if (!in || fread(b, 1, 8, in) != 8) { if (in) fclose(in); return; }
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; i--) n = n << 8 | b[i];
+    FILE *out = fopen(dst, "wb");
+    uint64_t m = n + pad;
+    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(m >> (8 * i));
+    fwrite(b, 1, 8, out);
+    for (uint64_t i = 0; i < n; i++) fputc(fgetc(in), out);
+    for (size_t i = 0; i < pad; i++) fputc(' ', out);
+    for (int c; (c = fgetc(in)) != EOF; ) fputc(c, out);
+    fclose(in); fclose(out);
+}
+
+// Overwrites float `index` of the data region (after the header) with v.
+static void poke_float(const char *path, size_t index, float v) {
+    FILE *f = fopen(path, "r+b");
+    unsigned char b[8];
+    if (!f || fread(b, 1, 8, f) != 8) { if (f) fclose(f); return; }
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; i--) n = n << 8 | b[i];
+    fseek(f, (long)(8 + n + index * sizeof v), SEEK_SET);
+    fwrite(&v, sizeof v, 1, f);
+    fclose(f);
+}
+
+// Limits of hylab checkpoints: header size, JSON values, finite weights.
+static void test_checkpoint_limits(void) {
+    char err[HL_ERR_LEN] = "";
+    built a;
+    if (!hl_check(build(&a, hybrid_spec(0), 3, err, sizeof err), "ckpt_limits_model", "%s", err)) { unbuild(&a); return; }
+    const char *p = tmp_path("l.safetensors"), *px = tmp_path("l-bad.safetensors");
+    if (!hl_check(hl_ckpt_save(p, a.m, a.spec.canonical_json, err, sizeof err) == HL_OK, "ckpt_limits_save", "%s", err)) {
+        unbuild(&a); return;
+    }
+    const hl_tensor_info *first = hl_model_tensor(a.m, 0), *last = hl_model_tensor(a.m, hl_model_num_tensors(a.m) - 1);
+    char want[300];
+    copy_file(p, px, 0);
+    poke_float(px, 5, NAN);
+    int rc = hl_ckpt_load(px, a.m, err, sizeof err);
+    snprintf(want, sizeof want, "tensor '%s': element 5 is NaN", first->name);
+    hl_check(rc == HL_EBADINPUT && strstr(err, px) && strstr(err, want), "ckpt_nan_weight_refused", "rc %d %s", rc, err);
+    copy_file(p, px, 0);
+    poke_float(px, last->offset + last->numel - 1, -INFINITY);
+    rc = hl_ckpt_load(px, a.m, err, sizeof err);
+    snprintf(want, sizeof want, "tensor '%s': element %zu is infinite", last->name, last->numel - 1);
+    hl_check(rc == HL_EBADINPUT && strstr(err, want), "ckpt_inf_weight_refused", "rc %d %s", rc, err);
+
+    // a header padded past HL_CKPT_MAX_HEADER: any safetensors reader takes
+    // it, hylab's checkpoint readers refuse it before parsing
+    pad_header(p, px, HL_CKPT_MAX_HEADER);
+    hl_st_file f;
+    rc = hl_st_open(px, &f, err, sizeof err);
+    if (hl_check(rc == HL_OK, "st_padded_header_is_valid_safetensors", "%s", err)) hl_st_close(&f);
+    char *spec = NULL;
+    rc = hl_ckpt_read_spec(px, &spec, err, sizeof err);
+    hl_check(rc == HL_EBADINPUT && !spec && strstr(err, "is over the limit of 4194304 bytes"), "ckpt_header_size_limit",
+             "rc %d %s", rc, err);
+    rc = hl_ckpt_load(px, a.m, err, sizeof err);
+    hl_check(rc == HL_EBADINPUT && strstr(err, "is over the limit of 4194304 bytes"), "ckpt_load_header_size_limit",
+             "rc %d %s", rc, err);
+
+    // 200,001 JSON values in 400 KB: refused before cJSON builds them
+    size_t n = 200000, len = 0;
+    char *h = malloc(2 * n + 64);
+    len += (size_t)sprintf(h, "{\"__metadata__\":{\"spec\":\"x\"},\"a\":[0");
+    for (size_t i = 1; i < n; i++) { h[len++] = ','; h[len++] = '0'; }
+    strcpy(h + len, "]}");
+    write_raw(px, h, NULL, 0);
+    free(h);
+    rc = hl_ckpt_read_spec(px, &spec, err, sizeof err);
+    hl_check(rc == HL_EBADINPUT && strstr(err, "JSON values, over the limit of 131136"), "ckpt_header_value_limit",
+             "rc %d %s", rc, err);
+    unbuild(&a);
+}
+
 // For tests/test_forward.sh: writes the hybrid test checkpoint to path.
 static int write_test_checkpoint(const char *path, int tied) {
     char err[HL_ERR_LEN] = "";
@@ -483,6 +578,7 @@ int main(int argc, char **argv) {
     test_model_round_trip(0);
     test_model_round_trip(1);
     test_model_load_errors();
+    test_checkpoint_limits();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);

@@ -46,5 +46,17 @@ rm -f "$tmp"
 err=$("$HYLAB" describe sweeps/specs/hymba-1.5b.json --set model.attn.n_kv_heads=3 2>&1 >/dev/null); rc=$?
 check describe_bad_set_exit_2 "$([ "$rc" = 2 ] && printf '%s' "$err" | grep -q "n_kv_heads"; echo $?)" "exit $rc, stderr '$err'"
 
+# limits: a context past HL_MAX_CONTEXT is refused (it overflowed the int64
+# cache count); a model at every size limit is still counted, with no overflow
+err=$("$HYLAB" describe sweeps/specs/llama2-7b.json --context 9223372036854775000 2>&1 >/dev/null); rc=$?
+check describe_context_limit "$([ "$rc" = 2 ] && printf '%s' "$err" | grep -qF "in [1, 16777216]"; echo $?)" "exit $rc, stderr '$err'"
+echo '{"name":"at-limits","model":{"vocab_size":1048576,"d_model":65536,"n_layers":256,"layers":"H",
+  "attn":{"n_heads":64,"head_dim":1024,"window":16777216},"ssm":{"d_state":1024,"d_conv":256,"expand":4,"dt_rank":65536},
+  "meta_tokens":65536,"ffn":{"d_ff":1048576}}}' > "$tmp"
+out=$("$HYLAB" describe "$tmp" --json --context 16777216 --dtype-bytes 16); rc=$?
+p=$(num "$out" "" params); c=$(num "$out" "\"cache_bytes\":{" 16777216)
+check describe_at_limits "$([ "$rc" = 0 ] && [ "${p:-0}" -gt 0 ] && [ "${c:-0}" -gt 0 ]; echo $?)" "exit $rc, params '$p', cache '$c'"
+rm -f "$tmp"
+
 echo "$P passed, $F failed, 0 skipped"
 [ "$F" = 0 ]

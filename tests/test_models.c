@@ -395,6 +395,34 @@ static void test_bad_configs(void) {
     c.attn.n_kv_heads = 3;
     hl_check(hl_model_check(&c, err, sizeof err) == HL_EBADINPUT && strstr(err, "n_kv_heads"),
              "reject_bad_gqa", "err '%s'", err);
+    // widths whose int products overflow (configs built without the spec's limits)
+    c = make_cfg(&SPEC_A);
+    c.attn.head_dim = 1 << 30;
+    for (int l = 0; l < c.n_layers; l++) c.layer[l].v_head_dim = 1 << 30;
+    hl_check(hl_model_check(&c, err, sizeof err) == HL_EBADINPUT && strstr(err, "must be at most 262144"),
+             "reject_attention_width_overflow", "err '%s'", err);
+    c = make_cfg(&SPEC_S);
+    c.d_model = 1 << 20; c.ssm.expand = 4096;
+    hl_check(hl_model_check(&c, err, sizeof err) == HL_EBADINPUT && strstr(err, "d_inner"),
+             "reject_d_inner_overflow", "err '%s'", err);
+}
+
+// Counting is int64 throughout: x_proj has dt_rank + 2 * d_state rows, which
+// overflows an int at d_state 2^30 (describe only counts, so nothing is built).
+static void test_count_overflow(void) {
+    hl_model_config c = make_cfg(&SPEC_S);
+    c.ssm.d_state = 1 << 30;
+    hl_tensor_info *t;
+    int n = hl_model_tensors(&c, &t);
+    int64_t di = (int64_t)c.ssm.expand * c.d_model, want = ((int64_t)c.ssm.dt_rank + 2 * ((int64_t)1 << 30)) * di;
+    int found = 0;
+    for (int i = 0; i < n; i++)
+        if (strstr(t[i].name, "x_proj")) found += t[i].shape[0] * t[i].shape[1] == want && (int64_t)t[i].numel == want;
+    free(t);
+    hl_check(n > 0 && found == c.n_layers, "x_proj_count_is_int64", "%d of %d layers right", found, c.n_layers);
+    hl_model_counts k = hl_model_count(&c, 64);
+    hl_check(k.params > want * c.n_layers && k.flops_per_token > 6.0 * di * (1 << 30), "model_count_is_int64",
+             "params %lld flops %g", (long long)k.params, k.flops_per_token);
 }
 
 // Every mixer in the registry gets a 2-layer gradient and parity check
@@ -425,6 +453,7 @@ int main(void) {
     test_registry();
     test_registry_walk();
     test_bad_configs();
+    test_count_overflow();
     test_names_and_init();
     test_cache_and_flops();
     const tiny_spec *specs[] = { &SPEC_A, &SPEC_S, &SPEC_H, &SPEC_MIX };

@@ -8,54 +8,6 @@
 #include "harness/spec.h"
 #include "tests/test.h"
 
-// Bad spec fixtures: file in tests/specs/bad, the JSON path the message must
-// name ("" when none), and a fragment of what is wrong. tests/test_bad_specs.sh
-// reads this table too (one entry per line, no quotes inside the strings).
-static const struct { const char *file, *path, *what; } bad_specs[] = {
-    {"unknown_key.json", "model.attn.n_head", "unknown key"},
-    {"wrong_type_string.json", "model.d_model", "must be an integer (got \"64\")"},
-    {"fractional_int.json", "model.n_layers", "must be an integer (got 2.5)"},
-    {"zero_d_model.json", "model.d_model", "must be positive (got 0)"},
-    {"negative_vocab.json", "model.vocab_size", "must be >= 2 (got -5)"},
-    {"kv_heads_not_dividing.json", "model.attn.n_kv_heads", "must divide n_heads (got 3 for 4)"},
-    {"d_model_not_divisible.json", "model.attn.head_dim", "needs n_heads to divide d_model (got 3 for 100)"},
-    {"bad_layer_letter.json", "model.layers", "bad layer letter 'X'"},
-    {"empty_layers.json", "model.layers", "must not be empty"},
-    {"mamba2_not_supported.json", "model.layers", "not supported yet"},
-    {"too_many_layers.json", "model.n_layers", "must be in [1, 256] (got 300)"},
-    {"global_out_of_range.json", "model.attn.global_layers[1]", "out of range [0, 4) (got 5)"},
-    {"global_duplicate.json", "model.attn.global_layers[1]", "duplicate layer (got 0)"},
-    {"window_without_attention.json", "model.attn.window", "no layer has attention"},
-    {"kv_share_not_consecutive.json", "model.attn.kv_share[0]", "consecutive layers"},
-    {"kv_share_names_ssm.json", "model.attn.kv_share[0][1]", "is an S layer"},
-    {"kv_share_out_of_range.json", "model.attn.kv_share[0][1]", "out of range [0, 3) (got 3)"},
-    {"kv_share_overlap.json", "model.attn.kv_share[1][0]", "already in group 0"},
-    {"kv_share_mixes_kinds.json", "model.attn.kv_share[0]", "mixes A and H"},
-    {"kv_share_short_group.json", "model.attn.kv_share[0]", "at least 2 layers (got [1])"},
-    {"hybrid_v_head_dim.json", "model.attn.v_head_dim", "n_heads * v_head_dim == d_inner"},
-    {"odd_head_dim.json", "model.attn.head_dim", "must be even for RoPE (got 15)"},
-    {"mqar_odd_seq_len.json", "train.task.seq_len", "must be even"},
-    {"mqar_vocab_too_small.json", "train.task.vocab_size", "must be > seq_len (got 64 for seq_len 64)"},
-    {"mqar_too_many_pairs.json", "train.task.num_kv_pairs", "(got 20 for seq_len 64)"},
-    {"unknown_task.json", "train.task.name", "unknown task"},
-    {"invalid_json.json", "", "invalid JSON at line 4"},
-    {"eval_not_array.json", "eval", "must be an array of objects"},
-    {"measure_not_positive.json", "measure.batch[1]", "must be a positive int (got 0)"},
-    {"measure_not_array.json", "measure.context", "must be an array of integers (got 512)"},
-    {"lr_zero.json", "train.lr", "must be > 0 (got 0)"},
-    {"steps_negative.json", "train.steps", "must be >= 0 (got -1)"},
-    {"batch_size_zero.json", "train.batch_size", "must be positive (got 0)"},
-    {"schedule_unknown.json", "train.schedule", "(got \"step\")"},
-    {"ffn_moe_not_supported.json", "model.ffn.type", "not supported yet"},
-    {"duplicate_key.json", "name", "duplicate key"},
-    {"top_level_array.json", "(top level)", "must be a JSON object"},
-    {"eval_unknown_key.json", "eval[0].seq_lenn", "unknown key"},
-    {"bool_wrong_type.json", "model.tie_embeddings", "must be true or false (got 1)"},
-    {"min_lr_above_lr.json", "train.min_lr", "must be in [0, 0.001]"},
-    {"task_vocab_above_model.json", "eval[0].vocab_size", "must be <= model.vocab_size"},
-};
-#define N_BAD (int)(sizeof bad_specs / sizeof bad_specs[0])
-
 static char err[HL_ERR_LEN];
 
 static int load(const char *text, const char *const *sets, int n_sets, hl_spec *s) {
@@ -203,24 +155,36 @@ static void test_hash(void) {
     hl_spec_free(&s);
 }
 
+// The bad spec fixtures: tests/specs/bad/CASES.tsv (FILE, JSON path or "-",
+// message fragment; tab-separated; '#' comments), shared with
+// tests/test_bad_specs.sh.
 static void test_bad_fixtures(void) {
-    char path[256], expect[600], name[128];
-    for (int i = 0; i < N_BAD; i++) {
+    FILE *cases = fopen("tests/specs/bad/CASES.tsv", "r");
+    if (!hl_check(cases != NULL, "bad_spec_cases_file", "cannot open tests/specs/bad/CASES.tsv")) return;
+    char line[1024], path[512], expect[1024], name[300];
+    int n = 0;
+    while (fgets(line, sizeof line, cases)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (line[0] == '#' || !line[0]) continue;
+        char *file = strtok(line, "\t"), *json_path = strtok(NULL, "\t"), *what = strtok(NULL, "");
+        snprintf(name, sizeof name, "bad_spec_%s", file);
+        if (!hl_check(file && json_path && what, name, "malformed CASES.tsv line")) continue;
+        n++;
         hl_spec s;
-        snprintf(path, sizeof path, "tests/specs/bad/%s", bad_specs[i].file);
+        snprintf(path, sizeof path, "tests/specs/bad/%s", file);
         int rc = hl_spec_load_file(path, NULL, 0, &s, err, sizeof err);
         hl_spec_free(&s);
-        if (bad_specs[i].path[0]) snprintf(expect, sizeof expect, "%s: %s: ", path, bad_specs[i].path);
+        if (strcmp(json_path, "-")) snprintf(expect, sizeof expect, "%s: %s: ", path, json_path);
         else snprintf(expect, sizeof expect, "%s: ", path);
-        snprintf(name, sizeof name, "bad_spec_%s", bad_specs[i].file);
-        hl_check(rc == HL_EBADINPUT && strncmp(err, expect, strlen(expect)) == 0 && strstr(err, bad_specs[i].what),
-                 name, "rc %d, message '%s', expected '%s...%s'", rc, err, expect, bad_specs[i].what);
+        hl_check(rc == HL_EBADINPUT && strncmp(err, expect, strlen(expect)) == 0 && strstr(err, what),
+                 name, "rc %d, message '%s', expected '%s...%s'", rc, err, expect, what);
     }
+    fclose(cases);
     hl_spec s;
     int rc = hl_spec_load_file("tests/specs/bad/no_such_file.json", NULL, 0, &s, err, sizeof err);
     hl_check(rc == HL_EBADINPUT && !strcmp(err, "tests/specs/bad/no_such_file.json: cannot open: No such file or directory"),
              "bad_spec_missing_file", "%s", err);
-    hl_check(N_BAD >= 25, "at_least_25_bad_specs", "%d", N_BAD);
+    hl_check(n >= 60, "at_least_60_bad_specs", "%d", n);
 }
 
 // ------------------------------------------------------------ sweeps
@@ -240,12 +204,42 @@ static int load_sweep(const char *name, const char *text, const char *const *set
     return hl_sweep_load_file(path, sets, n_sets, sw, err, sizeof err);
 }
 
+// Sweep files that must fail: file name, text, message fragment, check name.
+static const struct { const char *file, *text, *want, *name; } sweep_errors[] = {
+    {"dup.json", "{\"base\":\"base.json\",\"variants\":[{\"name\":\"a\"},{\"name\":\"a\"}]}",
+     "dup.json: variants[1].name: duplicate variant name", "sweep_duplicate_names"},
+    {"sweep.json", "{\"base\":\"base.json\",\"variants\":[{\"name\":\"a\"},{\"name\":\"b\",\"set\":{\"model.foo\":1}}]}",
+     "sweep.json: variants[1].set.model.foo: unknown key", "sweep_unknown_dotted_key"},
+    {"type.json", "{\"base\":\"base.json\",\"variants\":[{\"name\":\"a\",\"set\":{\"model.d_model\":\"big\"}}]}",
+     "variants[0].set.model.d_model: must be an integer (got \"big\")", "sweep_wrong_type"},
+    {"gk.json", "{\"base\":\"base.json\",\"grid\":{\"train.sed\":[1]}}",
+     "gk.json: grid.train.sed: unknown key", "sweep_grid_unknown_key"},
+    {"ge.json", "{\"base\":\"base.json\",\"grid\":{\"train.seed\":[]}}",
+     "grid.train.seed: must be a non-empty array", "sweep_empty_grid_values"},
+    {"gt.json", "{\"base\":\"base.json\",\"grid\":{\"train.seed\":[1,\"x\"]}}",
+     "grid.train.seed: must be an integer (got \"x\")", "sweep_grid_wrong_type"},
+    {"tk.json", "{\"base\":\"base.json\",\"variant\":[]}",
+     "tk.json: variant: unknown key", "sweep_unknown_top_level_key"},
+    {"sem.json", "{\"base\":\"base.json\",\"variants\":[{\"name\":\"m\",\"set\":{\"model.layers\":\"S\",\"model.attn.window\":4}}]}",
+     "sem.json (variant m): model.attn.window:", "sweep_run_error_names_variant"},
+    {"ds.json", "{\"base\":\"base.json\",\"variants\":[{\"name\":\"a\",\"set\":{\"train.lr\":0.1,\"train.lr\":0.2}}]}",
+     "ds.json: variants[0].set.train.lr: duplicate key", "sweep_duplicate_key_in_set"},
+    {"dv.json", "{\"base\":\"base.json\",\"variants\":[{\"name\":\"a\"},{\"name\":\"b\",\"name\":\"c\"}]}",
+     "dv.json: variants[1].name: duplicate key", "sweep_duplicate_key_in_variant"},
+    {"dg.json", "{\"base\":\"base.json\",\"grid\":{\"train.seed\":[1],\"train.seed\":[2]}}",
+     "dg.json: grid.train.seed: duplicate key", "sweep_duplicate_grid_key"},
+    {"db.json", "{\"base\":{\"model\":{\"d_model\":32,\"d_model\":64}}}",
+     "db.json: base.model.d_model: duplicate key", "sweep_duplicate_key_in_inline_base"},
+    {"mem.json", "{\"base\":\"base.json\",\"variants\":[{\"name\":\"big\",\"set\":{\"model.vocab_size\":1048576,"
+                 "\"model.d_model\":65536,\"model.n_layers\":256,\"model.attn.n_heads\":64}}]}",
+     "mem.json (variant big): model: training needs ", "sweep_run_must_fit_memory"},
+};
+
 static void test_sweeps(void) {
     snprintf(dir, sizeof dir, "/tmp/hylab_test_spec_XXXXXX");
     if (!mkdtemp(dir)) { hl_skip("sweeps", "cannot create a temporary directory"); return; }
     write_file("base.json", "{\"name\":\"tiny\",\"model\":{\"d_model\":64,\"n_layers\":2}}");
     hl_sweep sw;
-    char *found;
 
     int rc = load_sweep("plain.json", "{\"name\":\"p\",\"model\":{\"d_model\":64}}", NULL, 0, &sw);
     hl_check(rc == HL_OK && !sw.is_sweep && sw.n_runs == 1 && !strcmp(sw.runs[0].variant, "p") &&
@@ -287,34 +281,81 @@ static void test_sweeps(void) {
     hl_check(distinct, "sweep_runs_have_distinct_hashes", "");
     hl_sweep_free(&sw);
 
-    rc = load_sweep("dup.json", "{\"base\":\"base.json\",\"variants\":[{\"name\":\"a\"},{\"name\":\"a\"}]}", NULL, 0, &sw);
-    hl_check(rc == HL_EBADINPUT && strstr(err, "dup.json: variants[1].name: duplicate variant name"), "sweep_duplicate_names", "%s", err);
-    rc = load_sweep("sweep.json", "{\"base\":\"base.json\",\"variants\":[{\"name\":\"a\"},{\"name\":\"b\",\"set\":{\"model.foo\":1}}]}", NULL, 0, &sw);
-    found = strstr(err, "sweep.json: variants[1].set.model.foo: unknown key");
-    hl_check(rc == HL_EBADINPUT && found, "sweep_unknown_dotted_key", "%s", err);
-    rc = load_sweep("type.json", "{\"base\":\"base.json\",\"variants\":[{\"name\":\"a\",\"set\":{\"model.d_model\":\"big\"}}]}", NULL, 0, &sw);
-    hl_check(rc == HL_EBADINPUT && strstr(err, "variants[0].set.model.d_model: must be an integer (got \"big\")"), "sweep_wrong_type", "%s", err);
-    rc = load_sweep("gk.json", "{\"base\":\"base.json\",\"grid\":{\"train.sed\":[1]}}", NULL, 0, &sw);
-    hl_check(rc == HL_EBADINPUT && strstr(err, "gk.json: grid.train.sed: unknown key"), "sweep_grid_unknown_key", "%s", err);
-    rc = load_sweep("ge.json", "{\"base\":\"base.json\",\"grid\":{\"train.seed\":[]}}", NULL, 0, &sw);
-    hl_check(rc == HL_EBADINPUT && strstr(err, "grid.train.seed: must be a non-empty array"), "sweep_empty_grid_values", "%s", err);
-    rc = load_sweep("gt.json", "{\"base\":\"base.json\",\"grid\":{\"train.seed\":[1,\"x\"]}}", NULL, 0, &sw);
-    hl_check(rc == HL_EBADINPUT && strstr(err, "grid.train.seed: must be an integer (got \"x\")"), "sweep_grid_wrong_type", "%s", err);
+    for (size_t i = 0; i < sizeof sweep_errors / sizeof sweep_errors[0]; i++) {
+        rc = load_sweep(sweep_errors[i].file, sweep_errors[i].text, NULL, 0, &sw);
+        hl_check(rc == HL_EBADINPUT && strstr(err, sweep_errors[i].want), sweep_errors[i].name, "%s", err);
+    }
     rc = load_sweep("bp.json", "{\"base\":\"nope.json\"}", NULL, 0, &sw);
     hl_check(rc == HL_EBADINPUT && strstr(err, "bp.json: base: ") && strstr(err, "nope.json: cannot open"), "sweep_bad_base_path", "%s", err);
-    rc = load_sweep("tk.json", "{\"base\":\"base.json\",\"variant\":[]}", NULL, 0, &sw);
-    hl_check(rc == HL_EBADINPUT && strstr(err, "tk.json: variant: unknown key"), "sweep_unknown_top_level_key", "%s", err);
-    rc = load_sweep("sem.json", "{\"base\":\"base.json\",\"variants\":[{\"name\":\"m\",\"set\":{\"model.layers\":\"S\",\"model.attn.window\":4}}]}", NULL, 0, &sw);
-    hl_check(rc == HL_EBADINPUT && strstr(err, "sem.json (variant m): model.attn.window:"), "sweep_run_error_names_variant", "%s", err);
     const char *bad_set[] = {"model.nope=1"};
     rc = load_sweep("cli.json", "{\"base\":\"base.json\"}", bad_set, 1, &sw);
     hl_check(rc == HL_EBADINPUT && strstr(err, "--set model.nope: unknown key"), "sweep_cli_set_unknown_key", "%s", err);
 
+    // 2 variants x 100 x 100 grid points: refused before expanding
+    char big[4096];
+    int used = snprintf(big, sizeof big, "{\"base\":\"base.json\",\"variants\":[{\"name\":\"a\"},{\"name\":\"b\"}],"
+                                         "\"grid\":{\"train.seed\":[0");
+    for (int i = 1; i < 100; i++) used += snprintf(big + used, sizeof big - (size_t)used, ",%d", i);
+    used += snprintf(big + used, sizeof big - (size_t)used, "],\"train.steps\":[0");
+    for (int i = 1; i < 100; i++) used += snprintf(big + used, sizeof big - (size_t)used, ",%d", i);
+    snprintf(big + used, sizeof big - (size_t)used, "]}}");
+    rc = load_sweep("many.json", big, NULL, 0, &sw);
+    hl_check(rc == HL_EBADINPUT && strstr(err, "many.json: grid: expands to 20000 runs (2 variants x 10000 grid points); a sweep has at most 10000"),
+             "sweep_run_count_capped", "rc %d %s", rc, err);
+
     const char *names[] = {"base.json", "plain.json", "empty.json", "v.json", "g.json", "vg.json", "dup.json", "sweep.json",
-                           "type.json", "gk.json", "ge.json", "gt.json", "bp.json", "tk.json", "sem.json", "cli.json"};
+                           "type.json", "gk.json", "ge.json", "gt.json", "bp.json", "tk.json", "sem.json", "cli.json",
+                           "ds.json", "dv.json", "dg.json", "db.json", "many.json", "mem.json"};
     char path[256];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) { snprintf(path, sizeof path, "%s/%s", dir, names[i]); unlink(path); }
     rmdir(dir);
+}
+
+// Limits: numbers as written, canonical doubles, bounded reads, training memory.
+static void test_limits(void) {
+    char a[65], b[65];
+    hash_of("{\"train\":{\"lr\":0.1}}", NULL, 0, a);
+    hash_of("{\"train\":{\"lr\":0.10000000000000002}}", NULL, 0, b);
+    hl_check(a[0] && b[0] && strcmp(a, b), "hash_tells_doubles_one_ulp_apart", "both %s", a);
+    hl_spec s, t;
+    if (load("{\"train\":{\"lr\":0.10000000000000002}}", NULL, 0, &s) == HL_OK) {
+        int rc = load(s.canonical_json, NULL, 0, &t);
+        hl_check(rc == HL_OK && t.train.lr == s.train.lr && strstr(s.canonical_json, "\"lr\":0.10000000000000002"),
+                 "canonical_double_round_trips_exactly", "%s", s.canonical_json);
+        hl_spec_free(&t);
+    } else hl_check(0, "canonical_double_round_trips_exactly", "%s", err);
+    hl_spec_free(&s);
+
+    const char *inf_set[] = {"train.lr=1e400"};
+    int rc = load("{}", inf_set, 1, &s);
+    hl_check(rc == HL_EBADINPUT && strstr(err, "t.json: --set train.lr: number out of range for a double (got 1e400)"),
+             "set_number_out_of_range_named_as_written", "%s", err);
+    const char *obj_set[] = {"model.ffn={\"type\":\"swiglu\",\"d_ff\":-1e999}"};
+    rc = load("{}", obj_set, 1, &s);
+    hl_check(rc == HL_EBADINPUT && strstr(err, "--set model.ffn.d_ff: number out of range for a double (got -1e999)"),
+             "set_object_number_out_of_range_path", "%s", err);
+    rc = load("{\"eval\":[{\"num_examples\":5},{\"power_a\":\"1e999\",\"num_examples\":1e999}]}", NULL, 0, &s);
+    hl_check(rc == HL_EBADINPUT && strstr(err, "t.json: eval[1].num_examples: number out of range for a double (got 1e999)"),
+             "number_out_of_range_path_skips_strings", "%s", err);
+
+    rc = hl_spec_load_file("/dev/zero", NULL, 0, &s, err, sizeof err);
+    hl_check(rc == HL_EBADINPUT && strstr(err, "/dev/zero: larger than the limit of 16777216 bytes"),
+             "spec_read_is_bounded", "rc %d %s", rc, err);
+
+    // describe-sized (loads) but far beyond any machine's memory to train
+    const char *huge = "{\"model\":{\"vocab_size\":1048576,\"d_model\":65536,\"n_layers\":256,"
+                       "\"attn\":{\"n_heads\":64},\"ffn\":{\"d_ff\":1048576}}}";
+    rc = load(huge, NULL, 0, &s);
+    if (hl_check(rc == HL_OK, "huge_model_within_limits_loads", "%s", err)) {
+        rc = hl_spec_check_train_memory(&s, "t.json", err, sizeof err);
+        hl_check(rc == HL_EBADINPUT && strstr(err, "t.json: model: training needs ") && strstr(err, "this machine has "),
+                 "huge_model_training_memory_refused", "rc %d %s", rc, err);
+    }
+    hl_spec_free(&s);
+    rc = load("{\"model\":{\"d_model\":64}}", NULL, 0, &s);
+    hl_check(rc == HL_OK && hl_spec_check_train_memory(&s, "t.json", err, sizeof err) == HL_OK,
+             "small_model_training_memory_ok", "%s", err);
+    hl_spec_free(&s);
 }
 
 static void test_mqar_tiny(void) {
@@ -334,5 +375,6 @@ int main(void) {
     test_bad_fixtures();
     test_sweeps();
     test_mqar_tiny();
+    test_limits();
     return hl_test_done();
 }
