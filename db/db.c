@@ -324,7 +324,7 @@ void hl_db_proc_id(int pid, char out[80]) {
     out[0] = 0;
     long long start = pid > 0 ? proc_start_time(pid, &state) : -1;
     if (start < 0 || state == 'Z' || state == 'X') return;   // gone, or dead and not yet reaped
-    char boot[64] = "";
+    char boot[40] = "";                      // a UUID: 36 characters
     FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
     if (f) {
         if (!fgets(boot, sizeof boot, f)) boot[0] = 0;

@@ -46,7 +46,7 @@ typedef struct {
     int threads;
     pid_t parent;
     int errors;
-    double wait_t0;          // when only runs busy under another runner were left (0: not yet)
+    double wait_t0;          // since when only runs busy under another runner are left (0: not now)
 } rctx;
 
 static double now_s(void) {
@@ -128,6 +128,7 @@ static int launch(rctx *c, rjob *j) {
     j->pid = pid;
     j->state = J_ACTIVE;
     c->n_active++;
+    c->wait_t0 = 0;          // busy again: a later wait starts its own clock
     return HL_OK;
 }
 
