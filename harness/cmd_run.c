@@ -37,7 +37,7 @@ static const char *usage_text =
     "  --backend cpu|cpu_ref kernel backend (default cpu)\n"
     "  --save FILE           one spec: save the final weights (safetensors)\n"
     "  --ckpt-dir DIR        save each run's weights to DIR/<spec_hash>.safetensors\n"
-    "                        (DIR is created, if need be, once the database is open)\n"
+    "                        (DIR is created, if need be, after every other check)\n"
     "  --help                this text\n"
     "Every run trains in its own process: a crash fails that run only. Two variants or\n"
     "grid points that give the same spec are refused. SIGINT/SIGTERM end the runs in\n"
