@@ -1,5 +1,6 @@
 // db.c: opening/migrating the results database, provenance, and the run
-// life cycle (record sweep, plan, claim, mark failed). See db.h.
+// life cycle (record sweep, plan, claim an attempt, hand it over, mark it
+// failed). See db.h.
 #include "db.h"
 #include "db_internal.h"
 
@@ -45,6 +46,30 @@ int hl_db_exec(hl_db *db, const char *sql, char *err, size_t errlen) {
 }
 
 void hl_db_rollback(hl_db *db) { sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL); }
+
+// Did the last failure come from a write that found no space?
+static int write_failed(sqlite3 *h) {
+    int e = sqlite3_extended_errcode(h) & 0xff;
+    return e == SQLITE_FULL || e == SQLITE_IOERR;
+}
+
+static int txn_once(hl_db *db, hl_db_txn_fn fn, void *ctx, int *full, char *err, size_t errlen) {
+    int rc = hl_db_exec(db, "BEGIN IMMEDIATE", err, errlen);
+    if (!rc) rc = fn(db, ctx, err, errlen);
+    if (!rc) rc = hl_db_exec(db, "COMMIT", err, errlen);
+    *full = rc && write_failed(db->h);
+    if (rc) hl_db_rollback(db);
+    return rc;
+}
+
+int hl_db_txn(hl_db *db, hl_db_txn_fn fn, void *ctx, char *err, size_t errlen) {
+    int full, rc = txn_once(db, fn, ctx, &full, err, errlen);
+    if (!rc || !full) return rc;
+    // The WAL holds many versions of few pages: folded into the database
+    // and truncated, it gives back most of the space it took.
+    sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    return txn_once(db, fn, ctx, &full, err, errlen);
+}
 
 void hl_db_bind_text_or_null(sqlite3_stmt *st, int i, const char *s) {
     if (s) sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
@@ -150,10 +175,12 @@ static void path_uri(const char *path, const char *query, char *out, size_t n) {
     snprintf(out + k, n - k, "%s%s", query && *query ? "?" : "", query ? query : "");
 }
 
+// Tables (or, for curves since schema version 2, a view) every version has.
 static const char *const HL_TABLES[] = {"sweeps", "runs", "metrics", "curves", "measurements", NULL};
 
 static int has_table(sqlite3 *h, const char *name) {
-    char *sql = sqlite3_mprintf("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = %Q", name);
+    char *sql = sqlite3_mprintf("SELECT count(*) FROM sqlite_master WHERE type IN ('table', 'view') AND name = %Q",
+                                name);
     int n = 0;
     int rc = sql ? read_int(h, sql, &n) : SQLITE_NOMEM;
     sqlite3_free(sql);
@@ -379,15 +406,73 @@ int hl_db_plan_run(hl_db *db, long long sweep_id, const char *sweep_name,
     return rc;
 }
 
+// ---------------------------------------------------------------- owner processes
 int hl_db_pid_alive(int pid) {
     if (pid <= 0) return 0;
     return kill(pid, 0) == 0 || errno == EPERM;
 }
 
+// Field 22 of /proc/PID/stat (start time in clock ticks after boot), or -1;
+// *state: field 3 (R, S, ..., Z for a zombie).
+static long long proc_start_time(int pid, char *state) {
+    char path[64], buf[1024], *save = NULL;
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');             // the command name may hold spaces and ')'
+    if (!p) return -1;
+    int field = 2;
+    for (char *tok = strtok_r(p + 1, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+        if (++field == 3) *state = tok[0];
+        if (field == 22) return strtoll(tok, NULL, 10);
+    }
+    return -1;
+}
+
+void hl_db_proc_id(int pid, char out[80]) {
+    char state = '?';
+    out[0] = 0;
+    long long start = pid > 0 ? proc_start_time(pid, &state) : -1;
+    if (start < 0 || state == 'Z' || state == 'X') return;   // gone, or dead and not yet reaped
+    char boot[40] = "";                      // a UUID: 36 characters
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (f) {
+        if (!fgets(boot, sizeof boot, f)) boot[0] = 0;
+        fclose(f);
+    }
+    boot[strcspn(boot, "\r\n")] = 0;
+    snprintf(out, 80, "%s:%lld", boot, start);
+}
+
+int hl_db_proc_alive(int pid, const char *proc_id) {
+    char state = '?';
+    if (!hl_db_pid_alive(pid)) return 0;
+    if (proc_start_time(pid, &state) >= 0 && (state == 'Z' || state == 'X')) return 0;
+    if (!proc_id || !proc_id[0]) return 1;   // recorded without an identity: cannot tell
+    char now[80];
+    hl_db_proc_id(pid, now);
+    return !now[0] || !strcmp(now, proc_id);
+}
+
+// ---------------------------------------------------------------- run state
+static int is_finished(const char *status) {
+    return !strcmp(status, "done") || !strcmp(status, "diverged");
+}
+
+static void column_str(sqlite3_stmt *st, int i, char *out, size_t n) {
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    snprintf(out, n, "%s", t ? t : "");
+}
+
 int hl_db_run_state_get(hl_db *db, long long run_id, hl_db_run_state *s, char *err, size_t errlen) {
     sqlite3_stmt *st;
     memset(s, 0, sizeof *s);
-    if (hl_db_prep(db, "SELECT status, pid, host, ended_at, error, attempts FROM runs WHERE id = ?",
+    if (hl_db_prep(db, "SELECT r.status, r.error, r.attempts, r.result_attempt, a.status, a.error,"
+                       " a.pid, a.host, a.proc_id FROM runs r LEFT JOIN attempts a"
+                       " ON a.run_id = r.id AND a.attempt = r.attempts WHERE r.id = ?",
                    &st, err, errlen)) return HL_EFAIL;
     sqlite3_bind_int64(st, 1, run_id);
     int rc = sqlite3_step(st);
@@ -397,102 +482,47 @@ int hl_db_run_state_get(hl_db *db, long long run_id, hl_db_run_state *s, char *e
         sqlite3_finalize(st);
         return HL_EFAIL;
     }
-    const char *t;
-    if ((t = (const char *)sqlite3_column_text(st, 0))) snprintf(s->status, sizeof s->status, "%s", t);
-    s->pid = sqlite3_column_int(st, 1);
-    if ((t = (const char *)sqlite3_column_text(st, 2))) snprintf(s->host, sizeof s->host, "%s", t);
-    if ((t = (const char *)sqlite3_column_text(st, 3))) snprintf(s->ended_at, sizeof s->ended_at, "%s", t);
-    if ((t = (const char *)sqlite3_column_text(st, 4))) snprintf(s->error, sizeof s->error, "%s", t);
-    s->attempts = sqlite3_column_int(st, 5);
+    column_str(st, 0, s->status, sizeof s->status);
+    column_str(st, 1, s->error, sizeof s->error);
+    s->attempts = sqlite3_column_int(st, 2);
+    s->result_attempt = sqlite3_column_int(st, 3);
+    column_str(st, 4, s->attempt_status, sizeof s->attempt_status);
+    column_str(st, 5, s->attempt_error, sizeof s->attempt_error);
+    s->pid = sqlite3_column_int(st, 6);
+    column_str(st, 7, s->host, sizeof s->host);
+    column_str(st, 8, s->proc_id, sizeof s->proc_id);
     sqlite3_finalize(st);
     return HL_OK;
 }
 
-static hl_claim_result decide_claim(const hl_db_run_state *s, const hl_claim_opts *o) {
-    if (!strcmp(s->status, "queued") || !strcmp(s->status, "failed")) return HL_CLAIM_OK;
-    if (!strcmp(s->status, "done") || !strcmp(s->status, "diverged"))
-        return o->force ? HL_CLAIM_OK : HL_CLAIM_DONE;
-    // running: take it over only when its process is known to be gone
-    if (strcmp(s->host, o->prov->host) != 0) return HL_CLAIM_BUSY;
-    return hl_db_pid_alive(s->pid) ? HL_CLAIM_BUSY : HL_CLAIM_OK;
-}
-
-static int take_run(hl_db *db, long long run_id, const hl_claim_opts *o, char *err, size_t errlen) {
+// ---------------------------------------------------------------- attempts
+int hl_db_end_attempt(hl_db *db, long long run_id, int attempt, int pid, const char *status,
+                      const char *error, int *changed, char *err, size_t errlen) {
     sqlite3_stmt *st;
     char now[32];
     hl_db_now_iso(now);
-    if (hl_db_prep(db, "UPDATE runs SET status='running', pid=?, host=?, git_commit=?, threads=?,"
-                       " backend=?, started_at=?, ended_at=NULL, wall_s=NULL, error=NULL,"
-                       " fail_step=NULL, attempts=attempts+1 WHERE id=?", &st, err, errlen))
+    if (hl_db_prep(db, "UPDATE attempts SET status=?, error=?, ended_at=?"
+                       " WHERE run_id=? AND attempt=? AND status='running' AND pid=?", &st, err, errlen))
         return HL_EFAIL;
-    sqlite3_bind_int(st, 1, o->pid);
-    sqlite3_bind_text(st, 2, o->prov->host, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, o->prov->git_commit, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(st, 4, o->threads);
-    hl_db_bind_text_or_null(st, 5, o->backend);
-    sqlite3_bind_text(st, 6, now, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 7, run_id);
-    return hl_db_step_done(db, st, err, errlen);
-}
-
-int hl_db_claim_run(hl_db *db, long long run_id, const hl_claim_opts *o,
-                    hl_claim_result *res, char *err, size_t errlen) {
-    if (hl_db_exec(db, "BEGIN IMMEDIATE", err, errlen)) return HL_EFAIL;
-    hl_db_run_state s;
-    int rc = hl_db_run_state_get(db, run_id, &s, err, errlen);
-    if (!rc) {
-        *res = decide_claim(&s, o);
-        if (*res == HL_CLAIM_OK) rc = take_run(db, run_id, o, err, errlen);
-    }
-    if (rc) { hl_db_rollback(db); return rc; }
-    return hl_db_exec(db, "COMMIT", err, errlen);
-}
-
-int hl_db_set_run_pid(hl_db *db, long long run_id, int old_pid, int new_pid,
-                      char *err, size_t errlen) {
-    sqlite3_stmt *st;
-    if (hl_db_prep(db, "UPDATE runs SET pid=? WHERE id=? AND status='running' AND pid=?",
-                   &st, err, errlen))
-        return HL_EFAIL;
-    sqlite3_bind_int(st, 1, new_pid);
-    sqlite3_bind_int64(st, 2, run_id);
-    sqlite3_bind_int(st, 3, old_pid);
-    if (hl_db_step_done(db, st, err, errlen)) return HL_EFAIL;
-    if (sqlite3_changes(db->h) == 1) return HL_OK;
-    snprintf(err, errlen, "run %lld is no longer running under pid %d", run_id, old_pid);
-    return HL_EFAIL;
-}
-
-int hl_db_last_step(hl_db *db, long long run_id, int *step, char *err, size_t errlen) {
-    sqlite3_stmt *st;
-    *step = -1;
-    if (hl_db_prep(db, "SELECT step FROM curves WHERE run_id=? ORDER BY rowid DESC LIMIT 1",
-                   &st, err, errlen)) return HL_EFAIL;
-    sqlite3_bind_int64(st, 1, run_id);
-    if (sqlite3_step(st) == SQLITE_ROW) *step = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    return HL_OK;
-}
-
-static int mark_failed_row(hl_db *db, long long run_id, int pid, const char *reason,
-                           int fail_step, int *changed, char *err, size_t errlen) {
-    sqlite3_stmt *st;
-    char now[32];
-    hl_db_now_iso(now);
-    if (hl_db_prep(db, "UPDATE runs SET status='failed', error=?, fail_step=?, ended_at=?,"
-                       " wall_s=(julianday(?) - julianday(started_at)) * 86400.0"
-                       " WHERE id=? AND status='running' AND pid=?", &st, err, errlen))
-        return HL_EFAIL;
-    sqlite3_bind_text(st, 1, reason, -1, SQLITE_TRANSIENT);
-    if (fail_step >= 0) sqlite3_bind_int(st, 2, fail_step);
-    else sqlite3_bind_null(st, 2);
+    sqlite3_bind_text(st, 1, status, -1, SQLITE_TRANSIENT);
+    hl_db_bind_text_or_null(st, 2, error);
     sqlite3_bind_text(st, 3, now, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 4, now, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 5, run_id);
+    sqlite3_bind_int64(st, 4, run_id);
+    sqlite3_bind_int(st, 5, attempt);
     sqlite3_bind_int(st, 6, pid);
     if (hl_db_step_done(db, st, err, errlen)) return HL_EFAIL;
     *changed = sqlite3_changes(db->h);
     return HL_OK;
+}
+
+int hl_db_drop_points(hl_db *db, long long run_id, int keep_attempt, char *err, size_t errlen) {
+    sqlite3_stmt *st;
+    if (hl_db_prep(db, "DELETE FROM curve_points WHERE run_id=? AND attempt IS NOT ?", &st, err, errlen))
+        return HL_EFAIL;
+    sqlite3_bind_int64(st, 1, run_id);
+    if (keep_attempt >= 0) sqlite3_bind_int(st, 2, keep_attempt);
+    else sqlite3_bind_null(st, 2);
+    return hl_db_step_done(db, st, err, errlen);
 }
 
 int hl_db_delete_results(hl_db *db, long long run_id, char *err, size_t errlen) {
@@ -507,13 +537,195 @@ int hl_db_delete_results(hl_db *db, long long run_id, char *err, size_t errlen) 
     return HL_OK;
 }
 
+// ---------------------------------------------------------------- claim
+typedef struct {
+    long long run_id;
+    const hl_claim_opts *o;
+    hl_claim_result res;
+} claim_ctx;
+
+// *stale: the latest attempt is 'running' under an owner that is gone.
+static hl_claim_result decide_claim(const hl_db_run_state *s, const hl_claim_opts *o, int *stale) {
+    int running = !strcmp(s->attempt_status, "running");
+    // an owner on another host cannot be checked from here
+    int live = running && (strcmp(s->host, o->prov->host) != 0 || hl_db_proc_alive(s->pid, s->proc_id));
+    *stale = running && !live;
+    if (is_finished(s->status) && !o->force) return HL_CLAIM_DONE;
+    return live ? HL_CLAIM_BUSY : HL_CLAIM_OK;
+}
+
+static int close_stale(hl_db *db, long long run_id, const hl_db_run_state *s, char *err, size_t errlen) {
+    char why[HL_ERR_LEN];
+    int changed;
+    snprintf(why, sizeof why, "abandoned: its process (pid %d on %s) is gone", s->pid, s->host);
+    return hl_db_end_attempt(db, run_id, s->attempts, s->pid, "failed", why, &changed, err, errlen);
+}
+
+// Binds pid's proc_id (NULL when it cannot be read) to parameter i.
+static void bind_proc_id(sqlite3_stmt *st, int i, int pid) {
+    char proc[80];
+    hl_db_proc_id(pid, proc);
+    hl_db_bind_text_or_null(st, i, proc[0] ? proc : NULL);
+}
+
+static int insert_attempt(hl_db *db, long long run_id, int attempt, const hl_claim_opts *o,
+                          const char *now, char *err, size_t errlen) {
+    sqlite3_stmt *st;
+    if (hl_db_prep(db, "INSERT INTO attempts(run_id, attempt, status, host, pid, proc_id, git_commit,"
+                       " started_at) VALUES (?,?,'running',?,?,?,?,?)", &st, err, errlen))
+        return HL_EFAIL;
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_int(st, 2, attempt);
+    sqlite3_bind_text(st, 3, o->prov->host, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 4, o->pid);
+    bind_proc_id(st, 5, o->pid);
+    sqlite3_bind_text(st, 6, o->prov->git_commit, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 7, now, -1, SQLITE_TRANSIENT);
+    return hl_db_step_done(db, st, err, errlen);
+}
+
+// The row shows the new attempt: running, no result (the failed one goes).
+static int show_attempt(hl_db *db, long long run_id, int attempt, const hl_claim_opts *o,
+                        const char *now, char *err, size_t errlen) {
+    sqlite3_stmt *st;
+    if (hl_db_prep(db, "UPDATE runs SET status='running', pid=?, host=?, git_commit=?, threads=?,"
+                       " backend=?, started_at=?, ended_at=NULL, wall_s=NULL, error=NULL,"
+                       " fail_step=NULL, result_attempt=NULL, attempts=? WHERE id=?", &st, err, errlen))
+        return HL_EFAIL;
+    sqlite3_bind_int(st, 1, o->pid);
+    sqlite3_bind_text(st, 2, o->prov->host, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, o->prov->git_commit, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 4, o->threads);
+    hl_db_bind_text_or_null(st, 5, o->backend);
+    sqlite3_bind_text(st, 6, now, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 7, attempt);
+    sqlite3_bind_int64(st, 8, run_id);
+    if (hl_db_step_done(db, st, err, errlen)) return HL_EFAIL;
+    if (hl_db_delete_results(db, run_id, err, errlen)) return HL_EFAIL;
+    return hl_db_drop_points(db, run_id, -1, err, errlen);
+}
+
+// A done/diverged run keeps its result while the new attempt runs.
+static int count_attempt(hl_db *db, long long run_id, int attempt, int result_attempt,
+                         char *err, size_t errlen) {
+    sqlite3_stmt *st;
+    if (hl_db_prep(db, "UPDATE runs SET attempts=? WHERE id=?", &st, err, errlen)) return HL_EFAIL;
+    sqlite3_bind_int(st, 1, attempt);
+    sqlite3_bind_int64(st, 2, run_id);
+    if (hl_db_step_done(db, st, err, errlen)) return HL_EFAIL;
+    return hl_db_drop_points(db, run_id, result_attempt, err, errlen);
+}
+
+static int claim_txn(hl_db *db, void *ctx, char *err, size_t errlen) {
+    claim_ctx *c = ctx;
+    hl_db_run_state s;
+    int stale;
+    if (hl_db_run_state_get(db, c->run_id, &s, err, errlen)) return HL_EFAIL;
+    c->res = decide_claim(&s, c->o, &stale);
+    if (stale && close_stale(db, c->run_id, &s, err, errlen)) return HL_EFAIL;
+    if (c->res != HL_CLAIM_OK) return HL_OK;
+    char now[32];
+    hl_db_now_iso(now);
+    int n = s.attempts + 1;
+    if (insert_attempt(db, c->run_id, n, c->o, now, err, errlen)) return HL_EFAIL;
+    if (is_finished(s.status)) return count_attempt(db, c->run_id, n, s.result_attempt, err, errlen);
+    return show_attempt(db, c->run_id, n, c->o, now, err, errlen);
+}
+
+int hl_db_claim_run(hl_db *db, long long run_id, const hl_claim_opts *o,
+                    hl_claim_result *res, char *err, size_t errlen) {
+    claim_ctx c = {run_id, o, HL_CLAIM_BUSY};
+    int rc = hl_db_txn(db, claim_txn, &c, err, errlen);
+    *res = c.res;
+    return rc;
+}
+
+// ---------------------------------------------------------------- hand over
+typedef struct { long long run_id; int old_pid, new_pid; } handover_ctx;
+
+static int handover_txn(hl_db *db, void *ctx, char *err, size_t errlen) {
+    handover_ctx *h = ctx;
+    sqlite3_stmt *st;
+    if (hl_db_prep(db, "UPDATE attempts SET pid=?1, proc_id=?2 WHERE run_id=?3 AND status='running'"
+                       " AND pid=?4 AND attempt=(SELECT attempts FROM runs WHERE id=?3)", &st, err, errlen))
+        return HL_EFAIL;
+    sqlite3_bind_int(st, 1, h->new_pid);
+    bind_proc_id(st, 2, h->new_pid);
+    sqlite3_bind_int64(st, 3, h->run_id);
+    sqlite3_bind_int(st, 4, h->old_pid);
+    if (hl_db_step_done(db, st, err, errlen)) return HL_EFAIL;
+    if (sqlite3_changes(db->h) != 1) {
+        snprintf(err, errlen, "run %lld is no longer running under pid %d", h->run_id, h->old_pid);
+        return HL_EFAIL;
+    }
+    if (hl_db_prep(db, "UPDATE runs SET pid=?1 WHERE id=?2 AND status='running' AND pid=?3", &st, err, errlen))
+        return HL_EFAIL;
+    sqlite3_bind_int(st, 1, h->new_pid);
+    sqlite3_bind_int64(st, 2, h->run_id);
+    sqlite3_bind_int(st, 3, h->old_pid);
+    return hl_db_step_done(db, st, err, errlen);
+}
+
+int hl_db_set_run_pid(hl_db *db, long long run_id, int old_pid, int new_pid,
+                      char *err, size_t errlen) {
+    handover_ctx h = {run_id, old_pid, new_pid};
+    return hl_db_txn(db, handover_txn, &h, err, errlen);
+}
+
+int hl_db_last_step(hl_db *db, long long run_id, int *step, char *err, size_t errlen) {
+    sqlite3_stmt *st;
+    *step = -1;
+    if (hl_db_prep(db, "SELECT step FROM curve_points WHERE run_id=?1"
+                       " AND attempt=(SELECT attempts FROM runs WHERE id=?1) ORDER BY rowid DESC LIMIT 1",
+                   &st, err, errlen)) return HL_EFAIL;
+    sqlite3_bind_int64(st, 1, run_id);
+    if (sqlite3_step(st) == SQLITE_ROW) *step = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return HL_OK;
+}
+
+// ---------------------------------------------------------------- mark failed
+typedef struct {
+    long long run_id;
+    int pid;
+    const char *reason;
+    int fail_step;
+} mark_ctx;
+
+static int fail_row(hl_db *db, const mark_ctx *m, int attempt, char *err, size_t errlen) {
+    sqlite3_stmt *st;
+    char now[32];
+    hl_db_now_iso(now);
+    if (hl_db_prep(db, "UPDATE runs SET status='failed', error=?1, fail_step=?2, ended_at=?3,"
+                       " wall_s=(julianday(?3) - julianday(started_at)) * 86400.0, result_attempt=?4"
+                       " WHERE id=?5", &st, err, errlen))
+        return HL_EFAIL;
+    sqlite3_bind_text(st, 1, m->reason, -1, SQLITE_TRANSIENT);
+    if (m->fail_step >= 0) sqlite3_bind_int(st, 2, m->fail_step);
+    else sqlite3_bind_null(st, 2);
+    sqlite3_bind_text(st, 3, now, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 4, attempt);
+    sqlite3_bind_int64(st, 5, m->run_id);
+    if (hl_db_step_done(db, st, err, errlen)) return HL_EFAIL;
+    if (hl_db_delete_results(db, m->run_id, err, errlen)) return HL_EFAIL;
+    return hl_db_drop_points(db, m->run_id, attempt, err, errlen);
+}
+
+static int mark_txn(hl_db *db, void *ctx, char *err, size_t errlen) {
+    mark_ctx *m = ctx;
+    hl_db_run_state s;
+    int changed = 0;
+    if (hl_db_run_state_get(db, m->run_id, &s, err, errlen)) return HL_EFAIL;
+    if (hl_db_end_attempt(db, m->run_id, s.attempts, m->pid, "failed", m->reason, &changed, err, errlen))
+        return HL_EFAIL;
+    if (!changed) return HL_OK;               // not running under pid (any more)
+    // an earlier done/diverged result stays; the killed attempt's points go
+    if (is_finished(s.status)) return hl_db_drop_points(db, m->run_id, s.result_attempt, err, errlen);
+    return fail_row(db, m, s.attempts, err, errlen);
+}
+
 int hl_db_mark_failed(hl_db *db, long long run_id, int pid, const char *reason,
                       int fail_step, char *err, size_t errlen) {
-    if (hl_db_exec(db, "BEGIN IMMEDIATE", err, errlen)) return HL_EFAIL;
-    int changed = 0;
-    int rc = mark_failed_row(db, run_id, pid, reason, fail_step, &changed, err, errlen);
-    // results of an earlier (forced-over) attempt must not survive a failure
-    if (!rc && changed) rc = hl_db_delete_results(db, run_id, err, errlen);
-    if (rc) { hl_db_rollback(db); return rc; }
-    return hl_db_exec(db, "COMMIT", err, errlen);
+    mark_ctx m = {run_id, pid, reason, fail_step};
+    return hl_db_txn(db, mark_txn, &m, err, errlen);
 }

@@ -5,8 +5,9 @@
 // Every function returns HL_OK or an error code with a message in err.
 // Write discipline (DESIGN.md "Database"): a run's final result (status,
 // summary, metrics, measurements) is committed in ONE transaction; curves are
-// streamed in small transactions while the run trains; claiming a run is
-// atomic (BEGIN IMMEDIATE), so several runners can share one database.
+// streamed in small transactions while the run trains (tagged with their
+// attempt, shown only once it is the result); claiming a run is atomic
+// (BEGIN IMMEDIATE), so several runners can share one database.
 #ifndef HYLAB_DB_H
 #define HYLAB_DB_H
 
@@ -50,6 +51,13 @@ sqlite3 *hl_db_sqlite(hl_db *db);
 int hl_db_user_version(hl_db *db);
 // Run SQL with no result rows; err gets sqlite's message on failure.
 int hl_db_exec(hl_db *db, const char *sql, char *err, size_t errlen);
+// Run fn(db, ctx, err, errlen) in one BEGIN IMMEDIATE transaction, committed
+// if fn returns HL_OK. When a write fails because the disk (or the file size
+// limit) is full, the WAL is checkpointed into the database and truncated,
+// which frees the space its superseded page versions took, and fn is tried
+// once more: a run can still be marked failed on a full disk.
+typedef int (*hl_db_txn_fn)(hl_db *db, void *ctx, char *err, size_t errlen);
+int hl_db_txn(hl_db *db, hl_db_txn_fn fn, void *ctx, char *err, size_t errlen);
 
 // ---------------------------------------------------------------- provenance
 typedef struct {
@@ -68,55 +76,89 @@ int hl_db_plan_run(hl_db *db, long long sweep_id, const char *sweep_name,
                    const char *variant, const char *grid_json, const char *spec_hash,
                    const char *spec_json, long long *run_id, char *err, size_t errlen);
 
+// Attempts (schema version 2, db/migrations/002.sql). Each claim starts an
+// attempt (runs.attempts counts them; table `attempts` has one row each, with
+// its owner: host, pid and proc_id, the process's boot id and start time, so
+// that a pid reused by an unrelated process is not taken for a live owner).
+// The runs row shows the result of attempt runs.result_attempt: status,
+// error, summary columns, metrics, measurements, and the view `curves` (the
+// points of that attempt; table curve_points holds every attempt's points).
+// A new attempt replaces that result only when it finishes:
+//  - over a queued, failed or abandoned run, the row goes to 'running' (no
+//    result shown) and the failed result's metrics and curves are dropped;
+//  - over a done or diverged run (--force), the row keeps its status and
+//    result while the attempt runs; if that attempt fails or is killed, the
+//    row still shows the earlier result and `attempts` records the failure
+//    (runs.attempts > runs.result_attempt).
 typedef enum {
-    HL_CLAIM_OK = 0,         // now ours (status running, our pid/host)
+    HL_CLAIM_OK = 0,         // a new attempt is ours (owner: our pid/host)
     HL_CLAIM_DONE,           // finished earlier (done or diverged) and not forced
-    HL_CLAIM_BUSY,           // running under a live process (or on another host)
+    HL_CLAIM_BUSY,           // an attempt runs under a live process (or on another host)
 } hl_claim_result;
 
 typedef struct {
     int force;               // also take done/diverged runs
-    int pid;                 // recorded as the run's owner
+    int pid;                 // recorded as the attempt's owner
     const hl_db_prov *prov;
     int threads;
     const char *backend;
 } hl_claim_opts;
 
-// Atomically take a run: queued, failed, or running under a dead pid on this
-// host (also done/diverged with force) -> running, attempts+1, started_at.
+// Atomically start an attempt at a run: queued, failed, done/diverged with
+// force, or one whose latest attempt is 'running' under a process that is
+// gone (same host; pid dead or its proc_id differs): that attempt is closed as
+// failed and the run taken over. attempts+1, started_at.
 int hl_db_claim_run(hl_db *db, long long run_id, const hl_claim_opts *o,
                     hl_claim_result *res, char *err, size_t errlen);
-// Hand a running run from owner old_pid to new_pid (the runner to its child).
+// Hand the running attempt from owner old_pid to new_pid (the runner to its
+// child; new_pid's proc_id is recorded).
 int hl_db_set_run_pid(hl_db *db, long long run_id, int old_pid, int new_pid,
                       char *err, size_t errlen);
 
 typedef struct {
-    char status[16];         // queued/running/done/failed/diverged
-    int pid;
+    char status[16];         // the run: queued/running/done/failed/diverged
+    char error[HL_ERR_LEN];  // the run's error (failed/diverged), or ""
+    int attempts;            // attempts so far (the latest is number `attempts`)
+    int result_attempt;      // the attempt whose result the row shows (0: none)
+    // the latest attempt ("" and 0 when there is none):
+    char attempt_status[16]; // running/done/failed/diverged
+    char attempt_error[HL_ERR_LEN];
+    int pid;                 // its owner process
     char host[256];
-    char ended_at[32];
-    char error[HL_ERR_LEN];
-    int attempts;
+    char proc_id[80];        // the owner's identity (see hl_db_proc_id), "" if unknown
 } hl_db_run_state;
 int hl_db_run_state_get(hl_db *db, long long run_id, hl_db_run_state *st, char *err, size_t errlen);
-// Last curve step recorded for a run (-1 if none).
+// Last curve step recorded by the run's latest attempt (-1 if none).
 int hl_db_last_step(hl_db *db, long long run_id, int *step, char *err, size_t errlen);
-// Mark a run failed (e.g. its process died) if it is still running under pid.
+// Mark the run's latest attempt failed (e.g. its process died) if it is still
+// running under pid. The run row shows the failure unless it keeps an earlier
+// done/diverged result (see above); then only the attempt records it.
 int hl_db_mark_failed(hl_db *db, long long run_id, int pid, const char *reason,
                       int fail_step, char *err, size_t errlen);
 
+// A process's identity beyond its pid: "BOOT_ID:START_TIME" from
+// /proc/sys/kernel/random/boot_id and field 22 of /proc/PID/stat; "" when
+// it cannot be read (no such process, no /proc).
+void hl_db_proc_id(int pid, char out[80]);
+// Is the process pid alive and, when proc_id is known (non-empty), the same
+// process that proc_id was recorded for?
+int hl_db_proc_alive(int pid, const char *proc_id);
+
 // ---------------------------------------------------------------- the db sink
-// Curves go straight to the database (one short transaction each); metrics
-// and measurements are kept in memory and written by hl_db_finish_run.
+// Curves go straight to curve_points, tagged with the run's latest attempt
+// (one short transaction each); metrics and measurements are kept in memory
+// and written by hl_db_finish_run.
 typedef struct hl_db_sink hl_db_sink;
 int hl_db_sink_new(hl_db *db, long long run_id, hl_db_sink **out, char *err, size_t errlen);
 hl_sink hl_db_sink_iface(hl_db_sink *s);
 void hl_db_sink_free(hl_db_sink *s);
 // First write error seen by the sink (sinks return void), or NULL.
 const char *hl_db_sink_error(const hl_db_sink *s);
-// Commit the run's result in one transaction: status/error/fail_step,
-// summary, provenance times, metrics and measurements; replaces results of
-// earlier attempts (their metrics, measurements and curves).
+// Commit the attempt's result in one transaction: the attempt's status, and
+// the run's status/error/fail_step, summary, provenance, metrics and
+// measurements, result_attempt; replaces the results of earlier attempts
+// (their metrics, measurements and curve points). Fails, writing nothing, if
+// the attempt is no longer running under the sink's process.
 int hl_db_finish_run(hl_db_sink *s, const hl_run_summary *sum, double wall_s,
                      char *err, size_t errlen);
 

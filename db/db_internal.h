@@ -17,6 +17,13 @@ void hl_db_rollback(hl_db *db);
 void hl_db_bind_text_or_null(sqlite3_stmt *st, int i, const char *s);
 void hl_db_bind_real_or_null(sqlite3_stmt *st, int i, double v);
 int hl_db_pid_alive(int pid);
+// Delete a run's metrics and measurements (its result, but for the curves).
 int hl_db_delete_results(hl_db *db, long long run_id, char *err, size_t errlen);
+// Delete a run's curve points of every attempt but keep_attempt (-1: all).
+int hl_db_drop_points(hl_db *db, long long run_id, int keep_attempt, char *err, size_t errlen);
+// End attempt `attempt` of a run with status/error if it is running under
+// pid; *changed = 1 if it was (0: someone else owns it now).
+int hl_db_end_attempt(hl_db *db, long long run_id, int attempt, int pid, const char *status,
+                      const char *error, int *changed, char *err, size_t errlen);
 
 #endif

@@ -1,10 +1,10 @@
 // db_merge.c: merging shard databases (`hylab db merge`). See db.h.
 // Runs are keyed by (sweep hash, spec hash). For a run in both databases the
 // better state wins (done > diverged > failed > running > queued); on a tie
-// the destination's row stays. Winners are copied with their metrics, curves
-// and measurements; the whole merge of one input is one transaction. An input
-// is validated and then attached read-only (only an input of an older schema
-// is written to: migrated forward first).
+// the destination's row stays. Winners are copied with their metrics, curve
+// points, measurements and attempts; the whole merge of one input is one
+// transaction. An input is validated and then attached read-only (only an
+// input of an older schema is written to: migrated forward first).
 #include "db.h"
 #include "db_internal.h"
 
@@ -47,8 +47,8 @@ static int exec_ids(hl_db *db, const char *sql, long long a, long long b, char *
 }
 
 static int copy_children(hl_db *db, long long dst_id, long long src_id, char *err, size_t errlen) {
-    static const char *tables[] = {"metrics", "curves", "measurements"};
-    for (int i = 0; i < 3; i++) {
+    static const char *tables[] = {"metrics", "curve_points", "measurements", "attempts"};
+    for (int i = 0; i < 4; i++) {
         char *cols = columns(db, tables[i], "run_id", "run_id");
         char *del = sqlite3_mprintf("DELETE FROM main.\"%w\" WHERE run_id = ?1", tables[i]);
         char *ins = cols ? sqlite3_mprintf("INSERT INTO main.\"%w\"(run_id, %s) SELECT ?1, %s FROM"

@@ -9,6 +9,9 @@ const char hl_db_schema_sql[] =
     "-- Applied by db/db.c on open when user_version is 0; later versions add\n"
     "-- forward migrations in db/migrations/NNN.sql and bump user_version.\n"
     "-- Conventions: times are ISO-8601 UTC text; JSON columns hold compact JSON.\n"
+    "-- Version 2 (db/migrations/002.sql) adds the attempts table and\n"
+    "-- runs.result_attempt, and renames curves to curve_points (each point tagged\n"
+    "-- with its attempt) behind a view `curves` that shows each run's result only.\n"
     "\n"
     "PRAGMA user_version = 1;\n"
     "\n"
@@ -60,6 +63,7 @@ const char hl_db_schema_sql[] =
     ");\n"
     "CREATE INDEX IF NOT EXISTS metrics_run ON metrics(run_id);\n"
     "\n"
+    "-- version 2: renamed curve_points (+ attempt); curves is then a view\n"
     "CREATE TABLE IF NOT EXISTS curves (\n"
     "    run_id  INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
     "    step    INTEGER NOT NULL,\n"
@@ -83,8 +87,60 @@ const char hl_db_schema_sql[] =
     ;
 
 // Forward migrations from version N-1 to N: {N, "db/migrations/NNN.sql", sql}.
-// Each migration's SQL ends with "PRAGMA user_version = N;". None yet.
+// Each migration's SQL ends with "PRAGMA user_version = N;". Regenerate a
+// migration's string with the sed command above, applied to its file.
+static const char migration_002[] =
+    "-- Migration 002: attempts. A run is tried once per claim (\"attempt\"); the\n"
+    "-- runs row shows the result of one attempt, runs.result_attempt, and a newer\n"
+    "-- attempt replaces it only when it finishes: a forced rerun that is killed\n"
+    "-- leaves the earlier result (status, summary, metrics, curves) in place.\n"
+    "--   attempts      one row per attempt: its owner process and how it ended.\n"
+    "--                 The owner is identified by host + pid + proc_id (boot id\n"
+    "--                 and process start time), so that a reused pid is not taken\n"
+    "--                 for a live owner.\n"
+    "--   curve_points  every curve point, tagged with the attempt that wrote it\n"
+    "--                 (the former curves table).\n"
+    "--   curves        a view: the points of each run's result attempt only.\n"
+    "\n"
+    "CREATE TABLE IF NOT EXISTS attempts (\n"
+    "    run_id      INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
+    "    attempt     INTEGER NOT NULL,        -- 1, 2, ...: runs.attempts is the latest\n"
+    "    status      TEXT NOT NULL CHECK (status IN ('running','done','failed','diverged')),\n"
+    "    host        TEXT,\n"
+    "    pid         INTEGER,                 -- the owner: the runner, then its child\n"
+    "    proc_id     TEXT,                    -- the owner's boot id:start time; NULL if unknown\n"
+    "    git_commit  TEXT,\n"
+    "    started_at  TEXT,\n"
+    "    ended_at    TEXT,\n"
+    "    error       TEXT,                    -- why it failed/diverged\n"
+    "    PRIMARY KEY (run_id, attempt)\n"
+    ");\n"
+    "\n"
+    "-- The attempt whose result the row shows (status done/failed/diverged);\n"
+    "-- NULL while queued or while the first attempt (or a retry of a failed\n"
+    "-- one) runs.\n"
+    "ALTER TABLE runs ADD COLUMN result_attempt INTEGER;\n"
+    "UPDATE runs SET result_attempt = attempts WHERE status IN ('done', 'failed', 'diverged');\n"
+    "INSERT INTO attempts(run_id, attempt, status, host, pid, git_commit, started_at, ended_at, error)\n"
+    "    SELECT id, attempts, status, host, pid, git_commit, started_at, ended_at, error\n"
+    "    FROM runs WHERE attempts > 0 AND status <> 'queued';\n"
+    "\n"
+    "ALTER TABLE curves RENAME TO curve_points;\n"
+    "ALTER TABLE curve_points ADD COLUMN attempt INTEGER;\n"
+    "UPDATE curve_points SET attempt = (SELECT attempts FROM runs WHERE runs.id = curve_points.run_id);\n"
+    "DROP INDEX IF EXISTS curves_run;\n"
+    "CREATE INDEX IF NOT EXISTS curve_points_run ON curve_points(run_id, attempt);\n"
+    "\n"
+    "CREATE VIEW IF NOT EXISTS curves AS\n"
+    "    SELECT c.run_id, c.step, c.split, c.name, c.value\n"
+    "    FROM curve_points AS c JOIN runs AS r ON r.id = c.run_id\n"
+    "    WHERE c.attempt = r.result_attempt;\n"
+    "\n"
+    "PRAGMA user_version = 2;\n"
+    ;
+
 const hl_db_migration hl_db_migrations[] = {
+    {2, "db/migrations/002.sql", migration_002},
     {0, NULL, NULL},
 };
 const int hl_db_n_migrations = (int)(sizeof hl_db_migrations / sizeof hl_db_migrations[0]) - 1;

@@ -25,7 +25,7 @@ struct hl_db_sink {
     hl_db *db;
     long long run_id;
     int owner_pid;
-    long long curve_mark;         // curves with rowid <= mark belong to earlier attempts
+    int attempt;                  // the run's latest attempt (ours), tags the curve points
     sqlite3_stmt *curve_st;
     metric_row *metrics; int n_metrics, cap_metrics;
     measure_row *meas; int n_meas, cap_meas;
@@ -51,10 +51,11 @@ static void on_curve(void *ctx, int step, const char *split, const char *name, d
     sqlite3_stmt *st = s->curve_st;
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, s->run_id);
-    sqlite3_bind_int(st, 2, step);
-    sqlite3_bind_text(st, 3, split ? split : "train", -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 4, name ? name : "?", -1, SQLITE_TRANSIENT);
-    hl_db_bind_real_or_null(st, 5, value);
+    sqlite3_bind_int(st, 2, s->attempt);
+    sqlite3_bind_int(st, 3, step);
+    sqlite3_bind_text(st, 4, split ? split : "train", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 5, name ? name : "?", -1, SQLITE_TRANSIENT);
+    hl_db_bind_real_or_null(st, 6, value);
     if (sqlite3_step(st) != SQLITE_DONE) {
         char m[HL_ERR_LEN];
         hl_db_fail(s->db->h, "writing a curve point", m, sizeof m);
@@ -86,26 +87,25 @@ static void on_measurement(void *ctx, const hl_measurement *m) {
     r->value = m->value; r->spread = m->spread;
 }
 
-static long long curve_mark(hl_db *db, long long run_id) {
+static int latest_attempt(hl_db *db, long long run_id) {
     sqlite3_stmt *st;
-    long long mark = 0;
-    if (sqlite3_prepare_v2(db->h, "SELECT COALESCE(MAX(rowid), 0) FROM curves WHERE run_id=?",
-                           -1, &st, NULL) != SQLITE_OK) return -1;
+    if (sqlite3_prepare_v2(db->h, "SELECT attempts FROM runs WHERE id=?", -1, &st, NULL) != SQLITE_OK)
+        return -1;
     sqlite3_bind_int64(st, 1, run_id);
-    mark = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    int a = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
     sqlite3_finalize(st);
-    return mark;
+    return a;
 }
 
 int hl_db_sink_new(hl_db *db, long long run_id, hl_db_sink **out, char *err, size_t errlen) {
     hl_db_sink *s = calloc(1, sizeof *s);
     if (!s) { snprintf(err, errlen, "out of memory"); return HL_EFAIL; }
     s->db = db; s->run_id = run_id; s->owner_pid = (int)getpid();
-    s->curve_mark = curve_mark(db, run_id);
-    if (s->curve_mark < 0 ||
-        hl_db_prep(db, "INSERT INTO curves(run_id, step, split, name, value) VALUES (?,?,?,?,?)",
-                   &s->curve_st, err, errlen)) {
-        if (s->curve_mark < 0) hl_db_fail(db->h, "reading curves", err, errlen);
+    s->attempt = latest_attempt(db, run_id);
+    if (s->attempt < 0 ||
+        hl_db_prep(db, "INSERT INTO curve_points(run_id, attempt, step, split, name, value)"
+                       " VALUES (?,?,?,?,?,?)", &s->curve_st, err, errlen)) {
+        if (s->attempt < 0) hl_db_fail(db->h, "reading the run's attempt", err, errlen);
         hl_db_sink_free(s);
         return HL_EFAIL;
     }
@@ -142,13 +142,16 @@ static int fail_step_of(const hl_run_summary *sum) {
     return sum->steps;
 }
 
+// The run row takes the attempt's result and its provenance.
 static int update_run(hl_db_sink *s, const hl_run_summary *sum, double wall_s, char *err, size_t errlen) {
     sqlite3_stmt *st;
     char now[32];
     hl_db_now_iso(now);
     if (hl_db_prep(s->db, "UPDATE runs SET status=?, error=?, fail_step=?, steps=?, final_train_loss=?,"
                           " tokens_per_s=?, params=?, backend=?, blas_core=?, threads=?, ended_at=?,"
-                          " wall_s=? WHERE id=? AND status='running' AND pid=?", &st, err, errlen))
+                          " wall_s=?, result_attempt=?14, (host, pid, git_commit, started_at) ="
+                          " (SELECT host, pid, git_commit, started_at FROM attempts"
+                          "  WHERE run_id=?13 AND attempt=?14) WHERE id=?13", &st, err, errlen))
         return HL_EFAIL;
     int done = sum->status == HL_RUN_DONE;
     sqlite3_bind_text(st, 1, status_name(sum->status), -1, SQLITE_STATIC);
@@ -165,20 +168,7 @@ static int update_run(hl_db_sink *s, const hl_run_summary *sum, double wall_s, c
     sqlite3_bind_text(st, 11, now, -1, SQLITE_TRANSIENT);
     hl_db_bind_real_or_null(st, 12, wall_s);
     sqlite3_bind_int64(st, 13, s->run_id);
-    sqlite3_bind_int(st, 14, s->owner_pid);
-    if (hl_db_step_done(s->db, st, err, errlen)) return HL_EFAIL;
-    if (sqlite3_changes(s->db->h) == 1) return HL_OK;
-    snprintf(err, errlen, "run %lld is no longer owned by pid %d; result not recorded",
-             s->run_id, s->owner_pid);
-    return HL_EFAIL;
-}
-
-static int delete_old_curves(hl_db_sink *s, char *err, size_t errlen) {
-    sqlite3_stmt *st;
-    if (hl_db_prep(s->db, "DELETE FROM curves WHERE run_id=? AND rowid<=?", &st, err, errlen))
-        return HL_EFAIL;
-    sqlite3_bind_int64(st, 1, s->run_id);
-    sqlite3_bind_int64(st, 2, s->curve_mark);
+    sqlite3_bind_int(st, 14, s->attempt);
     return hl_db_step_done(s->db, st, err, errlen);
 }
 
@@ -232,14 +222,34 @@ static int insert_measurements(hl_db_sink *s, char *err, size_t errlen) {
     return HL_OK;
 }
 
-int hl_db_finish_run(hl_db_sink *s, const hl_run_summary *sum, double wall_s,
-                     char *err, size_t errlen) {
-    if (hl_db_exec(s->db, "BEGIN IMMEDIATE", err, errlen)) return HL_EFAIL;
-    int rc = update_run(s, sum, wall_s, err, errlen);
-    if (!rc) rc = hl_db_delete_results(s->db, s->run_id, err, errlen);
-    if (!rc) rc = delete_old_curves(s, err, errlen);
+typedef struct {
+    hl_db_sink *s;
+    const hl_run_summary *sum;
+    double wall_s;
+} finish_ctx;
+
+static int finish_txn(hl_db *db, void *ctx, char *err, size_t errlen) {
+    finish_ctx *f = ctx;
+    hl_db_sink *s = f->s;
+    int done = f->sum->status == HL_RUN_DONE, changed = 0;
+    const char *error = done ? NULL : (f->sum->error[0] ? f->sum->error : "failed");
+    if (hl_db_end_attempt(db, s->run_id, s->attempt, s->owner_pid, status_name(f->sum->status), error,
+                          &changed, err, errlen)) return HL_EFAIL;
+    if (!changed) {
+        snprintf(err, errlen, "run %lld attempt %d is no longer owned by pid %d; result not recorded",
+                 s->run_id, s->attempt, s->owner_pid);
+        return HL_EFAIL;
+    }
+    int rc = update_run(s, f->sum, f->wall_s, err, errlen);
+    if (!rc) rc = hl_db_delete_results(db, s->run_id, err, errlen);
+    if (!rc) rc = hl_db_drop_points(db, s->run_id, s->attempt, err, errlen);
     if (!rc) rc = insert_metrics(s, err, errlen);
     if (!rc) rc = insert_measurements(s, err, errlen);
-    if (rc) { hl_db_rollback(s->db); return rc; }
-    return hl_db_exec(s->db, "COMMIT", err, errlen);
+    return rc;
+}
+
+int hl_db_finish_run(hl_db_sink *s, const hl_run_summary *sum, double wall_s,
+                     char *err, size_t errlen) {
+    finish_ctx f = {s, sum, wall_s};
+    return hl_db_txn(s->db, finish_txn, &f, err, errlen);
 }

@@ -2,6 +2,9 @@
 -- Applied by db/db.c on open when user_version is 0; later versions add
 -- forward migrations in db/migrations/NNN.sql and bump user_version.
 -- Conventions: times are ISO-8601 UTC text; JSON columns hold compact JSON.
+-- Version 2 (db/migrations/002.sql) adds the attempts table and
+-- runs.result_attempt, and renames curves to curve_points (each point tagged
+-- with its attempt) behind a view `curves` that shows each run's result only.
 
 PRAGMA user_version = 1;
 
@@ -53,6 +56,7 @@ CREATE TABLE IF NOT EXISTS metrics (
 );
 CREATE INDEX IF NOT EXISTS metrics_run ON metrics(run_id);
 
+-- version 2: renamed curve_points (+ attempt); curves is then a view
 CREATE TABLE IF NOT EXISTS curves (
     run_id  INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     step    INTEGER NOT NULL,

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "commands.h"
 #include "npy.h"
@@ -30,9 +31,29 @@ static void forward_usage(FILE *f) {
             "  --ckpt FILE     safetensors checkpoint written by hylab (hylab run --save)\n"
             "  --tokens FILE   whitespace-separated integer token ids, each in [0, vocab)\n"
             "                  (at most 16 MiB of text); '-' reads standard input\n"
-            "  --out FILE      output .npy (written atomically; nothing written on error)\n"
+            "  --out FILE      output .npy (written atomically; nothing written on error);\n"
+            "                  never the --ckpt or --tokens file\n"
             "  --backend NAME  kernel backend: cpu (default) or cpu_ref\n"
             "  --threads N     threads, 0..1024 (default 0: all cores)\n");
+}
+
+// Same file (device and inode: also through a symlink or a hard link)?
+static int same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+// --out must not replace an input (the checkpoint, the token file).
+static int check_out_not_input(const forward_args *a) {
+    const char *inputs[2][2] = {{"--ckpt", a->ckpt}, {"--tokens", a->tokens}};
+    for (int i = 0; i < 2; i++) {
+        if (strcmp(inputs[i][1], "-") && same_file(a->out, inputs[i][1])) {
+            fprintf(stderr, "hylab forward: --out %s is the %s file %s: it would be overwritten\n",
+                    a->out, inputs[i][0], inputs[i][1]);
+            return 2;
+        }
+    }
+    return 0;
 }
 
 // Parses the command line. Returns 0 ok, 1 --help shown, 2 bad usage.
@@ -65,7 +86,7 @@ static int parse_forward_args(int argc, char **argv, forward_args *a) {
         forward_usage(stderr);
         return 2;
     }
-    return 0;
+    return check_out_not_input(a);
 }
 
 // Appends one id to a growing array.

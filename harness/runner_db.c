@@ -2,11 +2,15 @@
 // train each run in its own child process, which records its own result.
 //
 // Crash isolation: a child that dies (signal, exit without a result) leaves
-// its row 'running'; the parent marks it failed with the reason. A runner
-// killed outright leaves rows 'running' under dead pids: the next runner on
-// this host takes them over. Children die with their runner (PDEATHSIG), so a
-// run is never trained twice at once. SQLite connections are never carried
-// across fork(): the parent closes its connection around each fork.
+// its attempt 'running'; the parent marks it failed with the reason. A runner
+// killed outright leaves attempts 'running' under dead pids: the next runner
+// on this host takes them over. Children die with their runner (PDEATHSIG),
+// so a run is never trained twice at once. SIGINT/SIGTERM stop the runner: it
+// ends its children and marks their attempts failed ("interrupted by
+// SIGTERM") before it returns. Runs that another live runner on this host is
+// training are waited for (and taken over if it dies) for at most --wait
+// seconds. SQLite connections are never carried across fork(): the parent
+// closes its connection around each fork.
 #include "runner.h"
 #include "runner_internal.h"
 #include "results.h"
@@ -17,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -43,6 +46,7 @@ typedef struct {
     int threads;
     pid_t parent;
     int errors;
+    double wait_t0;          // since when only runs busy under another runner are left (0: not now)
 } rctx;
 
 static double now_s(void) {
@@ -68,8 +72,6 @@ static int plan_all(rctx *c, const char *sweep_hash, char *err, size_t errlen) {
 
 // ---------------------------------------------------------------- child
 static void child_main(rctx *c, rjob *j) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != c->parent) _exit(4);
     const hl_sweep_run *r = &c->sw->runs[j->idx];
     char err[HL_ERR_LEN], path[4096];
     hl_db *db;
@@ -111,11 +113,9 @@ static int reopen(rctx *c) {
 }
 
 static int launch(rctx *c, rjob *j) {
-    fflush(stdout);
-    fflush(stderr);
     hl_db_close(c->db);      // never carry a connection across fork()
     c->db = NULL;
-    pid_t pid = fork();
+    pid_t pid = hl_runner_fork();
     if (pid == 0) child_main(c, j);
     if (reopen(c)) return HL_EFAIL;
     char err[HL_ERR_LEN];
@@ -128,6 +128,7 @@ static int launch(rctx *c, rjob *j) {
     j->pid = pid;
     j->state = J_ACTIVE;
     c->n_active++;
+    c->wait_t0 = 0;          // busy again: a later wait starts its own clock
     return HL_OK;
 }
 
@@ -135,7 +136,7 @@ static int launch(rctx *c, rjob *j) {
 static int launch_ready(rctx *c) {
     hl_claim_opts co = {c->o->force, (int)c->parent, &c->prov, c->threads,
                         c->o->backend ? c->o->backend : "cpu"};
-    for (int k = 0; k < c->n && c->n_active < c->o->jobs; k++) {
+    for (int k = 0; k < c->n && c->n_active < c->o->jobs && !hl_runner_stop; k++) {
         rjob *j = &c->jobs[k];
         if (j->state != J_PENDING) continue;
         hl_claim_result res;
@@ -151,33 +152,32 @@ static int launch_ready(rctx *c) {
     return HL_OK;
 }
 
-static void signal_reason(int status, char *buf, size_t n) {
-    if (WIFSIGNALED(status)) {
-        int sig = WTERMSIG(status);
-        const char *abbr = sigabbrev_np(sig);
-        snprintf(buf, n, "killed by signal %d (SIG%s)", sig, abbr ? abbr : "?");
-    } else {
-        snprintf(buf, n, "run process exited with status %d before recording a result",
-                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-    }
-}
-
+// The outcome of run j: what this runner's attempt gave (noting an earlier
+// result that a failed --force attempt left in place), else the run's status.
 static void print_status(rctx *c, rjob *j, const char *how) {
     if (!c->db && reopen(c)) return;
     hl_db_run_state st;
-    char err[HL_ERR_LEN];
+    char err[HL_ERR_LEN], kept[64] = "";
     const hl_sweep_run *r = &c->sw->runs[j->idx];
     if (hl_db_run_state_get(c->db, j->run_id, &st, err, sizeof err)) {
         fprintf(stderr, "hylab run: %s\n", err);
         return;
     }
-    fprintf(stderr, "hylab run: [%d/%d] %-8s %s %s %.12s%s%s%s\n", c->n_finished, c->n, st.status,
-            r->variant, r->grid_json, r->spec.hash, how, st.error[0] ? "  " : "", st.error);
+    const char *status = st.status, *error = st.error;
+    if (j->state == J_RAN && st.attempt_status[0]) { status = st.attempt_status; error = st.attempt_error; }
+    if (j->state == J_RAN && !strcmp(status, "running")) {
+        status = "failed";
+        error = "could not be recorded (see above): a later runner will take the run over";
+    }
+    if (j->state == J_RAN && st.result_attempt && st.result_attempt != st.attempts)
+        snprintf(kept, sizeof kept, "  (the result of attempt %d stays)", st.result_attempt);
+    fprintf(stderr, "hylab run: [%d/%d] %-8s %s %s %.12s%s%s%s%s\n", c->n_finished, c->n, status,
+            r->variant, r->grid_json, r->spec.hash, how, error[0] ? "  " : "", error, kept);
 }
 
-// The child is gone: if its row is still 'running', record why it failed.
+// The child is gone: if its attempt is still 'running', record why it failed.
 static void record_exit(rctx *c, rjob *j, int status) {
-    char err[HL_ERR_LEN], reason[HL_ERR_LEN], sig[256];
+    char err[HL_ERR_LEN], reason[HL_ERR_LEN], why[256];
     hl_db_run_state st;
     if (!c->db && reopen(c)) return;
     if (hl_db_run_state_get(c->db, j->run_id, &st, err, sizeof err)) {
@@ -185,22 +185,22 @@ static void record_exit(rctx *c, rjob *j, int status) {
         c->errors++;
         return;
     }
-    if (strcmp(st.status, "running") != 0) return;
+    if (strcmp(st.attempt_status, "running") != 0) return;
     int step = -1;
     hl_db_last_step(c->db, j->run_id, &step, err, sizeof err);
-    signal_reason(status, sig, sizeof sig);
-    if (step >= 0) snprintf(reason, sizeof reason, "%s at step ~%d", sig, step);
-    else snprintf(reason, sizeof reason, "%s before its first step", sig);
+    hl_runner_exit_reason(status, why, sizeof why);
+    if (step >= 0) snprintf(reason, sizeof reason, "%s at step ~%d", why, step);
+    else snprintf(reason, sizeof reason, "%s before its first step", why);
     int pid = st.pid == (int)c->parent ? (int)c->parent : (int)j->pid;
     if (hl_db_mark_failed(c->db, j->run_id, pid, reason, step, err, sizeof err)) {
-        fprintf(stderr, "hylab run: marking run %lld failed: %s\n", j->run_id, err);
+        fprintf(stderr, "hylab run: marking run %lld failed (%s): %s\n", j->run_id, reason, err);
         c->errors++;
     }
 }
 
 static void reap_one(rctx *c, int block) {
     int status;
-    pid_t p = waitpid(-1, &status, block ? 0 : WNOHANG);
+    pid_t p = hl_runner_wait(-1, &status, block);
     if (p <= 0) return;
     for (int k = 0; k < c->n; k++) {
         rjob *j = &c->jobs[k];
@@ -229,25 +229,69 @@ static void drop_foreign(rctx *c) {
         char err[HL_ERR_LEN];
         if (j->state != J_PENDING) continue;
         if (hl_db_run_state_get(c->db, j->run_id, &st, err, sizeof err) == HL_OK &&
-            !strcmp(st.status, "running") && strcmp(st.host, c->prov.host) != 0)
+            !strcmp(st.attempt_status, "running") && strcmp(st.host, c->prov.host) != 0)
             j->state = J_ELSEWHERE;
     }
 }
 
+// Only runs busy under another runner on this host are left: wait for them,
+// but no longer than --wait seconds. Returns 1 when it gives up.
+static int give_up_waiting(rctx *c) {
+    int pending = n_pending(c);
+    if (!c->wait_t0) {
+        c->wait_t0 = now_s();
+        fprintf(stderr, "hylab run: waiting for %d run%s that another runner on this host is training"
+                " (at most %d s, --wait)\n", pending, pending == 1 ? "" : "s", c->o->wait_s);
+    }
+    if (now_s() - c->wait_t0 < c->o->wait_s) return 0;
+    for (int k = 0; k < c->n; k++) {
+        rjob *j = &c->jobs[k];
+        hl_db_run_state st;
+        char err[HL_ERR_LEN];
+        if (j->state != J_PENDING) continue;
+        j->state = J_ELSEWHERE;
+        if (hl_db_run_state_get(c->db, j->run_id, &st, err, sizeof err)) continue;
+        const hl_sweep_run *r = &c->sw->runs[j->idx];
+        fprintf(stderr, "hylab run: %s %s %.12s: still running under pid %d (attempt %d); not waiting"
+                " longer than %d s (--wait): run again later to pick it up if it fails\n",
+                r->variant, r->grid_json, r->spec.hash, st.pid, st.attempts, c->o->wait_s);
+    }
+    return 1;
+}
+
+static void stop_children(rctx *c) {
+    for (int k = 0; k < c->n; k++)
+        if (c->jobs[k].state == J_ACTIVE) kill(c->jobs[k].pid, SIGTERM);
+}
+
 static void main_loop(rctx *c) {
     for (;;) {
-        if (launch_ready(c)) break;
+        if (hl_runner_stop || launch_ready(c)) break;
         int pending = n_pending(c);
         if (!pending && !c->n_active) return;
         if (c->n_active == c->o->jobs || (c->n_active && !pending)) { reap_one(c, 1); continue; }
         drop_foreign(c);
         if (c->n_active) reap_one(c, 0);
+        else if (n_pending(c) && give_up_waiting(c)) return;
         usleep(200000);
     }
-    while (c->n_active) reap_one(c, 1);   // after a database error: collect the children
+    // stopped by a signal or a database error: end and collect the children
+    if (hl_runner_stop) stop_children(c);
+    while (c->n_active) reap_one(c, 1);
 }
 
 // ---------------------------------------------------------------- summary
+static void count_status(hl_runner_tally *t, const char *status) {
+    if (!strcmp(status, "done")) t->done++;
+    else if (!strcmp(status, "diverged")) t->diverged++;
+    else if (!strcmp(status, "failed")) t->failed++;
+    else if (!strcmp(status, "queued")) t->not_started++;
+    else t->elsewhere++;
+}
+
+// Runs this runner trained count by their attempt's outcome (one it could
+// not record counts as failed, never as running elsewhere); the others by
+// the run's state now.
 static void tally(rctx *c, hl_runner_tally *t) {
     memset(t, 0, sizeof *t);
     t->total = c->n;
@@ -257,14 +301,16 @@ static void tally(rctx *c, hl_runner_tally *t) {
         hl_db_run_state st;
         char err[HL_ERR_LEN];
         if (hl_db_run_state_get(c->db, j->run_id, &st, err, sizeof err)) { t->errors++; continue; }
+        int attempt_running = !strcmp(st.attempt_status, "running");
         if (j->state == J_SKIPPED) {
             t->skipped++;
+            t->diverged += !strcmp(st.status, "diverged");
             print_status(c, j, "  (skipped: already finished)");
+        } else if (j->state == J_RAN) {
+            count_status(t, attempt_running || !st.attempt_status[0] ? "failed" : st.attempt_status);
+        } else {
+            count_status(t, attempt_running ? "running" : st.status);
         }
-        if (!strcmp(st.status, "done")) t->done += j->state != J_SKIPPED;
-        else if (!strcmp(st.status, "diverged")) t->diverged++;
-        else if (!strcmp(st.status, "failed")) t->failed++;
-        else t->elsewhere++;
     }
 }
 
@@ -293,6 +339,7 @@ int hl_runner_run_db(const hl_sweep *sw, const hl_runner_opts *o) {
         free(c.jobs);
         return rc == HL_EBADINPUT ? 2 : 1;
     }
+    if (hl_runner_make_ckpt_dir(o)) { hl_db_close(c.db); free(c.jobs); return 1; }
     fprintf(stderr, "hylab run: sweep %s (%.12s): %d runs in %s, %d at a time, %d threads each\n",
             sw->name, sweep_hash, c.n, o->db_path, o->jobs, c.threads);
     main_loop(&c);

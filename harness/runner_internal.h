@@ -1,13 +1,34 @@
 // runner_internal.h: shared by harness/runner*.c only.
 #ifndef HYLAB_RUNNER_INTERNAL_H
 #define HYLAB_RUNNER_INTERNAL_H
+#include <signal.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include "runner.h"
 #include "results.h"
 
 typedef struct {
-    int total, done, failed, diverged, skipped, elsewhere, errors;
+    int total, done, failed, diverged, skipped, elsewhere, not_started, errors;
 } hl_runner_tally;
+
+// SIGINT/SIGTERM set hl_runner_stop to the signal's number (the handler does
+// nothing else); the runners check it between runs and while they wait, end
+// their children and record why. SIGXFSZ is ignored (writes fail instead).
+extern volatile sig_atomic_t hl_runner_stop;
+typedef struct { struct sigaction sigint, sigterm, sigxfsz; } hl_runner_sigsave;
+void hl_runner_signals(hl_runner_sigsave *save);
+void hl_runner_signals_restore(const hl_runner_sigsave *save);
+// fork() for a run: the child has the default SIGINT/SIGTERM actions and dies
+// with its parent (PDEATHSIG); stdout/stderr are flushed first.
+pid_t hl_runner_fork(void);
+// waitpid(pid, status, WNOHANG); with block, until a child ends or a stop
+// signal came (then 0).
+pid_t hl_runner_wait(pid_t pid, int *status, int block);
+// Why a run process ended without a result ("killed by signal 6 (SIGABRT)",
+// "interrupted by SIGTERM" when the runner was stopped, "... exited with status 3 ...").
+void hl_runner_exit_reason(int status, char *buf, size_t n);
+// Create --ckpt-dir (once the database has been checked); prints the error.
+int hl_runner_make_ckpt_dir(const hl_runner_opts *o);
 
 int hl_runner_cores(void);
 int hl_runner_threads(const hl_runner_opts *o);

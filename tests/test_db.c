@@ -73,8 +73,8 @@ static void test_open(void) {
     if (!hl_check(rc == HL_OK, "db_create", "%s", err)) return;
     hl_check(hl_db_user_version(db) == hl_db_latest_version() && hl_db_latest_version() >= 1,
              "db_user_version", "version %d, latest %d", hl_db_user_version(db), hl_db_latest_version());
-    hl_check(scalar(db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN"
-                        " ('sweeps','runs','metrics','curves','measurements')") == 5,
+    hl_check(scalar(db, "SELECT count(*) FROM sqlite_master WHERE type IN ('table','view') AND name IN"
+                        " ('sweeps','runs','metrics','curves','measurements','attempts','curve_points')") == 7,
              "db_tables_created", "missing tables");
     hl_check(scalar(db, "SELECT journal_mode = 'wal' FROM pragma_journal_mode") == 1, "db_wal_mode", "not WAL");
     hl_check(scalar(db, "PRAGMA foreign_keys") == 1, "db_foreign_keys_on", "off");
@@ -197,9 +197,9 @@ static void test_sink(void) {
     hl_measurement me = {"train_tokens_per_s", 8, 16, 1000, "tokens/s", 5, NAN};
     k.measurement(k.ctx, &me);
     hl_db_open(path_in("sink.db"), 0, &other, err, sizeof err);
-    hl_check(other && scalar(other, "SELECT count(*) FROM curves") == 5 && scalar(other, "SELECT count(*) FROM metrics") == 0,
-             "db_sink_curves_stream_metrics_wait", "curves %lld metrics %lld",
-             scalar(other, "SELECT count(*) FROM curves"), scalar(other, "SELECT count(*) FROM metrics"));
+    hl_check(other && scalar(other, "SELECT count(*) FROM curve_points") == 5 && scalar(other, "SELECT count(*) FROM metrics") == 0,
+             "db_sink_curves_stream_metrics_wait", "curve points %lld metrics %lld",
+             scalar(other, "SELECT count(*) FROM curve_points"), scalar(other, "SELECT count(*) FROM metrics"));
     hl_run_summary sum;
     memset(&sum, 0, sizeof sum);
     sum.status = HL_RUN_DONE; sum.steps = 5; sum.final_train_loss = 0.5; sum.tokens_per_s = 1000;
@@ -331,6 +331,140 @@ static void test_open_validation(void) {
     hl_db_close(rw);
 }
 
+// ---------------------------------------------------------------- attempts (issue 6)
+// One attempt: curve points 1..n (loss = value), one metric, then finished.
+static void attempt_points(hl_db *db, long long run, int n, double value, hl_db_sink **out) {
+    hl_db_sink *s;
+    if (hl_db_sink_new(db, run, &s, err, sizeof err)) { printf("sink: %s\n", err); *out = NULL; return; }
+    hl_sink k = hl_db_sink_iface(s);
+    for (int step = 1; step <= n; step++) k.curve(k.ctx, step, "train", "loss", value);
+    hl_metric m = {"mqar", "accuracy", value, 10, NAN, "{}"};
+    k.metric(k.ctx, &m);
+    *out = s;
+}
+
+static void finish_done(hl_db_sink *s) {
+    hl_run_summary sum;
+    memset(&sum, 0, sizeof sum);
+    if (s && hl_db_finish_run(s, &sum, 1.0, err, sizeof err)) printf("finish: %s\n", err);
+    hl_db_sink_free(s);
+}
+
+// A killed --force rerun keeps the earlier result: status, metrics, curves.
+static void test_killed_force_rerun_keeps_result(void) {
+    hl_db *db = fresh("keep.db");
+    if (!db) return;
+    long long run = plan(db, "sw", "h");
+    hl_db_sink *s;
+    claim(db, run, getpid(), 0);
+    attempt_points(db, run, 5, 0.75, &s);
+    finish_done(s);
+    hl_check(claim(db, run, getpid(), 1) == HL_CLAIM_OK, "db_force_claims_done_run", "not claimed");
+    attempt_points(db, run, 2, 0.5, &s);
+    hl_check(scalar(db, "SELECT status='done' AND result_attempt=1 AND attempts=2 FROM runs") == 1 &&
+             scalar(db, "SELECT count(*) || sum(value = 0.75) FROM curves") == 55,
+             "db_force_rerun_running_keeps_result", "row or curves changed while the rerun runs (curves %lld)",
+             scalar(db, "SELECT count(*) FROM curves"));
+    hl_check(hl_db_mark_failed(db, run, getpid(), "killed by signal 9 (SIGKILL) at step ~2", 2, err, sizeof err) == HL_OK,
+             "db_mark_failed_force_rerun", "%s", err);
+    hl_db_sink_free(s);
+    hl_check(scalar(db, "SELECT status='done' AND error IS NULL AND result_attempt=1 AND attempts=2 FROM runs") == 1 &&
+             scalar(db, "SELECT count(*) FROM metrics WHERE value = 0.75") == 1 &&
+             scalar(db, "SELECT count(*) || sum(value = 0.75) FROM curves") == 55 &&
+             scalar(db, "SELECT count(*) FROM curve_points") == 5 &&
+             scalar(db, "SELECT count(*) FROM attempts WHERE attempt=2 AND status='failed' AND error LIKE 'killed%'") == 1,
+             "db_killed_force_rerun_keeps_result", "status/metrics/curves of attempt 1 lost or attempt 2 not recorded");
+    hl_check(claim(db, run, getpid(), 0) == HL_CLAIM_DONE, "db_killed_force_rerun_still_done", "not skipped");
+    hl_db_close(db);
+}
+
+// A run killed mid-way, then retried: the result's curves are one attempt's.
+static void test_retry_curves_one_attempt(void) {
+    hl_db *db = fresh("retry.db");
+    if (!db) return;
+    long long run = plan(db, "sw", "h");
+    hl_db_sink *s;
+    claim(db, run, getpid(), 0);
+    attempt_points(db, run, 3, 1.0, &s);
+    hl_db_mark_failed(db, run, getpid(), "killed", 3, err, sizeof err);
+    hl_db_sink_free(s);
+    hl_check(scalar(db, "SELECT count(*) FROM curves") == 3, "db_failed_run_shows_its_curves", "%lld points",
+             scalar(db, "SELECT count(*) FROM curves"));
+    claim(db, run, getpid(), 0);
+    attempt_points(db, run, 4, 2.0, &s);
+    hl_check(scalar(db, "SELECT count(*) FROM curves") == 0, "db_retry_running_shows_no_curves", "%lld points",
+             scalar(db, "SELECT count(*) FROM curves"));
+    finish_done(s);
+    hl_check(scalar(db, "SELECT count(*) || sum(value = 2.0) || count(DISTINCT step) FROM curves") == 444 &&
+             scalar(db, "SELECT count(*) FROM curve_points") == 4,
+             "db_retry_curves_from_one_attempt", "curves %lld, points %lld",
+             scalar(db, "SELECT count(*) FROM curves"), scalar(db, "SELECT count(*) FROM curve_points"));
+    hl_db_close(db);
+}
+
+// A process that stays alive until the returned pipe end is closed.
+static pid_t sleeper(int *release) {
+    int p[2];
+    if (pipe(p)) return -1;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) { char x; close(p[1]); while (read(p[0], &x, 1) > 0) {} _exit(0); }
+    close(p[0]);
+    *release = p[1];
+    return pid;
+}
+
+// An owner pid that is alive again, as another process: not a live owner.
+static void test_pid_reuse(void) {
+    hl_db *db = fresh("reuse.db");
+    if (!db) return;
+    long long run = plan(db, "sw", "h");
+    int release = -1;
+    pid_t other = sleeper(&release);
+    if (other < 0) { hl_check(0, "db_pid_reuse_setup", "fork failed"); hl_db_close(db); return; }
+    claim(db, run, getpid(), 0);
+    hl_check(hl_db_set_run_pid(db, run, getpid(), (int)other, err, sizeof err) == HL_OK &&
+             scalar(db, "SELECT proc_id IS NOT NULL AND proc_id <> '' FROM attempts") == 1,
+             "db_handover_records_proc_id", "%s", err);
+    hl_check(claim(db, run, getpid(), 0) == HL_CLAIM_BUSY, "db_claim_live_owner_busy", "taken from a live owner");
+    hl_db_exec(db, "UPDATE attempts SET proc_id = proc_id || '0'", err, sizeof err);   // pid reused
+    hl_check(claim(db, run, getpid(), 0) == HL_CLAIM_OK &&
+             scalar(db, "SELECT count(*) FROM attempts WHERE attempt=1 AND status='failed' AND error LIKE 'abandoned%'") == 1,
+             "db_claim_reused_pid_taken_over", "the reused pid kept the run");
+    close(release);
+    waitpid(other, NULL, 0);
+    hl_db_close(db);
+}
+
+// A version-1 database is migrated: results keep their curves.
+static void test_migrate_v1(void) {
+    sqlite3 *h;
+    unlink(path_in("v1.db"));
+    if (sqlite3_open(path_in("v1.db"), &h) != SQLITE_OK) return;
+    sqlite3_exec(h, hl_db_schema_sql, NULL, NULL, NULL);
+    sqlite3_exec(h, "INSERT INTO runs(id, variant, spec_hash, spec_json, status, attempts) VALUES"
+                    " (1, 'a', 'h1', '{}', 'done', 1), (2, 'b', 'h2', '{}', 'running', 2);"
+                    "INSERT INTO curves VALUES (1, 1, 'train', 'loss', 2.0), (1, 2, 'train', 'loss', 1.0),"
+                    " (2, 1, 'train', 'loss', 3.0);", NULL, NULL, NULL);
+    sqlite3_close(h);
+    hl_db *db;
+    if (!hl_check(hl_db_open(path_in("v1.db"), 0, &db, err, sizeof err) == HL_OK, "db_migrate_v1_opens", "%s", err)) return;
+    hl_check(scalar(db, "SELECT count(*) FROM curves WHERE run_id=1") == 2 &&
+             scalar(db, "SELECT count(*) FROM curves WHERE run_id=2") == 0 &&
+             scalar(db, "SELECT count(*) FROM curve_points") == 3 &&
+             scalar(db, "SELECT count(*) FROM attempts WHERE (run_id, attempt, status) IN"
+                        " (VALUES (1, 1, 'done'), (2, 2, 'running'))") == 2,
+             "db_migrate_v1_attempts_and_curves", "curves/attempts not carried over");
+    hl_db_close(db);
+}
+
+static void test_attempts(void) {
+    test_killed_force_rerun_keeps_result();
+    test_retry_curves_one_attempt();
+    test_pid_reuse();
+    test_migrate_v1();
+}
+
 int main(void) {
     if (!mkdtemp(dir)) { perror("mkdtemp"); return 1; }
     hl_db_provenance(&prov);
@@ -342,6 +476,7 @@ int main(void) {
     test_sink();
     test_merge();
     test_open_validation();
+    test_attempts();
     char cmd[600];
     if (getenv("KEEP")) return hl_test_done();
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

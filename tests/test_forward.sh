@@ -83,6 +83,21 @@ expect_error forward_unknown_arg "unknown argument" --ckpt "$dir/m.safetensors" 
 expect_error forward_bad_backend "backend" --ckpt "$dir/m.safetensors" --tokens "$dir/tok.txt" --out "$dir/bad.npy" --backend gpu9
 expect_error forward_bad_threads "threads" --ckpt "$dir/m.safetensors" --tokens "$dir/tok.txt" --out "$dir/bad.npy" --threads x
 
+# --- --out naming an input file (the same file, a symlink or a hard link to it): refused, input intact
+cp "$dir/m.safetensors" "$dir/m.orig"
+ln -s "$dir/m.safetensors" "$dir/link.npy"
+ln "$dir/m.safetensors" "$dir/hard.npy"
+for out in "$dir/m.safetensors" "$dir/link.npy" "$dir/hard.npy" "$dir/tok.txt"; do
+  "$HYLAB" forward --ckpt "$dir/m.safetensors" --tokens "$dir/tok.txt" --out "$out" >"$dir/err.out" 2>&1; rc=$?
+  if [ "$rc" = 2 ] && grep -q -- "--out" "$dir/err.out" && cmp -s "$dir/m.safetensors" "$dir/m.orig" &&
+     [ "$(cat "$dir/tok.txt")" = "3 17 0 47 5 5 22 9 31 1 2 46" ]; then
+    ok "forward_out_is_input_refused_$(basename "$out")"
+  else
+    fail "forward_out_is_input_refused_$(basename "$out")" "exit $rc: $(head -c 300 "$dir/err.out")"
+  fi
+  cp "$dir/m.orig" "$dir/m.safetensors"
+done
+
 # --- independent numpy reference (Debian's python3 + python3-numpy, installed
 # by `make deps`). A reference that cannot run is a failure, never a skip.
 PY=${HYLAB_PYTHON:-/usr/bin/python3}
