@@ -19,6 +19,18 @@ int hl_ckpt_spec(const char *ckpt, hl_spec *spec, char *err, size_t errlen) {
     return rc;
 }
 
+// A spec error "SOURCE: model.x.y: why" gets the config.json key that set
+// model.x.y appended: "... (config.json: num_key_value_heads)".
+static void name_config_field(hl_hf_family family, const char *source, char *err, size_t errlen) {
+    size_t n = strlen(source);
+    if (strncmp(err, source, n) || strncmp(err + n, ": ", 2)) return;
+    char path[128];
+    snprintf(path, sizeof path, "%.*s", (int)strcspn(err + n + 2, ":"), err + n + 2);
+    const char *key = hl_hf_config_field(family, path);
+    size_t len = strlen(err);
+    if (key && len < errlen) snprintf(err + len, errlen - len, " (config.json: %s)", key);
+}
+
 int hl_hf_open(const char *dir, const hl_ops *ops, int max_B, int max_T, hl_spec *spec,
                hl_model **m, hl_hf_family *family, char *err, size_t errlen) {
     char *json = NULL, source[1100];
@@ -26,7 +38,10 @@ int hl_hf_open(const char *dir, const hl_ops *ops, int max_B, int max_T, hl_spec
     memset(spec, 0, sizeof *spec);
     snprintf(source, sizeof source, "%s/config.json", dir);
     int rc = hl_hf_spec_from_config(dir, &json, family, err, errlen);
-    if (!rc) rc = hl_spec_load_text(json, source, NULL, 0, spec, err, errlen);
+    if (!rc) {
+        rc = hl_spec_load_text(json, source, NULL, 0, spec, err, errlen);
+        if (rc) name_config_field(*family, source, err, errlen);
+    }
     free(json);
     if (!rc) {
         *m = hl_model_create(&spec->model, ops, max_B, max_T, err, errlen);

@@ -26,7 +26,7 @@ typedef enum { R_IGNORE, R_INT, R_NUM, R_BOOL, R_EQ, R_SPECIAL } rule_kind;
 typedef struct {
     const char *key;
     rule_kind kind;
-    const char *arg;     // spec path (R_INT/R_NUM/R_BOOL), JSON literal (R_EQ)
+    const char *arg;     // spec path (R_INT/R_NUM/R_BOOL, and what R_SPECIAL writes), JSON literal (R_EQ)
     const char *dflt;    // JSON literal written when the key is absent (NULL: none)
     int required;
 } rule;
@@ -48,7 +48,7 @@ static const rule llama_rules[] = {
     {"head_dim", R_INT, "model.attn.head_dim", NULL, 0},
     {"intermediate_size", R_INT, "model.ffn.d_ff", NULL, 1},
     {"rope_theta", R_NUM, "model.attn.rope_theta", NULL, 0},
-    {"rope_parameters", R_SPECIAL, NULL, NULL, 0},
+    {"rope_parameters", R_SPECIAL, "model.attn.rope_theta", NULL, 0},
     {"rope_scaling", R_EQ, "null", NULL, 0},
     {"rms_norm_eps", R_NUM, "model.norm_eps", "1e-6", 0},
     {"tie_word_embeddings", R_BOOL, "model.tie_embeddings", "false", 0},
@@ -58,11 +58,11 @@ static const rule llama_rules[] = {
 
 // Mistral = Llama + sliding_window (HF's default 4096; null = global).
 static const rule mistral_rules[] = {
-    {"sliding_window", R_SPECIAL, NULL, NULL, 0}, {NULL, 0, NULL, NULL, 0}};
+    {"sliding_window", R_SPECIAL, "model.attn.window", NULL, 0}, {NULL, 0, NULL, NULL, 0}};
 
 static const rule mamba_rules[] = {
     {"state_size", R_INT, "model.ssm.d_state", "16", 0}, {"conv_kernel", R_INT, "model.ssm.d_conv", "4", 0},
-    {"expand", R_INT, "model.ssm.expand", "2", 0}, {"time_step_rank", R_SPECIAL, NULL, NULL, 0},
+    {"expand", R_INT, "model.ssm.expand", "2", 0}, {"time_step_rank", R_SPECIAL, "model.ssm.dt_rank", NULL, 0},
     {"intermediate_size", R_SPECIAL, NULL, NULL, 0},
     {"layer_norm_epsilon", R_NUM, "model.norm_eps", "1e-5", 0},
     {"tie_word_embeddings", R_BOOL, "model.tie_embeddings", "true", 0},
@@ -251,6 +251,15 @@ static void spec_skeleton(cfg_ctx *c, const char *dir) {
     // valid for any hidden_size.
     const cJSON *h = cJSON_GetObjectItemCaseSensitive(c->config, "hidden_size");
     if (cJSON_IsNumber(h) && (int)h->valuedouble % 4) spec_set(c->spec, "model.attn.n_heads", cJSON_CreateNumber(1));
+}
+
+const char *hl_hf_config_field(hl_hf_family family, const char *spec_path) {
+    const rule *tables[3] = {common_rules, family == HL_HF_MAMBA ? mamba_rules : llama_rules,
+                             family == HL_HF_MISTRAL ? mistral_rules : NULL};
+    for (int t = 0; t < 3; t++)
+        for (const rule *r = tables[t]; r && r->key; r++)
+            if (r->kind != R_EQ && r->arg && !strcmp(r->arg, spec_path)) return r->key;
+    return NULL;
 }
 
 int hl_hf_spec_from_config(const char *dir, char **spec_json, hl_hf_family *family,

@@ -37,6 +37,10 @@ typedef enum { HL_HF_LLAMA = 0, HL_HF_MISTRAL = 1, HL_HF_MAMBA = 2 } hl_hf_famil
 int hl_hf_spec_from_config(const char *dir, char **spec_json, hl_hf_family *family,
                            char *err, size_t errlen);
 
+// The config.json key that sets a spec path ("model.attn.n_kv_heads" ->
+// "num_key_value_heads") in a family, or NULL.
+const char *hl_hf_config_field(hl_hf_family family, const char *spec_path);
+
 // The HF name of a hylab tensor name in a family (out holds at least 128).
 void hl_hf_tensor_name(hl_hf_family family, const char *hylab_name, char *out, size_t outlen);
 

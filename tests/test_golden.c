@@ -87,6 +87,8 @@ static void check_grads(hl_model *m, hl_hf_family fam, expected_file *e, const c
     int n_grad = 0;
     for (int j = 0; j < e->f.n; j++) n_grad += !strncmp(e->f.tensors[j].name, "grad.", 5);
     char name[400];
+    double worst = 0, worst_abs = 0;
+    const char *worst_name = "";
     snprintf(name, sizeof name, "%s_every_parameter_has_a_reference_grad", label);
     hl_check(n_grad == hl_model_num_tensors(m), name, "%d reference grads, %d model tensors", n_grad,
              hl_model_num_tensors(m));
@@ -107,9 +109,12 @@ static void check_grads(hl_model *m, hl_hf_family fam, expected_file *e, const c
         snprintf(name, sizeof name, "%s_grad_%s", label, hf);
         hl_check(ref && numel == info->numel && rel <= TOL, name, "rel %.3g, max abs %.3g (%s)", rel, dmax,
                  ref ? "compared" : "no reference");
-        printf("#   %-48s rel %.2e  max abs %.2e\n", hf, rel, dmax);
+        if (rel >= worst) { worst = rel; worst_name = info->name; }
+        worst_abs = fmax(worst_abs, dmax);
         free(ref);
     }
+    printf("# %s: grads of %d tensors: worst rel %.2e (%s), max abs %.2e\n", label, hl_model_num_tensors(m),
+           worst, worst_name, worst_abs);
 }
 
 static void golden(const char *fixture, const char *backend) {
