@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "hf_io.h"
 #include "npy.h"
 #include "spec.h"
 #include "../kernels/kernels.h"
@@ -138,18 +139,6 @@ static int read_tokens(const char *path, int vocab, int32_t **ids, int *n, char 
     return rc;
 }
 
-// Spec from the checkpoint's metadata, parsed and validated.
-static int load_ckpt_spec(const char *ckpt, hl_spec *spec, char *err, size_t errlen) {
-    char *text = NULL;
-    int rc = hl_ckpt_read_spec(ckpt, &text, err, errlen);
-    if (rc) return rc;
-    char source[1100];
-    snprintf(source, sizeof source, "%s (metadata spec)", ckpt);
-    rc = hl_spec_load_text(text, source, NULL, 0, spec, err, errlen);
-    free(text);
-    return rc;
-}
-
 // Builds the model, loads the weights, runs the forward, writes the logits.
 static int run_forward(const forward_args *a, const hl_spec *spec, const hl_ops *ops,
                        const int32_t *ids, int T, char *err, size_t errlen) {
@@ -180,7 +169,7 @@ int cmd_forward(int argc, char **argv) {
     memset(&spec, 0, sizeof spec);
     int32_t *ids = NULL;
     int T = 0;
-    int rc = load_ckpt_spec(a.ckpt, &spec, err, sizeof err);
+    int rc = hl_ckpt_spec(a.ckpt, &spec, err, sizeof err);
     if (!rc) rc = read_tokens(a.tokens, spec.model.vocab_size, &ids, &T, err, sizeof err);
     if (!rc) {
         hl_blas_init(a.threads);
