@@ -51,6 +51,13 @@ static int bad(const char *fmt, const char *a) {
     return 2;
 }
 
+// --jobs and --threads: an integer in [1, HL_MAX_THREADS].
+static int bad_count(const char *opt, const char *v) {
+    char why[128];
+    snprintf(why, sizeof why, "%s wants an integer in [1, %d] (got '%s')", opt, HL_MAX_THREADS, v);
+    return bad("%s", why);
+}
+
 static int parse_int(const char *s, int lo, int *out) {
     char *end;
     errno = 0;
@@ -95,13 +102,11 @@ static int parse_opt(int argc, char **argv, int *k, run_args *a) {
     } else if (!strcmp(o, "--shard")) {
         if (parse_shard(v, &a->r.shard_i, &a->r.shard_n)) return bad("--shard wants I/N with 1 <= I <= N (got '%s')", v);
     } else if (!strcmp(o, "--jobs")) {
-        if (parse_int(v, 1, &a->r.jobs)) return bad("--jobs wants a positive integer (got '%s')", v);
+        if (parse_int(v, 1, &a->r.jobs) || a->r.jobs > HL_MAX_THREADS) return bad_count("--jobs", v);
     } else if (!strcmp(o, "--wait")) {
         if (parse_int(v, 0, &a->r.wait_s)) return bad("--wait wants seconds, 0 to 1048576 (got '%s')", v);
     } else if (parse_int(v, 1, &a->r.threads) || a->r.threads > HL_MAX_THREADS) {
-        char why[96];
-        snprintf(why, sizeof why, "--threads wants an integer in [1, %d] (got '%s')", HL_MAX_THREADS, v);
-        return bad("%s", why);
+        return bad_count("--threads", v);
     }
     return 0;
 }

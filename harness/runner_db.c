@@ -341,7 +341,7 @@ int hl_runner_run_db(const hl_sweep *sw, const hl_runner_opts *o) {
     }
     if (hl_runner_make_ckpt_dir(o)) { hl_db_close(c.db); free(c.jobs); return 1; }
     fprintf(stderr, "hylab run: sweep %s (%.12s): %d runs in %s, %d at a time, %d threads each\n",
-            sw->name, sweep_hash, c.n, o->db_path, o->jobs, c.threads);
+            sw->name, sweep_hash, c.n, o->db_path, o->jobs, c.threads ? c.threads : hl_runner_cores());
     main_loop(&c);
     hl_runner_tally t;
     if (!c.db && reopen(&c)) { free(c.jobs); return 1; }

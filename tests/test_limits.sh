@@ -43,6 +43,8 @@ expect_bad report_nul_byte "$T/nul.json: NUL byte at offset 14" "$HYLAB" report 
 # ---- thread counts
 expect_bad run_threads_limit "--threads wants an integer in [1, 1024] (got '1048576')" \
   "$HYLAB" run "$T/tiny.json" --threads 1048576
+expect_bad run_jobs_limit "--jobs wants an integer in [1, 1024] (got '1048576')" \
+  "$HYLAB" run "$T/tiny.json" --jobs 1048576 --db "$T/jobs.db"
 expect_bad forward_threads_limit "--threads: expected an integer in [0, 1024]" \
   "$HYLAB" forward --ckpt x --tokens y --out z --threads 1048576
 
