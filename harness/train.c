@@ -56,15 +56,13 @@ static void batch_free(batch *b) {
     free(b->inputs); free(b->targets); free(b->pos); free(b->labels);
 }
 
-// Fills rows [0, rows) with examples first, first+1, ... of the split.
+// Fills rows [0, rows) with examples first, first+1, ... of the split (the
+// test split ignores the run's seed: see hl_task_fill).
 static void batch_fill(batch *b, const hl_task_config *task, int vocab, uint64_t seed,
-                       hl_split split, uint64_t first, int rows, uint64_t n_examples) {
+                       hl_split split, uint64_t first, int rows) {
     b->B = rows;
-    for (int r = 0; r < rows; r++) {
-        uint64_t index = (first + r) % n_examples;
-        hl_mqar_example(task, vocab, seed, split, index,
-                        b->inputs + (size_t)r * b->T, b->targets + (size_t)r * b->T);
-    }
+    b->T = task->seq_len;
+    hl_task_fill(task, vocab, seed, split, first, rows, b->inputs, b->targets);
     b->n_labelled = hl_labelled_positions(b->targets, rows, b->T, b->pos);
     for (int i = 0; i < b->n_labelled; i++) b->labels[i] = b->targets[b->pos[i]];
 }
@@ -84,10 +82,9 @@ static eval_result evaluate(hl_model *m, const hl_task_config *task, const hl_mo
     int V = mc->vocab_size, T = task->seq_len;
     long n = task->num_examples, correct = 0, labelled = 0;
     double sum_acc = 0, sum_acc2 = 0, sum_loss = 0;
-    b->T = T;
     for (long first = 0; first < n; first += max_B) {
         int rows = (int)(n - first < max_B ? n - first : max_B);
-        batch_fill(b, task, task_vocab(task, mc), seed, HL_SPLIT_TEST, (uint64_t)first, rows, (uint64_t)n);
+        batch_fill(b, task, task_vocab(task, mc), seed, HL_SPLIT_TEST, (uint64_t)first, rows);
         const float *logits;
         float loss = hl_model_forward(m, b->inputs, rows, T, b->pos, b->n_labelled, b->labels, &logits);
         sum_loss += (double)loss * b->n_labelled;
@@ -236,8 +233,7 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
     sum->status = HL_RUN_DONE;
     for (int step = 1; step <= tc->steps; step++) {
         double t0 = now_s();
-        batch_fill(&tb, &tc->task, vocab, tc->seed, HL_SPLIT_TRAIN, (uint64_t)(step - 1) * B, B,
-                   (uint64_t)tc->task.num_examples);
+        batch_fill(&tb, &tc->task, vocab, tc->seed, HL_SPLIT_TRAIN, (uint64_t)(step - 1) * B, B);
         hl_model_zero_grad(m);
         loss = hl_model_forward(m, tb.inputs, B, T, tb.pos, tb.n_labelled, tb.labels, NULL);
         hl_model_backward(m);
