@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "optim.h"
 #include "results.h"
 #include "../kernels/kernels.h"
 #include "../models/model.h"
@@ -17,20 +18,6 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-// ---------------------------------------------------------------- schedule
-// Linear warmup from lr/warmup to lr, then cosine/linear decay to min_lr at
-// the last step (or constant). step is 1-based.
-static double lr_at(const hl_train_config *tc, int step) {
-    if (tc->warmup_steps > 0 && step <= tc->warmup_steps)
-        return tc->lr * step / tc->warmup_steps;
-    if (tc->schedule == HL_SCHED_CONSTANT) return tc->lr;
-    int decay_steps = tc->steps - tc->warmup_steps;
-    double frac = decay_steps > 0 ? (double)(step - tc->warmup_steps) / decay_steps : 1.0;
-    if (frac > 1) frac = 1;
-    double shape = tc->schedule == HL_SCHED_COSINE ? 0.5 * (1 + cos(M_PI * frac)) : 1 - frac;
-    return tc->min_lr + (tc->lr - tc->min_lr) * shape;
 }
 
 // ---------------------------------------------------------------- batches
@@ -124,33 +111,6 @@ static void report_eval(const hl_sink *sink, const hl_task_config *task, const e
     if (sink->metric) { sink->metric(sink->ctx, &acc); sink->metric(sink->ctx, &loss); }
 }
 
-// ---------------------------------------------------------------- optimizer
-typedef struct { float *m, *v; } adam_state;
-
-static double grad_global_norm(const float *g, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)g[i] * g[i];
-    return sqrt(s);
-}
-
-static void scale_grads(float *g, size_t n, float scale) {
-    for (size_t i = 0; i < n; i++) g[i] *= scale;
-}
-
-// One AdamW step, tensor by tensor so that weight decay applies only to the
-// tensors that declare it (matrices and embeddings, not norms/biases/A_log/D).
-static void adamw_step(const hl_ops *ops, hl_model *m, adam_state *st, const hl_train_config *tc,
-                       double lr, int step) {
-    float *p = hl_model_params(m), *g = hl_model_grads(m);
-    for (int i = 0; i < hl_model_num_tensors(m); i++) {
-        const hl_tensor_info *t = hl_model_tensor(m, i);
-        hl_adamw_args a = {p + t->offset, st->m + t->offset, st->v + t->offset, g + t->offset,
-                           t->numel, (float)lr, (float)tc->beta1, (float)tc->beta2,
-                           (float)tc->adam_eps, t->weight_decay ? (float)tc->weight_decay : 0.0f, step};
-        ops->adamw(&a);
-    }
-}
-
 // ---------------------------------------------------------------- progress
 typedef struct { int tty; double start, last_print; } progress;
 
@@ -219,7 +179,7 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
     hl_model_init(m, tc->seed);
     sum->params = (long long)hl_model_numel(m);
     size_t n = hl_model_numel(m);
-    adam_state st = {calloc(n, sizeof(float)), calloc(n, sizeof(float))};
+    hl_adam_state st = {calloc(n, sizeof(float)), calloc(n, sizeof(float))};
     batch tb, eb;
     if (!st.m || !st.v || !batch_alloc(&tb, B, T) || !batch_alloc(&eb, B, max_T)) {
         hl_model_free(m);
@@ -237,7 +197,7 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
         hl_model_zero_grad(m);
         loss = hl_model_forward(m, tb.inputs, B, T, tb.pos, tb.n_labelled, tb.labels, NULL);
         hl_model_backward(m);
-        double gnorm = grad_global_norm(hl_model_grads(m), n);
+        double gnorm = hl_grad_global_norm(hl_model_grads(m), n);
         if (!isfinite(loss) || !isfinite(gnorm)) {
             if (isfinite(loss))
                 snprintf(err, sizeof err, "gradient norm is %s at step %d (loss %.4g)", isnan(gnorm) ? "NaN" : "inf", step, loss);
@@ -247,10 +207,9 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
             sum->steps = step;
             break;
         }
-        if (tc->grad_clip > 0 && gnorm > tc->grad_clip)
-            scale_grads(hl_model_grads(m), n, (float)(tc->grad_clip / gnorm));
-        double lr = lr_at(tc, step);
-        adamw_step(ops, m, &st, tc, lr, step);
+        hl_clip_grads(hl_model_grads(m), n, gnorm, tc->grad_clip);
+        double lr = hl_lr_at(tc, step);
+        hl_adamw_step(ops, m, &st, tc, lr, step);
         train_time += now_s() - t0;
         tokens += (double)B * T;
         sum->steps = step;
