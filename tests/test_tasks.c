@@ -1,5 +1,6 @@
 // test_tasks.c: MQAR examples follow Zoology's definition exactly.
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "test.h"
@@ -145,6 +146,39 @@ static void test_fixed_test_set(void) {
     free(t0); free(tr1);
 }
 
+// hylab's generator reproduces tests/fixtures/mqar_examples.txt, the golden
+// examples of the Python port (tests/torch/mqar_data.py) that the PyTorch
+// replica trains on: pins the generator and keeps the port honest.
+static void test_golden_examples(void) {
+    const char *path = "tests/fixtures/mqar_examples.txt";
+    FILE *f = fopen(path, "r");
+    if (!f) { hl_check(0, "mqar_golden_examples", "cannot open %s (run from the repository root)", path); return; }
+    char line[8192];
+    int n = 0, bad = 0;
+    while (fgets(line, sizeof line, f) && !bad) {
+        if (line[0] == '#') continue;
+        unsigned long long seed, index;
+        int split, V, L, kv, used;
+        double a;
+        if (sscanf(line, "%llu %d %llu %d %d %d %lf :%n", &seed, &split, &index, &V, &L, &kv, &a, &used) != 7 || L > 256) { bad = 1; break; }
+        hl_task_config c = mqar(L, kv);
+        c.power_a = a;
+        int32_t in[256], tg[256];
+        hl_mqar_example(&c, V, seed, (hl_split)split, index, in, tg);
+        char *p = line + used;
+        for (int t = 0; t < 2 * L && !bad; t++) {
+            if (t == L) { while (*p == ' ') p++; bad = *p++ != ':'; }
+            char *end;
+            long v = strtol(p, &end, 10);
+            bad |= end == p || v != (t < L ? in[t] : tg[t - L]);
+            p = end;
+        }
+        n++;
+    }
+    fclose(f);
+    hl_check(!bad && n >= 90, "mqar_golden_examples", "example %d of %s differs (or the file is short)", n, path);
+}
+
 // With one kv pair the gap law is exact: p(g) = (g+1)^(a-1) / sum. Compare
 // the empirical histogram with it (chi-square-like, generous bound), and
 // check that a uniform law would have been rejected.
@@ -193,6 +227,7 @@ int main(void) {
     test_determinism_and_splits();
     test_streams_independent();
     test_fixed_test_set();
+    test_golden_examples();
     test_gap_distribution();
     test_checks();
     test_labelled_positions();
