@@ -19,7 +19,7 @@
 //   model.attn.v_head_dim   0 (kept as written: means head_dim in A layers,
 //                           d_inner / n_heads in H layers)
 //   model.attn.rope_theta   10000
-//   model.attn.window       0 (global attention everywhere)
+//   model.attn.window       0 (global attention everywhere); W > 0: a query sees W keys, itself included (Hymba's sliding_window W sees W+1: hylab's W+1)
 //   model.attn.global_layers [] (stored sorted)
 //   model.attn.kv_share     [] (stored sorted by first layer)
 //   model.ssm.d_state 16, d_conv 4, expand 2 (d_inner = expand * d_model)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "optim.h"
 #include "results.h"
 #include "../kernels/kernels.h"
 #include "../models/model.h"
@@ -17,20 +18,6 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-// ---------------------------------------------------------------- schedule
-// Linear warmup from lr/warmup to lr, then cosine/linear decay to min_lr at
-// the last step (or constant). step is 1-based.
-static double lr_at(const hl_train_config *tc, int step) {
-    if (tc->warmup_steps > 0 && step <= tc->warmup_steps)
-        return tc->lr * step / tc->warmup_steps;
-    if (tc->schedule == HL_SCHED_CONSTANT) return tc->lr;
-    int decay_steps = tc->steps - tc->warmup_steps;
-    double frac = decay_steps > 0 ? (double)(step - tc->warmup_steps) / decay_steps : 1.0;
-    if (frac > 1) frac = 1;
-    double shape = tc->schedule == HL_SCHED_COSINE ? 0.5 * (1 + cos(M_PI * frac)) : 1 - frac;
-    return tc->min_lr + (tc->lr - tc->min_lr) * shape;
 }
 
 // ---------------------------------------------------------------- batches
@@ -56,15 +43,13 @@ static void batch_free(batch *b) {
     free(b->inputs); free(b->targets); free(b->pos); free(b->labels);
 }
 
-// Fills rows [0, rows) with examples first, first+1, ... of the split.
+// Fills rows [0, rows) with examples first, first+1, ... of the split (the
+// test split ignores the run's seed: see hl_task_fill).
 static void batch_fill(batch *b, const hl_task_config *task, int vocab, uint64_t seed,
-                       hl_split split, uint64_t first, int rows, uint64_t n_examples) {
+                       hl_split split, uint64_t first, int rows) {
     b->B = rows;
-    for (int r = 0; r < rows; r++) {
-        uint64_t index = (first + r) % n_examples;
-        hl_mqar_example(task, vocab, seed, split, index,
-                        b->inputs + (size_t)r * b->T, b->targets + (size_t)r * b->T);
-    }
+    b->T = task->seq_len;
+    hl_task_fill(task, vocab, seed, split, first, rows, b->inputs, b->targets);
     b->n_labelled = hl_labelled_positions(b->targets, rows, b->T, b->pos);
     for (int i = 0; i < b->n_labelled; i++) b->labels[i] = b->targets[b->pos[i]];
 }
@@ -84,10 +69,9 @@ static eval_result evaluate(hl_model *m, const hl_task_config *task, const hl_mo
     int V = mc->vocab_size, T = task->seq_len;
     long n = task->num_examples, correct = 0, labelled = 0;
     double sum_acc = 0, sum_acc2 = 0, sum_loss = 0;
-    b->T = T;
     for (long first = 0; first < n; first += max_B) {
         int rows = (int)(n - first < max_B ? n - first : max_B);
-        batch_fill(b, task, task_vocab(task, mc), seed, HL_SPLIT_TEST, (uint64_t)first, rows, (uint64_t)n);
+        batch_fill(b, task, task_vocab(task, mc), seed, HL_SPLIT_TEST, (uint64_t)first, rows);
         const float *logits;
         float loss = hl_model_forward(m, b->inputs, rows, T, b->pos, b->n_labelled, b->labels, &logits);
         sum_loss += (double)loss * b->n_labelled;
@@ -125,33 +109,6 @@ static void report_eval(const hl_sink *sink, const hl_task_config *task, const e
     hl_metric acc = {task->name, "accuracy", r->accuracy, r->examples, r->sem, params};
     hl_metric loss = {task->name, "loss", r->loss, r->examples, NAN, params};
     if (sink->metric) { sink->metric(sink->ctx, &acc); sink->metric(sink->ctx, &loss); }
-}
-
-// ---------------------------------------------------------------- optimizer
-typedef struct { float *m, *v; } adam_state;
-
-static double grad_global_norm(const float *g, size_t n) {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s += (double)g[i] * g[i];
-    return sqrt(s);
-}
-
-static void scale_grads(float *g, size_t n, float scale) {
-    for (size_t i = 0; i < n; i++) g[i] *= scale;
-}
-
-// One AdamW step, tensor by tensor so that weight decay applies only to the
-// tensors that declare it (matrices and embeddings, not norms/biases/A_log/D).
-static void adamw_step(const hl_ops *ops, hl_model *m, adam_state *st, const hl_train_config *tc,
-                       double lr, int step) {
-    float *p = hl_model_params(m), *g = hl_model_grads(m);
-    for (int i = 0; i < hl_model_num_tensors(m); i++) {
-        const hl_tensor_info *t = hl_model_tensor(m, i);
-        hl_adamw_args a = {p + t->offset, st->m + t->offset, st->v + t->offset, g + t->offset,
-                           t->numel, (float)lr, (float)tc->beta1, (float)tc->beta2,
-                           (float)tc->adam_eps, t->weight_decay ? (float)tc->weight_decay : 0.0f, step};
-        ops->adamw(&a);
-    }
 }
 
 // ---------------------------------------------------------------- progress
@@ -222,7 +179,7 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
     hl_model_init(m, tc->seed);
     sum->params = (long long)hl_model_numel(m);
     size_t n = hl_model_numel(m);
-    adam_state st = {calloc(n, sizeof(float)), calloc(n, sizeof(float))};
+    hl_adam_state st = {calloc(n, sizeof(float)), calloc(n, sizeof(float))};
     batch tb, eb;
     if (!st.m || !st.v || !batch_alloc(&tb, B, T) || !batch_alloc(&eb, B, max_T)) {
         hl_model_free(m);
@@ -236,12 +193,11 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
     sum->status = HL_RUN_DONE;
     for (int step = 1; step <= tc->steps; step++) {
         double t0 = now_s();
-        batch_fill(&tb, &tc->task, vocab, tc->seed, HL_SPLIT_TRAIN, (uint64_t)(step - 1) * B, B,
-                   (uint64_t)tc->task.num_examples);
+        batch_fill(&tb, &tc->task, vocab, tc->seed, HL_SPLIT_TRAIN, (uint64_t)(step - 1) * B, B);
         hl_model_zero_grad(m);
         loss = hl_model_forward(m, tb.inputs, B, T, tb.pos, tb.n_labelled, tb.labels, NULL);
         hl_model_backward(m);
-        double gnorm = grad_global_norm(hl_model_grads(m), n);
+        double gnorm = hl_grad_global_norm(hl_model_grads(m), n);
         if (!isfinite(loss) || !isfinite(gnorm)) {
             if (isfinite(loss))
                 snprintf(err, sizeof err, "gradient norm is %s at step %d (loss %.4g)", isnan(gnorm) ? "NaN" : "inf", step, loss);
@@ -251,10 +207,9 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
             sum->steps = step;
             break;
         }
-        if (tc->grad_clip > 0 && gnorm > tc->grad_clip)
-            scale_grads(hl_model_grads(m), n, (float)(tc->grad_clip / gnorm));
-        double lr = lr_at(tc, step);
-        adamw_step(ops, m, &st, tc, lr, step);
+        hl_clip_grads(hl_model_grads(m), n, gnorm, tc->grad_clip);
+        double lr = hl_lr_at(tc, step);
+        hl_adamw_step(ops, m, &st, tc, lr, step);
         train_time += now_s() - t0;
         tokens += (double)B * T;
         sum->steps = step;

@@ -10,9 +10,14 @@
 
 #define HL_IGNORE (-1)
 
-// Which split an example index belongs to: train and test streams are
-// generated from different seeds so they never coincide by construction.
+// Which split an example index belongs to: the split is hashed into every
+// example's stream, so train and test streams are unrelated even at one seed.
 typedef enum { HL_SPLIT_TRAIN = 0, HL_SPLIT_TEST = 1 } hl_split;
+
+// The test set depends only on the data configuration (as in Zoology), not on
+// the run: test examples are drawn with this seed whatever train.seed is, so
+// every seed of a grid is evaluated on the same examples.
+#define HL_TEST_SEED 0x7E57u
 
 // MQAR (Zoology multi-query associative recall), exactly as in
 // ../shared/PAPERS.md section 4. Example `index` of `split` is a pure
@@ -22,6 +27,12 @@ int hl_mqar_check(const hl_task_config *cfg, int vocab, char *err, size_t errlen
 void hl_mqar_example(const hl_task_config *cfg, int vocab, uint64_t seed,
                      hl_split split, uint64_t index,
                      int32_t *inputs, int32_t *targets);
+
+// The examples a run sees: rows examples first, first+1, ... (mod
+// task->num_examples) of split into inputs/targets (rows, task->seq_len).
+// Training examples come from run_seed, test examples from HL_TEST_SEED.
+void hl_task_fill(const hl_task_config *task, int vocab, uint64_t run_seed, hl_split split,
+                  uint64_t first, int rows, int32_t *inputs, int32_t *targets);
 
 // The positions of the labelled targets of a batch, flat b*T+t, in order.
 // Returns the count; pos must hold B*T entries.
