@@ -27,7 +27,7 @@ HYLAB_BIN := build-san/hylab
 OPT     := -O1
 endif
 
-LIB_SRCS  := $(sort $(wildcard kernels/*.c kernels/cpu/*.c kernels/cpu_ref/*.c models/*.c harness/*.c tasks/*.c db/*.c))
+LIB_SRCS  := $(sort $(wildcard core/*.c kernels/*.c kernels/cpu/*.c kernels/cpu_ref/*.c models/*.c harness/*.c tasks/*.c db/*.c))
 LIB_SRCS  := $(filter-out harness/main.c,$(LIB_SRCS))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))

@@ -11,7 +11,8 @@
 
 #include "commands.h"
 #include "hf_io.h"
-#include "npy.h"
+#include "core/json_util.h"
+#include "core/npy.h"
 #include "spec.h"
 #include "../kernels/kernels.h"
 #include "../models/checkpoint.h"

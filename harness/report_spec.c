@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "json_util.h"
+#include "core/json_util.h"
 #include "report.h"
 #include "spec.h"
 

@@ -1,9 +1,10 @@
 // runner.c: sweep hashing, sharding, thread budget, the processes and
 // signals both runners share, and the runner without a database. The
 // database runner is in runner_db.c.
+#include "core/sha256.h"
 #include "runner.h"
 #include "runner_internal.h"
-#include "results.h"
+#include "harness/train.h"
 
 #include <errno.h>
 #include <math.h>

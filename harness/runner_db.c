@@ -13,7 +13,7 @@
 // closes its connection around each fork.
 #include "runner.h"
 #include "runner_internal.h"
-#include "results.h"
+#include "harness/train.h"
 #include "../db/db.h"
 
 #include <errno.h>

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include "runner.h"
-#include "results.h"
+#include "harness/train.h"
 
 typedef struct {
     int total, done, failed, diverged, skipped, elsewhere, not_started, errors;

@@ -77,7 +77,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "json_util.h"
+#include "core/sha256.h"
+#include "harness/spec_internal.h"
 #include "spec.h"
 #include "../models/model.h"
 #include "../tasks/task.h"

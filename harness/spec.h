@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "core/status.h"
 
 // Upper limits of spec sizes (the full list with reasons is at the top of
 // harness/spec.c). They keep every count describe makes within int64 and
@@ -26,14 +27,6 @@
 #define HL_MAX_BATCH_TOKENS (1 << 24) // batch_size * (meta_tokens + longest seq_len)
 #define HL_MAX_EVAL 16
 #define HL_MAX_MEASURE 16
-#define HL_NAME_LEN 128
-#define HL_ERR_LEN 1024
-
-// Return codes of library-like modules (spec, db, tasks, checkpoint).
-enum { HL_OK = 0, HL_EFAIL = 1, HL_EBADINPUT = 2 };
-// Writes the printf-formatted message into err (if any) and returns code.
-__attribute__((format(printf, 4, 5)))
-int hl_fail(char *err, size_t errlen, int code, const char *fmt, ...);
 
 typedef enum { HL_FFN_NONE = 0, HL_FFN_SWIGLU = 1, HL_FFN_MOE = 2 } hl_ffn_type;
 typedef enum { HL_SCHED_COSINE = 0, HL_SCHED_LINEAR = 1, HL_SCHED_CONSTANT = 2 } hl_schedule;
@@ -162,24 +155,5 @@ typedef struct {
 int hl_sweep_load_file(const char *path, const char *const *sets, int n_sets,
                        hl_sweep *out, char *err, size_t errlen);
 void hl_sweep_free(hl_sweep *s);
-
-// Small utilities shared by harness code.
-void hl_sha256_hex(const void *data, size_t len, char out[65]);
-
-// Input files (spec, sweep and report JSON, token lists) are read whole, up to
-// this many bytes: a larger file, a device like /dev/zero or an endless pipe
-// is refused instead of filling memory.
-#define HL_MAX_INPUT_BYTES ((size_t)16 << 20)   // 16 MiB
-
-// Reads at most max_bytes of a text file into a malloc'd NUL-terminated
-// string (*len, if not NULL, gets its length). Errors (HL_EBADINPUT, naming
-// the file): cannot open or read, more than max_bytes ("PATH: larger than the
-// limit of 16777216 bytes (16 MiB) for input files"), a NUL byte ("PATH: NUL
-// byte at offset 17 (not a text file)"). The stream form reads fp (e.g.
-// stdin) and names it `name` in messages.
-int hl_read_text_file(const char *path, size_t max_bytes, char **text, size_t *len,
-                      char *err, size_t errlen);
-int hl_read_text_stream(FILE *fp, const char *name, size_t max_bytes, char **text, size_t *len,
-                        char *err, size_t errlen);
 
 #endif

@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "json_util.h"
+#include "harness/spec_internal.h"
 #include "spec.h"
 
 #define MAX_RUNS 10000

@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "optim.h"
-#include "results.h"
+#include "harness/train.h"
 #include "../kernels/kernels.h"
 #include "../models/model.h"
 #include "../models/checkpoint.h"

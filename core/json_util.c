@@ -1,10 +1,10 @@
-// json_util.c: JSON helpers for spec and sweep parsing (see json_util.h).
+// json_util.c: input text files and JSON helpers (see json_util.h).
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "json_util.h"
+#include "core/json_util.h"
 
 // ---------------------------------------------------------------- reading
 // Grows *buf (capacity *cap) to hold at least `need` bytes, doubling.

@@ -1,11 +1,12 @@
-// results.h: where a run's results go. The training/eval code reports
-// through a sink; `hylab run` without --db prints JSON lines to stdout, with
-// --db the sink writes to SQLite (curves stream, metrics and the summary are
-// committed in one transaction at the end of the run).
+// results.h: what a run reports and where it goes. The training/eval code
+// (harness/train.h) reports through a sink; `hylab run` without --db prints
+// JSON lines to stdout, with --db the sink writes to SQLite (db/db.h: curves
+// stream, metrics and the summary are committed in one transaction at the
+// end of the run).
 #ifndef HYLAB_RESULTS_H
 #define HYLAB_RESULTS_H
 
-#include "spec.h"
+#include "core/status.h"
 
 typedef struct {
     const char *task;        // "mqar"
@@ -44,26 +45,5 @@ typedef struct hl_sink {
     void (*metric)(void *ctx, const hl_metric *m);
     void (*measurement)(void *ctx, const hl_measurement *m);
 } hl_sink;
-
-typedef struct {
-    int threads;             // 0 = all cores
-    const char *backend;     // "cpu" (default) or "cpu_ref"
-    const char *save_path;   // safetensors file for the final weights, or NULL
-    int progress;            // 1: progress line on stderr
-    const char *label;       // names the run in progress lines (NULL: the spec name)
-} hl_run_opts;
-
-// Train and evaluate one spec. Always fills *sum; returns sum->status.
-hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
-                           const hl_sink *sink, hl_run_summary *sum);
-
-// A sink that prints one JSON object per line to stdout (no --db).
-hl_sink hl_stdout_sink(void);
-
-// The run summary as one JSON line: name, spec_hash, status, steps,
-// final_train_loss, tokens_per_s, wall_s, params, backend, blas_core,
-// threads (+ error when not done). `hylab run` without --db prints it last.
-#include <stdio.h>
-void hl_print_summary_json(FILE *f, const hl_spec *spec, const hl_run_summary *s);
 
 #endif

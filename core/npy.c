@@ -1,5 +1,5 @@
 // npy.c: float32 .npy writer and reader. See npy.h.
-#include "npy.h"
+#include "core/npy.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "spec.h"
+#include "core/status.h"
 
 // Formats the header dict, padding and '\n' (without the 10-byte preamble).
 // Returns its length, or -1 if it does not fit in cap.

@@ -1,12 +1,30 @@
-// json_util.h: JSON helpers for spec and sweep parsing (cJSON based), and the
-// spec-internal entry points that harness/sweep.c shares with harness/spec.c.
-// Not a public interface: other modules use harness/spec.h.
+// json_util.h: reading input text files with a size limit, and JSON helpers
+// (cJSON based) whose errors name the file and the JSON path. Used by every
+// folder that reads JSON (spec and sweep parsing, reports, Hugging Face
+// config.json).
 #ifndef HYLAB_JSON_UTIL_H
 #define HYLAB_JSON_UTIL_H
 
 #include <stddef.h>
 #include <cJSON.h>
-#include "spec.h"
+#include <stdio.h>
+#include "core/status.h"
+
+// Input files (spec, sweep and report JSON, token lists) are read whole, up to
+// this many bytes: a larger file, a device like /dev/zero or an endless pipe
+// is refused instead of filling memory.
+#define HL_MAX_INPUT_BYTES ((size_t)16 << 20)   // 16 MiB
+
+// Reads at most max_bytes of a text file into a malloc'd NUL-terminated
+// string (*len, if not NULL, gets its length). Errors (HL_EBADINPUT, naming
+// the file): cannot open or read, more than max_bytes ("PATH: larger than the
+// limit of 16777216 bytes (16 MiB) for input files"), a NUL byte ("PATH: NUL
+// byte at offset 17 (not a text file)"). The stream form reads fp (e.g.
+// stdin) and names it `name` in messages.
+int hl_read_text_file(const char *path, size_t max_bytes, char **text, size_t *len,
+                      char *err, size_t errlen);
+int hl_read_text_stream(FILE *fp, const char *name, size_t max_bytes, char **text, size_t *len,
+                        char *err, size_t errlen);
 
 // Reads a whole JSON file (spec, sweep, report) into a malloc'd string:
 // hl_read_text_file with the HL_MAX_INPUT_BYTES limit.
@@ -47,30 +65,5 @@ void hl_json_brief(const cJSON *item, char *buf, size_t buflen);
 
 // File name without directories and without a ".json" ending.
 void hl_json_basename(const char *path, char *out, size_t outlen);
-
-// ---------------------------------------------- spec internals (spec.c)
-// Splits "--set" text "a.b.c=VALUE": *key is malloc'd, *value is VALUE parsed
-// as JSON when it parses, else a JSON string holding VALUE.
-int hl_spec_parse_set(const char *arg, const char *source, char **key, cJSON **value,
-                      char *err, size_t errlen);
-
-// Checks that `dotted` names a spec key and `value` has its type. `where`
-// prefixes paths in messages (e.g. "variants[1].set."; "" for none).
-int hl_spec_check_override(const char *dotted, const cJSON *value, const char *source,
-                           const char *where, char *err, size_t errlen);
-
-// Checks, then writes a copy of value at dotted path in root (intermediate
-// objects created as needed; "eval.0.seq_len" indexes an existing array).
-int hl_spec_apply_override(cJSON *root, const char *dotted, const cJSON *value,
-                           const char *source, const char *where, char *err, size_t errlen);
-
-// Checks keys and value types of a whole spec tree (no ranges, no defaults).
-int hl_spec_check_tree(const cJSON *root, const char *source, char *err, size_t errlen);
-
-// Applies "--set" strings, validates, fills defaults, resolves and hashes a
-// spec tree (root is modified). default_name is used when "name" is absent.
-int hl_spec_from_tree(cJSON *root, const char *source, const char *default_name,
-                      const char *const *sets, int n_sets, hl_spec *out,
-                      char *err, size_t errlen);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "core/status.h"
 
 #define HL_NPY_MAX_DIMS 8
 

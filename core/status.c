@@ -1,8 +1,8 @@
-// errors.c: the one way library-like modules report an error: a message in
+// status.c: the one way library-like modules report an error: a message in
 // the caller's buffer and a return code (HL_EFAIL / HL_EBADINPUT).
 #include <stdarg.h>
 #include <stdio.h>
-#include "spec.h"
+#include "core/status.h"
 
 int hl_fail(char *err, size_t errlen, int code, const char *fmt, ...) {
     if (err && errlen) {
