@@ -15,9 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "commands.h"
-#include "db_fmt.h"
-#include "../db/db.h"
+#include "harness/commands.h"
+#include "harness/db_fmt.h"
+#include "db/db.h"
 
 #define MAX_METRICS 64
 

@@ -2,8 +2,8 @@
 // (created if missing) without duplicating runs (db/db_merge.c).
 #include <stdio.h>
 #include <string.h>
-#include "commands.h"
-#include "../db/db.h"
+#include "harness/commands.h"
+#include "db/db.h"
 
 static const char *usage_text =
     "usage: hylab db merge OUT.db IN.db...\n"

@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "commands.h"
-#include "spec.h"
-#include "../models/model.h"
+#include "harness/commands.h"
+#include "harness/spec.h"
+#include "models/model.h"
 
 #define MAX_CONTEXTS 64
 #define MAX_SETS 64

@@ -9,14 +9,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "commands.h"
-#include "hf_io.h"
+#include "harness/commands.h"
+#include "harness/hf_io.h"
 #include "core/json_util.h"
 #include "core/npy.h"
-#include "spec.h"
-#include "../kernels/kernels.h"
-#include "../models/checkpoint.h"
-#include "../models/model.h"
+#include "harness/spec.h"
+#include "kernels/kernels.h"
+#include "models/checkpoint.h"
+#include "models/model.h"
 
 typedef struct {
     const char *ckpt, *tokens, *out, *backend;

@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "commands.h"
-#include "hf_io.h"
+#include "harness/commands.h"
+#include "harness/hf_io.h"
 
 static void import_usage(FILE *f) {
     fprintf(f,

@@ -5,9 +5,9 @@
 // (db/db_user_sql.c): a query never changes the database.
 #include <stdio.h>
 #include <string.h>
-#include "commands.h"
-#include "db_fmt.h"
-#include "../db/db.h"
+#include "harness/commands.h"
+#include "harness/db_fmt.h"
+#include "db/db.h"
 
 static const char *usage_text =
     "usage: hylab query --db FILE [--csv|--json] [--] \"SQL\"\n"

@@ -10,9 +10,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include "commands.h"
-#include "report.h"
-#include "../db/db.h"
+#include "harness/commands.h"
+#include "harness/report.h"
+#include "db/db.h"
 
 static void report_usage(FILE *f) {
     fputs("usage: hylab report --db FILE REPORT.json --out DIR\n\n"

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "commands.h"
-#include "runner.h"
-#include "../kernels/kernels.h"
+#include "harness/commands.h"
+#include "harness/runner.h"
+#include "kernels/kernels.h"
 
 #define MAX_SETS 256
 

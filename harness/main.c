@@ -1,8 +1,8 @@
 // main.c: the hylab command line. Dispatches to harness/cmd_*.c.
 #include <stdio.h>
 #include <string.h>
-#include "commands.h"
-#include "../kernels/kernels.h"
+#include "harness/commands.h"
+#include "kernels/kernels.h"
 
 typedef struct {
     const char *name;

@@ -4,9 +4,9 @@
 #define HYLAB_OPTIM_H
 
 #include <stddef.h>
-#include "spec.h"
-#include "../kernels/kernels.h"
-#include "../models/model.h"
+#include "harness/spec.h"
+#include "kernels/kernels.h"
+#include "models/model.h"
 
 // Learning rate of optimizer step `step` (1-based, 1..tc->steps). With
 // s = step - 1 and W = warmup_steps:

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "report.h"
-#include "../db/db.h"
+#include "harness/report.h"
+#include "db/db.h"
 
 static int rows_grow(hl_rows *r) {
     if (r->nrows < r->cap) return 0;

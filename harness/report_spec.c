@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/json_util.h"
-#include "report.h"
-#include "spec.h"
+#include "harness/report.h"
+#include "harness/spec.h"
 
 typedef struct {
     const char *file;

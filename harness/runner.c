@@ -2,8 +2,8 @@
 // signals both runners share, and the runner without a database. The
 // database runner is in runner_db.c.
 #include "core/sha256.h"
-#include "runner.h"
-#include "runner_internal.h"
+#include "harness/runner.h"
+#include "harness/runner_internal.h"
 #include "harness/train.h"
 
 #include <errno.h>

@@ -4,7 +4,7 @@
 #ifndef HYLAB_RUNNER_H
 #define HYLAB_RUNNER_H
 
-#include "spec.h"
+#include "harness/spec.h"
 
 typedef struct {
     const char *db_path;     // NULL: run in-process, results as JSON lines on stdout

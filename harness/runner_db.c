@@ -11,10 +11,10 @@
 // training are waited for (and taken over if it dies) for at most --wait
 // seconds. SQLite connections are never carried across fork(): the parent
 // closes its connection around each fork.
-#include "runner.h"
-#include "runner_internal.h"
+#include "harness/runner.h"
+#include "harness/runner_internal.h"
 #include "harness/train.h"
-#include "../db/db.h"
+#include "db/db.h"
 
 #include <errno.h>
 #include <signal.h>

@@ -4,7 +4,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <sys/types.h>
-#include "runner.h"
+#include "harness/runner.h"
 #include "harness/train.h"
 
 typedef struct {

@@ -79,9 +79,9 @@
 #include <unistd.h>
 #include "core/sha256.h"
 #include "harness/spec_internal.h"
-#include "spec.h"
-#include "../models/model.h"
-#include "../tasks/task.h"
+#include "harness/spec.h"
+#include "models/model.h"
+#include "tasks/task.h"
 
 #define PATH_LEN 256
 #define MAX_EXACT_INT 9007199254740992.0  // 2^53: larger JSON integers are not exact

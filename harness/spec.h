@@ -14,71 +14,18 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "core/status.h"
+#include "models/model_config.h"
+#include "tasks/task_config.h"
 
 // Upper limits of spec sizes (the full list with reasons is at the top of
 // harness/spec.c). They keep every count describe makes within int64 and
-// every per-position index of a run within int.
-#define HL_MAX_LAYERS 256
-#define HL_MAX_VOCAB (1 << 20)
-#define HL_MAX_D_MODEL (1 << 16)
-#define HL_MAX_WIDTH (1 << 18)        // d_inner, n_heads * head_dim, n_heads * v_head_dim
-#define HL_MAX_CONTEXT (1 << 24)      // attn.window, measure.context, describe --context
-#define HL_MAX_SEQ_LEN (1 << 16)      // a task's seq_len
+// every per-position index of a run within int. The model's limits are in
+// models/model_config.h, a task's in tasks/task_config.h.
 #define HL_MAX_BATCH_TOKENS (1 << 24) // batch_size * (meta_tokens + longest seq_len)
 #define HL_MAX_EVAL 16
 #define HL_MAX_MEASURE 16
 
-typedef enum { HL_FFN_NONE = 0, HL_FFN_SWIGLU = 1, HL_FFN_MOE = 2 } hl_ffn_type;
 typedef enum { HL_SCHED_COSINE = 0, HL_SCHED_LINEAR = 1, HL_SCHED_CONSTANT = 2 } hl_schedule;
-
-typedef struct {
-    int n_heads, n_kv_heads, head_dim;
-    int v_head_dim;          // as written: 0 = default (head_dim; d_inner/n_heads in H layers)
-    float rope_theta;
-    int window;              // 0 = global everywhere
-    int n_global; int global_layers[HL_MAX_LAYERS];
-} hl_attn_config;
-
-typedef struct {
-    int d_state, d_conv, expand;
-    int dt_rank;             // resolved: 0 in the file means ceil(d_model/16)
-} hl_ssm_config;
-
-typedef struct {
-    hl_ffn_type type;
-    int d_ff;
-} hl_ffn_config;
-
-// Per-layer facts resolved from the spec (what model code reads).
-typedef struct {
-    char kind;               // 'A', 'S', 'H'
-    int window;              // 0 = global, else sliding window (attention-bearing layers)
-    int kv_source;           // -1: own K/V (producer or unshared); else index of the producer layer
-    int v_head_dim;          // resolved V head dim for this layer (0 for 'S')
-} hl_layer_plan;
-
-typedef struct {
-    int vocab_size, d_model, n_layers;
-    char layers_pattern[HL_MAX_LAYERS + 1]; // as written, e.g. "AS"
-    hl_layer_plan layer[HL_MAX_LAYERS];    // expanded, one per layer
-    hl_attn_config attn;
-    // attn.kv_share groups are resolved into layer[i].kv_source.
-    hl_ssm_config ssm;
-    int meta_tokens;
-    hl_ffn_config ffn;
-    int tie_embeddings;
-    float norm_eps;
-} hl_model_config;
-
-// A task invocation: the training task or one eval entry.
-typedef struct {
-    char name[32];           // "mqar"
-    int seq_len;
-    int num_kv_pairs;
-    int vocab_size;          // 0 = the model's vocab_size
-    double power_a;          // MQAR gap distribution (Zoology default 0.01)
-    long num_examples;       // train: size of the training set (default 100000); eval: test examples (default 1000)
-} hl_task_config;
 
 typedef struct {
     hl_task_config task;

@@ -7,12 +7,12 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "optim.h"
+#include "harness/optim.h"
 #include "harness/train.h"
-#include "../kernels/kernels.h"
-#include "../models/model.h"
-#include "../models/checkpoint.h"
-#include "../tasks/task.h"
+#include "kernels/kernels.h"
+#include "models/model.h"
+#include "models/checkpoint.h"
+#include "tasks/task.h"
 
 static double now_s(void) {
     struct timespec ts;

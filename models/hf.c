@@ -1,5 +1,5 @@
 // hf.c: Hugging Face config.json / safetensors layouts <-> hylab models. See hf.h.
-#include "hf.h"
+#include "models/hf.h"
 
 #include <cJSON.h>
 #include <dirent.h>

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "layer.h"
+#include "models/layer.h"
 
 // ---------------------------------------------------------------- declaring tensors
 static int decl_grow(hl_decl *d) {

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core/rng.h"
-#include "model.h"
+#include "models/model.h"
 
 #define HL_LAYER_MAX_SLOTS 24
 

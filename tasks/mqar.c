@@ -23,7 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "task.h"
+#include "tasks/task.h"
 
 // splitmix64's finaliser: a bijective 64-bit mix (every input bit affects
 // every output bit).

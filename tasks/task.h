@@ -6,7 +6,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "../harness/spec.h"
+#include "core/status.h"
+#include "tasks/task_config.h"
 
 #define HL_IGNORE (-1)
 

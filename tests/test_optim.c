@@ -4,8 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "test.h"
-#include "../harness/optim.h"
+#include "tests/test.h"
+#include "harness/optim.h"
 
 static hl_train_config sched(hl_schedule kind, double lr, double min_lr, int warmup, int steps) {
     hl_train_config tc;

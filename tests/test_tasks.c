@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "test.h"
-#include "../tasks/task.h"
+#include "tests/test.h"
+#include "tasks/task.h"
 
 static hl_task_config mqar(int L, int kv) {
     hl_task_config c;
