@@ -1,5 +1,5 @@
 // results.h: what a run reports and where it goes. The training/eval code
-// (harness/train.h) reports through a sink; `hylab run` without --db prints
+// (harness/train/train.h) reports through a sink; `hylab run` without --db prints
 // JSON lines to stdout, with --db the sink writes to SQLite (db/db.h: curves
 // stream, metrics and the summary are committed in one transaction at the
 // end of the run).

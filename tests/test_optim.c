@@ -1,11 +1,11 @@
-// test_optim.c: the optimizer side of training (harness/optim.c): the
+// test_optim.c: the optimizer side of training (harness/train/optim.c): the
 // learning-rate schedule against hand-computed values, global-norm gradient
 // clipping, and which tensors AdamW decays.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "tests/test.h"
-#include "harness/optim.h"
+#include "harness/train/optim.h"
 
 static hl_train_config sched(hl_schedule kind, double lr, double min_lr, int warmup, int steps) {
     hl_train_config tc;

@@ -1,5 +1,5 @@
 // db_fmt.c: result tables printed as aligned text, CSV or JSON. See db_fmt.h.
-#include "harness/db_fmt.h"
+#include "harness/cli/db_fmt.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "harness/report.h"
+#include "harness/report/report.h"
 
 // Formatted value and std (NULL: none) for Markdown/LaTeX, and for CSV
 // (where "si" and "int" become plain numbers that spreadsheets can read).

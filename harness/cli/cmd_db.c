@@ -2,7 +2,7 @@
 // (created if missing) without duplicating runs (db/db_merge.c).
 #include <stdio.h>
 #include <string.h>
-#include "harness/commands.h"
+#include "harness/cli/commands.h"
 #include "db/db.h"
 
 static const char *usage_text =

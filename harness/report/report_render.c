@@ -7,7 +7,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "harness/report.h"
+#include "harness/report/report.h"
 
 int hl_report_find_gnuplot(char *path, size_t len) {
     const char *env = getenv("HYLAB_GNUPLOT");

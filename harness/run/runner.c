@@ -2,9 +2,9 @@
 // signals both runners share, and the runner without a database. The
 // database runner is in runner_db.c.
 #include "core/sha256.h"
-#include "harness/runner.h"
-#include "harness/runner_internal.h"
-#include "harness/train.h"
+#include "harness/run/runner.h"
+#include "harness/run/runner_internal.h"
+#include "harness/train/train.h"
 
 #include <errno.h>
 #include <math.h>

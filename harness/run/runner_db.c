@@ -11,9 +11,9 @@
 // training are waited for (and taken over if it dies) for at most --wait
 // seconds. SQLite connections are never carried across fork(): the parent
 // closes its connection around each fork.
-#include "harness/runner.h"
-#include "harness/runner_internal.h"
-#include "harness/train.h"
+#include "harness/run/runner.h"
+#include "harness/run/runner_internal.h"
+#include "harness/train/train.h"
 #include "db/db.h"
 
 #include <errno.h>

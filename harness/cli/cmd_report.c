@@ -10,8 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include "harness/commands.h"
-#include "harness/report.h"
+#include "harness/cli/commands.h"
+#include "harness/report/report.h"
 #include "db/db.h"
 
 static void report_usage(FILE *f) {

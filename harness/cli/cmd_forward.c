@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "harness/commands.h"
+#include "harness/cli/commands.h"
 #include "harness/hf_io.h"
 #include "core/json_util.h"
 #include "core/npy.h"

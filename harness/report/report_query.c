@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "harness/report.h"
+#include "harness/report/report.h"
 #include "db/db.h"
 
 static int rows_grow(hl_rows *r) {

@@ -1,11 +1,11 @@
-// runner_internal.h: shared by harness/runner*.c only.
+// runner_internal.h: shared by harness/run/runner*.c only.
 #ifndef HYLAB_RUNNER_INTERNAL_H
 #define HYLAB_RUNNER_INTERNAL_H
 #include <signal.h>
 #include <stddef.h>
 #include <sys/types.h>
-#include "harness/runner.h"
-#include "harness/train.h"
+#include "harness/run/runner.h"
+#include "harness/train/train.h"
 
 typedef struct {
     int total, done, failed, diverged, skipped, elsewhere, not_started, errors;

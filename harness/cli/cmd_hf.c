@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "harness/commands.h"
+#include "harness/cli/commands.h"
 #include "harness/hf_io.h"
 
 static void import_usage(FILE *f) {

@@ -15,8 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "harness/commands.h"
-#include "harness/db_fmt.h"
+#include "harness/cli/commands.h"
+#include "harness/cli/db_fmt.h"
 #include "db/db.h"
 
 #define MAX_METRICS 64

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/json_util.h"
-#include "harness/report.h"
+#include "harness/report/report.h"
 #include "harness/spec.h"
 
 typedef struct {

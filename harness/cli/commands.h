@@ -1,4 +1,4 @@
-// commands.h: one function per CLI command, each in harness/cmd_NAME.c.
+// commands.h: one function per CLI command, each in harness/cli/cmd_NAME.c.
 // Each takes the arguments after the command name (argv[0] is the command)
 // and returns the process exit status: 0 ok, 1 failure (e.g. a run failed),
 // 2 bad input (nothing written).

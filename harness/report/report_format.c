@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "harness/report.h"
+#include "harness/report/report.h"
 
 // Parses a printf format; *conv gets the conversion letter.
 static int parse_printf(const char *f, char *conv, char *why, size_t len) {

@@ -5,8 +5,8 @@
 // (db/db_user_sql.c): a query never changes the database.
 #include <stdio.h>
 #include <string.h>
-#include "harness/commands.h"
-#include "harness/db_fmt.h"
+#include "harness/cli/commands.h"
+#include "harness/cli/db_fmt.h"
 #include "db/db.h"
 
 static const char *usage_text =

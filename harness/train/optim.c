@@ -1,6 +1,6 @@
 // optim.c: learning-rate schedule, gradient clipping, AdamW (optim.h).
 #include <math.h>
-#include "harness/optim.h"
+#include "harness/train/optim.h"
 
 double hl_lr_at(const hl_train_config *tc, int step) {
     int s = step - 1, W = tc->warmup_steps;

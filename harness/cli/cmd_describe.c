@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "harness/commands.h"
+#include "harness/cli/commands.h"
 #include "harness/spec.h"
 #include "models/model.h"
 

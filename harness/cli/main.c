@@ -1,7 +1,7 @@
-// main.c: the hylab command line. Dispatches to harness/cmd_*.c.
+// main.c: the hylab command line. Dispatches to harness/cli/cmd_*.c.
 #include <stdio.h>
 #include <string.h>
-#include "harness/commands.h"
+#include "harness/cli/commands.h"
 #include "kernels/kernels.h"
 
 typedef struct {

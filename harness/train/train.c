@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "harness/optim.h"
-#include "harness/train.h"
+#include "harness/train/optim.h"
+#include "harness/train/train.h"
 #include "kernels/kernels.h"
 #include "models/model.h"
 #include "models/checkpoint.h"

@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "harness/report.h"
+#include "harness/report/report.h"
 
 typedef struct { double x, y, err; int cat, n; } point;
 typedef struct { char *name; point *p; int n, cap; } series;

@@ -1,14 +1,14 @@
 // cmd_run.c: `hylab run SPEC_OR_SWEEP [options]`: parse the options, load and
 // validate everything (exit 2 with nothing written on bad input), then hand
-// the expanded sweep to the runner (harness/runner.c).
+// the expanded sweep to the runner (harness/run/runner.c).
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "harness/commands.h"
-#include "harness/runner.h"
+#include "harness/cli/commands.h"
+#include "harness/run/runner.h"
 #include "kernels/kernels.h"
 
 #define MAX_SETS 256
