@@ -1,6 +1,6 @@
 // spec.h: the user's JSON spec, parsed strictly into plain structs.
 //
-// Contract (../shared/DESIGN.md "Spec"): unknown keys, wrong types,
+// Contract (the key reference is at the top of harness/spec.c): unknown keys, wrong types,
 // out-of-range values and impossible combinations are errors naming the file
 // and JSON path, e.g.
 //   "spec.json: model.attn.n_kv_heads: must divide n_heads (got 3 for 4)"

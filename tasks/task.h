@@ -20,8 +20,9 @@ typedef enum { HL_SPLIT_TRAIN = 0, HL_SPLIT_TEST = 1 } hl_split;
 // every seed of a grid is evaluated on the same examples.
 #define HL_TEST_SEED 0x7E57u
 
-// MQAR (Zoology multi-query associative recall), exactly as in
-// ../shared/PAPERS.md section 4. Example `index` of `split` is a pure
+// MQAR (Zoology multi-query associative recall: Arora et al. 2023, "Zoology:
+// Measuring and Improving Recall in Efficient Language Models", as in its
+// multiquery_ar; the definition is at the top of tasks/mqar.c). Example `index` of `split` is a pure
 // function of (cfg, vocab, seed, split, index). inputs/targets are (seq_len).
 // Returns HL_OK or HL_EBADINPUT (with err) when the parameters are impossible.
 int hl_mqar_check(const hl_task_config *cfg, int vocab, char *err, size_t errlen);
