@@ -27,15 +27,20 @@ HYLAB_BIN := build-san/hylab
 OPT     := -O1
 endif
 
-LIB_SRCS  := $(sort $(wildcard kernels/*.c kernels/cpu/*.c kernels/cpu_ref/*.c models/*.c harness/*.c tasks/*.c db/*.c))
-LIB_SRCS  := $(filter-out harness/main.c,$(LIB_SRCS))
+# Layers, bottom up (DESIGN.md "Layout"; tests/test_layering.sh keeps includes
+# pointing downward): core/ <- kernels/ <- models/, tasks/, db/ <- harness/.
+# Includes are rooted at the repository (-I.): #include "core/status.h".
+SRC_DIRS  := core kernels kernels/cpu kernels/cpu_ref models tasks db harness harness/cli \
+             harness/train harness/run harness/report
+LIB_SRCS  := $(sort $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
+LIB_SRCS  := $(filter-out harness/cli/main.c,$(LIB_SRCS))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 TEST_SCRIPTS := $(sort $(wildcard tests/test_*.sh))
 BENCH_SRCS:= $(sort $(wildcard tests/bench_*.c))
 BENCH_BINS:= $(BENCH_SRCS:tests/%.c=$(BUILD)/tests/%)
-HEADERS   := $(wildcard */*.h */*/*.h)
+HEADERS   := $(foreach d,$(SRC_DIRS) tests,$(wildcard $(d)/*.h))
 DEPS_PKGS := libopenblas-dev libopenblas-openmp-dev libcjson-dev libsqlite3-dev gnuplot-nox sqlite3 python3-numpy
 # The independent numpy reference forward (tests/ref/ref_forward.py) runs under
 # Debian's interpreter, where Debian's python3-numpy is installed: a python3
@@ -46,7 +51,7 @@ HYLAB_PYTHON ?= /usr/bin/python3
 .PHONY: all test bench deps quickstart clean check-deps check-test-deps
 all: check-deps $(HYLAB_BIN)
 
-$(HYLAB_BIN): $(BUILD)/harness/main.o $(BUILD)/libhylab.a
+$(HYLAB_BIN): $(BUILD)/harness/cli/main.o $(BUILD)/libhylab.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/libhylab.a: $(LIB_OBJS)

@@ -1,8 +1,8 @@
 // db.c: opening/migrating the results database, provenance, and the run
 // life cycle (record sweep, plan, claim an attempt, hand it over, mark it
 // failed). See db.h.
-#include "db.h"
-#include "db_internal.h"
+#include "db/db.h"
+#include "db/db_internal.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 #include <sqlite3.h>
-#include "../harness/results.h"
+#include "core/results.h"
 
 #define HL_DB_BUSY_MS 60000
 

@@ -1,7 +1,7 @@
 // db_internal.h: shared by db/*.c only.
 #ifndef HYLAB_DB_INTERNAL_H
 #define HYLAB_DB_INTERNAL_H
-#include "db.h"
+#include "db/db.h"
 
 struct hl_db {
     sqlite3 *h;

@@ -5,8 +5,8 @@
 // points, measurements and attempts; the whole merge of one input is one
 // transaction. An input is validated and then attached read-only (only an
 // input of an older schema is written to: migrated forward first).
-#include "db.h"
-#include "db_internal.h"
+#include "db/db.h"
+#include "db/db_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
 // Keep in sync with the .sql files (tests/test_db.c checks they are equal).
 // Regenerate the schema string with:
 //   sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$/\\n"/' db/schema.sql
-#include "db.h"
+#include "db/db.h"
 
 const char hl_db_schema_sql[] =
     "-- hylab results database, schema version 1.\n"

@@ -1,7 +1,7 @@
 // db_sink.c: an hl_sink that writes a run's results into the database, and
 // the one-transaction commit of a finished run. See db.h.
-#include "db.h"
-#include "db_internal.h"
+#include "db/db.h"
+#include "db/db_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

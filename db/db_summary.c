@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "db.h"
+#include "db/db.h"
 
 typedef struct { char *s; size_t len, cap; int oom; } sbuf;
 

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include "db.h"
+#include "db/db.h"
 
 // PRAGMAs that only report; the first group also with an argument (a table
 // or index name), the second only without "= value".

@@ -1,11 +1,11 @@
 // hf_io.c: Hugging Face import/export of files. See hf_io.h.
-#include "hf_io.h"
+#include "harness/hf_io.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../models/checkpoint.h"
+#include "models/checkpoint.h"
 
 int hl_ckpt_spec(const char *ckpt, hl_spec *spec, char *err, size_t errlen) {
     char *text = NULL;

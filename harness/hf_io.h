@@ -8,9 +8,9 @@
 #define HYLAB_HF_IO_H
 
 #include <stddef.h>
-#include "spec.h"
-#include "../kernels/kernels.h"
-#include "../models/hf.h"
+#include "harness/spec.h"
+#include "kernels/kernels.h"
+#include "models/hf.h"
 
 // The spec in a hylab checkpoint's metadata, parsed and validated; the
 // source in messages is "CKPT (metadata spec)". hl_spec_free it.

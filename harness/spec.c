@@ -19,7 +19,7 @@
 //   model.attn.v_head_dim   0 (kept as written: means head_dim in A layers,
 //                           d_inner / n_heads in H layers)
 //   model.attn.rope_theta   10000
-//   model.attn.window       0 (global attention everywhere)
+//   model.attn.window       0 (global attention everywhere); W > 0: a query sees W keys, itself included (Hymba's sliding_window W sees W+1: hylab's W+1)
 //   model.attn.global_layers [] (stored sorted)
 //   model.attn.kv_share     [] (stored sorted by first layer)
 //   model.ssm.d_state 16, d_conv 4, expand 2 (d_inner = expand * d_model)
@@ -77,10 +77,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "json_util.h"
-#include "spec.h"
-#include "../models/model.h"
-#include "../tasks/task.h"
+#include "core/sha256.h"
+#include "harness/spec_internal.h"
+#include "harness/spec.h"
+#include "models/model.h"
+#include "tasks/task.h"
 
 #define PATH_LEN 256
 #define MAX_EXACT_INT 9007199254740992.0  // 2^53: larger JSON integers are not exact

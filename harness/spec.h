@@ -1,6 +1,6 @@
 // spec.h: the user's JSON spec, parsed strictly into plain structs.
 //
-// Contract (../shared/DESIGN.md "Spec"): unknown keys, wrong types,
+// Contract (the key reference is at the top of harness/spec.c): unknown keys, wrong types,
 // out-of-range values and impossible combinations are errors naming the file
 // and JSON path, e.g.
 //   "spec.json: model.attn.n_kv_heads: must divide n_heads (got 3 for 4)"
@@ -13,79 +13,19 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "core/status.h"
+#include "models/model_config.h"
+#include "tasks/task_config.h"
 
 // Upper limits of spec sizes (the full list with reasons is at the top of
 // harness/spec.c). They keep every count describe makes within int64 and
-// every per-position index of a run within int.
-#define HL_MAX_LAYERS 256
-#define HL_MAX_VOCAB (1 << 20)
-#define HL_MAX_D_MODEL (1 << 16)
-#define HL_MAX_WIDTH (1 << 18)        // d_inner, n_heads * head_dim, n_heads * v_head_dim
-#define HL_MAX_CONTEXT (1 << 24)      // attn.window, measure.context, describe --context
-#define HL_MAX_SEQ_LEN (1 << 16)      // a task's seq_len
+// every per-position index of a run within int. The model's limits are in
+// models/model_config.h, a task's in tasks/task_config.h.
 #define HL_MAX_BATCH_TOKENS (1 << 24) // batch_size * (meta_tokens + longest seq_len)
 #define HL_MAX_EVAL 16
 #define HL_MAX_MEASURE 16
-#define HL_NAME_LEN 128
-#define HL_ERR_LEN 1024
 
-// Return codes of library-like modules (spec, db, tasks, checkpoint).
-enum { HL_OK = 0, HL_EFAIL = 1, HL_EBADINPUT = 2 };
-// Writes the printf-formatted message into err (if any) and returns code.
-__attribute__((format(printf, 4, 5)))
-int hl_fail(char *err, size_t errlen, int code, const char *fmt, ...);
-
-typedef enum { HL_FFN_NONE = 0, HL_FFN_SWIGLU = 1, HL_FFN_MOE = 2 } hl_ffn_type;
 typedef enum { HL_SCHED_COSINE = 0, HL_SCHED_LINEAR = 1, HL_SCHED_CONSTANT = 2 } hl_schedule;
-
-typedef struct {
-    int n_heads, n_kv_heads, head_dim;
-    int v_head_dim;          // as written: 0 = default (head_dim; d_inner/n_heads in H layers)
-    float rope_theta;
-    int window;              // 0 = global everywhere
-    int n_global; int global_layers[HL_MAX_LAYERS];
-} hl_attn_config;
-
-typedef struct {
-    int d_state, d_conv, expand;
-    int dt_rank;             // resolved: 0 in the file means ceil(d_model/16)
-} hl_ssm_config;
-
-typedef struct {
-    hl_ffn_type type;
-    int d_ff;
-} hl_ffn_config;
-
-// Per-layer facts resolved from the spec (what model code reads).
-typedef struct {
-    char kind;               // 'A', 'S', 'H'
-    int window;              // 0 = global, else sliding window (attention-bearing layers)
-    int kv_source;           // -1: own K/V (producer or unshared); else index of the producer layer
-    int v_head_dim;          // resolved V head dim for this layer (0 for 'S')
-} hl_layer_plan;
-
-typedef struct {
-    int vocab_size, d_model, n_layers;
-    char layers_pattern[HL_MAX_LAYERS + 1]; // as written, e.g. "AS"
-    hl_layer_plan layer[HL_MAX_LAYERS];    // expanded, one per layer
-    hl_attn_config attn;
-    // attn.kv_share groups are resolved into layer[i].kv_source.
-    hl_ssm_config ssm;
-    int meta_tokens;
-    hl_ffn_config ffn;
-    int tie_embeddings;
-    float norm_eps;
-} hl_model_config;
-
-// A task invocation: the training task or one eval entry.
-typedef struct {
-    char name[32];           // "mqar"
-    int seq_len;
-    int num_kv_pairs;
-    int vocab_size;          // 0 = the model's vocab_size
-    double power_a;          // MQAR gap distribution (Zoology default 0.01)
-    long num_examples;       // train: size of the training set (default 100000); eval: test examples (default 1000)
-} hl_task_config;
 
 typedef struct {
     hl_task_config task;
@@ -162,24 +102,5 @@ typedef struct {
 int hl_sweep_load_file(const char *path, const char *const *sets, int n_sets,
                        hl_sweep *out, char *err, size_t errlen);
 void hl_sweep_free(hl_sweep *s);
-
-// Small utilities shared by harness code.
-void hl_sha256_hex(const void *data, size_t len, char out[65]);
-
-// Input files (spec, sweep and report JSON, token lists) are read whole, up to
-// this many bytes: a larger file, a device like /dev/zero or an endless pipe
-// is refused instead of filling memory.
-#define HL_MAX_INPUT_BYTES ((size_t)16 << 20)   // 16 MiB
-
-// Reads at most max_bytes of a text file into a malloc'd NUL-terminated
-// string (*len, if not NULL, gets its length). Errors (HL_EBADINPUT, naming
-// the file): cannot open or read, more than max_bytes ("PATH: larger than the
-// limit of 16777216 bytes (16 MiB) for input files"), a NUL byte ("PATH: NUL
-// byte at offset 17 (not a text file)"). The stream form reads fp (e.g.
-// stdin) and names it `name` in messages.
-int hl_read_text_file(const char *path, size_t max_bytes, char **text, size_t *len,
-                      char *err, size_t errlen);
-int hl_read_text_stream(FILE *fp, const char *name, size_t max_bytes, char **text, size_t *len,
-                        char *err, size_t errlen);
 
 #endif

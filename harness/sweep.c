@@ -25,8 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "json_util.h"
-#include "spec.h"
+#include "harness/spec_internal.h"
+#include "harness/spec.h"
 
 #define MAX_RUNS 10000
 #define TRY(x) do { int rc_ = (x); if (rc_ != HL_OK) return rc_; } while (0)

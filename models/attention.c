@@ -6,7 +6,7 @@
 //   self_attn.o_proj (d, H*vd).
 // The core (everything but o_proj) is shared with the hybrid layer 'H'.
 #include <math.h>
-#include "attention.h"
+#include "models/attention.h"
 
 enum { SLOT_Q, SLOT_K, SLOT_V, SLOT_O, N_SLOTS };
 

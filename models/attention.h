@@ -4,7 +4,7 @@
 #ifndef HYLAB_ATTENTION_H
 #define HYLAB_ATTENTION_H
 
-#include "layer.h"
+#include "models/layer.h"
 
 typedef struct {
     int d;            // d_model

@@ -1,7 +1,7 @@
 // ffn_swiglu.c: FFN "swiglu", Llama MLP: out = down(silu(gate(x)) * up(x)).
 // Tensors (no biases): mlp.gate_proj (F, d), mlp.up_proj (F, d),
 // mlp.down_proj (d, F). Init normal(0, 0.02); down_proj 0.02/sqrt(2*n_layers).
-#include "layer.h"
+#include "models/layer.h"
 
 enum { SLOT_GATE, SLOT_UP, SLOT_DOWN, N_SLOTS };
 

@@ -1,5 +1,5 @@
 // hf.c: Hugging Face config.json / safetensors layouts <-> hylab models. See hf.h.
-#include "hf.h"
+#include "models/hf.h"
 
 #include <cJSON.h>
 #include <dirent.h>
@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../harness/json_util.h"
-#include "checkpoint.h"
+#include "core/json_util.h"
+#include "models/checkpoint.h"
 
 #define PATH_LEN 1100
 
@@ -310,28 +310,6 @@ void hl_hf_tensor_name(hl_hf_family family, const char *hylab_name, char *out, s
 
 // ================================================================ reading weights
 
-static float f16_to_f32(uint16_t h) {
-    int e = (h >> 10) & 0x1f, m = h & 0x3ff;
-    float v = e == 0 ? ldexpf((float)m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexpf((float)(m | 0x400), e - 25);
-    return h & 0x8000 ? -v : v;
-}
-
-static float bf16_to_f32(uint16_t h) {
-    uint32_t u = (uint32_t)h << 16;
-    float v;
-    memcpy(&v, &u, sizeof v);
-    return v;
-}
-
-// Raw little-endian values of a dtype to f32, in place-safe order (dst may
-// alias src only for F32).
-static void to_f32(const char *dtype, const void *src, float *dst, size_t n) {
-    if (!strcmp(dtype, "F32")) { memmove(dst, src, n * sizeof(float)); return; }
-    const uint16_t *h = src;
-    int bf = !strcmp(dtype, "BF16");
-    for (size_t i = 0; i < n; i++) dst[i] = bf ? bf16_to_f32(h[i]) : f16_to_f32(h[i]);
-}
-
 // The open safetensors files of a directory.
 typedef struct {
     int n;
@@ -411,21 +389,6 @@ static const hl_st_tensor *shards_find(const shard_set *s, const char *name, int
     return NULL;
 }
 
-// Reads tensor t of file f as f32 into dst (numel values).
-static int read_as_f32(hl_st_file *f, const hl_st_tensor *t, float *dst, char *err, size_t errlen) {
-    size_t n = (size_t)hl_st_numel(t);
-    if (!strcmp(t->dtype, "F32")) return hl_st_read(f, t, dst, err, errlen);
-    if (strcmp(t->dtype, "F16") && strcmp(t->dtype, "BF16"))
-        return hl_fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': dtype %s not supported (F32, F16 or BF16)",
-                       f->path, t->name, t->dtype);
-    void *raw = malloc(n * 2 + 1);
-    if (!raw) return hl_fail(err, errlen, HL_EFAIL, "%s: out of memory", f->path);
-    int rc = hl_st_read(f, t, raw, err, errlen);
-    if (!rc) to_f32(t->dtype, raw, dst, n);
-    free(raw);
-    return rc;
-}
-
 // Loads one model tensor from the shards: present, right shape, finite.
 static int load_tensor(shard_set *s, hl_hf_family fam, const hl_tensor_info *info, float *dst,
                        char *err, size_t errlen) {
@@ -440,7 +403,7 @@ static int load_tensor(shard_set *s, hl_hf_family fam, const hl_tensor_info *inf
     if (!same)
         return hl_fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': shape does not match config.json", f->path, name);
     s->used[fi][t - f->tensors] = 1;
-    int rc = read_as_f32(f, t, dst, err, errlen);
+    int rc = hl_st_read_f32(f, t, dst, err, errlen);
     for (size_t i = 0; !rc && i < info->numel; i++)
         if (!isfinite(dst[i]))
             rc = hl_fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': element %zu is not finite", f->path, name, i);
@@ -455,7 +418,7 @@ static int check_tied_head(shard_set *s, hl_model *m, int fi, const hl_st_tensor
                        s->files[fi].path);
     float *v = malloc(emb->numel * sizeof *v + 1);
     if (!v) return hl_fail(err, errlen, HL_EFAIL, "%s: out of memory", s->files[fi].path);
-    int rc = read_as_f32(&s->files[fi], t, v, err, errlen);
+    int rc = hl_st_read_f32(&s->files[fi], t, v, err, errlen);
     if (!rc && memcmp(v, hl_model_params(m) + emb->offset, emb->numel * sizeof *v))
         rc = hl_fail(err, errlen, HL_EBADINPUT, "%s: tensor 'lm_head.weight' differs from the embedding, but "
                      "config.json says tie_word_embeddings", s->files[fi].path);

@@ -24,7 +24,7 @@
 #define HYLAB_HF_H
 
 #include <stddef.h>
-#include "model.h"
+#include "models/model.h"
 
 typedef enum { HL_HF_LLAMA = 0, HL_HF_MISTRAL = 1, HL_HF_MAMBA = 2 } hl_hf_family;
 

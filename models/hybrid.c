@@ -7,8 +7,8 @@
 // conv1d, x_proj, dt_proj, A_log, D} (no mamba.out_proj), hybrid.attn_norm.weight
 // (beta1, H*vd), hybrid.ssm_norm.weight (beta2, di), hybrid.out_proj (d, di).
 // Requires H*vd == di (the model checks it at create).
-#include "attention.h"
-#include "mamba.h"
+#include "models/attention.h"
+#include "models/mamba.h"
 
 enum { SLOT_Q, SLOT_K, SLOT_V, SLOT_MB, SLOT_ATTN_NORM = SLOT_MB + HL_MB_NSLOTS,
        SLOT_SSM_NORM, SLOT_OUT, N_SLOTS };

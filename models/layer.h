@@ -19,7 +19,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "model.h"
+#include "core/rng.h"
+#include "models/model.h"
 
 #define HL_LAYER_MAX_SLOTS 24
 
@@ -103,12 +104,7 @@ int hl_ffn_supported(hl_ffn_type t);                   // 1 for none and swiglu
 // Carves n floats (rounded up to 16) from base at *off; base NULL only counts.
 float *hl_take(float *base, size_t *off, size_t n);
 
-// Deterministic generator: splitmix64 seeded per tensor from (seed, name).
-typedef struct { uint64_t s; } hl_rng;
-hl_rng hl_rng_for(uint64_t seed, const char *name);
-uint64_t hl_rng_u64(hl_rng *r);
-double hl_rng_uniform(hl_rng *r);        // [0, 1)
-double hl_rng_normal(hl_rng *r);         // N(0, 1), Box-Muller
+// Initial values from the generator of core/rng.h, one stream per (seed, tensor name).
 void hl_fill_normal(float *p, size_t n, double std, uint64_t seed, const char *name);
 void hl_fill_uniform(float *p, size_t n, double bound, uint64_t seed, const char *name); // U(-bound, bound)
 void hl_fill_const(float *p, size_t n, float value);

@@ -11,7 +11,7 @@
 // (PyTorch's default, fan_in = K); in_proj and x_proj normal(0, 0.02) (our
 // choice, as for every other linear); out_proj normal(0, 0.02/sqrt(2*n_layers)).
 #include <math.h>
-#include "mamba.h"
+#include "models/mamba.h"
 
 enum { SLOT_OUT = HL_MB_NSLOTS, N_SLOTS };
 

@@ -4,7 +4,7 @@
 #ifndef HYLAB_MAMBA_H
 #define HYLAB_MAMBA_H
 
-#include "layer.h"
+#include "models/layer.h"
 
 // Parameter slots, relative to the caller's base slot.
 enum { HL_MB_IN, HL_MB_CONV_W, HL_MB_CONV_B, HL_MB_XPROJ, HL_MB_DT_W, HL_MB_DT_B,

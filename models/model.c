@@ -37,8 +37,8 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <string.h>
-#include "layer.h"
-#include "attention.h"
+#include "models/layer.h"
+#include "models/attention.h"
 
 const char *const hl_component_names[8] = {
     "embedding", "attention", "ssm", "ffn", "norms", "meta_tokens", "lm_head", "hybrid",

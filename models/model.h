@@ -11,8 +11,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "../harness/spec.h"
-#include "../kernels/kernels.h"
+#include "core/status.h"
+#include "kernels/kernels.h"
+#include "models/model_config.h"
 
 // One parameter tensor, Hugging Face style name (DESIGN.md "Checkpoints").
 typedef struct {

@@ -1,6 +1,6 @@
 // registry.c: every layer type, one line each. Tests walk this list.
 #include <stddef.h>
-#include "layer.h"
+#include "models/layer.h"
 
 extern const hl_layer_type hl_layer_attention;   // 'A' attention.c
 extern const hl_layer_type hl_layer_mamba;       // 'S' mamba.c

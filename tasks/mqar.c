@@ -16,19 +16,36 @@
 //
 // Examples are a pure function of (cfg, vocab, seed, split, index): example i
 // is generated from its own RNG stream, so a training set of N examples needs
-// no storage and any shard of it can be generated independently.
+// no storage and any shard of it can be generated independently. The stream's
+// start is a hash of (seed, split, index), so streams of neighbouring seeds or
+// indices are unrelated (not shifted copies of each other).
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "task.h"
+#include "tasks/task.h"
 
-// splitmix64: a small, well-mixed generator; one stream per example.
-static uint64_t splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+// splitmix64's finaliser: a bijective 64-bit mix (every input bit affects
+// every output bit).
+static uint64_t mix64(uint64_t z) {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
+}
+
+// splitmix64: a small, well-mixed generator; one stream per example.
+static uint64_t splitmix64(uint64_t *state) {
+    return mix64(*state += 0x9E3779B97F4A7C15ull);
+}
+
+// The start of example `index`'s stream: each of seed, split, index goes
+// through the mix in turn, so two different triples start at unrelated states
+// (a collision or a stream overlap within an example's few dozen draws has
+// probability about 2^-57).
+static uint64_t stream_start(uint64_t seed, hl_split split, uint64_t index) {
+    uint64_t h = mix64(seed ^ 0x6A09E667F3BCC909ull);
+    h = mix64(h ^ ((uint64_t)split + 0xBB67AE8584CAA73Bull));
+    return mix64(h ^ index);
 }
 
 static double uniform01(uint64_t *state) {
@@ -90,10 +107,7 @@ void hl_mqar_example(const hl_task_config *cfg, int vocab, uint64_t seed,
                      int32_t *inputs, int32_t *targets) {
     int L = cfg->seq_len, kv = cfg->num_kv_pairs;
     int context = 2 * kv, space = (L - context) / 2;
-    // One stream per (seed, split, index): mix them through splitmix64.
-    uint64_t rng = seed * 0x9E3779B97F4A7C15ull ^ ((uint64_t)split << 62) ^ index;
-    splitmix64(&rng);
-    rng ^= index * 0xD1B54A32D192ED03ull;
+    uint64_t rng = stream_start(seed, split, index);
 
     int32_t *keys = malloc(sizeof(int32_t) * 2 * kv), *values = keys + kv;
     int *gaps = malloc(sizeof(int) * kv);
@@ -111,6 +125,15 @@ void hl_mqar_example(const hl_task_config *cfg, int vocab, uint64_t seed,
         targets[q] = values[i];
     }
     free(keys); free(gaps); free(w);
+}
+
+void hl_task_fill(const hl_task_config *task, int vocab, uint64_t run_seed, hl_split split,
+                  uint64_t first, int rows, int32_t *inputs, int32_t *targets) {
+    uint64_t seed = split == HL_SPLIT_TEST ? HL_TEST_SEED : run_seed;
+    size_t T = (size_t)task->seq_len;
+    for (int r = 0; r < rows; r++)
+        hl_mqar_example(task, vocab, seed, split, (first + r) % (uint64_t)task->num_examples,
+                        inputs + r * T, targets + r * T);
 }
 
 int hl_labelled_positions(const int32_t *targets, int B, int T, int32_t *pos) {

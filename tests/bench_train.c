@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "../kernels/kernels.h"
-#include "../models/model.h"
-#include "../harness/spec.h"
+#include "kernels/kernels.h"
+#include "models/model.h"
+#include "harness/spec.h"
 
 static double now_s(void) {
     struct timespec ts;

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "harness/npy.h"
+#include "core/npy.h"
 #include "harness/spec.h"
 #include "kernels/kernels.h"
 #include "models/model.h"

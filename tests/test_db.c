@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "test.h"
-#include "../db/db.h"
+#include "tests/test.h"
+#include "db/db.h"
 
 static char dir[] = "/tmp/hylab_test_db_XXXXXX";
 static char err[HL_ERR_LEN];

@@ -18,7 +18,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "test.h"
+#include "tests/test.h"
 #include "harness/hf_io.h"
 #include "models/checkpoint.h"
 

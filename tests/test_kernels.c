@@ -387,8 +387,13 @@ static double grad_err(double num, double ana, double gmax) {
 #define FD_SAMPLES 6
 // Central finite differences of loss = sum(out * R) for a few elements of
 // every input (always including the largest gradient). Also checks that a
-// gradient 5% off at that element would have been caught. Returns the worst
-// relative error; records checks only when record is set.
+// gradient 5% off at that element would have been caught. An element whose
+// analytical gradient is exactly zero is compared like any other: it passes
+// only when |FD| <= tol * max(1e-2 * gmax, 1e-6) (an absolute tolerance). An
+// input whose analytical gradient is exactly zero EVERYWHERE fails both
+// checks: the comparison would be vacuous (the loss does not depend on the
+// input, or backward never wrote its gradient). Returns the worst relative
+// error (infinity for such an input); records checks only when record is set.
 static double check_fd(const hl_ops *ops, kcase *c, double tol, int record) {
     double worst_all = 0.0;
     char what[160];
@@ -403,7 +408,7 @@ static double check_fd(const hl_ops *ops, kcase *c, double tol, int record) {
             ana[j] = t->is_param ? t->g[j] - t->gbase[j] : t->g[j];
             if (fabs(ana[j]) > gmax) { gmax = fabs(ana[j]); imax = j; }
         }
-        double worst = 0.0, worst_num = 0, worst_ana = 0, num_at_max = 0;
+        double worst = 0.0, worst_num = 0, worst_ana = 0, num_at_max = 0, num_abs_max = 0;
         for (int s = 0; s <= FD_SAMPLES; s++) {
             size_t j = s == FD_SAMPLES ? imax : rnd_u32() % t->n;
             float x0 = t->x[j];
@@ -415,16 +420,20 @@ static double check_fd(const hl_ops *ops, kcase *c, double tol, int record) {
             double e = grad_err(num, ana[j], gmax);
             if (!(e <= worst)) { worst = e; worst_num = num; worst_ana = ana[j]; }
             if (j == imax) num_at_max = num;
+            num_abs_max = fmax(num_abs_max, fabs(num));
         }
+        int all_zero = gmax == 0 && !isnan(worst);
+        if (all_zero) worst = INFINITY;
         if (!(worst <= worst_all)) worst_all = worst;
         if (!record) continue;
         snprintf(what, sizeof what, "%s d%s vs finite differences", ops->name, t->name);
-        hl_check(worst < tol, label(c, what), "rel err %.3g (num %.6g, ana %.6g)", worst, worst_num, worst_ana);
-        if (gmax > 0) {
-            double wrong = grad_err(num_at_max, ana[imax] * 1.05, gmax);
-            snprintf(what, sizeof what, "%s d%s FD check catches a 5%% error", ops->name, t->name);
-            hl_check(wrong > tol, label(c, what), "rel err of wrong gradient only %.3g", wrong);
-        }
+        if (all_zero)
+            hl_check(0, label(c, what), "analytical gradient exactly zero everywhere (largest |FD| %.3g): nothing to compare", num_abs_max);
+        else
+            hl_check(worst < tol, label(c, what), "rel err %.3g (num %.6g, ana %.6g)", worst, worst_num, worst_ana);
+        double wrong = grad_err(num_at_max, ana[imax] * 1.05, gmax);
+        snprintf(what, sizeof what, "%s d%s FD check catches a 5%% error", ops->name, t->name);
+        hl_check(wrong > tol, label(c, what), "rel err of wrong gradient only %.3g", wrong);
     }
     c->fwd(ops, c); // leave outputs consistent with the inputs
     return worst_all;
@@ -535,6 +544,37 @@ static void test_fd_can_fail(const hl_ops *ref) {
     gfree_all();
 }
 
+// An input whose analytical gradient is exactly zero everywhere must fail the
+// FD check, whether FD sees the input (backward forgot dbias) or not (forward
+// and backward both ignore the bias: zero against zero, nothing checked).
+static const hl_ops *g_ref_ops;
+static void no_bias_matmul_fwd(const hl_matmul_fwd_args *a) {
+    hl_matmul_fwd_args b = *a;
+    b.bias = NULL;
+    g_ref_ops->matmul_fwd(&b);
+}
+static void no_dbias_matmul_bwd(const hl_matmul_bwd_args *a) {
+    hl_matmul_bwd_args b = *a;
+    b.dbias = NULL;
+    g_ref_ops->matmul_bwd(&b);
+}
+static void test_fd_zero_gradient(const hl_ops *ref) {
+    g_ref_ops = ref;
+    for (int ignored = 0; ignored <= 1; ignored++) {
+        hl_ops bad = *ref;
+        bad.matmul_bwd = no_dbias_matmul_bwd;
+        if (ignored) bad.matmul_fwd = no_bias_matmul_fwd;
+        kcase c = {0};
+        make_matmul(&c, 5, 7, 3, 1);
+        c.fd_eps = 1e-2f;
+        double err = check_fd(&bad, &c, 1e-2, 0);
+        hl_check(err > 1e-2, ignored ? "finite differences fail a gradient that is zero against a zero FD"
+                                     : "finite differences fail an exactly-zero gradient against a nonzero FD",
+                 "zero dbias passed (err %.3g)", err);
+        gfree_all();
+    }
+}
+
 // matmul backward with frozen weights / no dinp: only the requested grads.
 static void test_matmul_optional_grads(const hl_ops *ops, const hl_ops *ref) {
     kcase c = {0};
@@ -602,6 +642,7 @@ int main(void) {
     test_xent_ignores_rows(cpu);
     test_adamw_axpby(cpu, ref);
     test_fd_can_fail(ref);
+    test_fd_zero_gradient(ref);
     test_matmul_optional_grads(cpu, ref);
     test_blas_setup();
     return hl_test_done();

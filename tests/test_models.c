@@ -4,7 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "test.h"
+#include "tests/test.h"
 #include "models/layer.h"
 
 // ---------------------------------------------------------------- configs

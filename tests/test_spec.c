@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "core/sha256.h"
 #include "harness/spec.h"
 #include "tests/test.h"
 

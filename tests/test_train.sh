@@ -1,7 +1,10 @@
 #!/bin/sh
 # End-to-end training checks through the CLI:
-#  - MQAR: the 2-layer attention model of sweeps/specs/mqar-tiny.json
-#    (d_model 64, seq_len 64, 4 kv pairs, vocab 8192) reaches accuracy >= 0.99;
+#  - MQAR: the recipe of sweeps/specs/mqar-tiny.json (2 attention layers,
+#    4 heads, d_model 64; seq_len 64, 4 kv pairs) solves the task for EVERY
+#    one of SEEDS (accuracy >= MIN_ACC each): one lucky seed cannot pass it,
+#    and a bug that leaves the model on the 0.25 "copy a context value"
+#    plateau fails it (tests/torch/README.md has the seed statistics);
 #  - determinism: two runs with the same seed and thread count give identical
 #    loss curves (A, S and H models); another seed gives a different curve;
 #  - the summary line carries the provenance (spec hash, BLAS core, threads);
@@ -13,18 +16,28 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 . "$(dirname "$0")/lib.sh"
 
-# ---- MQAR accuracy
+# ---- MQAR accuracy over seeds (in parallel, one thread each)
+SEEDS="0 1 2"
+MIN_ACC=0.9
 start=$(date +%s)
-"$HYLAB" run sweeps/specs/mqar-tiny.json >"$dir/mqar.out" 2>"$dir/mqar.err"
-rc=$?
+for s in $SEEDS; do
+  "$HYLAB" run sweeps/specs/mqar-tiny.json --threads 1 --set train.seed="$s" \
+     >"$dir/mqar$s.out" 2>"$dir/mqar$s.err" &
+done
+wait
 secs=$(( $(date +%s) - start ))
-acc=$(grep '"metric":"accuracy"' "$dir/mqar.out" | sed 's/.*"value":\([0-9.e+-]*\).*/\1/')
-if [ "$rc" = 0 ] && [ -n "$acc" ] && awk "BEGIN{exit !($acc >= 0.99)}"; then
-  ok "mqar_tiny_attention_accuracy_${acc}_in_${secs}s"
-else
-  fail mqar_tiny_attention_accuracy "exit $rc, accuracy '$acc' after ${secs}s: $(tail -n 2 "$dir/mqar.err")"
-fi
-summary=$(grep '"summary":true' "$dir/mqar.out")
+accs=
+for s in $SEEDS; do
+  acc=$(grep '"metric":"accuracy"' "$dir/mqar$s.out" | sed 's/.*"value":\([0-9.e+-]*\).*/\1/')
+  accs="$accs ${acc:-none}"
+  if [ -n "$acc" ] && grep -q '"status":"done"' "$dir/mqar$s.out" && awk "BEGIN{exit !($acc >= $MIN_ACC)}"; then
+    ok "mqar_tiny_seed_${s}_accuracy_${acc}"
+  else
+    fail "mqar_tiny_seed_$s" "accuracy '$acc' < $MIN_ACC: $(tail -n 2 "$dir/mqar$s.err")"
+  fi
+done
+echo "# mqar-tiny accuracy over seeds $SEEDS:$accs (${secs}s)"
+summary=$(grep '"summary":true' "$dir/mqar0.out")
 case "$summary" in
   *'"spec_hash":"'*'"status":"done"'*'"blas_core":"'*'"threads":'*) ok summary_provenance ;;
   *) fail summary_provenance "summary line: $summary" ;;
@@ -53,7 +66,7 @@ c=$(curve A3 A 1)
    >"$dir/div.out" 2>/dev/null
 rc=$?
 if ! command -v python3 >/dev/null 2>&1; then
-  skip diverged_run_valid_json "no python3 to parse JSON"
+  fail diverged_run_valid_json "no python3 to parse JSON (a dependency: make deps)"
 elif [ "$rc" = 1 ] && python3 -c 'import json,sys; l=[json.loads(x) for x in open(sys.argv[1])]; s=l[-1]; sys.exit(not (s["status"]=="diverged" and s["final_train_loss"] is None and "NaN" in s["error"]))' "$dir/div.out"; then
   ok diverged_run_valid_json
 else

@@ -1,0 +1,187 @@
+// cmd_forward.c: hylab forward --ckpt FILE --tokens FILE --out logits.npy
+// Rebuilds the model from the spec in the checkpoint's metadata, loads its
+// weights, runs one forward pass over the tokens (one sequence, all
+// positions) and writes the logits (T, vocab) as a float32 .npy file.
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "harness/cli/commands.h"
+#include "harness/hf_io.h"
+#include "core/json_util.h"
+#include "core/npy.h"
+#include "harness/spec.h"
+#include "kernels/kernels.h"
+#include "models/checkpoint.h"
+#include "models/model.h"
+
+typedef struct {
+    const char *ckpt, *tokens, *out, *backend;
+    int threads;
+} forward_args;
+
+static void forward_usage(FILE *f) {
+    fprintf(f,
+            "usage: hylab forward --ckpt FILE.safetensors --tokens FILE --out logits.npy\n"
+            "                     [--backend cpu|cpu_ref] [--threads N]\n\n"
+            "Runs the checkpoint's model (spec from the safetensors metadata) on one\n"
+            "sequence of token ids and writes the logits at every position as a\n"
+            "float32 .npy array of shape (T, vocab_size).\n\n"
+            "  --ckpt FILE     safetensors checkpoint written by hylab (hylab run --save)\n"
+            "  --tokens FILE   whitespace-separated integer token ids, each in [0, vocab)\n"
+            "                  (at most 16 MiB of text); '-' reads standard input\n"
+            "  --out FILE      output .npy (written atomically; nothing written on error);\n"
+            "                  never the --ckpt or --tokens file\n"
+            "  --backend NAME  kernel backend: cpu (default) or cpu_ref\n"
+            "  --threads N     threads, 0..1024 (default 0: all cores)\n");
+}
+
+// Same file (device and inode: also through a symlink or a hard link)?
+static int same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+// --out must not replace an input (the checkpoint, the token file).
+static int check_out_not_input(const forward_args *a) {
+    const char *inputs[2][2] = {{"--ckpt", a->ckpt}, {"--tokens", a->tokens}};
+    for (int i = 0; i < 2; i++) {
+        if (strcmp(inputs[i][1], "-") && same_file(a->out, inputs[i][1])) {
+            fprintf(stderr, "hylab forward: --out %s is the %s file %s: it would be overwritten\n",
+                    a->out, inputs[i][0], inputs[i][1]);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+// Parses the command line. Returns 0 ok, 1 --help shown, 2 bad usage.
+static int parse_forward_args(int argc, char **argv, forward_args *a) {
+    memset(a, 0, sizeof *a);
+    a->backend = "cpu";
+    for (int i = 1; i < argc; i++) {
+        const char *opt = argv[i];
+        if (!strcmp(opt, "--help") || !strcmp(opt, "-h")) { forward_usage(stdout); return 1; }
+        const char **slot = !strcmp(opt, "--ckpt") ? &a->ckpt : !strcmp(opt, "--tokens") ? &a->tokens
+                          : !strcmp(opt, "--out") ? &a->out : !strcmp(opt, "--backend") ? &a->backend : NULL;
+        int is_threads = !strcmp(opt, "--threads");
+        if (!slot && !is_threads) {
+            fprintf(stderr, "hylab forward: unknown argument '%s'\n", opt);
+            return 2;
+        }
+        if (i + 1 >= argc) { fprintf(stderr, "hylab forward: %s needs a value\n", opt); return 2; }
+        const char *val = argv[++i];
+        if (slot) { *slot = val; continue; }
+        char *end;
+        long t = strtol(val, &end, 10);
+        if (!*val || *end || t < 0 || t > HL_MAX_THREADS) {
+            fprintf(stderr, "hylab forward: --threads: expected an integer in [0, %d], got '%s'\n", HL_MAX_THREADS, val);
+            return 2;
+        }
+        a->threads = (int)t;
+    }
+    if (!a->ckpt || !a->tokens || !a->out) {
+        fprintf(stderr, "hylab forward: --ckpt, --tokens and --out are required\n");
+        forward_usage(stderr);
+        return 2;
+    }
+    return check_out_not_input(a);
+}
+
+// Appends one id to a growing array.
+static int push_token(int32_t **ids, int *n, int *cap, int32_t id) {
+    if (*n == *cap) {
+        int ncap = *cap ? *cap * 2 : 256;
+        int32_t *p = realloc(*ids, (size_t)ncap * sizeof *p);
+        if (!p) return -1;
+        *ids = p;
+        *cap = ncap;
+    }
+    (*ids)[(*n)++] = id;
+    return 0;
+}
+
+#define SPACES " \t\n\r\v\f"
+
+// Reads token ids, each in [0, vocab), from a text file ("-": standard
+// input) of at most HL_MAX_INPUT_BYTES. Returns HL_OK or an error code with err.
+static int read_tokens(const char *path, int vocab, int32_t **ids, int *n, char *err, size_t errlen) {
+    char *text = NULL;
+    int rc = strcmp(path, "-") ? hl_read_text_file(path, HL_MAX_INPUT_BYTES, &text, NULL, err, errlen)
+                               : hl_read_text_stream(stdin, path, HL_MAX_INPUT_BYTES, &text, NULL, err, errlen);
+    int cap = 0;
+    *ids = NULL;
+    *n = 0;
+    for (char *p = text; rc == HL_OK; ) {
+        p += strspn(p, SPACES);
+        if (!*p) break;
+        int len = (int)strcspn(p, SPACES);
+        char *end;
+        errno = 0;
+        long long v = strtoll(p, &end, 10);
+        if (end != p + len || errno) {
+            snprintf(err, errlen, "%s: token %d ('%.*s%s'): not an integer", path, *n, len > 60 ? 60 : len, p, len > 60 ? "..." : "");
+            rc = HL_EBADINPUT;
+        } else if (v < 0 || v >= vocab) {
+            snprintf(err, errlen, "%s: token %d: id %lld out of range [0, %d)", path, *n, v, vocab);
+            rc = HL_EBADINPUT;
+        } else if (push_token(ids, n, &cap, (int32_t)v)) {
+            snprintf(err, errlen, "%s: out of memory after %d tokens", path, *n);
+            rc = HL_EFAIL;
+        }
+        p += len;
+    }
+    if (rc == HL_OK && *n == 0) { snprintf(err, errlen, "%s: no tokens", path); rc = HL_EBADINPUT; }
+    free(text);
+    if (rc) { free(*ids); *ids = NULL; *n = 0; }
+    return rc;
+}
+
+// Builds the model, loads the weights, runs the forward, writes the logits.
+static int run_forward(const forward_args *a, const hl_spec *spec, const hl_ops *ops,
+                       const int32_t *ids, int T, char *err, size_t errlen) {
+    hl_model *m = hl_model_create(&spec->model, ops, 1, T, err, errlen);
+    if (!m) return HL_EFAIL;
+    int rc = hl_ckpt_load(a->ckpt, m, err, errlen);
+    if (rc == HL_OK) {
+        const float *logits = NULL;
+        hl_model_forward(m, ids, 1, T, NULL, T, NULL, &logits);
+        int64_t shape[2] = {T, spec->model.vocab_size};
+        rc = hl_npy_write_f32(a->out, logits, 2, shape, err, errlen);
+    }
+    hl_model_free(m);
+    return rc;
+}
+
+int cmd_forward(int argc, char **argv) {
+    forward_args a;
+    int prc = parse_forward_args(argc, argv, &a);
+    if (prc) return prc == 1 ? 0 : 2;
+    const hl_ops *ops = hl_ops_get(a.backend);
+    if (!ops) {
+        fprintf(stderr, "hylab forward: --backend: unknown or unavailable backend '%s' (cpu, cpu_ref)\n", a.backend);
+        return 2;
+    }
+    char err[HL_ERR_LEN] = "";
+    hl_spec spec;
+    memset(&spec, 0, sizeof spec);
+    int32_t *ids = NULL;
+    int T = 0;
+    int rc = hl_ckpt_spec(a.ckpt, &spec, err, sizeof err);
+    if (!rc) rc = read_tokens(a.tokens, spec.model.vocab_size, &ids, &T, err, sizeof err);
+    if (!rc) {
+        hl_blas_init(a.threads);
+        rc = run_forward(&a, &spec, ops, ids, T, err, sizeof err);
+    }
+    if (!rc)
+        fprintf(stderr, "hylab forward: %d tokens -> %s (%d, %d) [%s]\n", T, a.out, T, spec.model.vocab_size,
+                ops->name);
+    else
+        fprintf(stderr, "hylab forward: %s\n", err);
+    free(ids);
+    hl_spec_free(&spec);
+    return rc == HL_OK ? 0 : rc == HL_EBADINPUT ? 2 : 1;
+}

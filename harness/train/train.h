@@ -1,0 +1,30 @@
+// train.h: training and evaluating one spec, reporting through a sink
+// (core/results.h).
+#ifndef HYLAB_TRAIN_H
+#define HYLAB_TRAIN_H
+
+#include <stdio.h>
+#include "core/results.h"
+#include "harness/spec.h"
+
+typedef struct {
+    int threads;             // 0 = all cores
+    const char *backend;     // "cpu" (default) or "cpu_ref"
+    const char *save_path;   // safetensors file for the final weights, or NULL
+    int progress;            // 1: progress line on stderr
+    const char *label;       // names the run in progress lines (NULL: the spec name)
+} hl_run_opts;
+
+// Train and evaluate one spec. Always fills *sum; returns sum->status.
+hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
+                           const hl_sink *sink, hl_run_summary *sum);
+
+// A sink that prints one JSON object per line to stdout (no --db).
+hl_sink hl_stdout_sink(void);
+
+// The run summary as one JSON line: name, spec_hash, status, steps,
+// final_train_loss, tokens_per_s, wall_s, params, backend, blas_core,
+// threads (+ error when not done). `hylab run` without --db prints it last.
+void hl_print_summary_json(FILE *f, const hl_spec *spec, const hl_run_summary *s);
+
+#endif

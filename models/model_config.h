@@ -1,0 +1,56 @@
+// model_config.h: the model configuration (the spec's "model" section),
+// filled, resolved and validated by the spec parser (harness/spec.c): what
+// model code reads. Keys and defaults: the reference at the top of
+// harness/spec.c.
+#ifndef HYLAB_MODEL_CONFIG_H
+#define HYLAB_MODEL_CONFIG_H
+
+// Upper limits of model sizes (reasons at the top of harness/spec.c).
+#define HL_MAX_LAYERS 256
+#define HL_MAX_VOCAB (1 << 20)
+#define HL_MAX_D_MODEL (1 << 16)
+#define HL_MAX_WIDTH (1 << 18)        // d_inner, n_heads * head_dim, n_heads * v_head_dim
+#define HL_MAX_CONTEXT (1 << 24)      // attn.window, measure.context, describe --context
+
+typedef enum { HL_FFN_NONE = 0, HL_FFN_SWIGLU = 1, HL_FFN_MOE = 2 } hl_ffn_type;
+
+typedef struct {
+    int n_heads, n_kv_heads, head_dim;
+    int v_head_dim;          // as written: 0 = default (head_dim; d_inner/n_heads in H layers)
+    float rope_theta;
+    int window;              // 0 = global everywhere
+    int n_global; int global_layers[HL_MAX_LAYERS];
+} hl_attn_config;
+
+typedef struct {
+    int d_state, d_conv, expand;
+    int dt_rank;             // resolved: 0 in the file means ceil(d_model/16)
+} hl_ssm_config;
+
+typedef struct {
+    hl_ffn_type type;
+    int d_ff;
+} hl_ffn_config;
+
+// Per-layer facts resolved from the spec (what model code reads).
+typedef struct {
+    char kind;               // 'A', 'S', 'H'
+    int window;              // 0 = global, else sliding window (attention-bearing layers)
+    int kv_source;           // -1: own K/V (producer or unshared); else index of the producer layer
+    int v_head_dim;          // resolved V head dim for this layer (0 for 'S')
+} hl_layer_plan;
+
+typedef struct {
+    int vocab_size, d_model, n_layers;
+    char layers_pattern[HL_MAX_LAYERS + 1]; // as written, e.g. "AS"
+    hl_layer_plan layer[HL_MAX_LAYERS];    // expanded, one per layer
+    hl_attn_config attn;
+    // attn.kv_share groups are resolved into layer[i].kv_source.
+    hl_ssm_config ssm;
+    int meta_tokens;
+    hl_ffn_config ffn;
+    int tie_embeddings;
+    float norm_eps;
+} hl_model_config;
+
+#endif
