@@ -80,6 +80,7 @@
 #include "core/sha256.h"
 #include "harness/spec_internal.h"
 #include "harness/spec.h"
+#include "models/layer.h"
 #include "models/model.h"
 #include "tasks/task.h"
 
@@ -479,7 +480,8 @@ static int double_in(const err_ctx *e, const cJSON *obj, const char *parent, con
 }
 
 // ------------------------------------------------------------ model
-static int is_attention_kind(char kind) { return kind == 'A' || kind == 'H'; }
+// Attention-bearing: the layer's mixer declares K/V (models/layer.h).
+static int has_kv(const hl_model_config *mc, int layer) { return (hl_layer_caps(mc, layer) & HL_CAP_KV) != 0; }
 
 static int read_layers(const err_ctx *e, const cJSON *m, hl_model_config *mc) {
     const char *pattern = string_or(m, "layers", "A");
@@ -488,10 +490,13 @@ static int read_layers(const err_ctx *e, const cJSON *m, hl_model_config *mc) {
     if (len > HL_MAX_LAYERS) return fail(e, "model.layers", "longer than %d layers (got %zu letters)", HL_MAX_LAYERS, len);
     for (size_t i = 0; i < len; i++) {
         char c = pattern[i];
-        if (c == 'M' || c == 'C')
+        if ((c == 'M' || c == 'C') && !hl_mixer_type(c))
             return fail(e, "model.layers", "layer type '%c' is not supported yet (got \"%s\")", c, pattern);
-        if (c != 'A' && c != 'S' && c != 'H')
-            return fail(e, "model.layers", "bad layer letter '%c': expected A, S or H (got \"%s\")", c, pattern);
+        if (!hl_mixer_type(c)) {
+            char letters[64];
+            hl_mixer_letters(letters, sizeof letters);
+            return fail(e, "model.layers", "bad layer letter '%c': expected %s (got \"%s\")", c, letters, pattern);
+        }
     }
     memcpy(mc->layers_pattern, pattern, len + 1);
     TRY(int_in(e, m, "model", "n_layers", (int)len, 1, HL_MAX_LAYERS, &mc->n_layers));
@@ -503,7 +508,7 @@ static int read_layers(const err_ctx *e, const cJSON *m, hl_model_config *mc) {
 }
 
 static int any_attention_layer(const hl_model_config *mc) {
-    for (int i = 0; i < mc->n_layers; i++) if (is_attention_kind(mc->layer[i].kind)) return 1;
+    for (int i = 0; i < mc->n_layers; i++) if (has_kv(mc, i)) return 1;
     return 0;
 }
 
@@ -518,7 +523,7 @@ static int check_layer_index(const err_ctx *e, const hl_model_config *mc, const 
     if (value < 0 || value >= mc->n_layers)
         return fail(e, path, "layer index out of range [0, %d) (got %.0f)", mc->n_layers, value);
     int i = (int)value;
-    if (!is_attention_kind(mc->layer[i].kind))
+    if (!has_kv(mc, i))
         return fail(e, path, "layer %d is an %c layer (%s) (got %d)", i, mc->layer[i].kind, why_attention, i);
     return HL_OK;
 }
@@ -557,7 +562,7 @@ static int read_kv_share_group(const err_ctx *e, const cJSON *group, const char 
         else if (layer != first + j) return fail(e, gpath, "a group must list consecutive layers in order (got %s)", got);
         if (group_of[layer] >= 0) return fail(e, path, "layer %d is already in group %d (got %s)", layer, group_of[layer], got);
         if (mc->layer[layer].kind != mc->layer[first].kind)
-            return fail(e, gpath, "a group mixes A and H layers (got %s)", got);
+            return fail(e, gpath, "a group mixes %c and %c layers (got %s)", mc->layer[first].kind, mc->layer[layer].kind, got);
         group_of[layer] = g;
         if (j > 0) mc->layer[layer].kv_source = first;
     }
@@ -614,26 +619,30 @@ static int read_ssm(const err_ctx *e, const cJSON *m, hl_model_config *mc) {
     return width_at_most(e, "model.ssm.expand", "d_inner = expand * d_model", s->expand, mc->d_model);
 }
 
-// Per-layer window and V head dim; H layers need n_heads * v_head_dim == d_inner.
+// A module's check message ("json.path: what is wrong") behind the source.
+static int module_fail(const err_ctx *e, int rc, const char *msg) {
+    snprintf(e->err, e->errlen, "%s: %s", e->source, msg);
+    return rc;
+}
+
+// Per-layer window and V head dim (K/V mixers: attn.v_head_dim, else the
+// mixer's default), then each mixer's own checks (e.g. H: n_heads * v_head_dim == d_inner).
 static int plan_layers(const err_ctx *e, hl_model_config *mc) {
     const hl_attn_config *a = &mc->attn;
-    int d_inner = mc->ssm.expand * mc->d_model;
     int is_global[HL_MAX_LAYERS] = {0};
     for (int g = 0; g < a->n_global; g++) is_global[a->global_layers[g]] = 1;
     for (int i = 0; i < mc->n_layers; i++) {
         hl_layer_plan *l = &mc->layer[i];
-        l->window = (is_attention_kind(l->kind) && !is_global[i]) ? a->window : 0;
-        if (l->kind == 'S') l->v_head_dim = 0;
-        else if (l->kind == 'A') l->v_head_dim = a->v_head_dim ? a->v_head_dim : a->head_dim;
-        else {
-            if (a->v_head_dim == 0 && d_inner % a->n_heads)
-                return fail(e, "model.attn.v_head_dim", "H layers need n_heads to divide d_inner = expand * d_model (got %d for %d)",
-                            a->n_heads, d_inner);
-            l->v_head_dim = a->v_head_dim ? a->v_head_dim : d_inner / a->n_heads;
-            if ((long long)a->n_heads * l->v_head_dim != d_inner)
-                return fail(e, "model.attn.v_head_dim", "H layers need n_heads * v_head_dim == d_inner = expand * d_model (got %d * %d != %d)",
-                            a->n_heads, l->v_head_dim, d_inner);
-        }
+        const hl_layer_type *t = hl_mixer_type(l->kind);
+        int kv = (t->caps & HL_CAP_KV) != 0;
+        l->window = (kv && !is_global[i]) ? a->window : 0;
+        l->v_head_dim = !kv ? 0 : a->v_head_dim ? a->v_head_dim : t->default_v_head_dim(mc);
+    }
+    for (int i = 0; i < mc->n_layers; i++) {
+        const hl_layer_type *t = hl_mixer_type(mc->layer[i].kind);
+        char msg[HL_ERR_LEN];
+        int rc = t->check ? t->check(mc, i, msg, sizeof msg) : HL_OK;
+        if (rc) return module_fail(e, rc, msg);
     }
     return HL_OK;
 }

@@ -19,12 +19,33 @@ hl_attn_dims hl_attn_dims_of(const hl_model_config *cfg, int layer) {
     a.Hkv = cfg->attn.n_kv_heads;
     a.hd = cfg->attn.head_dim;
     a.vd = p->v_head_dim;
-    if (a.vd <= 0)   // unresolved: head_dim, or d_inner / n_heads in 'H' layers (Hymba)
-        a.vd = (p->kind == 'H' && a.H > 0) ? cfg->ssm.expand * cfg->d_model / a.H : a.hd;
+    const hl_layer_type *t = hl_mixer_type(p->kind);
+    if (a.vd <= 0)   // unresolved: the type's default (head_dim; d_inner / n_heads in 'H' layers)
+        a.vd = t && t->default_v_head_dim ? t->default_v_head_dim(cfg) : a.hd;
     a.window = p->window;
     a.own_kv = p->kv_source < 0;
     a.theta = cfg->attn.rope_theta;
     return a;
+}
+
+int hl_attn_check(const hl_model_config *cfg, int l, char *err, size_t errlen) {
+    const hl_layer_plan *p = &cfg->layer[l];
+    hl_attn_dims a = hl_attn_dims_of(cfg, l);
+    if (a.H <= 0 || a.Hkv <= 0 || a.H % a.Hkv)
+        return hl_fail(err, errlen, HL_EBADINPUT, "model.attn.n_kv_heads: must divide n_heads (got %d for %d)", a.Hkv, a.H);
+    if (a.hd <= 0 || a.hd % 2 || a.vd <= 0)
+        return hl_fail(err, errlen, HL_EBADINPUT, "model.attn.head_dim: must be positive and even (got %d, v_head_dim %d)", a.hd, a.vd);
+    if ((int64_t)a.H * a.hd > HL_MAX_WIDTH || (int64_t)a.H * a.vd > HL_MAX_WIDTH)
+        return hl_fail(err, errlen, HL_EBADINPUT, "model.attn: n_heads * head_dim and n_heads * v_head_dim must be at most %d (got %d * %d, %d * %d)",
+                       HL_MAX_WIDTH, a.H, a.hd, a.H, a.vd);
+    if (p->kv_source >= 0) {
+        int s = p->kv_source;
+        if (s >= l || !(hl_layer_caps(cfg, s) & HL_CAP_KV) || cfg->layer[s].kv_source >= 0)
+            return hl_fail(err, errlen, HL_EBADINPUT, "model.attn.kv_share: layer %d reads K/V of layer %d, which is not an earlier producer", l, s);
+        if (hl_attn_dims_of(cfg, s).vd != a.vd)
+            return hl_fail(err, errlen, HL_EBADINPUT, "model.attn.kv_share: layer %d and its producer %d have different v_head_dim", l, s);
+    }
+    return HL_OK;
 }
 
 void hl_attn_declare_qkv(const hl_model_config *cfg, int layer, hl_decl *d,
@@ -192,8 +213,11 @@ static double attn_flops(const hl_model_config *cfg, int layer, int64_t T) {
     return hl_attn_core_flops(cfg, layer, T) + 2.0 * a.H * a.vd * a.d;
 }
 
+static int attn_default_v_head_dim(const hl_model_config *cfg) { return cfg->attn.head_dim; }
+
 const hl_layer_type hl_layer_attention = {
-    .letter = 'A', .name = "attention", .part = HL_PART_MIXER,
+    .letter = 'A', .name = "attention", .part = HL_PART_MIXER, .caps = HL_CAP_KV,
+    .default_v_head_dim = attn_default_v_head_dim, .check = hl_attn_check,
     .declare = attn_declare, .init = attn_init,
     .act_floats = attn_act_floats, .scratch_floats = attn_scratch_floats,
     .forward = attn_forward, .backward = attn_backward,

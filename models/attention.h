@@ -24,6 +24,8 @@ typedef struct {
 } hl_attn_bufs;
 
 hl_attn_dims hl_attn_dims_of(const hl_model_config *cfg, int layer);
+// The attention part of a KV type's check (layer.h): GQA, head dims, widths, KV sharing.
+int hl_attn_check(const hl_model_config *cfg, int layer, char *err, size_t errlen);
 // Declares self_attn.q_proj (and k_proj, v_proj when own_kv) at the given slots.
 void hl_attn_declare_qkv(const hl_model_config *cfg, int layer, hl_decl *d,
                          int slot_q, int slot_k, int slot_v);
@@ -44,5 +46,8 @@ int64_t hl_attn_t_eff(const hl_model_config *cfg, int layer, int64_t T);
 double hl_attn_core_flops(const hl_model_config *cfg, int layer, int64_t T);
 // KV cache bytes (0 for consumers).
 int64_t hl_attn_cache_bytes(const hl_model_config *cfg, int layer, int64_t T, int bytes);
+
+// the 'A' layer type (Llama/Mistral blocks in models/hf.c)
+extern const hl_layer_type hl_layer_attention;
 
 #endif

@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "core/json_util.h"
+#include "models/attention.h"
 #include "models/checkpoint.h"
+#include "models/mamba.h"
 
 #define PATH_LEN 1100
 
@@ -244,7 +246,8 @@ static void spec_skeleton(cfg_ctx *c, const char *dir) {
         if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", *p)) plain = 0;
     cJSON_AddStringToObject(c->spec, "name", plain ? name : "hf-import");
     int mamba = c->family == HL_HF_MAMBA;
-    spec_set(c->spec, "model.layers", cJSON_CreateString(mamba ? "S" : "A"));
+    char layers[2] = { mamba ? hl_layer_mamba.letter : hl_layer_attention.letter, 0 };
+    spec_set(c->spec, "model.layers", cJSON_CreateString(layers));
     spec_set(c->spec, "model.ffn.type", cJSON_CreateString(mamba ? "none" : "swiglu"));
     if (!mamba) return;
     // No attention layer: n_heads 1 keeps the (unused) attention defaults
@@ -460,15 +463,17 @@ int hl_hf_load_weights(const char *dir, hl_hf_family family, hl_model *m, char *
 // ================================================================ export
 
 int hl_hf_export_family(const hl_model_config *cfg, hl_hf_family *family, char *err, size_t errlen) {
-    char kind = cfg->layer[0].kind;
+    // Llama/Mistral and Mamba blocks are exactly the attention and mamba modules.
+    const hl_layer_type *t = hl_mixer_type(cfg->layer[0].kind);
+    int mamba = t == &hl_layer_mamba;
     for (int l = 0; l < cfg->n_layers; l++)
-        if (cfg->layer[l].kind != kind || (kind != 'A' && kind != 'S'))
+        if (hl_mixer_type(cfg->layer[l].kind) != t || (t != &hl_layer_attention && !mamba))
             return hl_fail(err, errlen, HL_EBADINPUT, "model.layers: \"%s\" has no Hugging Face equivalent "
                            "(all-A exports as Llama/Mistral, all-S as Mamba)", cfg->layers_pattern);
     if (cfg->meta_tokens)
         return hl_fail(err, errlen, HL_EBADINPUT, "model.meta_tokens: %d meta tokens have no Hugging Face "
                        "Llama/Mamba equivalent", cfg->meta_tokens);
-    if (kind == 'S') {
+    if (mamba) {
         if (cfg->ffn.type != HL_FFN_NONE)
             return hl_fail(err, errlen, HL_EBADINPUT, "model.ffn.type: Mamba blocks have no FFN (needs \"none\")");
         *family = HL_HF_MAMBA;

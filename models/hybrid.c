@@ -6,7 +6,7 @@
 // Tensors: self_attn.{q,k,v}_proj (k/v absent for KV consumers), mamba.{in_proj,
 // conv1d, x_proj, dt_proj, A_log, D} (no mamba.out_proj), hybrid.attn_norm.weight
 // (beta1, H*vd), hybrid.ssm_norm.weight (beta2, di), hybrid.out_proj (d, di).
-// Requires H*vd == di (the model checks it at create).
+// Requires H*vd == di (hybrid_check, run by the spec parser and at create).
 #include "models/attention.h"
 #include "models/mamba.h"
 
@@ -135,8 +135,29 @@ static int64_t hybrid_cache_bytes(const hl_model_config *cfg, int layer, int64_t
     return hl_attn_cache_bytes(cfg, layer, T, bytes) + hl_mamba_state_bytes(cfg, bytes);
 }
 
+// V head dim d_inner / n_heads (Hymba), so that the attention output meets the SSM's.
+static int hybrid_default_v_head_dim(const hl_model_config *cfg) {
+    int H = cfg->attn.n_heads;
+    return H > 0 ? cfg->ssm.expand * cfg->d_model / H : cfg->attn.head_dim;
+}
+
+static int hybrid_check(const hl_model_config *cfg, int layer, char *err, size_t errlen) {
+    int rc = hl_mamba_check(cfg, layer, err, errlen);
+    if (!rc) rc = hl_attn_check(cfg, layer, err, errlen);
+    if (rc) return rc;
+    int H = cfg->attn.n_heads, vd = hl_attn_dims_of(cfg, layer).vd, d_inner = cfg->ssm.expand * cfg->d_model;
+    if (cfg->attn.v_head_dim == 0 && d_inner % H)
+        return hl_fail(err, errlen, HL_EBADINPUT, "model.attn.v_head_dim: H layers need n_heads to divide d_inner = expand * d_model (got %d for %d)",
+                       H, d_inner);
+    if ((long long)H * vd != d_inner)
+        return hl_fail(err, errlen, HL_EBADINPUT, "model.attn.v_head_dim: H layers need n_heads * v_head_dim == d_inner = expand * d_model (got %d * %d != %d)",
+                       H, vd, d_inner);
+    return HL_OK;
+}
+
 const hl_layer_type hl_layer_hybrid = {
-    .letter = 'H', .name = "hybrid", .part = HL_PART_MIXER,
+    .letter = 'H', .name = "hybrid", .part = HL_PART_MIXER, .caps = HL_CAP_KV | HL_CAP_STATE,
+    .default_v_head_dim = hybrid_default_v_head_dim, .check = hybrid_check,
     .declare = hybrid_declare, .init = hybrid_init,
     .act_floats = hybrid_act_floats, .scratch_floats = hybrid_scratch_floats,
     .forward = hybrid_forward, .backward = hybrid_backward,

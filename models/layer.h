@@ -1,6 +1,8 @@
 // layer.h: the layer vtable. A layer type is ONE file in models/ exporting
 // one hl_layer_type; models/registry.c lists them (adding a type = one file +
-// one registry line). Mixers: 'A' attention.c, 'S' mamba.c, 'H' hybrid.c.
+// one registry line; tests/test_plugin.sh proves it). Mixers: 'A' attention.c,
+// 'S' mamba.c, 'H' hybrid.c. Code outside a module never switches on its
+// letter: it asks the type's capabilities (HL_CAP_*) and hooks.
 // FFNs: "swiglu" ffn_swiglu.c; "none" has no entry (the block then has no FFN
 // and no FFN norm).
 //
@@ -71,10 +73,22 @@ typedef struct {
     float *scratch;    // >= scratch_floats(cfg, layer, B, T) floats, shared by all layers
 } hl_run;
 
+// Capabilities a type declares (hl_layer_type.caps), asked instead of letters.
+#define HL_CAP_KV       1u  // has K/V (attention): model.attn.window, global_layers and
+                            // kv_share apply to it; its V head dim is resolved per layer
+#define HL_CAP_STATE    2u  // has a recurrent state (an SSM)
+#define HL_CAP_AUX_LOSS 4u  // adds an auxiliary loss (none yet)
+
 typedef struct hl_layer_type {
     char letter;       // 'A', 'S', 'H' for mixers; 0 for FFNs
     const char *name;  // "attention", "mamba", "hybrid", "swiglu"
     hl_part part;
+    unsigned caps;     // HL_CAP_* bits
+    // HL_CAP_KV types: the layer's V head dim when model.attn.v_head_dim is 0. NULL otherwise.
+    int (*default_v_head_dim)(const hl_model_config *cfg);
+    // The type's own checks of a resolved config at layer `layer`: HL_OK, or
+    // HL_EBADINPUT with "json.path: what is wrong (got X)". NULL: nothing to check.
+    int (*check)(const hl_model_config *cfg, int layer, char *err, size_t errlen);
     // Declares the parameter tensors of layer `layer` (no allocation of values).
     void (*declare)(const hl_model_config *cfg, int layer, hl_decl *d);
     // Fills every declared slot; a pure function of (seed, tensor names).
@@ -99,6 +113,10 @@ int hl_layer_type_count(void);
 const hl_layer_type *hl_mixer_type(char letter);       // NULL if unknown
 const hl_layer_type *hl_ffn_layer_type(hl_ffn_type t); // NULL for none (and unsupported)
 int hl_ffn_supported(hl_ffn_type t);                   // 1 for none and swiglu
+// Capabilities of the mixer at layer `layer` (0 when its letter is unknown).
+unsigned hl_layer_caps(const hl_model_config *cfg, int layer);
+// The registered mixer letters as "A, S or H" (for messages).
+void hl_mixer_letters(char *out, size_t n);
 
 // ---------------------------------------------------------------- helpers (layer.c)
 // Carves n floats (rounded up to 16) from base at *off; base NULL only counts.

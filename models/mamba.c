@@ -182,6 +182,15 @@ int64_t hl_mamba_state_bytes(const hl_model_config *cfg, int bytes) {
     return ((int64_t)m.di * m.N + (int64_t)m.di * m.K) * bytes;
 }
 
+int hl_mamba_check(const hl_model_config *cfg, int layer, char *err, size_t errlen) {
+    if (cfg->ssm.expand <= 0 || cfg->ssm.d_state <= 0 || cfg->ssm.d_conv <= 0)
+        return hl_fail(err, errlen, HL_EBADINPUT, "model.ssm: expand, d_state and d_conv must be positive (layer %d)", layer);
+    if ((int64_t)cfg->ssm.expand * cfg->d_model > HL_MAX_WIDTH)
+        return hl_fail(err, errlen, HL_EBADINPUT, "model.ssm.expand: d_inner = expand * d_model must be at most %d (got %d * %d)",
+                       HL_MAX_WIDTH, cfg->ssm.expand, cfg->d_model);
+    return HL_OK;
+}
+
 // ---------------------------------------------------------------- the 'S' layer
 static void mamba_declare(const hl_model_config *cfg, int layer, hl_decl *d) {
     (void)layer;
@@ -243,7 +252,8 @@ static int64_t mamba_cache_bytes(const hl_model_config *cfg, int layer, int64_t 
 }
 
 const hl_layer_type hl_layer_mamba = {
-    .letter = 'S', .name = "mamba", .part = HL_PART_MIXER,
+    .letter = 'S', .name = "mamba", .part = HL_PART_MIXER, .caps = HL_CAP_STATE,
+    .default_v_head_dim = NULL, .check = hl_mamba_check,
     .declare = mamba_declare, .init = mamba_init,
     .act_floats = mamba_act_floats, .scratch_floats = mamba_scratch_floats,
     .forward = mamba_forward, .backward = mamba_backward,

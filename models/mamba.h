@@ -42,4 +42,10 @@ double hl_mamba_flops(const hl_model_config *cfg);
 // Inference state bytes: SSM state d_inner*d_state + conv state d_inner*d_conv.
 int64_t hl_mamba_state_bytes(const hl_model_config *cfg, int bytes);
 
+// The SSM part of a type's check (layer.h): positive sizes, d_inner within HL_MAX_WIDTH.
+int hl_mamba_check(const hl_model_config *cfg, int layer, char *err, size_t errlen);
+
+// the 'S' layer type (Mamba blocks in models/hf.c)
+extern const hl_layer_type hl_layer_mamba;
+
 #endif

@@ -93,43 +93,15 @@ struct hl_model {
 };
 
 // ---------------------------------------------------------------- config checks
-static int attn_bearing(char kind) { return kind == 'A' || kind == 'H'; }
-
+// The mixer's own checks (its hook); K/V sharing needs a K/V mixer.
 static int check_layer(const hl_model_config *cfg, int l, char *err, size_t errlen) {
     const hl_layer_plan *p = &cfg->layer[l];
-    if (!hl_mixer_type(p->kind))
+    const hl_layer_type *t = hl_mixer_type(p->kind);
+    if (!t)
         return hl_fail(err, errlen, HL_EBADINPUT, "model.layers: layer %d: unknown layer kind '%c'", l, p->kind ? p->kind : '?');
-    if (p->kind == 'S' || p->kind == 'H') {
-        if (cfg->ssm.expand <= 0 || cfg->ssm.d_state <= 0 || cfg->ssm.d_conv <= 0)
-            return hl_fail(err, errlen, HL_EBADINPUT, "model.ssm: expand, d_state and d_conv must be positive (layer %d)", l);
-        if ((int64_t)cfg->ssm.expand * cfg->d_model > HL_MAX_WIDTH)
-            return hl_fail(err, errlen, HL_EBADINPUT, "model.ssm.expand: d_inner = expand * d_model must be at most %d (got %d * %d)",
-                           HL_MAX_WIDTH, cfg->ssm.expand, cfg->d_model);
-    }
-    if (!attn_bearing(p->kind)) {
-        if (p->kv_source >= 0)
-            return hl_fail(err, errlen, HL_EBADINPUT, "model.attn.kv_share: layer %d is not an attention layer", l);
-        return HL_OK;
-    }
-    hl_attn_dims a = hl_attn_dims_of(cfg, l);
-    if (a.H <= 0 || a.Hkv <= 0 || a.H % a.Hkv)
-        return hl_fail(err, errlen, HL_EBADINPUT, "model.attn.n_kv_heads: must divide n_heads (got %d for %d)", a.Hkv, a.H);
-    if (a.hd <= 0 || a.hd % 2 || a.vd <= 0)
-        return hl_fail(err, errlen, HL_EBADINPUT, "model.attn.head_dim: must be positive and even (got %d, v_head_dim %d)", a.hd, a.vd);
-    if ((int64_t)a.H * a.hd > HL_MAX_WIDTH || (int64_t)a.H * a.vd > HL_MAX_WIDTH)
-        return hl_fail(err, errlen, HL_EBADINPUT, "model.attn: n_heads * head_dim and n_heads * v_head_dim must be at most %d (got %d * %d, %d * %d)",
-                       HL_MAX_WIDTH, a.H, a.hd, a.H, a.vd);
-    if (p->kind == 'H' && a.H * a.vd != cfg->ssm.expand * cfg->d_model)
-        return hl_fail(err, errlen, HL_EBADINPUT, "model.attn.v_head_dim: H layers need n_heads*v_head_dim == d_inner (got %d*%d vs %d)",
-                    a.H, a.vd, cfg->ssm.expand * cfg->d_model);
-    if (p->kv_source >= 0) {
-        int s = p->kv_source;
-        if (s >= l || !attn_bearing(cfg->layer[s].kind) || cfg->layer[s].kv_source >= 0)
-            return hl_fail(err, errlen, HL_EBADINPUT, "model.attn.kv_share: layer %d reads K/V of layer %d, which is not an earlier producer", l, s);
-        if (hl_attn_dims_of(cfg, s).vd != a.vd)
-            return hl_fail(err, errlen, HL_EBADINPUT, "model.attn.kv_share: layer %d and its producer %d have different v_head_dim", l, s);
-    }
-    return HL_OK;
+    if (p->kv_source >= 0 && !(t->caps & HL_CAP_KV))
+        return hl_fail(err, errlen, HL_EBADINPUT, "model.attn.kv_share: layer %d is not an attention layer", l);
+    return t->check ? t->check(cfg, l, err, errlen) : HL_OK;
 }
 
 int hl_model_check(const hl_model_config *cfg, char *err, size_t errlen) {

@@ -34,10 +34,10 @@ typedef struct {
 
 // Per-layer facts resolved from the spec (what model code reads).
 typedef struct {
-    char kind;               // 'A', 'S', 'H'
+    char kind;               // a registered mixer letter (models/registry.c): 'A', 'S', 'H'
     int window;              // 0 = global, else sliding window (attention-bearing layers)
     int kv_source;           // -1: own K/V (producer or unshared); else index of the producer layer
-    int v_head_dim;          // resolved V head dim for this layer (0 for 'S')
+    int v_head_dim;          // resolved V head dim for this layer (0 for mixers without K/V)
 } hl_layer_plan;
 
 typedef struct {

@@ -32,13 +32,15 @@ static hl_model_config make_cfg(const tiny_spec *s) {
         hl_layer_plan *p = &c.layer[l];
         p->kind = s->layers[l];
         p->kv_source = -1;
-        p->v_head_dim = p->kind == 'S' ? 0 : (p->kind == 'H' ? 2 * s->d / s->H : s->hd);
+        const hl_layer_type *t = hl_mixer_type(p->kind);
+        int kv = t && (t->caps & HL_CAP_KV);
+        p->v_head_dim = kv ? t->default_v_head_dim(&c) : 0;   // head_dim; d_inner / n_heads in H layers
         int global = 1;
         if (s->window > 0) {
             global = 0;
             for (int g = 0; g < s->n_global; g++) global |= s->global[g] == l;
         }
-        p->window = (p->kind != 'S' && !global) ? s->window : 0;
+        p->window = (kv && !global) ? s->window : 0;
     }
     for (int g = 0; g < s->n_share; g++)
         for (int j = 1; j < s->share_len[g]; j++) c.layer[s->share[g][j]].kv_source = s->share[g][0];
@@ -436,7 +438,7 @@ static void test_registry_walk(void) {
         snprintf(name, sizeof name, "registry_%s", t->name);
         tiny_spec s = { name, layers, 8, 2, 1, 4, 3, 2, 1, 12, i % 2, 7, 0, {0}, 0, {{0}}, {0} };
         hl_model_config c = make_cfg(&s);
-        if (t->letter == 'A' || t->letter == 'H') { s.n_share = 1; s.share[0][0] = 0; s.share[0][1] = 1; s.share_len[0] = 2; }
+        if (t->caps & HL_CAP_KV) { s.n_share = 1; s.share[0][0] = 0; s.share[0][1] = 1; s.share_len[0] = 2; }
         c = make_cfg(&s);
         if (hl_model_check(&c, NULL, 0) != HL_OK) {   // a type this generic config cannot build
             s.n_share = 0;

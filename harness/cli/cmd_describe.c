@@ -9,6 +9,7 @@
 #include <string.h>
 #include "harness/cli/commands.h"
 #include "harness/spec.h"
+#include "models/layer.h"
 #include "models/model.h"
 
 #define MAX_CONTEXTS 64
@@ -114,21 +115,27 @@ static const char *ffn_name(const hl_model_config *c) {
     }
 }
 
+// A layer without K/V (its mixer's capabilities, models/layer.h) shows "-" / "none".
+static int has_kv(const hl_layer_plan *p) {
+    const hl_layer_type *t = hl_mixer_type(p->kind);
+    return t && (t->caps & HL_CAP_KV);
+}
+
 static void attn_text(const hl_layer_plan *p, char *buf, size_t n) {
-    if (p->kind == 'S') snprintf(buf, n, "-");
+    if (!has_kv(p)) snprintf(buf, n, "-");
     else if (p->window > 0) snprintf(buf, n, "SWA(%d)", p->window);
     else snprintf(buf, n, "global");
 }
 
 static void kv_text(const hl_layer_plan *p, int consumers, char *buf, size_t n) {
-    if (p->kind == 'S') snprintf(buf, n, "-");
+    if (!has_kv(p)) snprintf(buf, n, "-");
     else if (p->kv_source >= 0) snprintf(buf, n, "consumer of %d", p->kv_source);
     else if (consumers > 0) snprintf(buf, n, "producer (%d)", consumers);
     else snprintf(buf, n, "own");
 }
 
 static const char *kv_role(const hl_layer_plan *p, int consumers) {
-    if (p->kind == 'S') return "none";
+    if (!has_kv(p)) return "none";
     if (p->kv_source >= 0) return "consumer";
     return consumers > 0 ? "producer" : "own";
 }
