@@ -11,7 +11,8 @@
 //   name                    the file's base name without ".json"
 //   model.vocab_size        8192
 //   model.d_model           128
-//   model.layers            "A"
+//   model.layers            "A" (one letter per layer: a mixer of models/registry.c,
+//                           A attention, S mamba, H hybrid)
 //   model.n_layers          length of model.layers (the pattern repeats cyclically)
 //   model.attn.n_heads      4
 //   model.attn.n_kv_heads   n_heads
