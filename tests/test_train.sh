@@ -1,8 +1,9 @@
 #!/bin/sh
 # End-to-end training checks through the CLI:
 #  - MQAR: the recipe of sweeps/specs/mqar-tiny.json (2 attention layers,
-#    4 heads, d_model 64; seq_len 64, 4 kv pairs) solves the task for EVERY
-#    one of SEEDS (accuracy >= MIN_ACC each): one lucky seed cannot pass it,
+#    sliding window 2 then global, 16 heads, d_model 64; seq_len 64, 4 kv
+#    pairs, vocab 1024) solves the task for EVERY one of SEEDS (accuracy >=
+#    MIN_ACC each; seeds 0-9 gave 0.90-0.95): one lucky seed cannot pass it,
 #    and a bug that leaves the model on the 0.25 "copy a context value"
 #    plateau fails it (tests/torch/README.md has the seed statistics);
 #  - determinism: two runs with the same seed and thread count give identical
@@ -18,7 +19,7 @@ trap 'rm -rf "$dir"' EXIT
 
 # ---- MQAR accuracy over seeds (in parallel, one thread each)
 SEEDS="0 1 2"
-MIN_ACC=0.9
+MIN_ACC=0.85
 start=$(date +%s)
 for s in $SEEDS; do
   "$HYLAB" run sweeps/specs/mqar-tiny.json --threads 1 --set train.seed="$s" \
@@ -47,7 +48,8 @@ esac
 curve() { # curve NAME LAYERS SEED
   "$HYLAB" run sweeps/specs/mqar-tiny.json --db "$dir/$1.db" --threads 2 \
      --set model.layers="$2" --set train.seed="$3" --set train.steps=12 --set train.batch_size=8 \
-     --set model.meta_tokens=2 --set 'eval=[]' >/dev/null 2>"$dir/$1.err" || echo "run failed: $(tail -n 1 "$dir/$1.err")"
+     --set model.meta_tokens=2 --set model.attn.window=null --set model.attn.global_layers=null \
+     --set 'eval=[]' >/dev/null 2>"$dir/$1.err" || echo "run failed: $(tail -n 1 "$dir/$1.err")"
   "$HYLAB" query --db "$dir/$1.db" --csv "SELECT step, printf('%.9e', value) FROM curves WHERE name='loss' ORDER BY step"
 }
 for L in A S H; do
