@@ -30,6 +30,8 @@ typedef struct {
     hl_run_status status;
     char error[HL_ERR_LEN];  // reason when failed/diverged ("loss is NaN at step 17")
     int steps;               // optimizer steps done
+    int fail_step;           // failed/diverged: the step at which the run stopped
+                             // (a step that failed is not counted in steps)
     double final_train_loss;
     double tokens_per_s;     // training tokens (input positions) per second
     double wall_s;

@@ -77,7 +77,7 @@ typedef struct {
 #define HL_CAP_KV       1u  // has K/V (attention): model.attn.window, global_layers and
                             // kv_share apply to it; its V head dim is resolved per layer
 #define HL_CAP_STATE    2u  // has a recurrent state (an SSM)
-#define HL_CAP_AUX_LOSS 4u  // adds an auxiliary loss (none yet)
+#define HL_CAP_AUX_LOSS 4u  // adds an auxiliary loss (hook aux_loss; none yet)
 
 typedef struct hl_layer_type {
     char letter;       // 'A', 'S', 'H' for mixers; 0 for FFNs
@@ -105,6 +105,10 @@ typedef struct hl_layer_type {
     int64_t (*cache_bytes)(const hl_model_config *cfg, int layer, int64_t T, int bytes_per_elem);
     // One-token decode step with a cache: NULL until incremental decoding lands.
     void (*decode_step)(hl_layer *L, const hl_run *r, float *out, const float *inp, void *cache);
+    // HL_CAP_AUX_LOSS types: the layer's auxiliary loss from the last forward
+    // (its gradient is added by its own backward); summed by hl_loss_aux
+    // (losses.h). NULL otherwise.
+    double (*aux_loss)(const hl_layer *L);
 } hl_layer_type;
 
 // ---------------------------------------------------------------- registry (registry.c)

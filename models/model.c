@@ -6,7 +6,8 @@
 //   x (B, Tt, d): rows 0..m-1 = model.memory_tokens, rows m.. = embed(tokens)
 //   per layer l:  x += mixer(rmsnorm(x)); x += ffn(rmsnorm(x))  (no FFN: one step)
 //   rows at the requested input positions are gathered, final-normed and
-//   multiplied by lm_head (or the embedding when tied); xent over targets.
+//   multiplied by lm_head (or the embedding when tied): the logits. Losses
+//   are computed apart (losses.h); backward starts from their gradient.
 //
 // FLOPs convention (hl_model_count): forward FLOPs of ONE token when the
 // context holds T input tokens, i.e. the cost of the token at position T:
@@ -81,15 +82,15 @@ struct hl_model {
     float *hnorm;      // (n_out, d) after the final norm
     float *rstd_f;     // (n_out)
     float *dhnorm, *dhfin;   // (n_out, d)
-    float *logits, *dlogits; // (n_out, V)
-    float *losses;     // (n_out)
+    float *logits;     // (n_out, V)
+    float *dlogits;    // (n_out, V) loss scratch for callers (hl_model_loss_buffers)
+    float *losses;     // (n_out) loss scratch for callers
     size_t n_acts;     // floats in the activation arena (for munmap)
     int32_t *meta_ids; // (m) 0..m-1
     int32_t *rows;     // (n_out) row of each requested position in (B*Tt)
     int32_t *tokens;   // (B, T) copy of the last forward's tokens
-    int32_t *targets;  // (n_out) copy of the last forward's targets
-    // the last forward
-    int B, T, n_out, n_lab, have_targets;
+    // the last forward (have_forward: it succeeded, backward may follow)
+    int B, T, n_out, have_forward;
 };
 
 // ---------------------------------------------------------------- config checks
@@ -299,7 +300,7 @@ static int check_batch(const hl_model_config *cfg, int max_B, int max_T, char *e
 }
 
 static size_t ints_of(const hl_model_config *cfg, int max_B, int max_T) {
-    return (size_t)cfg->meta_tokens + 3 * (size_t)max_B * max_T;
+    return (size_t)cfg->meta_tokens + 2 * (size_t)max_B * max_T;
 }
 
 hl_model_sizes hl_model_sizes_of(const hl_model_config *cfg, int max_B, int max_T) {
@@ -354,7 +355,6 @@ hl_model *hl_model_create(const hl_model_config *cfg, const hl_ops *ops,
     m->meta_ids = m->ints;
     m->rows = m->meta_ids + cfg->meta_tokens;
     m->tokens = m->rows + (size_t)max_B * max_T;
-    m->targets = m->tokens + (size_t)max_B * max_T;
     for (int i = 0; i < cfg->meta_tokens; i++) m->meta_ids[i] = i;
     return m;
 }
@@ -391,6 +391,7 @@ const hl_tensor_info *hl_model_tensor(const hl_model *m, int i) {
     return (i >= 0 && i < m->n_tensors) ? &m->tensors[i] : NULL;
 }
 const hl_model_config *hl_model_cfg(const hl_model *m) { return &m->cfg; }
+const hl_ops *hl_model_ops(const hl_model *m) { return m->ops; }
 
 void hl_model_zero_grad(hl_model *m) { memset(m->grads, 0, m->numel * sizeof(float)); }
 
@@ -443,37 +444,28 @@ static void blocks_forward(hl_model *m, const hl_run *r) {
 }
 
 static int forward_args_ok(hl_model *m, const int32_t *tokens, int B, int T,
-                           const int32_t *out_pos, int n_out, const int32_t *targets) {
+                           const int32_t *out_pos, int n_out, char *err, size_t errlen) {
     const hl_model_config *cfg = &m->cfg;
-    if (B <= 0 || B > m->max_B || T <= 0 || T > m->max_T || n_out < 0 || n_out > B * T) {
-        fprintf(stderr, "hl_model_forward: B=%d T=%d n_out=%d outside the model's max_B=%d max_T=%d\n",
-                B, T, n_out, m->max_B, m->max_T);
-        return 0;
-    }
+    if (B <= 0 || B > m->max_B || T <= 0 || T > m->max_T || n_out < 0 || n_out > B * T)
+        return hl_fail(err, errlen, HL_EBADINPUT, "hl_model_forward: B=%d T=%d n_out=%d outside the model's max_B=%d max_T=%d",
+                       B, T, n_out, m->max_B, m->max_T);
     for (int i = 0; i < B * T; i++)
-        if (tokens[i] < 0 || tokens[i] >= cfg->vocab_size) {
-            fprintf(stderr, "hl_model_forward: token %d at %d outside [0, %d)\n", tokens[i], i, cfg->vocab_size);
-            return 0;
-        }
-    for (int i = 0; i < n_out; i++) {
-        if (out_pos && (out_pos[i] < 0 || out_pos[i] >= B * T)) {
-            fprintf(stderr, "hl_model_forward: out_pos[%d]=%d outside [0, %d)\n", i, out_pos[i], B * T);
-            return 0;
-        }
-        if (targets && (targets[i] < -1 || targets[i] >= cfg->vocab_size)) {
-            fprintf(stderr, "hl_model_forward: target %d at %d outside [-1, %d)\n", targets[i], i, cfg->vocab_size);
-            return 0;
-        }
-    }
-    return 1;
+        if (tokens[i] < 0 || tokens[i] >= cfg->vocab_size)
+            return hl_fail(err, errlen, HL_EBADINPUT, "hl_model_forward: token %d at position %d outside [0, %d)",
+                           tokens[i], i, cfg->vocab_size);
+    for (int i = 0; out_pos && i < n_out; i++)
+        if (out_pos[i] < 0 || out_pos[i] >= B * T)
+            return hl_fail(err, errlen, HL_EBADINPUT, "hl_model_forward: out_pos[%d]=%d outside [0, %d)", i, out_pos[i], B * T);
+    return HL_OK;
 }
 
-float hl_model_forward(hl_model *m, const int32_t *tokens, int B, int T,
-                       const int32_t *out_pos, int n_out,
-                       const int32_t *targets, const float **logits) {
+int hl_model_forward(hl_model *m, const int32_t *tokens, int B, int T,
+                     const int32_t *out_pos, int n_out, const float **logits,
+                     char *err, size_t errlen) {
     const hl_model_config *cfg = &m->cfg;
-    m->have_targets = 0;
-    if (!forward_args_ok(m, tokens, B, T, out_pos, n_out, targets)) return NAN;
+    m->have_forward = 0;
+    int rc = forward_args_ok(m, tokens, B, T, out_pos, n_out, err, errlen);
+    if (rc) return rc;
     int meta = cfg->meta_tokens, Tt = meta + T, C = cfg->d_model, V = cfg->vocab_size;
     m->B = B; m->T = T; m->n_out = n_out;
     memcpy(m->tokens, tokens, (size_t)B * T * sizeof *tokens);
@@ -494,30 +486,29 @@ float hl_model_forward(hl_model *m, const int32_t *tokens, int B, int T,
         hl_linear(m->ops, m->logits, m->hnorm, head, n_out, C, V);   // logits (n_out, V)
     }
     if (logits) *logits = m->logits;
-    if (!targets) return 0.0f;
-    memcpy(m->targets, targets, (size_t)n_out * sizeof *targets);
-    m->have_targets = 1;
-    m->n_lab = 0;
-    for (int i = 0; i < n_out; i++) m->n_lab += targets[i] != -1;
-    if (m->n_lab == 0) return 0.0f;
-    hl_xent_fwd_args x = { .losses = m->losses, .logits = m->logits, .targets = m->targets,
-                           .N = n_out, .V = V, .ignore_index = -1 };
-    m->ops->xent_fwd(&x);
-    double sum = 0.0;
-    for (int i = 0; i < n_out; i++) sum += m->losses[i];
-    return (float)(sum / m->n_lab);
+    m->have_forward = 1;
+    return HL_OK;
+}
+
+void hl_model_loss_buffers(hl_model *m, float **dlogits, float **row_losses) {
+    if (dlogits) *dlogits = m->dlogits;
+    if (row_losses) *row_losses = m->losses;
+}
+
+const struct hl_layer *hl_model_part(const hl_model *m, int l, int part) {
+    if (l < 0 || l >= m->cfg.n_layers) return NULL;
+    if (part == HL_PART_MIXER) return &m->mixer[l];
+    if (part == HL_PART_FFN) return m->ffn[l].type ? &m->ffn[l] : NULL;
+    return NULL;
 }
 
 // ---------------------------------------------------------------- backward
-// The head: dlogits -> lm_head/embedding grads, final norm, scatter into dres.
-static void head_backward(hl_model *m, int Tt) {
+// The head: dlogits (n_out, V) -> lm_head/embedding grads, final norm, scatter into dres.
+static void head_backward(hl_model *m, const float *dlogits, int Tt) {
     const hl_model_config *cfg = &m->cfg;
     int n_out = m->n_out, C = cfg->d_model, V = cfg->vocab_size;
-    hl_xent_bwd_args x = { .dlogits = m->dlogits, .logits = m->logits, .targets = m->targets,
-                           .N = n_out, .V = V, .ignore_index = -1, .dloss = 1.0f / (float)m->n_lab };
-    m->ops->xent_bwd(&x);
     int tied = cfg->tie_embeddings;
-    hl_linear_bwd(m->ops, m->dhnorm, tied ? m->gg[G_EMBED] : m->gg[G_LM_HEAD], m->dlogits, m->hnorm,
+    hl_linear_bwd(m->ops, m->dhnorm, tied ? m->gg[G_EMBED] : m->gg[G_LM_HEAD], dlogits, m->hnorm,
                   tied ? m->gp[G_EMBED] : m->gp[G_LM_HEAD], n_out, C, V);
     rmsnorm_bwd(m->ops, m->dhfin, m->gg[G_NORM], m->dhnorm, m->hfin, m->gp[G_NORM], m->rstd_f, n_out, C);
     memset(m->dres, 0, (size_t)m->B * Tt * C * sizeof(float));
@@ -563,15 +554,14 @@ static void embed_backward(hl_model *m, int Tt) {
     }
 }
 
-void hl_model_backward(hl_model *m) {
-    if (!m->have_targets) {
-        fprintf(stderr, "hl_model_backward: the last forward had no targets\n");
-        return;
-    }
-    if (m->n_lab == 0) return;   // loss 0 does not depend on the parameters
+int hl_model_backward(hl_model *m, const float *dlogits, char *err, size_t errlen) {
+    if (!m->have_forward)
+        return hl_fail(err, errlen, HL_EBADINPUT, "hl_model_backward: no successful forward to take the gradient of");
+    if (m->n_out == 0) return HL_OK;   // no logits: the loss does not depend on the parameters
     int Tt = m->cfg.meta_tokens + m->T;
     hl_run r = { .ops = m->ops, .B = m->B, .T = Tt, .n_meta = m->cfg.meta_tokens, .scratch = m->scratch };
-    head_backward(m, Tt);
+    head_backward(m, dlogits, Tt);
     blocks_backward(m, &r);
     embed_backward(m, Tt);
+    return HL_OK;
 }

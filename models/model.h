@@ -78,20 +78,33 @@ size_t hl_model_numel(const hl_model *m);
 int hl_model_num_tensors(const hl_model *m);
 const hl_tensor_info *hl_model_tensor(const hl_model *m, int i);
 const hl_model_config *hl_model_cfg(const hl_model *m);
+const hl_ops *hl_model_ops(const hl_model *m);   // the op table it was created with
 
 // Forward on tokens (B, T) (T input tokens; meta tokens are added inside).
 // Logits are computed only at the n_out requested input positions out_pos
-// (flat indices b*T + t into the input, NULL = all B*T positions in order).
-// If targets (n_out) is given, returns the mean cross-entropy over targets !=
-// -1 (0 when none) and keeps what backward needs; else returns 0.
-// *logits, if not NULL, receives a model-owned (n_out, vocab) buffer valid
-// until the next forward.
-float hl_model_forward(hl_model *m, const int32_t *tokens, int B, int T,
-                       const int32_t *out_pos, int n_out,
-                       const int32_t *targets, const float **logits);
-// Backward of the last forward (which must have had targets): ADDS into the
-// gradient arena (zero it with hl_model_zero_grad first).
-void hl_model_backward(hl_model *m);
+// (flat indices b*T + t into the input, NULL = the first n_out positions in
+// order). *logits, if not NULL, receives a model-owned (n_out, vocab) buffer
+// valid until the next forward. Losses are not the model's: see
+// models/losses.h. Returns HL_OK, or HL_EBADINPUT with a message in err (a
+// token outside [0, vocab), B/T/n_out outside the model's sizes, a position
+// outside [0, B*T)); then nothing is computed and backward is refused.
+int hl_model_forward(hl_model *m, const int32_t *tokens, int B, int T,
+                     const int32_t *out_pos, int n_out, const float **logits,
+                     char *err, size_t errlen);
+// Backward of the last successful forward from dlogits (n_out, vocab), the
+// gradient of the loss with respect to its logits: ADDS into the gradient
+// arena (zero it with hl_model_zero_grad first). n_out = 0 adds nothing.
+// HL_EBADINPUT (with err) when there was no successful forward.
+int hl_model_backward(hl_model *m, const float *dlogits, char *err, size_t errlen);
+// Model-owned scratch for the loss of the last forward, sized for every
+// position of a full batch: dlogits (max_B*max_T, vocab) and row_losses
+// (max_B*max_T). A caller may compute its loss and gradient there and pass
+// dlogits to hl_model_backward; the model does not read them otherwise.
+void hl_model_loss_buffers(hl_model *m, float **dlogits, float **row_losses);
+// The mixer (part 0) or FFN (part 1) of layer l, as layer.h's struct hl_layer;
+// NULL when the layer has no such part or l is out of range (for walks such
+// as losses.h's auxiliary losses).
+const struct hl_layer *hl_model_part(const hl_model *m, int l, int part);
 void hl_model_zero_grad(hl_model *m);
 
 #endif

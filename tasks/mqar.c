@@ -25,6 +25,8 @@
 #include <string.h>
 #include "tasks/task.h"
 
+extern const hl_task_family hl_task_mqar;
+
 // splitmix64's finaliser: a bijective 64-bit mix (every input bit affects
 // every output bit).
 static uint64_t mix64(uint64_t z) {
@@ -127,18 +129,108 @@ void hl_mqar_example(const hl_task_config *cfg, int vocab, uint64_t seed,
     free(keys); free(gaps); free(w);
 }
 
-void hl_task_fill(const hl_task_config *task, int vocab, uint64_t run_seed, hl_split split,
-                  uint64_t first, int rows, int32_t *inputs, int32_t *targets) {
-    uint64_t seed = split == HL_SPLIT_TEST ? HL_TEST_SEED : run_seed;
-    size_t T = (size_t)task->seq_len;
-    for (int r = 0; r < rows; r++)
-        hl_mqar_example(task, vocab, seed, split, (first + r) % (uint64_t)task->num_examples,
-                        inputs + r * T, targets + r * T);
+// ---------------------------------------------------------------- the family
+// Version 1: the examples above, the fixed test set (HL_TEST_SEED) and
+// Zoology's scoring (argmax at each query position).
+typedef struct {
+    hl_task base;
+    uint64_t seed;          // the run's seed: training examples
+    // scores since the last reset
+    long correct, labelled, examples;
+    double sum_acc, sum_acc2, sum_loss;
+} mqar_task;
+
+static int mqar_open(const hl_task_config *cfg, int vocab, const char *data_dir, uint64_t seed,
+                     hl_task **out, char *err, size_t errlen) {
+    (void)data_dir;   // generated: no data to read
+    *out = NULL;
+    int rc = hl_mqar_check(cfg, vocab, err, errlen);
+    if (rc) return rc;
+    if (cfg->num_examples <= 0)
+        return hl_fail(err, errlen, HL_EBADINPUT, "num_examples: must be >= 1 (got %ld)", cfg->num_examples);
+    mqar_task *t = calloc(1, sizeof *t);
+    if (!t) return hl_fail(err, errlen, HL_EFAIL, "mqar: out of memory");
+    t->base.family = &hl_task_mqar;
+    t->base.cfg = *cfg;
+    t->base.vocab = vocab;
+    t->seed = seed;
+    *out = &t->base;
+    return HL_OK;
 }
 
-int hl_labelled_positions(const int32_t *targets, int B, int T, int32_t *pos) {
-    int n = 0;
-    for (int i = 0; i < B * T; i++)
-        if (targets[i] != HL_IGNORE) pos[n++] = i;
-    return n;
+static long mqar_eval_examples(const hl_task *t) { return t->cfg.num_examples; }
+
+// Rows are examples first, first+1, ... (mod num_examples) of the split:
+// training examples from the run's seed, test examples from HL_TEST_SEED.
+// Logits are needed at the labelled (query) positions only.
+static int mqar_fill(hl_task *tk, hl_split split, uint64_t first, int rows, hl_task_batch *b,
+                     char *err, size_t errlen) {
+    (void)err; (void)errlen;
+    const mqar_task *t = (const mqar_task *)tk;
+    const hl_task_config *cfg = &tk->cfg;
+    uint64_t seed = split == HL_SPLIT_TEST ? HL_TEST_SEED : t->seed;
+    size_t T = (size_t)cfg->seq_len;
+    b->B = rows;
+    b->T = cfg->seq_len;
+    for (int r = 0; r < rows; r++)
+        hl_mqar_example(cfg, tk->vocab, seed, split, (first + r) % (uint64_t)cfg->num_examples,
+                        b->inputs + r * T, b->targets + r * T);
+    b->n_out = hl_labelled_positions(b->targets, rows, b->T, b->pos);
+    for (int i = 0; i < b->n_out; i++) b->labels[i] = b->targets[b->pos[i]];
+    return HL_OK;
 }
+
+static void mqar_reset(hl_task *tk) {
+    mqar_task *t = (mqar_task *)tk;
+    t->correct = t->labelled = t->examples = 0;
+    t->sum_acc = t->sum_acc2 = t->sum_loss = 0;
+}
+
+// Accuracy = mean over labelled positions of argmax == label (Zoology); the
+// per-example accuracies give the standard error. Labelled positions come
+// in row order (mqar_fill).
+static int mqar_score(hl_task *tk, const hl_task_batch *b, const float *logits, int V, float batch_loss,
+                      char *err, size_t errlen) {
+    mqar_task *t = (mqar_task *)tk;
+    int T = b->T, i = 0;
+    if (V <= 0 || b->n_out < 0)
+        return hl_fail(err, errlen, HL_EBADINPUT, "mqar: scoring %d logits of width %d", b->n_out, V);
+    t->sum_loss += (double)batch_loss * b->n_out;
+    for (int r = 0; r < b->B; r++) {
+        int ex_correct = 0, ex_n = 0;
+        for (; i < b->n_out && b->pos[i] / T == r; i++) {
+            const float *row = logits + (size_t)i * V;
+            int best = 0;
+            for (int v = 1; v < V; v++) if (row[v] > row[best]) best = v;
+            ex_correct += best == b->labels[i];
+            ex_n++;
+        }
+        double acc = ex_n ? (double)ex_correct / ex_n : 0;
+        t->sum_acc += acc; t->sum_acc2 += acc * acc;
+        t->correct += ex_correct; t->labelled += ex_n;
+    }
+    t->examples += b->B;
+    return HL_OK;
+}
+
+static void mqar_report(const hl_task *tk, hl_task_report *out) {
+    const mqar_task *t = (const mqar_task *)tk;
+    long n = t->examples;
+    double mean = n ? t->sum_acc / n : 0, var = n > 1 ? (t->sum_acc2 - n * mean * mean) / (n - 1) : 0;
+    hl_task_metric acc = {"accuracy", t->labelled ? (double)t->correct / t->labelled : 0, n,
+                          n > 1 && var > 0 ? sqrt(var / n) : 0};
+    hl_task_metric loss = {"loss", t->labelled ? t->sum_loss / t->labelled : 0, n, NAN};
+    out->metric[0] = acc;
+    out->metric[1] = loss;
+    out->n_metrics = 2;
+    snprintf(out->params_json, sizeof out->params_json, "{\"num_kv_pairs\":%d,\"seq_len\":%d}",
+             tk->cfg.num_kv_pairs, tk->cfg.seq_len);
+}
+
+static void mqar_close(hl_task *t) { free(t); }
+
+const hl_task_family hl_task_mqar = {
+    .name = "mqar", .version = "mqar/1",
+    .open = mqar_open, .eval_examples = mqar_eval_examples, .fill = mqar_fill,
+    .reset = mqar_reset, .score = mqar_score, .report = mqar_report, .close = mqar_close,
+};

@@ -310,7 +310,7 @@ static void unbuild(built *b) {
 // Logits of fwd_tokens, copied (malloc'd).
 static float *logits_of(built *b) {
     const float *lg = NULL;
-    hl_model_forward(b->m, fwd_tokens, 1, 9, NULL, 9, NULL, &lg);
+    hl_model_forward(b->m, fwd_tokens, 1, 9, NULL, 9, &lg, NULL, 0);
     size_t n = (size_t)9 * b->spec.model.vocab_size;
     float *copy = malloc(n * sizeof *copy);
     memcpy(copy, lg, n * sizeof *copy);

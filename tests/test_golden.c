@@ -21,6 +21,7 @@
 #include "tests/test.h"
 #include "harness/hf_io.h"
 #include "models/checkpoint.h"
+#include "models/losses.h"
 
 #define GOLDEN "tests/golden/"
 #define TOL 1e-4
@@ -68,22 +69,33 @@ static double max_rel(const float *a, const float *b, size_t n) {
     return s > 0 ? d / s : d;
 }
 
-// Forward with HF's label alignment; returns the loss, *logits the model's.
+// Forward to logits, then the cross-entropy of losses.h with HF's label
+// alignment (and its gradient into the model's dlogits buffer, for
+// check_grads); returns the loss (NAN on a refusal), *logits the model's.
 static float forward(hl_model *m, const expected_file *e, const float **logits) {
     int n = e->B * e->T;
+    char err[512];
+    float loss = NAN, *dlogits, *row_losses;
+    hl_model_loss_buffers(m, &dlogits, &row_losses);
     int32_t *targets = malloc((size_t)n * sizeof *targets);
     for (int b = 0; b < e->B; b++)
         for (int t = 0; t < e->T; t++)
             targets[b * e->T + t] = t + 1 < e->T ? e->ids[b * e->T + t + 1] : -1;
-    float loss = hl_model_forward(m, e->ids, e->B, e->T, NULL, n, targets, logits);
+    int rc = hl_model_forward(m, e->ids, e->B, e->T, NULL, n, logits, err, sizeof err);
+    if (!rc) rc = hl_loss_xent(hl_model_ops(m), *logits, targets, n, hl_model_cfg(m)->vocab_size, -1,
+                               row_losses, dlogits, &loss, NULL, err, sizeof err);
+    if (rc) { hl_check(0, "golden_forward", "%s", err); loss = NAN; }
     free(targets);
     return loss;
 }
 
 // ||g - g_ref|| / ||g_ref|| of every parameter, by its HF name.
 static void check_grads(hl_model *m, hl_hf_family fam, expected_file *e, const char *label) {
+    char err[512];
+    float *dlogits;
+    hl_model_loss_buffers(m, &dlogits, NULL);
     hl_model_zero_grad(m);
-    hl_model_backward(m);
+    if (hl_model_backward(m, dlogits, err, sizeof err)) hl_check(0, "golden_backward", "%s", err);
     int n_grad = 0;
     for (int j = 0; j < e->f.n; j++) n_grad += !strncmp(e->f.tensors[j].name, "grad.", 5);
     char name[400];

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "tests/test.h"
 #include "models/layer.h"
+#include "models/losses.h"
 
 // ---------------------------------------------------------------- configs
 typedef struct {
@@ -105,9 +106,21 @@ static hl_model *make_model(const hl_model_config *c, const hl_ops *ops, int B, 
     return m;
 }
 
-static double loss_of(hl_model *m, const batch *b) {
-    return hl_model_forward(m, b->tokens, b->B, b->T, b->pos, b->n_out, b->targets, NULL);
+// Forward to logits, then the cross-entropy of losses.h (its gradient into
+// dlogits when not NULL). NAN when either refuses (reported as a failure).
+static double loss_and_dlogits(hl_model *m, const batch *b, float *dlogits) {
+    char err[512];
+    const float *logits;
+    float *row_losses, loss;
+    hl_model_loss_buffers(m, NULL, &row_losses);
+    int rc = hl_model_forward(m, b->tokens, b->B, b->T, b->pos, b->n_out, &logits, err, sizeof err);
+    if (!rc) rc = hl_loss_xent(hl_model_ops(m), logits, b->targets, b->n_out, hl_model_cfg(m)->vocab_size, -1,
+                               row_losses, dlogits, &loss, NULL, err, sizeof err);
+    if (rc) { hl_check(0, "loss_of", "%s", err); return NAN; }
+    return loss;
 }
+
+static double loss_of(hl_model *m, const batch *b) { return loss_and_dlogits(m, b, NULL); }
 
 // 4-point central difference of the loss along unit direction v of tensor t
 // (error O(eps^4)).
@@ -197,9 +210,12 @@ static double grad_check_all(hl_model *m, const batch *b, const float *grads, ch
 }
 
 static float *backward_copy(hl_model *m, const batch *b, double *loss) {
+    char err[512];
+    float *dlogits;
+    hl_model_loss_buffers(m, &dlogits, NULL);
     hl_model_zero_grad(m);
-    *loss = loss_of(m, b);
-    hl_model_backward(m);
+    *loss = loss_and_dlogits(m, b, dlogits);
+    if (hl_model_backward(m, dlogits, err, sizeof err)) hl_check(0, "backward", "%s", err);
     float *g = malloc(hl_model_numel(m) * sizeof(float));
     memcpy(g, hl_model_grads(m), hl_model_numel(m) * sizeof(float));
     return g;
@@ -286,12 +302,12 @@ static void test_forward_properties(const tiny_spec *s, const hl_ops *ops) {
     if (!m) { hl_check(0, name, "create failed"); return; }
     batch b = make_batch(B, T, V);
     const float *lg;
-    hl_model_forward(m, b.tokens, B, T, NULL, B * T, NULL, &lg);
+    hl_model_forward(m, b.tokens, B, T, NULL, B * T, &lg, NULL, 0);
     float *all = malloc(sizeof(float) * B * T * V);
     memcpy(all, lg, sizeof(float) * B * T * V);
-    hl_model_forward(m, b.tokens, B, T, NULL, B * T, NULL, &lg);
+    hl_model_forward(m, b.tokens, B, T, NULL, B * T, &lg, NULL, 0);
     hl_check(!memcmp(all, lg, sizeof(float) * B * T * V), name, "two forwards differ");
-    hl_model_forward(m, b.tokens, B, T, b.pos, b.n_out, NULL, &lg);
+    hl_model_forward(m, b.tokens, B, T, b.pos, b.n_out, &lg, NULL, 0);
     double worst = 0;
     for (int i = 0; i < b.n_out; i++)
         for (int v = 0; v < V; v++)
@@ -299,12 +315,68 @@ static void test_forward_properties(const tiny_spec *s, const hl_ops *ops) {
     snprintf(name, sizeof name, "selected_logits_match_all_%s_%s", ops->name, s->name);
     hl_check(worst < 1e-5, name, "max abs diff %.3g", worst);
     // a smaller batch than max_B gives the same rows as the full batch
-    hl_model_forward(m, b.tokens + T, 1, T, NULL, T, NULL, &lg);
+    hl_model_forward(m, b.tokens + T, 1, T, NULL, T, &lg, NULL, 0);
     worst = 0;
     for (int i = 0; i < T * V; i++) worst = fmax(worst, fabs(lg[i] - all[(size_t)T * V + i]));
     snprintf(name, sizeof name, "batch_independent_%s_%s", ops->name, s->name);
     hl_check(worst < 1e-5, name, "max abs diff %.3g", worst);
     free(all); free_batch(&b); hl_model_free(m);
+}
+
+// Programming errors are statuses with a message, never NaN logits; a
+// refused forward leaves nothing for backward.
+static void test_bad_inputs(void) {
+    hl_model_config c = make_cfg(&SPEC_A);
+    const int B = 2, T = 6, V = c.vocab_size;
+    hl_model *m = make_model(&c, &hl_ops_cpu, B, T);
+    if (!m) { hl_check(0, "bad_inputs_create", "create failed"); return; }
+    batch b = make_batch(B, T, V);
+    char err[512] = "";
+    const float *lg;
+    float *dl;
+    hl_model_loss_buffers(m, &dl, NULL);
+    int rc = hl_model_forward(m, b.tokens, B, T, b.pos, b.n_out, &lg, err, sizeof err);
+    hl_check(rc == HL_OK, "good_forward_ok", "%s", err);
+    b.tokens[3] = V;
+    rc = hl_model_forward(m, b.tokens, B, T, b.pos, b.n_out, &lg, err, sizeof err);
+    hl_check(rc == HL_EBADINPUT && strstr(err, "token") && strstr(err, "position 3"), "bad_token_is_status",
+             "rc %d: %s", rc, err);
+    rc = hl_model_backward(m, dl, err, sizeof err);
+    hl_check(rc == HL_EBADINPUT, "backward_after_refused_forward", "rc %d", rc);
+    b.tokens[3] = -1;
+    rc = hl_model_forward(m, b.tokens, B, T, b.pos, b.n_out, &lg, err, sizeof err);
+    hl_check(rc == HL_EBADINPUT, "negative_token_is_status", "rc %d", rc);
+    b.tokens[3] = 0;
+    b.pos[0] = B * T;
+    rc = hl_model_forward(m, b.tokens, B, T, b.pos, b.n_out, &lg, err, sizeof err);
+    hl_check(rc == HL_EBADINPUT && strstr(err, "out_pos"), "bad_position_is_status", "rc %d: %s", rc, err);
+    rc = hl_model_forward(m, b.tokens, B + 1, T, NULL, T, &lg, err, sizeof err);
+    hl_check(rc == HL_EBADINPUT, "batch_over_max_is_status", "rc %d", rc);
+    free_batch(&b); hl_model_free(m);
+}
+
+// The auxiliary-loss hook walks every mixer and FFN (hl_model_part); no
+// registered module declares HL_CAP_AUX_LOSS yet, so the sum is 0.
+static void test_aux_loss(const tiny_spec *s) {
+    hl_model_config c = make_cfg(s);
+    hl_model *m = make_model(&c, &hl_ops_cpu, 1, 4);
+    char name[128], err[256] = "";
+    if (!m) return;
+    int parts = 0, aux = 0;
+    for (int l = 0; l < c.n_layers + 1; l++)
+        for (int part = HL_PART_MIXER; part <= HL_PART_FFN; part++) {
+            const hl_layer *L = hl_model_part(m, l, part);
+            if (!L) continue;
+            parts++;
+            aux += (L->type->caps & HL_CAP_AUX_LOSS) != 0;
+        }
+    int want = c.n_layers * (c.ffn.type == HL_FFN_NONE ? 1 : 2);
+    float loss = 1.0f;
+    int rc = hl_loss_aux(m, &loss, err, sizeof err);
+    snprintf(name, sizeof name, "aux_loss_walk_%s", s->name);
+    hl_check(rc == HL_OK && parts == want && aux == 0 && loss == 0.0f, name,
+             "rc %d: %d parts (want %d), %d with aux loss, sum %g %s", rc, parts, want, aux, loss, err);
+    hl_model_free(m);
 }
 
 static void test_counts(const tiny_spec *s) {
@@ -454,12 +526,14 @@ int main(void) {
     if (seed) rng_state = strtoull(seed, NULL, 10);
     test_registry();
     test_registry_walk();
+    test_bad_inputs();
     test_bad_configs();
     test_count_overflow();
     test_names_and_init();
     test_cache_and_flops();
     const tiny_spec *specs[] = { &SPEC_A, &SPEC_S, &SPEC_H, &SPEC_MIX };
     for (int i = 0; i < 4; i++) test_counts(specs[i]);
+    for (int i = 0; i < 4; i++) test_aux_loss(specs[i]);
     test_gradients(&SPEC_A, 1);
     test_gradients(&SPEC_S, 0);
     test_gradients(&SPEC_H, 1);

@@ -148,9 +148,9 @@ static int run_forward(const forward_args *a, const hl_spec *spec, const hl_ops 
     int rc = hl_ckpt_load(a->ckpt, m, err, errlen);
     if (rc == HL_OK) {
         const float *logits = NULL;
-        hl_model_forward(m, ids, 1, T, NULL, T, NULL, &logits);
+        rc = hl_model_forward(m, ids, 1, T, NULL, T, &logits, err, errlen);
         int64_t shape[2] = {T, spec->model.vocab_size};
-        rc = hl_npy_write_f32(a->out, logits, 2, shape, err, errlen);
+        if (rc == HL_OK) rc = hl_npy_write_f32(a->out, logits, 2, shape, err, errlen);
     }
     hl_model_free(m);
     return rc;

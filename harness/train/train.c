@@ -12,6 +12,7 @@
 #include "kernels/kernels.h"
 #include "models/model.h"
 #include "models/checkpoint.h"
+#include "models/losses.h"
 #include "tasks/task.h"
 
 static double now_s(void) {
@@ -20,95 +21,55 @@ static double now_s(void) {
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
-// ---------------------------------------------------------------- batches
-typedef struct {
-    int B, T;
-    int32_t *inputs;   // (B, T)
-    int32_t *targets;  // (B, T) HL_IGNORE where unlabelled
-    int32_t *pos;      // (B*T) flat indices of labelled positions
-    int32_t *labels;   // (B*T) targets at those positions
-    int n_labelled;
-} batch;
-
-static int batch_alloc(batch *b, int B, int T) {
-    b->B = B; b->T = T;
-    b->inputs = malloc(sizeof(int32_t) * B * T);
-    b->targets = malloc(sizeof(int32_t) * B * T);
-    b->pos = malloc(sizeof(int32_t) * B * T);
-    b->labels = malloc(sizeof(int32_t) * B * T);
-    return b->inputs && b->targets && b->pos && b->labels;
-}
-
-static void batch_free(batch *b) {
-    free(b->inputs); free(b->targets); free(b->pos); free(b->labels);
-}
-
-// Fills rows [0, rows) with examples first, first+1, ... of the split (the
-// test split ignores the run's seed: see hl_task_fill).
-static void batch_fill(batch *b, const hl_task_config *task, int vocab, uint64_t seed,
-                       hl_split split, uint64_t first, int rows) {
-    b->B = rows;
-    b->T = task->seq_len;
-    hl_task_fill(task, vocab, seed, split, first, rows, b->inputs, b->targets);
-    b->n_labelled = hl_labelled_positions(b->targets, rows, b->T, b->pos);
-    for (int i = 0; i < b->n_labelled; i++) b->labels[i] = b->targets[b->pos[i]];
-}
+// ---------------------------------------------------------------- tasks
+// The harness joins tasks and the model: a task fills a batch and names the
+// positions that need logits; the model returns logits there; the loss
+// (losses.h) and the task's scores are computed on them.
 
 static int task_vocab(const hl_task_config *task, const hl_model_config *mc) {
     return task->vocab_size > 0 ? task->vocab_size : mc->vocab_size;
 }
 
-// ---------------------------------------------------------------- eval
-typedef struct { double accuracy, sem, loss; long examples; } eval_result;
+// Forward to logits at the batch's requested positions, then the mean
+// cross-entropy over its labelled ones (and, with dlogits, its gradient).
+static int batch_loss(hl_model *m, const hl_ops *ops, const hl_task_batch *b, const float **logits,
+                      float *dlogits, float *loss, char *err, size_t errlen) {
+    int rc = hl_model_forward(m, b->inputs, b->B, b->T, b->pos, b->n_out, logits, err, errlen);
+    if (rc) return rc;
+    float *row_losses;
+    hl_model_loss_buffers(m, NULL, &row_losses);
+    const hl_model_config *mc = hl_model_cfg(m);
+    return hl_loss_xent(ops, *logits, b->labels, b->n_out, mc->vocab_size, HL_IGNORE,
+                        row_losses, dlogits, loss, NULL, err, errlen);
+}
 
-// Accuracy = mean over labelled positions of argmax == label (Zoology);
-// sem is the standard error over per-example accuracies.
-static eval_result evaluate(hl_model *m, const hl_task_config *task, const hl_model_config *mc,
-                            uint64_t seed, batch *b, int max_B) {
-    eval_result res = {0, 0, 0, 0};
-    int V = mc->vocab_size, T = task->seq_len;
-    long n = task->num_examples, correct = 0, labelled = 0;
-    double sum_acc = 0, sum_acc2 = 0, sum_loss = 0;
+// ---------------------------------------------------------------- eval
+// Walks the task's evaluation examples in batches of up to max_B rows and
+// leaves the task's report in *rep.
+static int evaluate(hl_model *m, const hl_ops *ops, hl_task *task, hl_task_batch *b, int max_B, hl_task_report *rep,
+                    char *err, size_t errlen) {
+    long n = hl_task_eval_examples(task);
+    int V = hl_model_cfg(m)->vocab_size;
+    hl_task_reset(task);
     for (long first = 0; first < n; first += max_B) {
         int rows = (int)(n - first < max_B ? n - first : max_B);
-        batch_fill(b, task, task_vocab(task, mc), seed, HL_SPLIT_TEST, (uint64_t)first, rows);
+        int rc = hl_task_fill(task, HL_SPLIT_TEST, (uint64_t)first, rows, b, err, errlen);
         const float *logits;
-        float loss = hl_model_forward(m, b->inputs, rows, T, b->pos, b->n_labelled, b->labels, &logits);
-        sum_loss += (double)loss * b->n_labelled;
-        // per-example accuracy: labelled positions are in row order
-        int i = 0;
-        for (int r = 0; r < rows; r++) {
-            int ex_correct = 0, ex_n = 0;
-            for (; i < b->n_labelled && b->pos[i] / T == r; i++) {
-                const float *row = logits + (size_t)i * V;
-                int best = 0;
-                for (int v = 1; v < V; v++) if (row[v] > row[best]) best = v;
-                ex_correct += best == b->labels[i];
-                ex_n++;
-            }
-            double acc = ex_n ? (double)ex_correct / ex_n : 0;
-            sum_acc += acc; sum_acc2 += acc * acc;
-            correct += ex_correct; labelled += ex_n;
-        }
+        float loss;
+        if (!rc) rc = batch_loss(m, ops, b, &logits, NULL, &loss, err, errlen);
+        if (!rc) rc = hl_task_score(task, b, logits, V, loss, err, errlen);
+        if (rc) return rc;
     }
-    res.examples = n;
-    res.accuracy = labelled ? (double)correct / labelled : 0;
-    res.loss = labelled ? sum_loss / labelled : 0;
-    double mean = sum_acc / n, var = n > 1 ? (sum_acc2 - n * mean * mean) / (n - 1) : 0;
-    res.sem = n > 1 && var > 0 ? sqrt(var / n) : 0;
-    return res;
+    hl_task_report_get(task, rep);
+    return HL_OK;
 }
 
-static void task_params_json(const hl_task_config *t, char *buf, size_t len) {
-    snprintf(buf, len, "{\"num_kv_pairs\":%d,\"seq_len\":%d}", t->num_kv_pairs, t->seq_len);
-}
-
-static void report_eval(const hl_sink *sink, const hl_task_config *task, const eval_result *r) {
-    char params[128];
-    task_params_json(task, params, sizeof params);
-    hl_metric acc = {task->name, "accuracy", r->accuracy, r->examples, r->sem, params};
-    hl_metric loss = {task->name, "loss", r->loss, r->examples, NAN, params};
-    if (sink->metric) { sink->metric(sink->ctx, &acc); sink->metric(sink->ctx, &loss); }
+static void report_eval(const hl_sink *sink, const char *task, const hl_task_report *r) {
+    for (int i = 0; sink->metric && i < r->n_metrics; i++) {
+        const hl_task_metric *tm = &r->metric[i];
+        hl_metric mt = {task, tm->name, tm->value, tm->n, tm->sem, r->params_json};
+        sink->metric(sink->ctx, &mt);
+    }
 }
 
 // ---------------------------------------------------------------- progress
@@ -140,24 +101,72 @@ static int max_seq_len(const hl_spec *spec) {
     return T;
 }
 
-static hl_run_status fail(hl_run_summary *s, hl_run_status st, const char *msg) {
+// fail_step: the step at which the run stopped (sum->steps when none).
+static hl_run_status fail_at(hl_run_summary *s, hl_run_status st, int fail_step, const char *msg) {
     s->status = st;
+    s->fail_step = fail_step;
     snprintf(s->error, sizeof s->error, "%s", msg);
     return st;
 }
 
-static void run_evals(hl_model *m, const hl_spec *spec, const hl_sink *sink, batch *eb, int max_B,
-                      int step, int final) {
+static hl_run_status fail(hl_run_summary *s, hl_run_status st, const char *msg) {
+    return fail_at(s, st, s->steps, msg);
+}
+
+// The training task and the eval tasks, opened for the run.
+typedef struct {
+    hl_task *train;
+    hl_task *eval[HL_MAX_EVAL];
+    int n_eval;
+} run_tasks;
+
+static void tasks_close(run_tasks *t) {
+    hl_task_close(t->train);
+    for (int i = 0; i < t->n_eval; i++) hl_task_close(t->eval[i]);
+}
+
+static int tasks_open(run_tasks *t, const hl_spec *spec, char *err, size_t errlen) {
+    memset(t, 0, sizeof *t);
+    const hl_model_config *mc = &spec->model;
+    const hl_task_config *tc = &spec->train.task;
+    int rc = hl_task_open(tc, task_vocab(tc, mc), NULL, spec->train.seed, &t->train, err, errlen);
+    for (int i = 0; !rc && i < spec->n_eval; i++, t->n_eval++)
+        rc = hl_task_open(&spec->eval[i], task_vocab(&spec->eval[i], mc), NULL, spec->train.seed,
+                          &t->eval[i], err, errlen);
+    if (rc) tasks_close(t);
+    return rc;
+}
+
+// Evaluates every eval task: final, the metrics go to the sink; else the
+// headline metric as the "<task>.<metric>" eval curve.
+static int run_evals(hl_model *m, const hl_ops *ops, const hl_spec *spec, run_tasks *tasks, const hl_sink *sink,
+                     hl_task_batch *eb, int max_B, int step, int final, char *err, size_t errlen) {
     for (int i = 0; i < spec->n_eval; i++) {
-        const hl_task_config *task = &spec->eval[i];
-        eval_result r = evaluate(m, task, &spec->model, spec->train.seed, eb, max_B);
-        if (final) report_eval(sink, task, &r);
-        else if (sink->curve) {
+        hl_task_report r;
+        int rc = evaluate(m, ops, tasks->eval[i], eb, max_B, &r, err, errlen);
+        if (rc) return rc;
+        if (final) report_eval(sink, spec->eval[i].name, &r);
+        else if (sink->curve && r.n_metrics > 0) {
             char name[96];
-            snprintf(name, sizeof name, "%s.accuracy", task->name);
-            sink->curve(sink->ctx, step, "eval", name, r.accuracy);
+            snprintf(name, sizeof name, "%s.%s", spec->eval[i].name, r.metric[0].name);
+            sink->curve(sink->ctx, step, "eval", name, r.metric[0].value);
         }
     }
+    return HL_OK;
+}
+
+// One optimizer step's loss and gradients on batch tb: *loss is the
+// cross-entropy plus the modules' auxiliary losses.
+static int train_step_grads(hl_model *m, const hl_ops *ops, const hl_task_batch *tb, double *loss, char *err, size_t errlen) {
+    const float *logits;
+    float *dlogits, xent, aux;
+    hl_model_loss_buffers(m, &dlogits, NULL);
+    hl_model_zero_grad(m);
+    int rc = batch_loss(m, ops, tb, &logits, dlogits, &xent, err, errlen);
+    if (!rc) rc = hl_loss_aux(m, &aux, err, errlen);
+    if (!rc) rc = hl_model_backward(m, dlogits, err, errlen);
+    if (!rc) *loss = xent + aux;
+    return rc;
 }
 
 hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
@@ -174,36 +183,52 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
     if (!ops) return fail(sum, HL_RUN_FAILED, "unknown backend");
 
     int B = tc->batch_size, T = tc->task.seq_len, max_T = max_seq_len(spec);
+    run_tasks tasks;
+    if (tasks_open(&tasks, spec, err, sizeof err)) return fail(sum, HL_RUN_FAILED, err);
     hl_model *m = hl_model_create(mc, ops, B, max_T, err, sizeof err);
-    if (!m) return fail(sum, HL_RUN_FAILED, err);
+    if (!m) { tasks_close(&tasks); return fail(sum, HL_RUN_FAILED, err); }
     hl_model_init(m, tc->seed);
     sum->params = (long long)hl_model_numel(m);
     size_t n = hl_model_numel(m);
     hl_adam_state st = {calloc(n, sizeof(float)), calloc(n, sizeof(float))};
-    batch tb, eb;
-    if (!st.m || !st.v || !batch_alloc(&tb, B, T) || !batch_alloc(&eb, B, max_T)) {
+    hl_task_batch tb, eb;
+    int tb_ok = hl_task_batch_alloc(&tb, B, T) == HL_OK, eb_ok = hl_task_batch_alloc(&eb, B, max_T) == HL_OK;
+    if (!st.m || !st.v || !tb_ok || !eb_ok) {
+        if (tb_ok) hl_task_batch_free(&tb);
+        if (eb_ok) hl_task_batch_free(&eb);
+        free(st.m); free(st.v);
         hl_model_free(m);
+        tasks_close(&tasks);
         return fail(sum, HL_RUN_FAILED, "out of memory allocating optimizer state and batches");
     }
 
+    // Test-only hook (tests/test_runner.sh): HYLAB_DEBUG_BAD_TOKEN_STEP=N puts
+    // token id -1 into the batch of step N, so that the forward refuses it
+    // and the run fails at that step (a status, not a NaN).
+    const char *bad_env = getenv("HYLAB_DEBUG_BAD_TOKEN_STEP");
+    int bad_token_step = bad_env ? atoi(bad_env) : 0;
     progress pr = {isatty(2), now_s(), 0};
     int curve_every = tc->steps > 200 ? tc->steps / 200 : 1;
     double train_time = 0, loss = 0, tokens = 0;
-    int vocab = task_vocab(&tc->task, mc);
     sum->status = HL_RUN_DONE;
     for (int step = 1; step <= tc->steps; step++) {
         double t0 = now_s();
-        batch_fill(&tb, &tc->task, vocab, tc->seed, HL_SPLIT_TRAIN, (uint64_t)(step - 1) * B, B);
-        hl_model_zero_grad(m);
-        loss = hl_model_forward(m, tb.inputs, B, T, tb.pos, tb.n_labelled, tb.labels, NULL);
-        hl_model_backward(m);
+        int rc = hl_task_fill(tasks.train, HL_SPLIT_TRAIN, (uint64_t)(step - 1) * B, B, &tb, err, sizeof err);
+        if (!rc && step == bad_token_step) tb.inputs[0] = -1;   // test hook: a programming error
+        if (!rc) rc = train_step_grads(m, ops, &tb, &loss, err, sizeof err);
+        if (rc) {
+            char msg[HL_ERR_LEN];
+            snprintf(msg, sizeof msg, "step %d: %.1000s", step, err);
+            fail_at(sum, HL_RUN_FAILED, step, msg);
+            break;
+        }
         double gnorm = hl_grad_global_norm(hl_model_grads(m), n);
         if (!isfinite(loss) || !isfinite(gnorm)) {
             if (isfinite(loss))
                 snprintf(err, sizeof err, "gradient norm is %s at step %d (loss %.4g)", isnan(gnorm) ? "NaN" : "inf", step, loss);
             else
                 snprintf(err, sizeof err, "loss is %s at step %d", isnan(loss) ? "NaN" : "inf", step);
-            fail(sum, HL_RUN_DIVERGED, err);
+            fail_at(sum, HL_RUN_DIVERGED, step, err);
             sum->steps = step;
             break;
         }
@@ -222,14 +247,18 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
             fprintf(stderr, "[%s] train.debug_abort_step: raising SIGABRT at step %d\n", spec->name, step);
             abort();
         }
-        if (tc->eval_every && step % tc->eval_every == 0 && step != tc->steps)
-            run_evals(m, spec, sink, &eb, B, step, 0);
+        if (tc->eval_every && step % tc->eval_every == 0 && step != tc->steps &&
+            run_evals(m, ops, spec, &tasks, sink, &eb, B, step, 0, err, sizeof err)) {
+            fail_at(sum, HL_RUN_FAILED, step, err);
+            break;
+        }
     }
     sum->final_train_loss = loss;
     sum->tokens_per_s = train_time > 0 ? tokens / train_time : 0;
     if (sum->status == HL_RUN_DONE) {
-        run_evals(m, spec, sink, &eb, B, tc->steps, 1);
-        if (opts->save_path && hl_ckpt_save(opts->save_path, m, spec->canonical_json, err, sizeof err) != HL_OK)
+        if (run_evals(m, ops, spec, &tasks, sink, &eb, B, tc->steps, 1, err, sizeof err))
+            fail(sum, HL_RUN_FAILED, err);
+        else if (opts->save_path && hl_ckpt_save(opts->save_path, m, spec->canonical_json, err, sizeof err) != HL_OK)
             fail(sum, HL_RUN_FAILED, err);
     }
     if (sink->measurement && sum->tokens_per_s > 0) {
@@ -237,9 +266,10 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
         sink->measurement(sink->ctx, &meas);
     }
     sum->wall_s = now_s() - t_start;
-    batch_free(&tb); batch_free(&eb);
+    hl_task_batch_free(&tb); hl_task_batch_free(&eb);
     free(st.m); free(st.v);
     hl_model_free(m);
+    tasks_close(&tasks);
     return sum->status;
 }
 
