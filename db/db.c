@@ -497,13 +497,14 @@ int hl_db_run_state_get(hl_db *db, long long run_id, hl_db_run_state *s, char *e
 
 // ---------------------------------------------------------------- attempts
 int hl_db_end_attempt(hl_db *db, long long run_id, int attempt, int pid, const char *status,
-                      const char *error, int *changed, char *err, size_t errlen) {
+                      const char *error, int fail_step, int *changed, char *err, size_t errlen) {
     sqlite3_stmt *st;
     char now[32];
     hl_db_now_iso(now);
-    if (hl_db_prep(db, "UPDATE attempts SET status=?, error=?, ended_at=?"
-                       " WHERE run_id=? AND attempt=? AND status='running' AND pid=?", &st, err, errlen))
+    if (hl_db_prep(db, "UPDATE attempts SET status=?1, error=?2, ended_at=?3, fail_step=?7"
+                       " WHERE run_id=?4 AND attempt=?5 AND status='running' AND pid=?6", &st, err, errlen))
         return HL_EFAIL;
+    if (fail_step >= 0) sqlite3_bind_int(st, 7, fail_step);
     sqlite3_bind_text(st, 1, status, -1, SQLITE_TRANSIENT);
     hl_db_bind_text_or_null(st, 2, error);
     sqlite3_bind_text(st, 3, now, -1, SQLITE_TRANSIENT);
@@ -558,7 +559,7 @@ static int close_stale(hl_db *db, long long run_id, const hl_db_run_state *s, ch
     char why[HL_ERR_LEN];
     int changed;
     snprintf(why, sizeof why, "abandoned: its process (pid %d on %s) is gone", s->pid, s->host);
-    return hl_db_end_attempt(db, run_id, s->attempts, s->pid, "failed", why, &changed, err, errlen);
+    return hl_db_end_attempt(db, run_id, s->attempts, s->pid, "failed", why, -1, &changed, err, errlen);
 }
 
 // Binds pid's proc_id (NULL when it cannot be read) to parameter i.
@@ -716,7 +717,8 @@ static int mark_txn(hl_db *db, void *ctx, char *err, size_t errlen) {
     hl_db_run_state s;
     int changed = 0;
     if (hl_db_run_state_get(db, m->run_id, &s, err, errlen)) return HL_EFAIL;
-    if (hl_db_end_attempt(db, m->run_id, s.attempts, m->pid, "failed", m->reason, &changed, err, errlen))
+    if (hl_db_end_attempt(db, m->run_id, s.attempts, m->pid, "failed", m->reason, m->fail_step, &changed,
+                          err, errlen))
         return HL_EFAIL;
     if (!changed) return HL_OK;               // not running under pid (any more)
     // an earlier done/diverged result stays; the killed attempt's points go

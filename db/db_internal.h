@@ -21,9 +21,10 @@ int hl_db_pid_alive(int pid);
 int hl_db_delete_results(hl_db *db, long long run_id, char *err, size_t errlen);
 // Delete a run's curve points of every attempt but keep_attempt (-1: all).
 int hl_db_drop_points(hl_db *db, long long run_id, int keep_attempt, char *err, size_t errlen);
-// End attempt `attempt` of a run with status/error if it is running under
-// pid; *changed = 1 if it was (0: someone else owns it now).
+// End attempt `attempt` of a run with status/error and fail_step (the step
+// at which it failed or diverged; -1: NULL, none or unknown) if it is running
+// under pid; *changed = 1 if it was (0: someone else owns it now).
 int hl_db_end_attempt(hl_db *db, long long run_id, int attempt, int pid, const char *status,
-                      const char *error, int *changed, char *err, size_t errlen);
+                      const char *error, int fail_step, int *changed, char *err, size_t errlen);
 
 #endif

@@ -12,6 +12,8 @@ const char hl_db_schema_sql[] =
     "-- Version 2 (db/migrations/002.sql) adds the attempts table and\n"
     "-- runs.result_attempt, and renames curves to curve_points (each point tagged\n"
     "-- with its attempt) behind a view `curves` that shows each run's result only.\n"
+    "-- Version 3 (db/migrations/003.sql) adds attempts.fail_step, the step at\n"
+    "-- which an attempt failed or diverged (runs.fail_step: the result attempt's).\n"
     "\n"
     "PRAGMA user_version = 1;\n"
     "\n"
@@ -139,8 +141,27 @@ static const char migration_002[] =
     "PRAGMA user_version = 2;\n"
     ;
 
+static const char migration_003[] =
+    "-- Migration 003: attempts.fail_step, the step at which an attempt failed or\n"
+    "-- diverged: the training loop's own record (hl_run_summary.fail_step: the\n"
+    "-- step whose forward, loss or backward returned an error, or whose loss or\n"
+    "-- gradient norm was not finite), or, for a process that died, the last step\n"
+    "-- its curves reached. NULL for done and running attempts, and where unknown.\n"
+    "-- runs.fail_step shows the result attempt's value; neither is parsed out of\n"
+    "-- an error message any more. Earlier failed attempts take the run's value\n"
+    "-- when they are its result attempt.\n"
+    "\n"
+    "ALTER TABLE attempts ADD COLUMN fail_step INTEGER;\n"
+    "UPDATE attempts SET fail_step = (SELECT r.fail_step FROM runs AS r\n"
+    "                                 WHERE r.id = attempts.run_id AND r.result_attempt = attempts.attempt)\n"
+    "    WHERE status IN ('failed', 'diverged');\n"
+    "\n"
+    "PRAGMA user_version = 3;\n"
+    ;
+
 const hl_db_migration hl_db_migrations[] = {
     {2, "db/migrations/002.sql", migration_002},
+    {3, "db/migrations/003.sql", migration_003},
     {0, NULL, NULL},
 };
 const int hl_db_n_migrations = (int)(sizeof hl_db_migrations / sizeof hl_db_migrations[0]) - 1;

@@ -135,13 +135,6 @@ static const char *status_name(hl_run_status st) {
     return st == HL_RUN_DONE ? "done" : st == HL_RUN_DIVERGED ? "diverged" : "failed";
 }
 
-// "... at step 17 ..." -> 17; else the summary's step count.
-static int fail_step_of(const hl_run_summary *sum) {
-    const char *p = strstr(sum->error, "at step ");
-    if (p) return atoi(p + 8);
-    return sum->steps;
-}
-
 // The run row takes the attempt's result and its provenance.
 static int update_run(hl_db_sink *s, const hl_run_summary *sum, double wall_s, char *err, size_t errlen) {
     sqlite3_stmt *st;
@@ -157,7 +150,7 @@ static int update_run(hl_db_sink *s, const hl_run_summary *sum, double wall_s, c
     sqlite3_bind_text(st, 1, status_name(sum->status), -1, SQLITE_STATIC);
     hl_db_bind_text_or_null(st, 2, done ? NULL : (sum->error[0] ? sum->error : "failed"));
     if (done) sqlite3_bind_null(st, 3);
-    else sqlite3_bind_int(st, 3, fail_step_of(sum));
+    else sqlite3_bind_int(st, 3, sum->fail_step);
     sqlite3_bind_int(st, 4, sum->steps);
     hl_db_bind_real_or_null(st, 5, sum->final_train_loss);
     hl_db_bind_real_or_null(st, 6, sum->tokens_per_s);
@@ -234,7 +227,7 @@ static int finish_txn(hl_db *db, void *ctx, char *err, size_t errlen) {
     int done = f->sum->status == HL_RUN_DONE, changed = 0;
     const char *error = done ? NULL : (f->sum->error[0] ? f->sum->error : "failed");
     if (hl_db_end_attempt(db, s->run_id, s->attempt, s->owner_pid, status_name(f->sum->status), error,
-                          &changed, err, errlen)) return HL_EFAIL;
+                          done ? -1 : f->sum->fail_step, &changed, err, errlen)) return HL_EFAIL;
     if (!changed) {
         snprintf(err, errlen, "run %lld attempt %d is no longer owned by pid %d; result not recorded",
                  s->run_id, s->attempt, s->owner_pid);

@@ -5,6 +5,8 @@
 -- Version 2 (db/migrations/002.sql) adds the attempts table and
 -- runs.result_attempt, and renames curves to curve_points (each point tagged
 -- with its attempt) behind a view `curves` that shows each run's result only.
+-- Version 3 (db/migrations/003.sql) adds attempts.fail_step, the step at
+-- which an attempt failed or diverged (runs.fail_step: the result attempt's).
 
 PRAGMA user_version = 1;
 

@@ -140,6 +140,10 @@ static void test_claim_states(void) {
     hl_check(hl_db_mark_failed(db, run, getpid(), "killed by signal 9 (SIGKILL) at step ~3", 3, err, sizeof err) == HL_OK &&
              scalar(db, "SELECT status='failed' AND fail_step=3 AND error LIKE 'killed%' FROM runs") == 1,
              "db_mark_failed", "%s", err);
+    hl_check(scalar(db, "SELECT fail_step FROM attempts WHERE attempt=2") == 3 &&
+             scalar(db, "SELECT fail_step IS NULL FROM attempts WHERE attempt=1") == 1,
+             "db_mark_failed_attempt_fail_step", "attempt fail_step %lld",
+             scalar(db, "SELECT fail_step FROM attempts WHERE attempt=2"));
     hl_check(claim(db, run, getpid(), 0) == HL_CLAIM_OK, "db_claim_failed_retried", "failed run not retried");
     hl_db_close(db);
 }
@@ -458,7 +462,73 @@ static void test_migrate_v1(void) {
     hl_db_close(db);
 }
 
+// The failing step comes from the summary's column (hl_run_summary.fail_step),
+// never from the message: a message that names another step, or none, does
+// not change it; a done run has none.
+static void test_sink_fail_step(void) {
+    hl_db *db = fresh("failstep.db");
+    if (!db) return;
+    const char *msgs[2] = {"step 7: hl_model_forward: token -1 at position 0 outside [0, 64)",
+                           "loss is NaN at step 3 (a message naming another step)"};
+    for (int k = 0; k < 2; k++) {
+        long long run = plan(db, "sw", k ? "h2" : "h1");
+        claim(db, run, getpid(), 0);
+        hl_db_sink *s;
+        if (hl_db_sink_new(db, run, &s, err, sizeof err)) { hl_check(0, "db_fail_step_sink", "%s", err); return; }
+        hl_run_summary sum;
+        memset(&sum, 0, sizeof sum);
+        sum.status = k ? HL_RUN_DIVERGED : HL_RUN_FAILED;
+        sum.steps = 6; sum.fail_step = k ? 9 : 7;
+        snprintf(sum.error, sizeof sum.error, "%s", msgs[k]);
+        hl_db_finish_run(s, &sum, 1.0, err, sizeof err);
+        hl_db_sink_free(s);
+        char sql[200], name[64];
+        snprintf(sql, sizeof sql, "SELECT r.fail_step = %d AND a.fail_step = %d FROM runs r JOIN attempts a"
+                 " ON a.run_id = r.id AND a.attempt = r.result_attempt WHERE r.id = %lld", sum.fail_step, sum.fail_step, run);
+        snprintf(name, sizeof name, "db_fail_step_column_%s", k ? "diverged" : "failed");
+        hl_check(scalar(db, sql) == 1, name, "runs/attempts fail_step not %d", sum.fail_step);
+    }
+    long long run = plan(db, "sw", "h3");
+    claim(db, run, getpid(), 0);
+    hl_db_sink *s;
+    hl_db_sink_new(db, run, &s, err, sizeof err);
+    hl_run_summary sum;
+    memset(&sum, 0, sizeof sum);
+    sum.status = HL_RUN_DONE; sum.steps = 5; sum.fail_step = 5;
+    hl_db_finish_run(s, &sum, 1.0, err, sizeof err);
+    hl_db_sink_free(s);
+    hl_check(scalar(db, "SELECT count(*) FROM runs r JOIN attempts a ON a.run_id = r.id WHERE r.spec_hash='h3'"
+                        " AND r.fail_step IS NULL AND a.fail_step IS NULL AND a.status='done'") == 1,
+             "db_done_has_no_fail_step", "");
+    hl_db_close(db);
+}
+
+// Version 2 -> 3: attempts gain fail_step, a failed result attempt takes the
+// run's; other attempts stay NULL.
+static void test_migrate_v2(void) {
+    sqlite3 *h;
+    unlink(path_in("v2.db"));
+    if (sqlite3_open(path_in("v2.db"), &h) != SQLITE_OK) return;
+    sqlite3_exec(h, hl_db_schema_sql, NULL, NULL, NULL);
+    for (int i = 0; i < hl_db_n_migrations; i++)
+        if (hl_db_migrations[i].version == 2) sqlite3_exec(h, hl_db_migrations[i].sql, NULL, NULL, NULL);
+    sqlite3_exec(h, "INSERT INTO runs(id, variant, spec_hash, spec_json, status, fail_step, attempts, result_attempt) VALUES"
+                    " (1, 'a', 'h1', '{}', 'failed', 4, 2, 2), (2, 'b', 'h2', '{}', 'done', NULL, 1, 1);"
+                    "INSERT INTO attempts(run_id, attempt, status) VALUES (1, 1, 'failed'), (1, 2, 'failed'), (2, 1, 'done');",
+                 NULL, NULL, NULL);
+    sqlite3_close(h);
+    hl_db *db;
+    if (!hl_check(hl_db_open(path_in("v2.db"), 0, &db, err, sizeof err) == HL_OK, "db_migrate_v2_opens", "%s", err)) return;
+    hl_check(hl_db_user_version(db) == hl_db_latest_version() && hl_db_latest_version() >= 3 &&
+             scalar(db, "SELECT fail_step FROM attempts WHERE run_id=1 AND attempt=2") == 4 &&
+             scalar(db, "SELECT count(*) FROM attempts WHERE fail_step IS NULL") == 2,
+             "db_migrate_v2_attempt_fail_step", "version %d", hl_db_user_version(db));
+    hl_db_close(db);
+}
+
 static void test_attempts(void) {
+    test_sink_fail_step();
+    test_migrate_v2();
     test_killed_force_rerun_keeps_result();
     test_retry_curves_one_attempt();
     test_pid_reuse();

@@ -45,9 +45,27 @@ check crash_abort_reason sh -c "echo '$e' | grep -q 'killed by signal 6 (SIGABRT
 e=$(q "$db" "SELECT error || ' / ' || fail_step FROM runs WHERE variant='diverge'")
 MSG="error: $e"
 check crash_diverged_reason sh -c "echo '$e' | grep -Eq '(NaN|inf).* at step [0-9]+ / [0-9]+'"
+# the step is a column of the run and of its attempt, the same step the
+# message names (issue 7: recorded by the training loop, not parsed)
+e=$(q "$db" "SELECT r.fail_step || ' ' || a.status || ' ' || a.fail_step || ' ' || (r.error LIKE '%at step ' || r.fail_step || '%') FROM runs r JOIN attempts a ON a.run_id = r.id AND a.attempt = r.result_attempt WHERE variant='diverge'")
+MSG="fail_step, attempt status, attempt fail_step, message names it: $e"
+check crash_diverged_fail_step_column sh -c "echo '$e' | grep -Eq '^([0-9]+) diverged \1 1$'"
 n=$(q "$db" "SELECT count(*) FROM runs r WHERE status='done' AND EXISTS (SELECT 1 FROM metrics m WHERE m.run_id=r.id) AND host IS NOT NULL AND git_commit IS NOT NULL AND started_at IS NOT NULL AND ended_at IS NOT NULL AND wall_s > 0 AND threads IS NOT NULL")
 MSG="$n done runs with metrics + provenance"
 check crash_done_runs_complete [ "$n" = 2 ]
+
+# A programming error (token id -1, planted at step 3 by the test hook
+# HYLAB_DEBUG_BAD_TOKEN_STEP) is an error status: the run fails (not
+# "diverged") at that step, stored in runs.fail_step and attempts.fail_step;
+# steps counts the 2 steps done; the message names the token.
+bdb=$dir/badtok.db
+HYLAB_DEBUG_BAD_TOKEN_STEP=3 "$HYLAB" run $S/tiny.json --db "$bdb" --threads 1 >/dev/null 2>"$dir/badtok.err"; rc=$?
+e=$(q "$bdb" "SELECT r.status || ' ' || r.fail_step || ' ' || a.status || ' ' || a.fail_step || ' ' || r.steps FROM runs r JOIN attempts a ON a.run_id = r.id AND a.attempt = r.result_attempt")
+MSG="exit $rc, status fail_step attempt_status attempt_fail_step steps: $e"
+check bad_token_fails_at_its_step [ $rc = 1 -a "$e" = "failed 3 failed 3 2" ]
+e=$(q "$bdb" "SELECT error FROM runs")
+MSG="error: $e"
+check bad_token_error_names_it sh -c "echo '$e' | grep -q 'step 3: hl_model_forward: token -1 at position 0'"
 
 # resume: done and diverged runs are kept, the failed one is retried
 before=$(q "$db" "SELECT group_concat(ended_at, ' ') FROM runs WHERE status IN ('done','diverged') ORDER BY id")

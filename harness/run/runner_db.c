@@ -94,6 +94,7 @@ static void child_main(rctx *c, rjob *j) {
     double wall = now_s() - t0;
     if (hl_db_sink_error(sink) && sum.status == HL_RUN_DONE) {
         sum.status = HL_RUN_FAILED;
+        sum.fail_step = sum.steps;
         snprintf(sum.error, sizeof sum.error, "recording results: %s", hl_db_sink_error(sink));
     }
     if (hl_db_finish_run(sink, &sum, wall, err, sizeof err)) {
