@@ -99,12 +99,14 @@ static cJSON *write_schedule(const void *obj) {
     return cJSON_CreateString(s == HL_SCHED_LINEAR ? "linear" : s == HL_SCHED_CONSTANT ? "constant" : "cosine");
 }
 
-// min_lr is a floor of the schedule: in [0, lr].
-static int train_finish(const err_ctx *e, const char *path, void *obj) {
+static const hl_cfg_key min_lr_key = {.name = "min_lr", .kind = HL_CFG_DOUBLE, .offset = offsetof(hl_train_config, min_lr),
+                                       .flags = HL_CFG_NO_RANGE};
+
+// min_lr is a floor of the schedule: in [0, lr] (lr is read before it).
+static int read_min_lr(const err_ctx *e, const cJSON *v, const char *path, void *obj) {
     const hl_train_config *tc = obj;
-    char p[PATH_LEN];
-    join_path(p, path, "min_lr");
-    if (!(tc->min_lr >= 0 && tc->min_lr <= tc->lr)) return fail(e, p, "must be in [0, %g] (got %g)", tc->lr, tc->min_lr);
+    TRY(hl_cfg_read_key(e, &min_lr_key, v, path, obj, NULL));
+    if (!(tc->min_lr >= 0 && tc->min_lr <= tc->lr)) return fail(e, path, "must be in [0, %g] (got %g)", tc->lr, tc->min_lr);
     return HL_OK;
 }
 
@@ -117,7 +119,7 @@ static const hl_cfg_key train_keys[] = {
     TRAIN_INT("steps", steps, 1000, 0, INT_MAX),
     TRAIN_INT("batch_size", batch_size, 32, 1, MAX_BATCH),
     TRAIN_NUM("lr", lr, 1e-3, 0, INFINITY, HL_CFG_MIN_EXCLUSIVE),
-    TRAIN_NUM("min_lr", min_lr, 0, 0, INFINITY, HL_CFG_NO_RANGE),
+    {.name = "min_lr", .kind = HL_CFG_DOUBLE, .offset = offsetof(hl_train_config, min_lr), .read = read_min_lr},
     TRAIN_INT("warmup_steps", warmup_steps, 0, 0, INT_MAX),
     {.name = "schedule", .kind = HL_CFG_STRING, .read = read_schedule, .write = write_schedule},
     TRAIN_NUM("weight_decay", weight_decay, 0.1, 0, INFINITY, 0),
@@ -129,7 +131,7 @@ static const hl_cfg_key train_keys[] = {
     TRAIN_INT("eval_every", eval_every, 0, 0, INT_MAX),
     TRAIN_INT("debug_abort_step", debug_abort_step, 0, 0, INT_MAX),
     {.name = NULL}};
-static const hl_cfg_section train_section = {.name = "train", .keys = train_keys, .finish = train_finish};
+static const hl_cfg_section train_section = {.name = "train", .keys = train_keys};
 
 // ------------------------------------------------------------------ measure
 static int read_positive_list(const err_ctx *e, const cJSON *list, const char *path, int dflt, int max,
