@@ -17,7 +17,7 @@
 //   model.ffn               models/ffn.c (type, pattern: the FFN per layer, d_ff)
 //   train.task, eval[i]     tasks/task_config.c (name/task, seq_len, vocab_size,
 //                           num_examples) and each task family's keys
-//                           (tasks/registry.c; MQAR's: tasks/mqar.c)
+//                           (tasks/registry.c lists the families and their files)
 // The sections of models come from the layer types of models/registry.c; a
 // new mixer brings its own. This file owns the rest:
 //   name                    the file's base name without ".json"

@@ -10,7 +10,8 @@
 
 #include "core/config.h"
 
-// Upper limits of model sizes (reasons at the top of harness/spec.c).
+// Upper limits of model sizes (they keep every count describe makes within
+// int64; the others are at the sections' tables).
 #define HL_MAX_LAYERS 256
 #define HL_MAX_VOCAB (1 << 20)
 #define HL_MAX_D_MODEL (1 << 16)
