@@ -331,6 +331,8 @@ int hl_cfg_same_section(const hl_cfg_section *a, const hl_cfg_section *b) {
             memcmp(&x->min, &y->min, sizeof x->min) || memcmp(&x->max, &y->max, sizeof x->max) ||
             !x->dflt_fn != !y->dflt_fn || !x->read != !y->read || !x->write != !y->write)
             return 0;
+        const hl_cfg_section *cx = hl_cfg_child(x), *cy = hl_cfg_child(y);
+        if (!cx != !cy || (cx && !hl_cfg_same_section(cx, cy))) return 0;
     }
     return !x->name && !y->name;
 }

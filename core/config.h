@@ -40,9 +40,10 @@ typedef enum {
     HL_CFG_STRING,       // char[capacity] at offset; JSON string
     HL_CFG_INT_LIST,     // int[capacity] at offset, count (int) at count_offset; JSON [int, ...]
     HL_CFG_INT_GROUPS,   // JSON [[int, ...], ...]; read and write hooks required
-    HL_CFG_STRING_LIST,  // JSON [string, ...]; read and write hooks required
+    HL_CFG_STRING_LIST,  // JSON [string, ...]; read and write hooks required (HL_CFG_OMIT_DEFAULT:
+                         // the write hook returns NULL to leave the key out)
     HL_CFG_SECTION,      // a nested object: section (or section_fn()) filling the struct at offset
-    HL_CFG_SECTION_LIST  // JSON [object, ...] of section; read and write hooks required
+    HL_CFG_SECTION_LIST  // JSON [object, ...] of section; read by a read hook or by the owner, written by a write hook
 } hl_cfg_kind;
 
 // Row flags.
@@ -136,7 +137,8 @@ cJSON *hl_cfg_write(const hl_cfg_section *sec, const void *obj);
 double hl_cfg_float_decimal(float f);
 
 // Whether two sections have the same name and the same rows (names, kinds,
-// offsets, capacities, defaults, ranges, flags; hooks are not compared): a
+// offsets, capacities, defaults, ranges, flags, nested sections; which hooks
+// are set, not which functions): a
 // section re-declared by a copy of a module is then the same section.
 int hl_cfg_same_section(const hl_cfg_section *a, const hl_cfg_section *b);
 
