@@ -123,6 +123,11 @@ static int add_row(int n, const hl_cfg_key *k) {
         fprintf(stderr, "hylab: models/model_config.c: more than %d model keys\n", MAX_ROWS - 1);
         abort();
     }
+    for (int r = 0; r < n; r++)
+        if (!strcmp(model_keys[r].name, k->name)) {
+            fprintf(stderr, "hylab: models/model_config.c: two model keys named \"%s\"\n", k->name);
+            abort();
+        }
     model_keys[n] = *k;
     return n + 1;
 }
