@@ -1,6 +1,7 @@
 // spec.h: the user's JSON spec, parsed strictly into plain structs.
 //
-// Contract (the key reference is at the top of harness/spec.c): unknown keys, wrong types,
+// Contract (the keys: the list of sections at the top of harness/spec.c, each
+// documented at its table in the module that owns it): unknown keys, wrong types,
 // out-of-range values and impossible combinations are errors naming the file
 // and JSON path, e.g.
 //   "spec.json: model.attn.n_kv_heads: must divide n_heads (got 3 for 4)"
@@ -17,8 +18,7 @@
 #include "models/model_config.h"
 #include "tasks/task_config.h"
 
-// Upper limits of spec sizes (the full list with reasons is at the top of
-// harness/spec.c). They keep every count describe makes within int64 and
+// Upper limits of spec sizes (reasons at the top of harness/spec.c). They keep every count describe makes within int64 and
 // every per-position index of a run within int. The model's limits are in
 // models/model_config.h, a task's in tasks/task_config.h.
 #define HL_MAX_BATCH_TOKENS (1 << 24) // batch_size * (meta_tokens + longest seq_len)

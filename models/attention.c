@@ -5,7 +5,11 @@
 //   self_attn.v_proj (Hkv*vd, d) [absent for KV consumers],
 //   self_attn.o_proj (d, H*vd).
 // The core (everything but o_proj) is shared with the hybrid layer 'H'.
+#include <float.h>
 #include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include "core/json_util.h"
 #include "models/attention.h"
 
 enum { SLOT_Q, SLOT_K, SLOT_V, SLOT_O, N_SLOTS };
@@ -217,9 +221,178 @@ static int attn_default_v_head_dim(const hl_model_config *cfg) { return cfg->att
 
 const hl_layer_type hl_layer_attention = {
     .letter = 'A', .name = "attention", .part = HL_PART_MIXER, .caps = HL_CAP_KV,
+    .sections = {&hl_layer_attention_attn_section},
     .default_v_head_dim = attn_default_v_head_dim, .check = hl_attn_check,
     .declare = attn_declare, .init = attn_init,
     .act_floats = attn_act_floats, .scratch_floats = attn_scratch_floats,
     .forward = attn_forward, .backward = attn_backward,
     .flops = attn_flops, .cache_bytes = hl_attn_cache_bytes, .decode_step = NULL,
 };
+
+// ---------------------------------------------------------------- spec section model.attn
+// Keys (offsets in hl_model_config; read after model.layers and n_layers):
+//   n_heads        4, in [1, 1024]
+//   n_kv_heads     n_heads, in [1, 1024]; must divide n_heads
+//   head_dim       d_model / n_heads (n_heads must divide d_model), in [1, 4096];
+//                  even (RoPE); n_heads * head_dim <= 2^18 (HL_MAX_WIDTH)
+//   v_head_dim     0, in [0, 2^18] (kept as written: 0 means head_dim in A
+//                  layers, d_inner / n_heads in H layers); n_heads * v_head_dim <= 2^18
+//   rope_theta     10000, a normal float (>= FLT_MIN: never stored as 0)
+//   window         0 (global attention everywhere), in [0, 2^24] (HL_MAX_CONTEXT);
+//                  W > 0: a query sees W keys, itself included (Hymba's
+//                  sliding_window W sees W+1: hylab's W+1); needs a K/V layer
+//   global_layers  [] (stored sorted): K/V layers that stay global
+//   kv_share       [] (stored sorted by first layer): groups of consecutive K/V
+//                  layers of one kind; later layers read the first one's K/V
+#define MAX_HEADS 1024
+#define MAX_HEAD_DIM 4096
+
+static int has_kv(const hl_model_config *mc, int layer) { return (hl_layer_caps(mc, layer) & HL_CAP_KV) != 0; }
+
+static int compare_ints(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+// A layer index inside a list: in range and attention-bearing.
+static int check_layer_index(const hl_cfg_ctx *c, const hl_model_config *mc, const char *path,
+                             double value, const char *why_attention) {
+    if (value < 0 || value >= mc->n_layers)
+        return hl_cfg_fail(c, path, "layer index out of range [0, %d) (got %.0f)", mc->n_layers, value);
+    int i = (int)value;
+    if (!has_kv(mc, i))
+        return hl_cfg_fail(c, path, "layer %d is an %c layer (%s) (got %d)", i, mc->layer[i].kind, why_attention, i);
+    return HL_OK;
+}
+
+static int read_global_layers(const hl_cfg_ctx *c, const cJSON *list, const char *lpath, void *obj) {
+    hl_model_config *mc = obj;
+    char path[HL_CFG_PATH_LEN];
+    int seen[HL_MAX_LAYERS] = {0};
+    int i = 0;
+    mc->attn.n_global = 0;
+    for (const cJSON *e = list ? list->child : NULL; e; e = e->next, i++) {
+        hl_cfg_index(path, lpath, i);
+        int rc = check_layer_index(c, mc, path, e->valuedouble, "global_layers names attention layers");
+        if (rc != HL_OK) return rc;
+        int layer = (int)e->valuedouble;
+        if (seen[layer]) return hl_cfg_fail(c, path, "duplicate layer (got %d)", layer);
+        seen[layer] = 1;
+        mc->attn.global_layers[mc->attn.n_global++] = layer;
+    }
+    qsort(mc->attn.global_layers, (size_t)mc->attn.n_global, sizeof(int), compare_ints);
+    return HL_OK;
+}
+
+// One kv_share group: consecutive attention layers of one kind, none already
+// in an earlier group. Consumers get kv_source = the group's first layer.
+static int read_kv_share_group(const hl_cfg_ctx *c, const cJSON *group, const char *gpath, int g,
+                               hl_model_config *mc, int group_of[]) {
+    char path[HL_CFG_PATH_LEN], got[80];
+    hl_json_brief(group, got, sizeof got);
+    int n = cJSON_GetArraySize(group), j = 0, first = -1;
+    if (n < 2) return hl_cfg_fail(c, gpath, "a group needs at least 2 layers (got %s)", got);
+    for (const cJSON *e = group->child; e; e = e->next, j++) {
+        hl_cfg_index(path, gpath, j);
+        int rc = check_layer_index(c, mc, path, e->valuedouble, "kv_share groups name attention layers");
+        if (rc != HL_OK) return rc;
+        int layer = (int)e->valuedouble;
+        if (j == 0) first = layer;
+        else if (layer != first + j) return hl_cfg_fail(c, gpath, "a group must list consecutive layers in order (got %s)", got);
+        if (group_of[layer] >= 0) return hl_cfg_fail(c, path, "layer %d is already in group %d (got %s)", layer, group_of[layer], got);
+        if (mc->layer[layer].kind != mc->layer[first].kind)
+            return hl_cfg_fail(c, gpath, "a group mixes %c and %c layers (got %s)", mc->layer[first].kind, mc->layer[layer].kind, got);
+        group_of[layer] = g;
+        if (j > 0) mc->layer[layer].kv_source = first;
+    }
+    return HL_OK;
+}
+
+static int read_kv_share(const hl_cfg_ctx *c, const cJSON *groups, const char *lpath, void *obj) {
+    char path[HL_CFG_PATH_LEN];
+    int group_of[HL_MAX_LAYERS];
+    for (int i = 0; i < HL_MAX_LAYERS; i++) group_of[i] = -1;
+    int g = 0;
+    for (const cJSON *e = groups ? groups->child : NULL; e; e = e->next, g++) {
+        hl_cfg_index(path, lpath, g);
+        int rc = read_kv_share_group(c, e, path, g, obj, group_of);
+        if (rc != HL_OK) return rc;
+    }
+    return HL_OK;
+}
+
+// The groups from the layers' kv_source, sorted by first layer.
+static cJSON *write_kv_share(const void *obj) {
+    const hl_model_config *mc = obj;
+    cJSON *groups = cJSON_CreateArray();
+    for (int p = 0; groups && p < mc->n_layers; p++) {
+        if (mc->layer[p].kv_source >= 0 || p + 1 >= mc->n_layers || mc->layer[p + 1].kv_source != p) continue;
+        cJSON *g = cJSON_CreateArray();
+        cJSON_AddItemToArray(g, cJSON_CreateNumber(p));
+        for (int k = p + 1; k < mc->n_layers && mc->layer[k].kv_source == p; k++)
+            cJSON_AddItemToArray(g, cJSON_CreateNumber(k));
+        cJSON_AddItemToArray(groups, g);
+    }
+    return groups;
+}
+
+static int dflt_n_kv_heads(const void *obj, const void *env, double *out, char *why, size_t whylen) {
+    (void)env; (void)why; (void)whylen;
+    *out = ((const hl_model_config *)obj)->attn.n_heads;
+    return HL_OK;
+}
+
+static int dflt_head_dim(const void *obj, const void *env, double *out, char *why, size_t whylen) {
+    const hl_model_config *mc = obj;
+    (void)env;
+    if (mc->d_model % mc->attn.n_heads)
+        return hl_fail(why, whylen, HL_EBADINPUT, "default d_model / n_heads needs n_heads to divide d_model (got %d for %d)",
+                       mc->attn.n_heads, mc->d_model);
+    *out = mc->d_model / mc->attn.n_heads;
+    return HL_OK;
+}
+
+// A product of two sizes (a layer width) within HL_MAX_WIDTH.
+static int width_at_most(const hl_cfg_ctx *c, const char *path, const char *what, int a, int b) {
+    if ((long long)a * b <= HL_MAX_WIDTH) return HL_OK;
+    return hl_cfg_fail(c, path, "%s must be at most %d (got %d * %d)", what, HL_MAX_WIDTH, a, b);
+}
+
+static int attn_finish(const hl_cfg_ctx *c, const char *path, void *obj) {
+    const hl_model_config *mc = obj;
+    const hl_attn_config *a = &mc->attn;
+    char p[HL_CFG_PATH_LEN];
+    hl_cfg_join(p, path, "n_kv_heads");
+    if (a->n_heads % a->n_kv_heads) return hl_cfg_fail(c, p, "must divide n_heads (got %d for %d)", a->n_kv_heads, a->n_heads);
+    hl_cfg_join(p, path, "head_dim");
+    if (a->head_dim % 2) return hl_cfg_fail(c, p, "must be even for RoPE (got %d)", a->head_dim);
+    int rc = width_at_most(c, p, "n_heads * head_dim", a->n_heads, a->head_dim);
+    hl_cfg_join(p, path, "v_head_dim");
+    if (rc == HL_OK) rc = width_at_most(c, p, "n_heads * v_head_dim", a->n_heads, a->v_head_dim);
+    if (rc != HL_OK) return rc;
+    int any = 0;
+    for (int i = 0; i < mc->n_layers; i++) any |= has_kv(mc, i);
+    hl_cfg_join(p, path, "window");
+    if (!any && a->window > 0)   // an empty global list is fine; a non-empty one was refused already
+        return hl_cfg_fail(c, p, "set but no layer has attention (got %d, layers \"%s\")", a->window, mc->layers_pattern);
+    return HL_OK;
+}
+
+#define ATTN_INT(key, field, d, lo, hi) \
+    {.name = key, .kind = HL_CFG_INT, .offset = offsetof(hl_model_config, attn.field), .dflt = d, .min = lo, .max = hi}
+static const hl_cfg_key attn_keys[] = {
+    ATTN_INT("n_heads", n_heads, 4, 1, MAX_HEADS),
+    {.name = "n_kv_heads", .kind = HL_CFG_INT, .offset = offsetof(hl_model_config, attn.n_kv_heads),
+     .dflt_fn = dflt_n_kv_heads, .min = 1, .max = MAX_HEADS},
+    {.name = "head_dim", .kind = HL_CFG_INT, .offset = offsetof(hl_model_config, attn.head_dim),
+     .dflt_fn = dflt_head_dim, .min = 1, .max = MAX_HEAD_DIM},
+    ATTN_INT("v_head_dim", v_head_dim, 0, 0, HL_MAX_WIDTH),
+    {.name = "rope_theta", .kind = HL_CFG_FLOAT, .offset = offsetof(hl_model_config, attn.rope_theta),
+     .dflt = 10000.0, .min = FLT_MIN, .max = FLT_MAX},
+    ATTN_INT("window", window, 0, 0, HL_MAX_CONTEXT),
+    {.name = "global_layers", .kind = HL_CFG_INT_LIST, .offset = offsetof(hl_model_config, attn.global_layers),
+     .count_offset = offsetof(hl_model_config, attn.n_global), .capacity = HL_MAX_LAYERS, .read = read_global_layers},
+    {.name = "kv_share", .kind = HL_CFG_INT_GROUPS, .read = read_kv_share, .write = write_kv_share},
+    {.name = NULL}};
+
+const hl_cfg_section hl_layer_attention_attn_section = {.name = "attn", .keys = attn_keys, .finish = attn_finish};

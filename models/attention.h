@@ -49,5 +49,8 @@ int64_t hl_attn_cache_bytes(const hl_model_config *cfg, int layer, int64_t T, in
 
 // the 'A' layer type (Llama/Mistral blocks in models/hf.c)
 extern const hl_layer_type hl_layer_attention;
+// The spec section model.attn (keys documented at its table in attention.c),
+// read by every layer type with K/V ('A', 'H').
+extern const hl_cfg_section hl_layer_attention_attn_section;
 
 #endif

@@ -87,7 +87,7 @@ static int64_t ffn_cache_bytes(const hl_model_config *cfg, int layer, int64_t T,
 }
 
 const hl_layer_type hl_layer_ffn_swiglu = {
-    .letter = 0, .name = "swiglu", .part = HL_PART_FFN,
+    .letter = 0, .name = "swiglu", .part = HL_PART_FFN, .ffn = HL_FFN_SWIGLU,
     .declare = ffn_declare, .init = ffn_init,
     .act_floats = ffn_act_floats, .scratch_floats = ffn_scratch_floats,
     .forward = ffn_forward, .backward = ffn_backward,

@@ -462,6 +462,15 @@ int hl_hf_load_weights(const char *dir, hl_hf_family family, hl_model *m, char *
 
 // ================================================================ export
 
+// Hugging Face blocks all have the same FFN: model.ffn.pattern must give `want` to every layer.
+static int hf_ffn_per_layer(const hl_model_config *cfg, hl_ffn_type want, char *err, size_t errlen) {
+    for (int l = 0; l < cfg->n_layers; l++)
+        if (cfg->layer[l].ffn != want)
+            return hl_fail(err, errlen, HL_EBADINPUT, "model.ffn.pattern: layer %d has FFN \"%s\"; every layer needs \"%s\"",
+                           l, hl_ffn_name(cfg->layer[l].ffn), hl_ffn_name(want));
+    return HL_OK;
+}
+
 int hl_hf_export_family(const hl_model_config *cfg, hl_hf_family *family, char *err, size_t errlen) {
     // Llama/Mistral and Mamba blocks are exactly the attention and mamba modules.
     const hl_layer_type *t = hl_mixer_type(cfg->layer[0].kind);
@@ -476,6 +485,7 @@ int hl_hf_export_family(const hl_model_config *cfg, hl_hf_family *family, char *
     if (mamba) {
         if (cfg->ffn.type != HL_FFN_NONE)
             return hl_fail(err, errlen, HL_EBADINPUT, "model.ffn.type: Mamba blocks have no FFN (needs \"none\")");
+        if (hf_ffn_per_layer(cfg, HL_FFN_NONE, err, errlen)) return HL_EBADINPUT;
         *family = HL_HF_MAMBA;
         return HL_OK;
     }
@@ -484,6 +494,7 @@ int hl_hf_export_family(const hl_model_config *cfg, hl_hf_family *family, char *
             return hl_fail(err, errlen, HL_EBADINPUT, "model.attn.kv_share: KV sharing has no Llama equivalent");
     if (cfg->ffn.type != HL_FFN_SWIGLU)
         return hl_fail(err, errlen, HL_EBADINPUT, "model.ffn.type: Llama layers need \"swiglu\"");
+    if (hf_ffn_per_layer(cfg, HL_FFN_SWIGLU, err, errlen)) return HL_EBADINPUT;
     if (cfg->layer[0].v_head_dim != cfg->attn.head_dim)
         return hl_fail(err, errlen, HL_EBADINPUT, "model.attn.v_head_dim: Llama needs v_head_dim == head_dim");
     if (cfg->attn.window && cfg->attn.n_global)

@@ -157,6 +157,7 @@ static int hybrid_check(const hl_model_config *cfg, int layer, char *err, size_t
 
 const hl_layer_type hl_layer_hybrid = {
     .letter = 'H', .name = "hybrid", .part = HL_PART_MIXER, .caps = HL_CAP_KV | HL_CAP_STATE,
+    .sections = {&hl_layer_attention_attn_section, &hl_layer_mamba_ssm_section},
     .default_v_head_dim = hybrid_default_v_head_dim, .check = hybrid_check,
     .declare = hybrid_declare, .init = hybrid_init,
     .act_floats = hybrid_act_floats, .scratch_floats = hybrid_scratch_floats,

@@ -4,7 +4,12 @@
 // 'S' mamba.c, 'H' hybrid.c. Code outside a module never switches on its
 // letter: it asks the type's capabilities (HL_CAP_*) and hooks.
 // FFNs: "swiglu" ffn_swiglu.c; "none" has no entry (the block then has no FFN
-// and no FFN norm).
+// and no FFN norm). The FFN is chosen per layer (model.ffn.pattern, models/ffn.c).
+// Spec keys: each type lists the config sections it reads (core/config.h;
+// model.attn is attention.c's, model.ssm mamba.c's); the "model" section
+// gathers them from the registry (models/model_config.c), one per name: a
+// section declared again with the same rows (a renamed copy of a module) is
+// the same section.
 //
 // A block is pre-norm residual, assembled by model.c:
 //   x += mixer(rmsnorm(x, input_layernorm))
@@ -25,6 +30,7 @@
 #include "models/model.h"
 
 #define HL_LAYER_MAX_SLOTS 24
+#define HL_LAYER_MAX_SECTIONS 4
 
 // HL_PART_NORMS: a block's input_layernorm (slot 0) / post_attention_layernorm (slot 1).
 typedef enum { HL_PART_MIXER = 0, HL_PART_FFN = 1, HL_PART_NORMS = 2 } hl_part;
@@ -84,6 +90,9 @@ typedef struct hl_layer_type {
     const char *name;  // "attention", "mamba", "hybrid", "swiglu"
     hl_part part;
     unsigned caps;     // HL_CAP_* bits
+    hl_ffn_type ffn;   // FFN types: the value model.ffn.type/pattern names it by (name)
+    // The spec sections this type reads (model.attn, model.ssm), NULL-terminated.
+    const hl_cfg_section *sections[HL_LAYER_MAX_SECTIONS];
     // HL_CAP_KV types: the layer's V head dim when model.attn.v_head_dim is 0. NULL otherwise.
     int (*default_v_head_dim)(const hl_model_config *cfg);
     // The type's own checks of a resolved config at layer `layer`: HL_OK, or
@@ -116,7 +125,17 @@ extern const hl_layer_type *const hl_layer_types[];   // NULL-terminated
 int hl_layer_type_count(void);
 const hl_layer_type *hl_mixer_type(char letter);       // NULL if unknown
 const hl_layer_type *hl_ffn_layer_type(hl_ffn_type t); // NULL for none (and unsupported)
-int hl_ffn_supported(hl_ffn_type t);                   // 1 for none and swiglu
+int hl_ffn_supported(hl_ffn_type t);                   // 1 for none and the registered FFNs
+// An FFN name of the spec: "none", a registered FFN's name, or "moe" (known,
+// not supported yet). 0 and *out set, or -1 when unknown.
+int hl_ffn_from_name(const char *name, hl_ffn_type *out);
+const char *hl_ffn_name(hl_ffn_type t);                // "none", "swiglu", "moe"
+// The supported FFN names as "swiglu, none" (quoted: "\"swiglu\" or \"none\"").
+void hl_ffn_names(char *out, size_t n, int quoted);
+// The FFN of layer `layer`: model.ffn.pattern cycled over layers, else model.ffn.type.
+hl_ffn_type hl_ffn_of_layer(const hl_model_config *cfg, int layer);
+// The spec section model.ffn (models/ffn.c): type, pattern, d_ff.
+extern const hl_cfg_section hl_ffn_section;
 // Capabilities of the mixer at layer `layer` (0 when its letter is unknown).
 unsigned hl_layer_caps(const hl_model_config *cfg, int layer);
 // The registered mixer letters as "A, S or H" (for messages).

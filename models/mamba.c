@@ -11,6 +11,7 @@
 // (PyTorch's default, fan_in = K); in_proj and x_proj normal(0, 0.02) (our
 // choice, as for every other linear); out_proj normal(0, 0.02/sqrt(2*n_layers)).
 #include <math.h>
+#include <stddef.h>
 #include "models/mamba.h"
 
 enum { SLOT_OUT = HL_MB_NSLOTS, N_SLOTS };
@@ -251,8 +252,36 @@ static int64_t mamba_cache_bytes(const hl_model_config *cfg, int layer, int64_t 
     return hl_mamba_state_bytes(cfg, bytes);
 }
 
+
+// ---------------------------------------------------------------- spec section model.ssm
+// Keys (offsets in hl_model_config), read by every layer type with a Mamba
+// branch ('S', 'H'):
+//   d_state  16, in [1, 1024]
+//   d_conv   4, in [1, 256]
+//   expand   2, in [1, 16]; d_inner = expand * d_model <= 2^18 (HL_MAX_WIDTH)
+//   dt_rank  0, in [0, 65536]; 0 means ceil(d_model / 16) (stored resolved)
+static int ssm_finish(const hl_cfg_ctx *c, const char *path, void *obj) {
+    hl_model_config *mc = obj;
+    char p[HL_CFG_PATH_LEN];
+    if (mc->ssm.dt_rank == 0) mc->ssm.dt_rank = (mc->d_model + 15) / 16;
+    hl_cfg_join(p, path, "expand");
+    if ((long long)mc->ssm.expand * mc->d_model > HL_MAX_WIDTH)
+        return hl_cfg_fail(c, p, "d_inner = expand * d_model must be at most %d (got %d * %d)",
+                           HL_MAX_WIDTH, mc->ssm.expand, mc->d_model);
+    return HL_OK;
+}
+
+#define SSM_INT(key, field, d, hi) \
+    {.name = key, .kind = HL_CFG_INT, .offset = offsetof(hl_model_config, ssm.field), .dflt = d, .min = (d) ? 1 : 0, .max = hi}
+static const hl_cfg_key ssm_keys[] = {
+    SSM_INT("d_state", d_state, 16, 1024), SSM_INT("d_conv", d_conv, 4, 256), SSM_INT("expand", expand, 2, 16),
+    SSM_INT("dt_rank", dt_rank, 0, HL_MAX_D_MODEL), {.name = NULL}};
+
+const hl_cfg_section hl_layer_mamba_ssm_section = {.name = "ssm", .keys = ssm_keys, .finish = ssm_finish};
+
 const hl_layer_type hl_layer_mamba = {
     .letter = 'S', .name = "mamba", .part = HL_PART_MIXER, .caps = HL_CAP_STATE,
+    .sections = {&hl_layer_mamba_ssm_section},
     .default_v_head_dim = NULL, .check = hl_mamba_check,
     .declare = mamba_declare, .init = mamba_init,
     .act_floats = mamba_act_floats, .scratch_floats = mamba_scratch_floats,

@@ -47,5 +47,10 @@ int hl_mamba_check(const hl_model_config *cfg, int layer, char *err, size_t errl
 
 // the 'S' layer type (Mamba blocks in models/hf.c)
 extern const hl_layer_type hl_layer_mamba;
+// The spec section model.ssm (keys documented at its table in mamba.c), read
+// by every layer type with a Mamba branch ('S', 'H'). A renamed copy of
+// mamba.c declares its own copy of the rows under the same name: the same
+// section (hl_cfg_same_section).
+extern const hl_cfg_section hl_layer_mamba_ssm_section;
 
 #endif

@@ -66,8 +66,7 @@ struct hl_model {
     float *gp[G_NSLOTS], *gg[G_NSLOTS];
     float *norm1_w[HL_MAX_LAYERS], *norm1_g[HL_MAX_LAYERS];   // input_layernorm (d)
     float *norm2_w[HL_MAX_LAYERS], *norm2_g[HL_MAX_LAYERS];   // post_attention_layernorm (d)
-    hl_layer mixer[HL_MAX_LAYERS], ffn[HL_MAX_LAYERS];
-    const hl_layer_type *ffn_type;                              // NULL: no FFN
+    hl_layer mixer[HL_MAX_LAYERS], ffn[HL_MAX_LAYERS];          // ffn[l].type NULL: no FFN in block l
     // activations, each sized for max_B x (m + max_T) positions
     float *res[HL_MAX_LAYERS + 1]; // (B, Tt, d) residual stream entering layer l (res[L] leaves the last)
     float *mid[HL_MAX_LAYERS];     // (B, Tt, d) after the mixer, before the FFN (FFN only)
@@ -111,10 +110,16 @@ int hl_model_check(const hl_model_config *cfg, char *err, size_t errlen) {
     if (cfg->d_model <= 0 || cfg->vocab_size <= 0 || cfg->meta_tokens < 0)
         return hl_fail(err, errlen, HL_EBADINPUT, "model: d_model (%d), vocab_size (%d) must be positive, meta_tokens (%d) >= 0",
                     cfg->d_model, cfg->vocab_size, cfg->meta_tokens);
-    if (!hl_ffn_supported(cfg->ffn.type))
-        return hl_fail(err, errlen, HL_EBADINPUT, "model.ffn.type: not supported by the model code yet (type %d)", (int)cfg->ffn.type);
-    if (cfg->ffn.type == HL_FFN_SWIGLU && cfg->ffn.d_ff <= 0)
-        return hl_fail(err, errlen, HL_EBADINPUT, "model.ffn.d_ff: must be positive (got %d)", cfg->ffn.d_ff);
+    for (int l = 0; l < cfg->n_layers; l++) {
+        hl_ffn_type f = cfg->layer[l].ffn;
+        if (f != hl_ffn_of_layer(cfg, l))
+            return hl_fail(err, errlen, HL_EBADINPUT, "model.ffn: layer %d's plan has FFN %s, model.ffn gives %s",
+                           l, hl_ffn_name(f), hl_ffn_name(hl_ffn_of_layer(cfg, l)));
+        if (!hl_ffn_supported(f))
+            return hl_fail(err, errlen, HL_EBADINPUT, "model.ffn.type: not supported by the model code yet (type %d, layer %d)", (int)f, l);
+        if (f == HL_FFN_SWIGLU && cfg->ffn.d_ff <= 0)
+            return hl_fail(err, errlen, HL_EBADINPUT, "model.ffn.d_ff: must be positive (got %d)", cfg->ffn.d_ff);
+    }
     for (int l = 0; l < cfg->n_layers; l++) {
         int rc = check_layer(cfg, l, err, errlen);
         if (rc) return rc;
@@ -125,7 +130,6 @@ int hl_model_check(const hl_model_config *cfg, char *err, size_t errlen) {
 // ---------------------------------------------------------------- tensors
 static void declare_all(const hl_model_config *cfg, hl_decl *d) {
     int64_t V = cfg->vocab_size, C = cfg->d_model;
-    const hl_layer_type *ffn = hl_ffn_layer_type(cfg->ffn.type);
     hl_decl_global(d, G_EMBED, "model.embed_tokens.weight", "embedding", 1, 2, V, C);
     if (cfg->meta_tokens > 0)
         hl_decl_global(d, G_META, "model.memory_tokens", "meta_tokens", 0, 2, cfg->meta_tokens, C);
@@ -135,6 +139,7 @@ static void declare_all(const hl_model_config *cfg, hl_decl *d) {
         hl_decl_layer(d, 0, "input_layernorm.weight", "norms", 0, 1, C, 0, 0);
         d->cur_part = HL_PART_MIXER;
         hl_mixer_type(cfg->layer[l].kind)->declare(cfg, l, d);
+        const hl_layer_type *ffn = hl_ffn_layer_type(cfg->layer[l].ffn);
         if (!ffn) continue;
         d->cur_part = HL_PART_NORMS;
         hl_decl_layer(d, 1, "post_attention_layernorm.weight", "norms", 0, 1, C, 0, 0);
@@ -179,9 +184,9 @@ hl_model_counts hl_model_count(const hl_model_config *cfg, int64_t context) {
         c.by_component[hl_component_index(t[i].component)] += (int64_t)t[i].numel;
     }
     free(t);
-    const hl_layer_type *ffn = hl_ffn_layer_type(cfg->ffn.type);
     double f = 2.0 * cfg->d_model * cfg->vocab_size;   // lm_head
     for (int l = 0; l < cfg->n_layers; l++) {
+        const hl_layer_type *ffn = hl_ffn_layer_type(cfg->layer[l].ffn);
         f += hl_mixer_type(cfg->layer[l].kind)->flops(cfg, l, context);
         if (ffn) f += ffn->flops(cfg, l, context);
     }
@@ -245,7 +250,7 @@ static size_t carve_acts(hl_model *m, float *base) {
             L->dk_acc = hl_take(base, &off, N * a.Hkv * a.hd);
             L->dv_acc = hl_take(base, &off, N * a.Hkv * a.vd);
         }
-        if (!m->ffn_type) continue;
+        if (!m->ffn[l].type) continue;
         hl_layer *F = &m->ffn[l];
         m->mid[l] = hl_take(base, &off, N * C);
         m->ln2[l] = hl_take(base, &off, N * C);
@@ -272,7 +277,6 @@ static size_t carve_acts(hl_model *m, float *base) {
 
 static void setup_layers(hl_model *m) {
     const hl_model_config *cfg = &m->cfg;
-    m->ffn_type = hl_ffn_layer_type(cfg->ffn.type);
     for (int l = 0; l < cfg->n_layers; l++) {
         hl_layer *L = &m->mixer[l];
         L->type = hl_mixer_type(cfg->layer[l].kind);
@@ -283,7 +287,7 @@ static void setup_layers(hl_model *m) {
             L->kv_producer = &m->mixer[s];
             m->mixer[s].has_consumers = 1;
         }
-        m->ffn[l].type = m->ffn_type;
+        m->ffn[l].type = hl_ffn_layer_type(cfg->layer[l].ffn);
         m->ffn[l].cfg = &m->cfg;
         m->ffn[l].index = l;
     }
@@ -377,9 +381,9 @@ void hl_model_init(hl_model *m, uint64_t seed) {
     for (int l = 0; l < cfg->n_layers; l++) {
         hl_fill_const(m->norm1_w[l], C, 1.0f);
         m->mixer[l].type->init(&m->mixer[l], seed);
-        if (!m->ffn_type) continue;
+        if (!m->ffn[l].type) continue;
         hl_fill_const(m->norm2_w[l], C, 1.0f);
-        m->ffn_type->init(&m->ffn[l], seed);
+        m->ffn[l].type->init(&m->ffn[l], seed);
     }
 }
 
@@ -430,14 +434,14 @@ static void blocks_forward(hl_model *m, const hl_run *r) {
     int n = r->B * r->T, C = cfg->d_model;
     size_t nc = (size_t)n * C;
     for (int l = 0; l < cfg->n_layers; l++) {
-        float *after_mixer = m->ffn_type ? m->mid[l] : m->res[l + 1];
+        float *after_mixer = m->ffn[l].type ? m->mid[l] : m->res[l + 1];
         rmsnorm_fwd(m->ops, m->ln1[l], m->rstd1[l], m->res[l], m->norm1_w[l], n, C, cfg->norm_eps);
         m->mixer[l].type->forward(&m->mixer[l], r, m->part_out, m->ln1[l]);
         hl_axpby_args add = { .out = after_mixer, .x = m->res[l], .y = m->part_out, .a = 1, .b = 1, .n = nc };
         m->ops->axpby(&add);
-        if (!m->ffn_type) continue;
+        if (!m->ffn[l].type) continue;
         rmsnorm_fwd(m->ops, m->ln2[l], m->rstd2[l], m->mid[l], m->norm2_w[l], n, C, cfg->norm_eps);
-        m->ffn_type->forward(&m->ffn[l], r, m->part_out, m->ln2[l]);
+        m->ffn[l].type->forward(&m->ffn[l], r, m->part_out, m->ln2[l]);
         hl_axpby_args add2 = { .out = m->res[l + 1], .x = m->mid[l], .y = m->part_out, .a = 1, .b = 1, .n = nc };
         m->ops->axpby(&add2);
     }
@@ -528,8 +532,8 @@ static void blocks_backward(hl_model *m, const hl_run *r) {
         memset(L->dv_acc, 0, (size_t)n * a.Hkv * a.vd * sizeof(float));
     }
     for (int l = cfg->n_layers - 1; l >= 0; l--) {
-        if (m->ffn_type) {
-            m->ffn_type->backward(&m->ffn[l], r, m->dln, m->dres, m->ln2[l]);
+        if (m->ffn[l].type) {
+            m->ffn[l].type->backward(&m->ffn[l], r, m->dln, m->dres, m->ln2[l]);
             rmsnorm_bwd(m->ops, m->dtmp, m->norm2_g[l], m->dln, m->mid[l], m->norm2_w[l], m->rstd2[l], n, C);
             hl_add_inplace(m->ops, m->dres, m->dtmp, nc);
         }

@@ -36,7 +36,8 @@ extern const char *const hl_component_names[8];
 int hl_component_index(const char *component);
 
 // Checks that the model code supports the config (registered layer letters,
-// supported FFN, head/width divisibility, KV-sharing producers that exist and
+// each layer's FFN supported and as model.ffn gives it (hl_ffn_of_layer: a
+// hand-built config must fill hl_layer_plan.ffn), head/width divisibility, KV-sharing producers that exist and
 // match). HL_OK, or HL_EBADINPUT with a message naming the offending key.
 // (Added by the models owner: describe and create share it.)
 int hl_model_check(const hl_model_config *cfg, char *err, size_t errlen);

@@ -1,11 +1,17 @@
-// model_config.h: the model configuration (the spec's "model" section),
-// filled, resolved and validated by the spec parser (harness/spec.c): what
-// model code reads. Keys and defaults: the reference at the top of
-// harness/spec.c.
+// model_config.h: the model configuration (the spec's "model" section): what
+// model code reads. Each module owns the section of its keys (core/config.h):
+// the top-level model keys models/model_config.c, model.attn
+// models/attention.c, model.ssm models/mamba.c, model.ffn models/ffn.c; each
+// documents its keys, defaults and ranges next to its table. The "model"
+// section (hl_model_section) gathers the sections the registered layer types
+// declare (models/registry.c); harness/spec.c reads and writes it.
 #ifndef HYLAB_MODEL_CONFIG_H
 #define HYLAB_MODEL_CONFIG_H
 
-// Upper limits of model sizes (reasons at the top of harness/spec.c).
+#include "core/config.h"
+
+// Upper limits of model sizes (they keep every count describe makes within
+// int64; the others are at the sections' tables).
 #define HL_MAX_LAYERS 256
 #define HL_MAX_VOCAB (1 << 20)
 #define HL_MAX_D_MODEL (1 << 16)
@@ -28,8 +34,10 @@ typedef struct {
 } hl_ssm_config;
 
 typedef struct {
-    hl_ffn_type type;
-    int d_ff;
+    hl_ffn_type type;        // every layer's FFN when the pattern is empty
+    int d_ff;                // 0 when no layer has a swiglu FFN
+    int n_pattern;           // 0: `type` on every layer; else pattern[l % n_pattern] on layer l
+    hl_ffn_type pattern[HL_MAX_LAYERS];
 } hl_ffn_config;
 
 // Per-layer facts resolved from the spec (what model code reads).
@@ -38,6 +46,7 @@ typedef struct {
     int window;              // 0 = global, else sliding window (attention-bearing layers)
     int kv_source;           // -1: own K/V (producer or unshared); else index of the producer layer
     int v_head_dim;          // resolved V head dim for this layer (0 for mixers without K/V)
+    hl_ffn_type ffn;         // this layer's FFN (model.ffn.pattern, else model.ffn.type)
 } hl_layer_plan;
 
 typedef struct {
@@ -52,5 +61,13 @@ typedef struct {
     int tie_embeddings;
     float norm_eps;
 } hl_model_config;
+
+// The spec's "model" section: the top-level model keys followed by the
+// sections of the registered layer types (one per name: a type re-declaring a
+// section with the same rows shares it) and model.ffn. Read with hl_cfg_read
+// into an hl_model_config (env: NULL): every key checked, defaults filled,
+// layer plans resolved and each mixer's check run; hl_cfg_write gives its
+// canonical object. Built on first use.
+const hl_cfg_section *hl_model_section(void);
 
 #endif

@@ -31,10 +31,46 @@ const hl_layer_type *hl_mixer_type(char letter) {
 
 // FFN types by spec enum; "none" has no entry (no FFN, no FFN norm).
 const hl_layer_type *hl_ffn_layer_type(hl_ffn_type t) {
-    return t == HL_FFN_SWIGLU ? &hl_layer_ffn_swiglu : NULL;
+    for (int i = 0; t != HL_FFN_NONE && hl_layer_types[i]; i++)
+        if (hl_layer_types[i]->part == HL_PART_FFN && hl_layer_types[i]->ffn == t) return hl_layer_types[i];
+    return NULL;
 }
 
-int hl_ffn_supported(hl_ffn_type t) { return t == HL_FFN_NONE || t == HL_FFN_SWIGLU; }
+int hl_ffn_supported(hl_ffn_type t) { return t == HL_FFN_NONE || hl_ffn_layer_type(t) != NULL; }
+
+int hl_ffn_from_name(const char *name, hl_ffn_type *out) {
+    if (!strcmp(name, "none")) { *out = HL_FFN_NONE; return 0; }
+    if (!strcmp(name, "moe")) { *out = HL_FFN_MOE; return 0; }
+    for (int i = 0; hl_layer_types[i]; i++)
+        if (hl_layer_types[i]->part == HL_PART_FFN && !strcmp(hl_layer_types[i]->name, name)) {
+            *out = hl_layer_types[i]->ffn;
+            return 0;
+        }
+    return -1;
+}
+
+const char *hl_ffn_name(hl_ffn_type t) {
+    const hl_layer_type *f = hl_ffn_layer_type(t);
+    return f ? f->name : t == HL_FFN_MOE ? "moe" : "none";
+}
+
+void hl_ffn_names(char *out, size_t n, int quoted) {
+    int total = 1, k = 0;
+    for (int i = 0; hl_layer_types[i]; i++) total += hl_layer_types[i]->part == HL_PART_FFN;
+    if (n) out[0] = 0;
+    for (int i = 0; i <= hl_layer_type_count(); i++) {
+        const char *name = hl_layer_types[i] ? hl_layer_types[i]->name : "none";   // "none" last
+        if (hl_layer_types[i] && hl_layer_types[i]->part != HL_PART_FFN) continue;
+        size_t len = strlen(out);
+        const char *sep = k == 0 ? "" : !quoted ? ", " : k == total - 1 ? " or " : ", ";
+        snprintf(out + len, n - len, quoted ? "%s\"%s\"" : "%s%s", sep, name);
+        k++;
+    }
+}
+
+hl_ffn_type hl_ffn_of_layer(const hl_model_config *cfg, int layer) {
+    return cfg->ffn.n_pattern > 0 ? cfg->ffn.pattern[layer % cfg->ffn.n_pattern] : cfg->ffn.type;
+}
 
 unsigned hl_layer_caps(const hl_model_config *cfg, int layer) {
     const hl_layer_type *t = hl_mixer_type(cfg->layer[layer].kind);

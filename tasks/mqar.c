@@ -20,6 +20,7 @@
 // start is a hash of (seed, split, index), so streams of neighbouring seeds or
 // indices are unrelated (not shifted copies of each other).
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,8 +230,33 @@ static void mqar_report(const hl_task *tk, hl_task_report *out) {
 
 static void mqar_close(hl_task *t) { free(t); }
 
+// ---------------------------------------------------------------- configuration
+// MQAR's keys in train.task and eval entries (the generic ones, name,
+// seq_len, vocab_size, num_examples, are tasks/task_config.c's):
+//   num_kv_pairs  4, in [1, 65536]; 4 * num_kv_pairs <= seq_len
+//   power_a       0.01 (Zoology's default), > 0
+// and hl_mqar_check's conditions: seq_len even, vocab_size > seq_len and
+// enough keys for num_kv_pairs distinct ones.
+static int mqar_config_check(const hl_task_config *cfg, char *why, size_t whylen) {
+    char msg[HL_ERR_LEN / 2];
+    if (hl_mqar_check(cfg, cfg->vocab_size, msg, sizeof msg) == HL_OK) return HL_OK;
+    // "seq_len: must be even ..." -> "seq_len: MQAR: must be even ..."
+    char *colon = strstr(msg, ": ");
+    if (!colon) return hl_fail(why, whylen, HL_EBADINPUT, "MQAR: %s", msg);
+    *colon = '\0';
+    return hl_fail(why, whylen, HL_EBADINPUT, "%s: MQAR: %s", msg, colon + 2);
+}
+
+static const hl_cfg_key mqar_keys[] = {
+    {.name = "num_kv_pairs", .kind = HL_CFG_INT, .offset = offsetof(hl_task_config, num_kv_pairs),
+     .dflt = 4, .min = 1, .max = HL_MAX_SEQ_LEN},
+    {.name = "power_a", .kind = HL_CFG_DOUBLE, .offset = offsetof(hl_task_config, power_a),
+     .dflt = 0.01, .min = 0, .max = INFINITY, .flags = HL_CFG_MIN_EXCLUSIVE},
+    {.name = NULL}};
+static const hl_cfg_section mqar_section = {.name = "mqar", .keys = mqar_keys};
+
 const hl_task_family hl_task_mqar = {
-    .name = "mqar", .version = "mqar/1",
+    .name = "mqar", .version = "mqar/1", .section = &mqar_section, .check = mqar_config_check,
     .open = mqar_open, .eval_examples = mqar_eval_examples, .fill = mqar_fill,
     .reset = mqar_reset, .score = mqar_score, .report = mqar_report, .close = mqar_close,
 };

@@ -91,6 +91,13 @@ typedef struct hl_task hl_task;   // an open task; the family's state follows
 typedef struct hl_task_family {
     const char *name;      // the spec's task name, e.g. "mqar"
     const char *version;   // "<name>/<n>": n changes when examples or scoring change
+    // The section of the family's own keys in train.task and eval entries
+    // (core/config.h; offsets in hl_task_config; NULL: none): the spec parser
+    // reads them through tasks/task_config.c, knowing no family.
+    const hl_cfg_section *section;
+    // Checks of a filled config (vocab_size resolved): HL_OK, or HL_EBADINPUT
+    // with "KEY: what is wrong" (KEY a key of the task object). NULL: none.
+    int (*check)(const hl_task_config *cfg, char *why, size_t whylen);
     // Checks cfg (HL_EBADINPUT naming the field, "seq_len: ...") and returns
     // a handle in *out. data_dir: where a family that reads data finds it
     // (NULL: none given; families that generate their data ignore it).

@@ -1,9 +1,15 @@
-// task_config.h: a task invocation (the spec's train.task or one eval entry),
-// filled and validated by the spec parser (harness/spec.c).
+// task_config.h: a task invocation (the spec's train.task or one eval entry)
+// and the task families' config sections (core/config.h). The generic keys
+// are tasks/task_config.c's; each family (tasks/registry.c lists them) owns
+// the section of its own keys and their checks (MQAR: tasks/mqar.c).
 #ifndef HYLAB_TASK_CONFIG_H
 #define HYLAB_TASK_CONFIG_H
 
+#include <stddef.h>
+#include "core/config.h"
+
 #define HL_MAX_SEQ_LEN (1 << 16)      // a task's seq_len
+#define HL_MAX_TASK_VOCAB (1 << 20)   // a task's vocab_size (as the model's)
 
 // A task invocation: the training task or one eval entry.
 typedef struct {
@@ -14,5 +20,18 @@ typedef struct {
     double power_a;          // MQAR gap distribution (Zoology default 0.01)
     long num_examples;       // train: size of the training set (default 100000); eval: test examples (default 1000)
 } hl_task_config;
+
+// The task families (their config sections and checks among their fields)
+// are declared in tasks/task.h and listed in tasks/registry.c.
+
+// ---------------------------------------------------------------- sections (tasks/task_config.c)
+// The section of the spec's train.task (name key "name", num_examples at most
+// 1e9: an index range) or of one eval entry (name key "task", num_examples at
+// most 1e6: each is evaluated): the generic keys and every family's keys.
+// Read with hl_cfg_read into an hl_task_config, env = a pointer to the
+// model's vocab_size (int); an eval entry passes the training task (with
+// num_examples 1000) as `base`, so a missing key takes its value.
+const hl_cfg_section *hl_task_train_section(void);
+const hl_cfg_section *hl_task_eval_section(void);
 
 #endif

@@ -58,5 +58,19 @@ p=$(num "$out" "" params); c=$(num "$out" "\"cache_bytes\":{" 16777216)
 check describe_at_limits "$([ "$rc" = 0 ] && [ "${p:-0}" -gt 0 ] && [ "${c:-0}" -gt 0 ]; echo $?)" "exit $rc, params '$p', cache '$c'"
 rm -f "$tmp"
 
+# model.ffn.pattern: the layer map shows each layer's FFN, and a block without
+# one has fewer parameters (no mlp, no post-attention norm)
+set_pat='model.ffn.pattern=["swiglu","none"]'
+out=$("$HYLAB" describe sweeps/specs/mqar-tiny.json --set model.ffn.type=swiglu --set "$set_pat" --set model.n_layers=4); rc=$?
+rows=$(printf '%s\n' "$out" | awk '$1 ~ /^[0-3]$/ { printf "%s:%s:%s ", $1, $5, $6 }')
+ffn_rows() {
+  [ "$rc" = 0 ] && printf '%s' "$rows" | awk '{ for (i = 1; i <= NF; i++) { split($i, f, ":"); ffn[f[1]] = f[2]; p[f[1]] = f[3] } }
+    END { exit !(ffn[0] == "swiglu" && ffn[1] == "none" && ffn[2] == "swiglu" && ffn[3] == "none" && p[0] != p[1]) }'
+}
+ffn_rows; check describe_ffn_per_layer "$?" "exit $rc, rows '$rows'"
+out=$("$HYLAB" describe sweeps/specs/mqar-tiny.json --json --set model.ffn.type=swiglu --set "$set_pat")
+printf '%s' "$out" | grep -q '"index":0,[^}]*"ffn":"swiglu"' && printf '%s' "$out" | grep -q '"index":1,[^}]*"ffn":"none"'
+check describe_json_ffn_per_layer "$?" "$(printf '%s' "$out" | head -c 300)"
+
 echo "$P passed, $F failed, 0 skipped"
 [ "$F" = 0 ]

@@ -2,6 +2,7 @@
 // differences (cpu_ref), cpu vs cpu_ref parity, determinism, logits at
 // selected positions, parameter counts, layer registry.
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "tests/test.h"
@@ -15,6 +16,7 @@ typedef struct {
     int n_global; int global[4];
     int n_share; int share[4][3];   // groups of up to 3 consecutive layers (0-terminated after first)
     int share_len[4];
+    const char *ffn_pattern;        // NULL: ffn_swiglu on every layer; else per layer, cyclic: 's' swiglu, 'n' none
 } tiny_spec;
 
 static hl_model_config make_cfg(const tiny_spec *s) {
@@ -28,11 +30,14 @@ static hl_model_config make_cfg(const tiny_spec *s) {
     c.ssm.d_state = 4; c.ssm.d_conv = 3; c.ssm.expand = 2; c.ssm.dt_rank = 2;
     c.meta_tokens = s->meta;
     c.ffn.type = s->ffn_swiglu ? HL_FFN_SWIGLU : HL_FFN_NONE; c.ffn.d_ff = s->d_ff;
+    for (int i = 0; s->ffn_pattern && s->ffn_pattern[i]; i++)
+        c.ffn.pattern[c.ffn.n_pattern++] = s->ffn_pattern[i] == 's' ? HL_FFN_SWIGLU : HL_FFN_NONE;
     c.tie_embeddings = s->tied; c.norm_eps = 1e-5f;
     for (int l = 0; l < c.n_layers; l++) {
         hl_layer_plan *p = &c.layer[l];
         p->kind = s->layers[l];
         p->kv_source = -1;
+        p->ffn = hl_ffn_of_layer(&c, l);
         const hl_layer_type *t = hl_mixer_type(p->kind);
         int kv = t && (t->caps & HL_CAP_KV);
         p->v_head_dim = kv ? t->default_v_head_dim(&c) : 0;   // head_dim; d_inner / n_heads in H layers
@@ -50,16 +55,20 @@ static hl_model_config make_cfg(const tiny_spec *s) {
 
 // A: SWA + meta + KV sharing + GQA, swiglu, untied
 static const tiny_spec SPEC_A = { "attn_swa_meta_kvshare_gqa", "AAA", 16, 4, 2, 4, 3, 2, 1, 24, 0, 11,
-                                  1, {0}, 1, {{1, 2}}, {2} };
+                                  1, {0}, 1, {{1, 2}}, {2}, NULL };
 // S: Mamba with meta tokens, no FFN, tied
 static const tiny_spec SPEC_S = { "mamba_meta_noffn", "SS", 8, 0, 0, 0, 0, 2, 0, 0, 1, 9,
-                                  0, {0}, 0, {{0}}, {0} };
+                                  0, {0}, 0, {{0}}, {0}, NULL };
 // H: hybrid heads with meta, SWA, KV sharing (group of 3), swiglu, tied
 static const tiny_spec SPEC_H = { "hybrid_meta_swa_kvshare", "HHHH", 12, 4, 2, 4, 3, 3, 1, 16, 1, 10,
-                                  1, {0}, 1, {{1, 2, 3}}, {3} };
+                                  1, {0}, 1, {{1, 2, 3}}, {3}, NULL };
 // mix: A, H, S with an A->A share through an S layer, no FFN, untied
 static const tiny_spec SPEC_MIX = { "mix_AHSA", "AHSA", 16, 4, 4, 4, 4, 1, 0, 0, 0, 12,
-                                    1, {1}, 1, {{0, 3}}, {2} };
+                                    1, {1}, 1, {{0, 3}}, {2}, NULL };
+
+// FFN per layer: pattern swiglu, none over "ASA" (layer 1 has no FFN), untied
+static const tiny_spec SPEC_FFN_PATTERN = { "ffn_pattern_swiglu_none", "ASA", 8, 2, 1, 4, 0, 1, 1, 12, 0, 9,
+                                            0, {0}, 0, {{0}}, {0}, "sn" };
 
 // ---------------------------------------------------------------- helpers
 typedef struct { int B, T; int32_t *tokens, *pos, *targets; int n_out; } batch;
@@ -508,7 +517,7 @@ static void test_registry_walk(void) {
         if (t->part != HL_PART_MIXER) continue;
         char layers[3] = { t->letter, t->letter, 0 }, name[64];
         snprintf(name, sizeof name, "registry_%s", t->name);
-        tiny_spec s = { name, layers, 8, 2, 1, 4, 3, 2, 1, 12, i % 2, 7, 0, {0}, 0, {{0}}, {0} };
+        tiny_spec s = { name, layers, 8, 2, 1, 4, 3, 2, 1, 12, i % 2, 7, 0, {0}, 0, {{0}}, {0}, NULL };
         hl_model_config c = make_cfg(&s);
         if (t->caps & HL_CAP_KV) { s.n_share = 1; s.share[0][0] = 0; s.share[0][1] = 1; s.share_len[0] = 2; }
         c = make_cfg(&s);
@@ -521,12 +530,55 @@ static void test_registry_walk(void) {
     }
 }
 
+// model.ffn.pattern: block l has an FFN (mlp tensors and its norm) exactly
+// when the pattern gives it one; a plan that disagrees with model.ffn is refused.
+static void test_ffn_pattern(void) {
+    hl_model_config c = make_cfg(&SPEC_FFN_PATTERN);
+    hl_tensor_info *t;
+    int n = hl_model_tensors(&c, &t), mlp[3] = {0}, norm2[3] = {0};
+    for (int i = 0; i < n; i++) {
+        int l;
+        if (sscanf(t[i].name, "model.layers.%d.", &l) != 1 || l < 0 || l > 2) continue;
+        mlp[l] += strstr(t[i].name, ".mlp.") != NULL;
+        norm2[l] += strstr(t[i].name, "post_attention_layernorm") != NULL;
+    }
+    free(t);
+    hl_check(n > 0 && mlp[0] == 3 && mlp[1] == 0 && mlp[2] == 3 && norm2[0] == 1 && norm2[1] == 0 && norm2[2] == 1,
+             "ffn_pattern_tensors", "mlp %d %d %d, post norms %d %d %d", mlp[0], mlp[1], mlp[2], norm2[0], norm2[1], norm2[2]);
+    hl_check(c.layer[1].ffn == HL_FFN_NONE && c.layer[2].ffn == HL_FFN_SWIGLU, "ffn_pattern_plan", "%d %d",
+             (int)c.layer[1].ffn, (int)c.layer[2].ffn);
+    char err[256] = "";
+    c.layer[1].ffn = HL_FFN_SWIGLU;
+    int rc = hl_model_check(&c, err, sizeof err);
+    hl_check(rc == HL_EBADINPUT && strstr(err, "layer 1's plan has FFN swiglu, model.ffn gives none"),
+             "ffn_pattern_plan_must_match", "rc %d: %s", rc, err);
+}
+
+// Every registered type's sections are in the "model" section (one per name).
+static void test_model_sections(void) {
+    const hl_cfg_section *m = hl_model_section();
+    for (int i = 0; hl_layer_types[i]; i++)
+        for (int j = 0; j < HL_LAYER_MAX_SECTIONS && hl_layer_types[i]->sections[j]; j++) {
+            const hl_cfg_section *sec = hl_layer_types[i]->sections[j];
+            const hl_cfg_key *k = hl_cfg_find(m, sec->name, strlen(sec->name));
+            char name[96];
+            snprintf(name, sizeof name, "model_section_has_%s_%s", hl_layer_types[i]->name, sec->name);
+            hl_check(k && k->kind == HL_CFG_SECTION && hl_cfg_same_section(k->section, sec), name, "missing or different");
+        }
+    hl_check(hl_cfg_find(m, "ffn", 3) != NULL, "model_section_has_ffn", "");
+}
+
 int main(void) {
     const char *seed = getenv("HL_TEST_SEED");   // stress runs: other random draws
     if (seed) rng_state = strtoull(seed, NULL, 10);
     test_registry();
     test_registry_walk();
     test_bad_inputs();
+    test_model_sections();
+    test_ffn_pattern();
+    test_counts(&SPEC_FFN_PATTERN);
+    test_gradients(&SPEC_FFN_PATTERN, 0);
+    test_parity(&SPEC_FFN_PATTERN);
     test_bad_configs();
     test_count_overflow();
     test_names_and_init();

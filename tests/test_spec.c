@@ -367,6 +367,85 @@ static void test_mqar_tiny(void) {
     hl_spec_free(&s);
 }
 
+// The hashes of the shipped specs, as before the config sections moved into
+// the modules (core/config.h): a change of canonical output shows here.
+static void test_pinned_hashes(void) {
+    static const struct { const char *file, *hash; } pins[] = {
+        {"sweeps/specs/bench-8x256.json", "ea10257453e5d270176f2d0c4ee2131d00f1afd233bacb3e246940d7ab1c898c"},
+        {"sweeps/specs/hymba-1.5b.json", "29aa81326697529a60c5662a116eff67df582dbdced0cfddd6722904b0da4126"},
+        {"sweeps/specs/jamba-v0.1-dense.json", "9bde1d9a3a7bd97ee8428046bc9cefca4ea55bcefb149d36727ccc4799ec6eb0"},
+        {"sweeps/specs/llama2-7b.json", "d7d05acec2a65f201d12332a2fcbc69b0ae77c5d80711b9a82e12bcee40a5ee2"},
+        {"sweeps/specs/mqar-256.json", "906684aa268a36884c4204a54ec46675482ee466c6796fb2badc04bd52618545"},
+        {"sweeps/specs/mqar-tiny.json", "dca0942d84c3258670f74e86f82fb465db2c5bc3c0a544b1a37d7c82243f0591"},
+        {"sweeps/specs/quickstart-base.json", "4260d7433d94c826f6841d619b0bfb76cf62ea0cd186bc09cedefb98bffd1b9e"},
+    };
+    for (size_t i = 0; i < sizeof pins / sizeof pins[0]; i++) {
+        hl_spec s;
+        char name[96];
+        int rc = hl_spec_load_file(pins[i].file, NULL, 0, &s, err, sizeof err);
+        snprintf(name, sizeof name, "pinned_hash_%s", strrchr(pins[i].file, '/') + 1);
+        hl_check(rc == HL_OK && !strcmp(s.hash, pins[i].hash), name, "%s", rc == HL_OK ? s.hash : err);
+        hl_spec_free(&s);
+    }
+}
+
+// model.ffn.pattern: the FFN per layer, cyclic; [] is the default and is
+// left out of the canonical form (older specs keep their hash).
+static void test_ffn_pattern(void) {
+    const char *base = "{\"model\":{\"layers\":\"AS\",\"n_layers\":5,\"d_model\":32}}";
+    hl_spec s, t;
+    const char *pat[] = {"model.ffn.pattern=[\"swiglu\",\"none\"]"};
+    int rc = load(base, pat, 1, &s);
+    hl_check(rc == HL_OK && s.model.ffn.n_pattern == 2 && s.model.layer[0].ffn == HL_FFN_SWIGLU &&
+             s.model.layer[1].ffn == HL_FFN_NONE && s.model.layer[4].ffn == HL_FFN_SWIGLU && s.model.ffn.d_ff == 128,
+             "ffn_pattern_per_layer", "rc %d %s", rc, err);
+    hl_check(rc == HL_OK && strstr(s.canonical_json, "\"pattern\":[\"swiglu\",\"none\"]"), "ffn_pattern_canonical",
+             "%s", rc == HL_OK ? s.canonical_json : err);
+    if (rc == HL_OK && load(s.canonical_json, NULL, 0, &t) == HL_OK) {
+        hl_check(!strcmp(s.hash, t.hash) && t.model.layer[3].ffn == HL_FFN_NONE, "ffn_pattern_round_trip", "%s", t.canonical_json);
+        hl_spec_free(&t);
+    } else hl_check(0, "ffn_pattern_round_trip", "%s", err);
+    char plain[65], empty[65];
+    hash_of(base, NULL, 0, plain);
+    const char *none[] = {"model.ffn.pattern=[]"};
+    hash_of(base, none, 1, empty);
+    hl_check(plain[0] && !strcmp(plain, empty) && strcmp(plain, s.hash), "ffn_pattern_empty_is_default", "%s %s", plain, empty);
+    hl_spec_free(&s);
+    rc = load(base, none, 1, &s);
+    hl_check(rc == HL_OK && !strstr(s.canonical_json, "pattern") && s.model.layer[1].ffn == HL_FFN_SWIGLU,
+             "ffn_pattern_empty_omitted", "%s", rc == HL_OK ? s.canonical_json : err);
+    hl_spec_free(&s);
+    // d_ff applies when some layer has swiglu, whatever the type
+    const char *nones[] = {"model.ffn.pattern=[\"none\"]", "model.ffn.d_ff=7"};
+    rc = load(base, nones, 2, &s);
+    hl_check(rc == HL_OK && s.model.ffn.d_ff == 0 && s.model.layer[0].ffn == HL_FFN_NONE, "ffn_pattern_all_none_no_d_ff", "%s", err);
+    hl_spec_free(&s);
+    const char *typed[] = {"model.ffn.type=none", "model.ffn.pattern=[\"none\",\"swiglu\"]"};
+    rc = load(base, typed, 2, &s);
+    hl_check(rc == HL_OK && s.model.ffn.d_ff == 128 && s.model.layer[1].ffn == HL_FFN_SWIGLU, "ffn_pattern_over_type", "%s", err);
+    hl_spec_free(&s);
+    static const struct { const char *set, *msg; } bad[] = {
+        {"model.ffn.pattern=[\"swiglu\",\"moe2\"]", "t.json: model.ffn.pattern[1]: unknown FFN \"moe2\" (known: swiglu, none)"},
+        {"model.ffn.pattern=[\"moe\"]", "t.json: model.ffn.pattern[0]: \"moe\" is not supported yet"},
+        {"model.ffn.pattern=[3]", "t.json: --set model.ffn.pattern[0]: must be a string (got 3)"},
+        {"model.ffn.pattern=\"swiglu\"", "t.json: --set model.ffn.pattern: must be an array of strings (got \"swiglu\")"},
+    };
+    for (int i = 0; i < 4; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "ffn_pattern_error_%d", i);
+        rc = load(base, &bad[i].set, 1, &s);
+        hl_check(rc == HL_EBADINPUT && strstr(err, bad[i].msg) == err, name, "rc %d: %s", rc, err);
+        hl_spec_free(&s);
+    }
+    char big[2400] = "model.ffn.pattern=[";
+    for (int i = 0; i < 257; i++) strcat(big, i ? ",\"none\"" : "\"none\"");
+    strcat(big, "]");
+    const char *bigp = big;
+    rc = load(base, &bigp, 1, &s);
+    hl_check(rc == HL_EBADINPUT && strstr(err, "model.ffn.pattern: at most 256 entries (got 257)"), "ffn_pattern_too_long", "%s", err);
+    hl_spec_free(&s);
+}
+
 int main(void) {
     test_sha256();
     test_defaults();
@@ -377,5 +456,7 @@ int main(void) {
     test_sweeps();
     test_mqar_tiny();
     test_limits();
+    test_pinned_hashes();
+    test_ffn_pattern();
     return hl_test_done();
 }

@@ -107,12 +107,9 @@ static void gather_layer_facts(const hl_model_config *c, const hl_tensor_info *t
         if (c->layer[l].kv_source >= 0) f->consumers[c->layer[l].kv_source]++;
 }
 
+// The model's FFN in the header: model.ffn.type, or "per layer" with a pattern.
 static const char *ffn_name(const hl_model_config *c) {
-    switch (c->ffn.type) {
-    case HL_FFN_SWIGLU: return "swiglu";
-    case HL_FFN_MOE: return "moe";
-    default: return "none";
-    }
+    return c->ffn.n_pattern > 0 ? "per layer" : hl_ffn_name(c->ffn.type);
 }
 
 // A layer without K/V (its mixer's capabilities, models/layer.h) shows "-" / "none".
@@ -161,7 +158,7 @@ static void print_text(const hl_spec *s, const describe_args *a, const hl_model_
     char b1[48], b2[48];
     printf("%s: %d layers (pattern \"%s\"), d_model %d, vocab %d, %d meta tokens, ffn %s",
            s->name, c->n_layers, c->layers_pattern, c->d_model, c->vocab_size, c->meta_tokens, ffn_name(c));
-    if (c->ffn.type != HL_FFN_NONE) printf(" (d_ff %d)", c->ffn.d_ff);
+    if (c->ffn.d_ff > 0) printf(" (d_ff %d)", c->ffn.d_ff);
     printf(", %s embeddings\n\nlayer map:\n", c->tie_embeddings ? "tied" : "untied");
     printf("  %5s  %-4s  %-10s  %-16s  %-7s  %15s\n", "layer", "kind", "attention", "kv", "ffn", "params");
     for (int l = 0; l < c->n_layers; l++) {
@@ -169,7 +166,7 @@ static void print_text(const hl_spec *s, const describe_args *a, const hl_model_
         char at[32], kv[32];
         attn_text(p, at, sizeof at);
         kv_text(p, f->consumers[l], kv, sizeof kv);
-        printf("  %5d  %-4c  %-10s  %-16s  %-7s  %15s\n", l, p->kind, at, kv, ffn_name(c),
+        printf("  %5d  %-4c  %-10s  %-16s  %-7s  %15s\n", l, p->kind, at, kv, hl_ffn_name(p->ffn),
                commas(f->params[l], b1, sizeof b1));
     }
     printf("\nparameters: %s\n", commas(k->params, b1, sizeof b1));
@@ -223,7 +220,7 @@ static void print_json(const hl_spec *s, const describe_args *a, const hl_model_
         const hl_layer_plan *p = &c->layer[l];
         printf("%s{\"index\":%d,\"kind\":\"%c\",\"window\":%d,\"kv\":\"%s\",\"kv_source\":%d,"
                "\"ffn\":\"%s\",\"params\":%lld}", l ? "," : "", l, p->kind, p->window,
-               kv_role(p, f->consumers[l]), p->kv_source, ffn_name(c), (long long)f->params[l]);
+               kv_role(p, f->consumers[l]), p->kv_source, hl_ffn_name(p->ffn), (long long)f->params[l]);
     }
     printf("]}\n");
 }
