@@ -530,8 +530,9 @@ static void test_adamw_axpby(const hl_ops *ops, const hl_ops *ref) {
 
 // The finite-difference machinery must be able to fail: a deliberately wrong
 // backward (silu gradient without the x*(1-s) term) has to be caught.
-static void bad_silu_bwd(const hl_silu_bwd_args *a) {
+static int bad_silu_bwd(const hl_silu_bwd_args *a) {
     for (size_t i = 0; i < a->n; i++) a->dinp[i] = a->dout[i] / (1.0f + expf(-a->inp[i]));
+    return HL_OK;
 }
 static void test_fd_can_fail(const hl_ops *ref) {
     hl_ops bad = *ref;
@@ -548,15 +549,15 @@ static void test_fd_can_fail(const hl_ops *ref) {
 // FD check, whether FD sees the input (backward forgot dbias) or not (forward
 // and backward both ignore the bias: zero against zero, nothing checked).
 static const hl_ops *g_ref_ops;
-static void no_bias_matmul_fwd(const hl_matmul_fwd_args *a) {
+static int no_bias_matmul_fwd(const hl_matmul_fwd_args *a) {
     hl_matmul_fwd_args b = *a;
     b.bias = NULL;
-    g_ref_ops->matmul_fwd(&b);
+    return g_ref_ops->matmul_fwd(&b);
 }
-static void no_dbias_matmul_bwd(const hl_matmul_bwd_args *a) {
+static int no_dbias_matmul_bwd(const hl_matmul_bwd_args *a) {
     hl_matmul_bwd_args b = *a;
     b.dbias = NULL;
-    g_ref_ops->matmul_bwd(&b);
+    return g_ref_ops->matmul_bwd(&b);
 }
 static void test_fd_zero_gradient(const hl_ops *ref) {
     g_ref_ops = ref;

@@ -86,9 +86,9 @@ static batch make_batch(int B, int T, int V) {
 }
 static void free_batch(batch *b) { free(b->tokens); free(b->pos); free(b->targets); }
 
-static hl_model *make_model(const hl_model_config *c, const hl_ops *ops, int B, int T) {
+static hl_model *make_model(const hl_model_config *c, const hl_backend *be, int B, int T) {
     char err[512];
-    hl_model *m = hl_model_create(c, ops, B, T, err, sizeof err);
+    hl_model *m = hl_model_create(c, be, B, T, err, sizeof err);
     if (!m) { printf("create failed: %s\n", err); return NULL; }
     hl_model_init(m, 7);
     // move off the init's special values (norms 1, D 1, zeros) so every path matters
@@ -215,7 +215,7 @@ static int find_tensor(hl_model *m, const char *name) {
 static void test_gradients(const tiny_spec *s, int corrupt) {
     hl_model_config c = make_cfg(s);
     const int B = 2, T = 7;
-    hl_model *m = make_model(&c, &hl_ops_cpu_ref, B, T);
+    hl_model *m = make_model(&c, hl_backend_get("cpu_ref"), B, T);
     char name[128];
     snprintf(name, sizeof name, "grad_fd_%s", s->name);
     if (!m) { hl_check(0, name, "model create failed"); return; }
@@ -251,8 +251,8 @@ static void test_parity(const tiny_spec *s) {
     const int B = 2, T = 9;
     char name[128];
     snprintf(name, sizeof name, "parity_cpu_vs_cpu_ref_%s", s->name);
-    hl_model *ref = make_model(&c, &hl_ops_cpu_ref, B, T);
-    hl_model *fast = make_model(&c, &hl_ops_cpu, B, T);
+    hl_model *ref = make_model(&c, hl_backend_get("cpu_ref"), B, T);
+    hl_model *fast = make_model(&c, hl_backend_get("cpu"), B, T);
     if (!ref || !fast) { hl_check(0, name, "create failed"); return; }
     memcpy(hl_model_params(fast), hl_model_params(ref), hl_model_numel(ref) * sizeof(float));
     batch b = make_batch(B, T, c.vocab_size);
@@ -277,7 +277,7 @@ static void test_parity(const tiny_spec *s) {
 
 // Two forwards bit-identical; logits at selected positions equal the rows
 // of the all-positions forward.
-static void test_forward_properties(const tiny_spec *s, const hl_ops *ops) {
+static void test_forward_properties(const tiny_spec *s, const hl_backend *ops) {
     hl_model_config c = make_cfg(s);
     const int B = 2, T = 6, V = c.vocab_size;
     char name[128];
@@ -319,7 +319,7 @@ static void test_counts(const tiny_spec *s) {
     snprintf(name, sizeof name, "counts_%s", s->name);
     hl_check(n > 0 && k.params == sum && comp == sum && k.flops_per_token > 0,
              name, "tensors %d, sum %lld, count %lld, by component %lld", n, (long long)sum, (long long)k.params, (long long)comp);
-    hl_model *m = hl_model_create(&c, &hl_ops_cpu_ref, 1, 4, (char[256]){0}, 256);
+    hl_model *m = hl_model_create(&c, hl_backend_get("cpu_ref"), 1, 4, (char[256]){0}, 256);
     snprintf(name, sizeof name, "numel_matches_count_%s", s->name);
     hl_check(m && (int64_t)hl_model_numel(m) == sum, name, "numel %zu vs %lld", m ? hl_model_numel(m) : 0, (long long)sum);
     hl_model_free(m);
@@ -345,7 +345,7 @@ static void test_cache_and_flops(void) {
 
 static void test_names_and_init(void) {
     hl_model_config c = make_cfg(&SPEC_H);
-    hl_model *m = hl_model_create(&c, &hl_ops_cpu_ref, 1, 4, (char[256]){0}, 256);
+    hl_model *m = hl_model_create(&c, hl_backend_get("cpu_ref"), 1, 4, (char[256]){0}, 256);
     if (!hl_check(m != NULL, "hybrid_create", "failed")) return;
     hl_check(find_tensor(m, "model.layers.1.self_attn.k_proj.weight") >= 0 &&
              find_tensor(m, "model.layers.2.self_attn.k_proj.weight") < 0 &&
@@ -391,7 +391,7 @@ static void test_bad_configs(void) {
     char err[256] = "";
     hl_model_config c = make_cfg(&SPEC_MIX);
     c.layer[3].kv_source = 2;   // an S layer as producer
-    hl_check(hl_model_create(&c, &hl_ops_cpu_ref, 1, 4, err, sizeof err) == NULL && strstr(err, "kv_share"),
+    hl_check(hl_model_create(&c, hl_backend_get("cpu_ref"), 1, 4, err, sizeof err) == NULL && strstr(err, "kv_share"),
              "reject_ssm_kv_producer", "err '%s'", err);
     c = make_cfg(&SPEC_A);
     c.attn.n_kv_heads = 3;
@@ -466,8 +466,8 @@ int main(void) {
     test_gradients(&SPEC_MIX, 0);
     for (int i = 0; i < 4; i++) test_parity(specs[i]);
     for (int i = 0; i < 4; i++) {
-        test_forward_properties(specs[i], &hl_ops_cpu_ref);
-        test_forward_properties(specs[i], &hl_ops_cpu);
+        test_forward_properties(specs[i], hl_backend_get("cpu_ref"));
+        test_forward_properties(specs[i], hl_backend_get("cpu"));
     }
     return hl_test_done();
 }

@@ -170,18 +170,17 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
     hl_blas_init(opts->threads);
     snprintf(sum->blas_core, sizeof sum->blas_core, "%s", hl_blas_core());
     sum->threads = hl_blas_threads();
-    const hl_ops *ops = hl_ops_get(opts->backend ? opts->backend : "cpu");
-    if (!ops) return fail(sum, HL_RUN_FAILED, "unknown backend");
+    const hl_backend *be = hl_backend_get(opts->backend ? opts->backend : "cpu");
+    if (!be) return fail(sum, HL_RUN_FAILED, "unknown backend");
 
     int B = tc->batch_size, T = tc->task.seq_len, max_T = max_seq_len(spec);
-    hl_model *m = hl_model_create(mc, ops, B, max_T, err, sizeof err);
+    hl_model *m = hl_model_create(mc, be, B, max_T, err, sizeof err);
     if (!m) return fail(sum, HL_RUN_FAILED, err);
-    hl_model_init(m, tc->seed);
     sum->params = (long long)hl_model_numel(m);
-    size_t n = hl_model_numel(m);
-    hl_adam_state st = {calloc(n, sizeof(float)), calloc(n, sizeof(float))};
+    hl_adam_state st = {0};
     batch tb, eb;
-    if (!st.m || !st.v || !batch_alloc(&tb, B, T) || !batch_alloc(&eb, B, max_T)) {
+    if (hl_model_init(m, tc->seed) || hl_adam_create(&st, m) || !batch_alloc(&tb, B, T) || !batch_alloc(&eb, B, max_T)) {
+        hl_adam_free(&st);
         hl_model_free(m);
         return fail(sum, HL_RUN_FAILED, "out of memory allocating optimizer state and batches");
     }
@@ -197,7 +196,13 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
         hl_model_zero_grad(m);
         loss = hl_model_forward(m, tb.inputs, B, T, tb.pos, tb.n_labelled, tb.labels, NULL);
         hl_model_backward(m);
-        double gnorm = hl_grad_global_norm(hl_model_grads(m), n);
+        if (hl_model_last_status(m)) {   // an op refused its arguments: an error, not a divergence
+            snprintf(err, sizeof err, "step %d: %s", step, hl_op_error());
+            fail(sum, HL_RUN_FAILED, err);
+            sum->steps = step;
+            break;
+        }
+        double gnorm = hl_model_grad_norm(m, &st), clip_scale;
         if (!isfinite(loss) || !isfinite(gnorm)) {
             if (isfinite(loss))
                 snprintf(err, sizeof err, "gradient norm is %s at step %d (loss %.4g)", isnan(gnorm) ? "NaN" : "inf", step, loss);
@@ -207,9 +212,14 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
             sum->steps = step;
             break;
         }
-        hl_clip_grads(hl_model_grads(m), n, gnorm, tc->grad_clip);
+        int orc = hl_model_clip_grads(m, gnorm, tc->grad_clip, &clip_scale);
         double lr = hl_lr_at(tc, step);
-        hl_adamw_step(ops, m, &st, tc, lr, step);
+        if (!orc) orc = hl_adamw_step(m, &st, tc, lr, step);
+        if (orc) {
+            snprintf(err, sizeof err, "step %d: optimizer: %s", step, hl_op_error());
+            fail(sum, HL_RUN_FAILED, err);
+            break;
+        }
         train_time += now_s() - t0;
         tokens += (double)B * T;
         sum->steps = step;
@@ -238,7 +248,7 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
     }
     sum->wall_s = now_s() - t_start;
     batch_free(&tb); batch_free(&eb);
-    free(st.m); free(st.v);
+    hl_adam_free(&st);
     hl_model_free(m);
     return sum->status;
 }
