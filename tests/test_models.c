@@ -449,6 +449,62 @@ static void test_registry_walk(void) {
     }
 }
 
+// Op statuses reach the model's caller: with any one op missing from the
+// backend (NULL: HL_EUNSUPPORTED), a forward + backward of a model that uses
+// every op but adamw ends with hl_model_last_status naming the failure, so
+// no call site in the model or a layer drops a status; a clean run is HL_OK
+// and the next forward starts clean.
+static void test_op_status_reaches_caller(void) {
+    hl_model_config c = make_cfg(&SPEC_MIX);
+    const int B = 2, T = 5;
+    batch b = make_batch(B, T, c.vocab_size);
+    const hl_backend *ref = hl_backend_get("cpu_ref");
+    hl_model *clean = make_model(&c, ref, B, T);
+    hl_model_forward(clean, b.tokens, B, T, b.pos, b.n_out, b.targets, NULL);
+    hl_model_backward(clean);
+    hl_check(clean && hl_model_last_status(clean) == HL_OK, "op_status_ok_on_a_clean_run", "status %d: %s",
+             clean ? hl_model_last_status(clean) : -1, hl_op_error());
+    hl_model_free(clean);
+    int missed = 0;
+    char which[512] = "";
+    for (int op = 0; op < HL_OP_COUNT; op++) {
+        hl_ops ops = *ref->ops;
+#define HL_NULL_OP(p, name, T) if (op == HL_OP_##name) ops.name = NULL;
+        HL_OP_LIST(HL_NULL_OP, _)
+#undef HL_NULL_OP
+        hl_backend be = *ref;
+        be.ops = &ops;
+        hl_model *m = make_model(&c, &be, B, T);
+        if (!m) { missed++; continue; }
+        hl_model_forward(m, b.tokens, B, T, b.pos, b.n_out, b.targets, NULL);
+        hl_model_backward(m);
+        int rc = hl_model_last_status(m), want = op == HL_OP_adamw ? HL_OK : HL_EUNSUPPORTED;
+        if (rc != want || (rc && !strstr(hl_op_error(), hl_op_names[op]))) {
+            missed++;
+            size_t len = strlen(which);
+            snprintf(which + len, sizeof which - len, " %s(status %d)", hl_op_names[op], rc);
+        }
+        hl_model_free(m);
+    }
+    hl_check(!missed, "op_status_of_every_op_reaches_the_model_caller", "not propagated:%s", which);
+    // an op refusing its arguments (HL_EBADINPUT) sticks until the next forward
+    hl_ops ops = *ref->ops;
+    ops.matmul_bwd = NULL;
+    hl_backend be = *ref;
+    be.ops = &ops;
+    hl_model *m = make_model(&c, &be, B, T);
+    hl_model_forward(m, b.tokens, B, T, b.pos, b.n_out, b.targets, NULL);
+    int after_fwd = hl_model_last_status(m);
+    hl_model_backward(m);
+    int after_bwd = hl_model_last_status(m);
+    hl_model_forward(m, b.tokens, B, T, b.pos, b.n_out, b.targets, NULL);
+    hl_check(after_fwd == HL_OK && after_bwd == HL_EUNSUPPORTED && hl_model_last_status(m) == HL_OK,
+             "op_status_of_backward_sticks_until_next_forward", "after forward %d, backward %d, next forward %d",
+             after_fwd, after_bwd, hl_model_last_status(m));
+    hl_model_free(m);
+    free_batch(&b);
+}
+
 int main(void) {
     const char *seed = getenv("HL_TEST_SEED");   // stress runs: other random draws
     if (seed) rng_state = strtoull(seed, NULL, 10);
@@ -458,6 +514,7 @@ int main(void) {
     test_count_overflow();
     test_names_and_init();
     test_cache_and_flops();
+    test_op_status_reaches_caller();
     const tiny_spec *specs[] = { &SPEC_A, &SPEC_S, &SPEC_H, &SPEC_MIX };
     for (int i = 0; i < 4; i++) test_counts(specs[i]);
     test_gradients(&SPEC_A, 1);
