@@ -94,7 +94,7 @@ static int should_decay(const char *name) {
 }
 
 static const char *const SPEC =
-    "{\"model\": {\"vocab_size\": 64, \"d_model\": 16, \"layers\": \"ASH\", \"meta_tokens\": 2,"
+    "{\"model\": {\"vocab_size\": 1201, \"d_model\": 16, \"layers\": \"ASH\", \"meta_tokens\": 2,"
     " \"attn\": {\"n_heads\": 2, \"head_dim\": 8}, \"ssm\": {\"d_state\": 4, \"expand\": 2},"
     " \"tie_embeddings\": false},"
     " \"train\": {\"task\": {\"seq_len\": 16, \"num_kv_pairs\": 2}}, \"eval\": []}";
@@ -161,6 +161,8 @@ static void test_weight_decay(void) {
         hl_clip_grads(p, n, want_norm, 1.0);
         int rc = hl_model_clip_grads(m, got_norm, 1.0, &scale);
         hl_model_grads_to_host(m, q);
+        snprintf(what, sizeof what, "grad_norm_spans_several_chunks_%s", be->name);
+        hl_check(n > 2 * HL_NORM_CHUNK && n % HL_NORM_CHUNK, what, "%zu parameters", n);
         snprintf(what, sizeof what, "grad_norm_and_clip_through_backend_%s", be->name);
         hl_check(rc == HL_OK && got_norm == want_norm && scale < 1 && !memcmp(p, q, n * sizeof(float)), what,
                  "norm %.17g vs %.17g, rc %d, clipped grads %s", got_norm, want_norm, rc,

@@ -14,11 +14,13 @@ double hl_lr_at(const hl_train_config *tc, int step) {
     return tc->min_lr + (tc->lr - tc->min_lr) * shape;
 }
 
-double hl_grad_global_norm(const float *g, size_t n) {
-    double s = 0;
+// s + the sum of squares of g[0..n), accumulated in order in double.
+static double add_squares(double s, const float *g, size_t n) {
     for (size_t i = 0; i < n; i++) s += (double)g[i] * g[i];
-    return sqrt(s);
+    return s;
 }
+
+double hl_grad_global_norm(const float *g, size_t n) { return sqrt(add_squares(0, g, n)); }
 
 double hl_clip_grads(float *g, size_t n, double norm, double clip) {
     if (!(clip > 0 && norm > clip)) return 1.0;
@@ -33,7 +35,7 @@ int hl_adam_create(hl_adam_state *st, hl_model *m) {
     *st = (hl_adam_state){ .be = be, .n = n };
     st->m = be->alloc(bytes);
     st->v = be->alloc(bytes);
-    st->host = malloc(bytes ? bytes : 1);
+    st->host = malloc(HL_NORM_CHUNK * sizeof(float));
     if (!st->m || !st->v || !st->host) { hl_adam_free(st); return HL_EFAIL; }
     be->zero(st->m, bytes);
     be->zero(st->v, bytes);
@@ -47,8 +49,14 @@ void hl_adam_free(hl_adam_state *st) {
 }
 
 double hl_model_grad_norm(hl_model *m, hl_adam_state *st) {
-    hl_model_grads_to_host(m, st->host);
-    return hl_grad_global_norm(st->host, st->n);
+    const float *g = hl_model_grads(m);   // backend memory: only offsets are taken here
+    double s = 0;
+    for (size_t off = 0; off < st->n; off += HL_NORM_CHUNK) {
+        size_t len = st->n - off < HL_NORM_CHUNK ? st->n - off : HL_NORM_CHUNK;
+        st->be->d2h(st->host, g + off, len * sizeof(float));
+        s = add_squares(s, st->host, len);
+    }
+    return sqrt(s);
 }
 
 int hl_model_clip_grads(hl_model *m, double norm, double clip, double *scale) {

@@ -28,17 +28,19 @@ double hl_clip_grads(float *g, size_t n, double norm, double clip);
 
 // The optimizer state of one model, owned through the model's backend:
 // AdamW moments m, v (numel floats each, backend memory, zeroed at create)
-// and a host staging buffer (numel floats) for the gradient norm.
+// and a host staging buffer (HL_NORM_CHUNK floats) for the gradient norm.
+#define HL_NORM_CHUNK 16384   // 64 KB: stays in cache between the copy and the sum
 typedef struct { const hl_backend *be; float *m, *v; float *host; size_t n; } hl_adam_state;
 // HL_OK, or HL_EFAIL (out of memory; nothing left allocated).
 int hl_adam_create(hl_adam_state *st, hl_model *m);
 void hl_adam_free(hl_adam_state *st);
 
 // Device-side versions on the model's gradient arena (backend memory).
-// The norm: the gradients are copied to st->host with the backend's d2h and
-// summed there by hl_grad_global_norm (the same double sum as always; a
-// device backend pays one gradient-sized copy per step, ~1 ms per 100 MB on
-// PCIe 5, until a reduction op earns its place). Clipping scales the
+// The norm: the gradients are copied to st->host chunk by chunk with the
+// backend's d2h and summed there in order (the same double sum as
+// hl_grad_global_norm, bit for bit; a device backend pays one gradient-sized
+// copy per step, ~2 ms per 100 MB on PCIe 5, until a reduction op earns its
+// place). Clipping scales the
 // gradients in place with the axpby op (scale * g + 0 * g: bitwise equal to
 // g * scale for finite g); returns the op status and the scale in *scale.
 double hl_model_grad_norm(hl_model *m, hl_adam_state *st);
