@@ -50,7 +50,7 @@ static void host_device(char *buf, size_t len) {
 }
 static void no_libs(char *buf, size_t len) { snprintf(buf, len, "none"); }
 static void blas_libs(char *buf, size_t len) {
-    snprintf(buf, len, "OpenBLAS core %s, %d threads", hl_blas_core(), hl_blas_threads());
+    snprintf(buf, len, "%s, core %s, %d threads", hl_blas_config(), hl_blas_core(), hl_blas_threads());
 }
 
 // ---------------------------------------------------------------- registry

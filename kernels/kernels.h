@@ -13,9 +13,11 @@
 // is written then) or HL_EUNSUPPORTED (see HL_OP_CALL). The message of the
 // last failure on the calling thread is hl_op_error(). Ops never print and
 // never abort on bad arguments. Sizes of 0 are valid and do nothing.
-// A backend may leave an op NULL, or its support query may say no: callers
-// go through HL_OP_CALL, which then returns HL_EUNSUPPORTED; tests report
-// such an op "unsupported", which is different from an op that fails.
+// A backend may leave an op NULL (HL_OP_CALL, the way callers call ops, then
+// returns HL_EUNSUPPORTED), or its support query may refuse an op it has (a
+// refused op, when called, must itself return HL_EUNSUPPORTED). Either way
+// hl_backend_supports says 0 and the tests report the op "unsupported",
+// which is different from an op that fails.
 //
 // MEMORY: every pointer an op reads or writes (the float and int32 arrays
 // of its argument struct) is backend memory, from that backend's alloc. Only
@@ -312,7 +314,8 @@ int hl_op_fail(int code, const char *fmt, ...);
 //           (ops may be asynchronous on a device; copies to the host are
 //           complete when d2h returns).
 // Provenance: device ("host CPU, 16 threads"), libs ("OpenBLAS 0.3.26
-// core Haswell, 16 threads"; "none" for cpu_ref), written into buf.
+// DYNAMIC_ARCH ..., core Haswell, 16 threads": hl_blas_config, the core in
+// use and the threads; "none" for cpu_ref), written into buf.
 typedef struct hl_backend {
     const char *name;       // "cpu_ref", "cpu"
     const hl_ops *ops;
@@ -359,6 +362,9 @@ void hl_blas_preinit(char **argv);
 void hl_blas_init(int threads);
 // The OpenBLAS core in use (openblas_get_corename), e.g. "SkylakeX".
 const char *hl_blas_core(void);
+// The OpenBLAS build (openblas_get_config): version and build options, e.g.
+// "OpenBLAS 0.3.26 DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64".
+const char *hl_blas_config(void);
 int hl_blas_threads(void);
 // sgemm GFLOP/s measured now on (n x n) @ (n x n), for benchmarks.
 double hl_blas_sgemm_gflops(int n, int repeats);
