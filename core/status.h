@@ -9,8 +9,9 @@
 #include <stddef.h>
 
 // Return codes: HL_EBADINPUT the input is wrong (exit status 2), HL_EFAIL
-// anything else (I/O, memory).
-enum { HL_OK = 0, HL_EFAIL = 1, HL_EBADINPUT = 2 };
+// anything else (I/O, memory), HL_EUNSUPPORTED the backend does not
+// provide that op (kernels/kernels.h; exit status 1 like HL_EFAIL).
+enum { HL_OK = 0, HL_EFAIL = 1, HL_EBADINPUT = 2, HL_EUNSUPPORTED = 3 };
 
 #define HL_NAME_LEN 128     // names: spec, sweep, variant
 #define HL_ERR_LEN 1024     // message buffers

@@ -31,7 +31,7 @@ static void name_config_field(hl_hf_family family, const char *source, char *err
     if (key && len < errlen) snprintf(err + len, errlen - len, " (config.json: %s)", key);
 }
 
-int hl_hf_open(const char *dir, const hl_ops *ops, int max_B, int max_T, hl_spec *spec,
+int hl_hf_open(const char *dir, const hl_backend *be, int max_B, int max_T, hl_spec *spec,
                hl_model **m, hl_hf_family *family, char *err, size_t errlen) {
     char *json = NULL, source[1100];
     *m = NULL;
@@ -44,7 +44,7 @@ int hl_hf_open(const char *dir, const hl_ops *ops, int max_B, int max_T, hl_spec
     }
     free(json);
     if (!rc) {
-        *m = hl_model_create(&spec->model, ops, max_B, max_T, err, errlen);
+        *m = hl_model_create(&spec->model, be, max_B, max_T, err, errlen);
         if (!*m) rc = HL_EFAIL;
     }
     if (!rc) rc = hl_hf_load_weights(dir, *family, *m, err, errlen);
@@ -60,7 +60,7 @@ int hl_hf_import(const char *dir, const char *out, char *err, size_t errlen) {
     hl_spec spec;
     hl_model *m;
     hl_hf_family family;
-    int rc = hl_hf_open(dir, hl_ops_get("cpu_ref"), 1, 1, &spec, &m, &family, err, errlen);
+    int rc = hl_hf_open(dir, hl_backend_get("cpu_ref"), 1, 1, &spec, &m, &family, err, errlen);
     if (rc) return rc;
     rc = hl_ckpt_save(out, m, spec.canonical_json, err, errlen);
     hl_model_free(m);
@@ -79,7 +79,7 @@ int hl_hf_export_ckpt(const char *ckpt, const char *dir, char *err, size_t errle
     }
     hl_model *m = NULL;
     if (!rc) {
-        m = hl_model_create(&spec.model, hl_ops_get("cpu_ref"), 1, 1, err, errlen);
+        m = hl_model_create(&spec.model, hl_backend_get("cpu_ref"), 1, 1, err, errlen);
         if (!m) rc = HL_EFAIL;
     }
     if (!rc) rc = hl_ckpt_load(ckpt, m, err, errlen);

@@ -17,10 +17,10 @@
 int hl_ckpt_spec(const char *ckpt, hl_spec *spec, char *err, size_t errlen);
 
 // Opens the HF directory dir: *spec from config.json (source
-// "DIR/config.json"), *m built on ops for batches up to (max_B, max_T) with
+// "DIR/config.json"), *m built on backend be for batches up to (max_B, max_T) with
 // the directory's weights, *family its layout. On error nothing is left
 // allocated (*m NULL, *spec freed).
-int hl_hf_open(const char *dir, const hl_ops *ops, int max_B, int max_T, hl_spec *spec,
+int hl_hf_open(const char *dir, const hl_backend *be, int max_B, int max_T, hl_spec *spec,
                hl_model **m, hl_hf_family *family, char *err, size_t errlen);
 
 // HF directory -> hylab checkpoint out (canonical spec in its metadata;

@@ -11,6 +11,7 @@
 
 // OpenBLAS extensions (declared here: the system cblas.h may be netlib's).
 char *openblas_get_corename(void);
+char *openblas_get_config(void);
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
 
@@ -81,6 +82,11 @@ const char *hl_blas_core(void) {
 }
 
 int hl_blas_threads(void) { return openblas_get_num_threads(); }
+
+const char *hl_blas_config(void) {
+    const char *config = openblas_get_config();
+    return config ? config : "OpenBLAS (version unknown)";
+}
 
 static double now_seconds(void) {
     struct timespec ts;

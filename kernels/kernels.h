@@ -1,8 +1,30 @@
-// kernels.h: the op table. One struct of function pointers per backend.
+// kernels.h: the op table and the backend registry.
 //
-// Backends: "cpu_ref" (naive, obviously correct: the oracle), "cpu" (OpenMP +
-// OpenBLAS), later "cuda". A backend may leave an op NULL: callers and tests
-// treat NULL as "unsupported", which is different from an op that fails.
+// A backend (hl_backend, below) is an op table (hl_ops: one function pointer
+// per op), memory functions (alloc, free, zero, copies host<->device and
+// device<->device, synchronise), a per-op support query and its provenance.
+// Registered: "cpu_ref" (naive, obviously correct: the oracle) and "cpu"
+// (OpenMP + OpenBLAS); a "cuda" backend slots in as one more registry entry.
+//
+// OP STATUS: every op returns HL_OK, HL_EBADINPUT (invalid arguments:
+// negative sizes, a zero width where one is divided by, a required pointer
+// NULL, a token id outside [0, V) in embed_fwd/embed_bwd, a target outside
+// [0, V) and not ignore_index in xent, H not a multiple of Hkv, ...; nothing
+// is written then) or HL_EUNSUPPORTED (see HL_OP_CALL). The message of the
+// last failure on the calling thread is hl_op_error(). Ops never print and
+// never abort on bad arguments. Sizes of 0 are valid and do nothing.
+// A backend may leave an op NULL (HL_OP_CALL, the way callers call ops, then
+// returns HL_EUNSUPPORTED), or its support query may refuse an op it has (a
+// refused op, when called, must itself return HL_EUNSUPPORTED). Either way
+// hl_backend_supports says 0 and the tests report the op "unsupported",
+// which is different from an op that fails.
+//
+// MEMORY: every pointer an op reads or writes (the float and int32 arrays
+// of its argument struct) is backend memory, from that backend's alloc. Only
+// the backend and the kernels dereference it; everything else moves data
+// with the backend's copy functions (for the CPU backends device memory is
+// host memory, so the copies are memcpy: the code path is the same one a
+// CUDA backend takes).
 //
 // Layout conventions (all fp32, row-major, contiguous unless a stride is given):
 //   B  batch, T  positions (meta tokens included: meta tokens are positions
@@ -13,17 +35,19 @@
 //   * gradients of PARAMETERS are ADDED into (+=): dweight, dbias, dA_log, ...
 //   * gradients of ACTIVATIONS (inputs) are WRITTEN (=): dinp, dq, dx, ...
 //   * the residual stream is the exception and is handled by the caller, which
-//     accumulates into it with hl_ops.add.
+//     accumulates into it with hl_ops.axpby.
 // So a backward never needs its activation-gradient outputs zeroed first, and
 // parameter gradients are zeroed once per step by the caller.
 //
-// Every op is checked against cpu_ref on random inputs (tests/test_kernels.c)
-// and every backward against central finite differences.
+// Every op of every registered backend is checked against cpu_ref on random
+// inputs with a per-op tolerance (tests/test_kernels.c), every backward
+// against central finite differences, and the memory functions by round trips.
 #ifndef HYLAB_KERNELS_H
 #define HYLAB_KERNELS_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include "core/status.h"
 
 // ---------------------------------------------------------------- matmul
 // out = inp @ weight^T (+ bias)
@@ -233,36 +257,91 @@ typedef struct {
 } hl_axpby_args;
 
 // ---------------------------------------------------------------- the table
+// HL_OP_LIST(X, p) lists every op once as X(p, name, argument struct type)
+// (p: passed through, for the caller's use); the
+// op table, the op index enum (HL_OP_<name>), hl_op_names and the support
+// query are all generated from it, so an op added here is walked by the tests.
+#define HL_OP_LIST(X, p)                                                          \
+    X(p, matmul_fwd, hl_matmul_fwd_args)   X(p, matmul_bwd, hl_matmul_bwd_args)      \
+    X(p, embed_fwd, hl_embed_fwd_args)     X(p, embed_bwd, hl_embed_bwd_args)        \
+    X(p, rmsnorm_fwd, hl_rmsnorm_fwd_args) X(p, rmsnorm_bwd, hl_rmsnorm_bwd_args)    \
+    X(p, rope_fwd, hl_rope_args)           X(p, rope_bwd, hl_rope_args)              \
+    X(p, attn_fwd, hl_attn_fwd_args)       X(p, attn_bwd, hl_attn_bwd_args)          \
+    X(p, conv1d_fwd, hl_conv1d_fwd_args)   X(p, conv1d_bwd, hl_conv1d_bwd_args)      \
+    X(p, scan_fwd, hl_scan_fwd_args)       X(p, scan_bwd, hl_scan_bwd_args)          \
+    X(p, silu_fwd, hl_silu_fwd_args)       X(p, silu_bwd, hl_silu_bwd_args)          \
+    X(p, swiglu_fwd, hl_swiglu_fwd_args)   X(p, swiglu_bwd, hl_swiglu_bwd_args)      \
+    X(p, xent_fwd, hl_xent_fwd_args)       X(p, xent_bwd, hl_xent_bwd_args)          \
+    X(p, adamw, hl_adamw_args)             X(p, axpby, hl_axpby_args)
+
+// Each op: int (*name)(const args *): HL_OK or an error status (see the top
+// of this file); NULL = unsupported. rope_bwd: out = d inp, inp = d out.
 typedef struct hl_ops {
     const char *name;  // "cpu_ref", "cpu", "cuda"
-    void (*matmul_fwd)(const hl_matmul_fwd_args *);
-    void (*matmul_bwd)(const hl_matmul_bwd_args *);
-    void (*embed_fwd)(const hl_embed_fwd_args *);
-    void (*embed_bwd)(const hl_embed_bwd_args *);
-    void (*rmsnorm_fwd)(const hl_rmsnorm_fwd_args *);
-    void (*rmsnorm_bwd)(const hl_rmsnorm_bwd_args *);
-    void (*rope_fwd)(const hl_rope_args *);
-    void (*rope_bwd)(const hl_rope_args *);   // out = d inp, inp = d out
-    void (*attn_fwd)(const hl_attn_fwd_args *);
-    void (*attn_bwd)(const hl_attn_bwd_args *);
-    void (*conv1d_fwd)(const hl_conv1d_fwd_args *);
-    void (*conv1d_bwd)(const hl_conv1d_bwd_args *);
-    void (*scan_fwd)(const hl_scan_fwd_args *);
-    void (*scan_bwd)(const hl_scan_bwd_args *);
-    void (*silu_fwd)(const hl_silu_fwd_args *);
-    void (*silu_bwd)(const hl_silu_bwd_args *);
-    void (*swiglu_fwd)(const hl_swiglu_fwd_args *);
-    void (*swiglu_bwd)(const hl_swiglu_bwd_args *);
-    void (*xent_fwd)(const hl_xent_fwd_args *);
-    void (*xent_bwd)(const hl_xent_bwd_args *);
-    void (*adamw)(const hl_adamw_args *);
-    void (*axpby)(const hl_axpby_args *);
+#define HL_OP_FIELD(p, op, T) int (*op)(const T *);
+    HL_OP_LIST(HL_OP_FIELD, _)
+#undef HL_OP_FIELD
 } hl_ops;
+
+#define HL_OP_ENUM(p, op, T) HL_OP_##op,
+typedef enum { HL_OP_LIST(HL_OP_ENUM, _) HL_OP_COUNT } hl_op_id;
+#undef HL_OP_ENUM
+extern const char *const hl_op_names[HL_OP_COUNT];   // "matmul_fwd", ...
+hl_op_id hl_op_index(const char *name);              // HL_OP_COUNT if unknown
 
 extern const hl_ops hl_ops_cpu_ref;
 extern const hl_ops hl_ops_cpu;
 
-// Backend lookup by name ("cpu_ref", "cpu"); NULL if unknown/unavailable.
+// Calls op `op` of table `ops` with argument pointer `args` and gives its
+// status; a NULL op gives HL_EUNSUPPORTED (with hl_op_error() naming it).
+#define HL_OP_CALL(ops, op, args) \
+    ((ops)->op ? (ops)->op(args) : hl_op_fail(HL_EUNSUPPORTED, "%s: op %s unsupported", (ops)->name, #op))
+
+// The message of the last op failure on this thread ("" when none yet).
+const char *hl_op_error(void);
+// Sets that message (printf format) and returns code: how ops report errors.
+__attribute__((format(printf, 2, 3)))
+int hl_op_fail(int code, const char *fmt, ...);
+
+// ---------------------------------------------------------------- backends
+// Memory functions (all sizes in bytes; n == 0 is valid):
+//   alloc:  n bytes of device memory, 64-byte aligned, contents unspecified
+//           (callers that need zeros call zero); NULL when out of memory.
+//   free:   p from alloc (NULL ignored); n is the size given to alloc.
+//   zero:   n bytes at p set to 0 (all-zero bits: 0.0f, int 0).
+//   h2d, d2h, d2d: copy n bytes (dst, src; ranges do not overlap).
+//   sync:   returns once every op and copy issued so far has finished
+//           (ops may be asynchronous on a device; copies to the host are
+//           complete when d2h returns).
+// Provenance: device ("host CPU, 16 threads"), libs ("OpenBLAS 0.3.26
+// DYNAMIC_ARCH ..., core Haswell, 16 threads": hl_blas_config, the core in
+// use and the threads; "none" for cpu_ref), written into buf.
+typedef struct hl_backend {
+    const char *name;       // "cpu_ref", "cpu"
+    const hl_ops *ops;
+    void *(*alloc)(size_t n);
+    void (*free)(void *p, size_t n);
+    void (*zero)(void *p, size_t n);
+    void (*h2d)(void *dst, const void *src, size_t n);
+    void (*d2h)(void *dst, const void *src, size_t n);
+    void (*d2d)(void *dst, const void *src, size_t n);
+    void (*sync)(void);
+    // Optional finer support query (NULL: every non-NULL op is supported).
+    int (*op_supported)(hl_op_id op);
+    void (*device)(char *buf, size_t len);
+    void (*libs)(char *buf, size_t len);
+} hl_backend;
+
+// 1 when backend be runs op `op` (its table has it and the query agrees).
+int hl_backend_supports(const hl_backend *be, hl_op_id op);
+// The registered backends, in order ("cpu_ref" first: the oracle).
+int hl_backend_count(void);
+const hl_backend *hl_backend_at(int i);
+// Lookup by name: NULL if unknown (then hl_backend_known lists the names).
+const hl_backend *hl_backend_get(const char *name);
+// The registered names as "cpu_ref, cpu" (for "unknown backend" messages).
+void hl_backend_known(char *buf, size_t len);
+// The op table of a registered backend by name (NULL if unknown).
 const hl_ops *hl_ops_get(const char *name);
 
 // ---------------------------------------------------------------- BLAS set-up
@@ -283,6 +362,9 @@ void hl_blas_preinit(char **argv);
 void hl_blas_init(int threads);
 // The OpenBLAS core in use (openblas_get_corename), e.g. "SkylakeX".
 const char *hl_blas_core(void);
+// The OpenBLAS build (openblas_get_config): version and build options, e.g.
+// "OpenBLAS 0.3.26 DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64".
+const char *hl_blas_config(void);
 int hl_blas_threads(void);
 // sgemm GFLOP/s measured now on (n x n) @ (n x n), for benchmarks.
 double hl_blas_sgemm_gflops(int n, int repeats);

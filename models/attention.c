@@ -79,38 +79,36 @@ size_t hl_attn_scratch_floats(const hl_attn_dims *a, int B, int T) {
     return off;
 }
 
-static void rope(const hl_ops *ops, int backward, float *x, int B, int T, int H, int hd, float theta) {
+static void rope(const hl_run *r, int backward, float *x, int B, int T, int H, int hd, float theta) {
     hl_rope_args a = { .out = x, .inp = x, .B = B, .T = T, .H = H, .hd = hd, .theta = theta };
-    if (backward) ops->rope_bwd(&a); else ops->rope_fwd(&a);
+    if (backward) HL_RUN_OP(r, rope_bwd, &a); else HL_RUN_OP(r, rope_fwd, &a);
 }
 
 void hl_attn_core_forward(hl_layer *L, const hl_run *r, const hl_attn_bufs *b,
                           int slot_q, int slot_k, int slot_v, const float *inp) {
     hl_attn_dims a = hl_attn_dims_of(L->cfg, L->index);
-    const hl_ops *ops = r->ops;
     int N = r->B * r->T;
     // inp is (B, T, d); q is (B, T, H, hd)
-    hl_linear(ops, b->q, inp, L->p[slot_q], N, a.d, a.H * a.hd);
-    rope(ops, 0, b->q, r->B, r->T, a.H, a.hd, a.theta);
+    hl_linear(r, b->q, inp, L->p[slot_q], N, a.d, a.H * a.hd);
+    rope(r, 0, b->q, r->B, r->T, a.H, a.hd, a.theta);
     if (a.own_kv) {
         // k is (B, T, Hkv, hd), v is (B, T, Hkv, vd)
-        hl_linear(ops, b->k, inp, L->p[slot_k], N, a.d, a.Hkv * a.hd);
-        rope(ops, 0, b->k, r->B, r->T, a.Hkv, a.hd, a.theta);
-        hl_linear(ops, b->v, inp, L->p[slot_v], N, a.d, a.Hkv * a.vd);
+        hl_linear(r, b->k, inp, L->p[slot_k], N, a.d, a.Hkv * a.hd);
+        rope(r, 0, b->k, r->B, r->T, a.Hkv, a.hd, a.theta);
+        hl_linear(r, b->v, inp, L->p[slot_v], N, a.d, a.Hkv * a.vd);
         L->k = b->k; L->v = b->v;
     }
     const hl_layer *src = a.own_kv ? L : L->kv_producer;
     hl_attn_fwd_args f = { .out = b->att, .lse = b->lse, .q = b->q, .k = src->k, .v = src->v,
                            .B = r->B, .T = r->T, .H = a.H, .Hkv = a.Hkv, .hd = a.hd, .vd = a.vd,
                            .window = a.window, .n_meta = r->n_meta };
-    ops->attn_fwd(&f);   // att is (B, T, H, vd)
+    HL_RUN_OP(r, attn_fwd, &f);   // att is (B, T, H, vd)
 }
 
 void hl_attn_core_backward(hl_layer *L, const hl_run *r, const hl_attn_bufs *b,
                            int slot_q, int slot_k, int slot_v,
                            float *dinp, const float *datt, const float *inp, float *scratch) {
     hl_attn_dims a = hl_attn_dims_of(L->cfg, L->index);
-    const hl_ops *ops = r->ops;
     int N = r->B * r->T;
     size_t off = 0;
     float *dq = hl_take(scratch, &off, (size_t)N * a.H * a.hd);    // (B, T, H, hd)
@@ -122,25 +120,25 @@ void hl_attn_core_backward(hl_layer *L, const hl_run *r, const hl_attn_bufs *b,
                            .q = b->q, .k = src->k, .v = src->v,
                            .B = r->B, .T = r->T, .H = a.H, .Hkv = a.Hkv, .hd = a.hd, .vd = a.vd,
                            .window = a.window, .n_meta = r->n_meta };
-    ops->attn_bwd(&g);
+    HL_RUN_OP(r, attn_bwd, &g);
     if (!a.own_kv) {
         // Consumer: hand dK/dV (w.r.t. the post-RoPE K and V) to the producer,
         // whose backward runs later (lower layer index) and folds them in.
-        hl_add_inplace(ops, L->kv_producer->dk_acc, dk, (size_t)N * a.Hkv * a.hd);
-        hl_add_inplace(ops, L->kv_producer->dv_acc, dv, (size_t)N * a.Hkv * a.vd);
+        hl_add_inplace(r, L->kv_producer->dk_acc, dk, (size_t)N * a.Hkv * a.hd);
+        hl_add_inplace(r, L->kv_producer->dv_acc, dv, (size_t)N * a.Hkv * a.vd);
     }
-    rope(ops, 1, dq, r->B, r->T, a.H, a.hd, a.theta);
-    hl_linear_bwd(ops, dinp, L->g[slot_q], dq, inp, L->p[slot_q], N, a.d, a.H * a.hd);
+    rope(r, 1, dq, r->B, r->T, a.H, a.hd, a.theta);
+    hl_linear_bwd(r, dinp, L->g[slot_q], dq, inp, L->p[slot_q], N, a.d, a.H * a.hd);
     if (!a.own_kv) return;
     if (L->has_consumers) {
-        hl_add_inplace(ops, dk, L->dk_acc, (size_t)N * a.Hkv * a.hd);
-        hl_add_inplace(ops, dv, L->dv_acc, (size_t)N * a.Hkv * a.vd);
+        hl_add_inplace(r, dk, L->dk_acc, (size_t)N * a.Hkv * a.hd);
+        hl_add_inplace(r, dv, L->dv_acc, (size_t)N * a.Hkv * a.vd);
     }
-    rope(ops, 1, dk, r->B, r->T, a.Hkv, a.hd, a.theta);
-    hl_linear_bwd(ops, dpart, L->g[slot_k], dk, inp, L->p[slot_k], N, a.d, a.Hkv * a.hd);
-    hl_add_inplace(ops, dinp, dpart, (size_t)N * a.d);
-    hl_linear_bwd(ops, dpart, L->g[slot_v], dv, inp, L->p[slot_v], N, a.d, a.Hkv * a.vd);
-    hl_add_inplace(ops, dinp, dpart, (size_t)N * a.d);
+    rope(r, 1, dk, r->B, r->T, a.Hkv, a.hd, a.theta);
+    hl_linear_bwd(r, dpart, L->g[slot_k], dk, inp, L->p[slot_k], N, a.d, a.Hkv * a.hd);
+    hl_add_inplace(r, dinp, dpart, (size_t)N * a.d);
+    hl_linear_bwd(r, dpart, L->g[slot_v], dv, inp, L->p[slot_v], N, a.d, a.Hkv * a.vd);
+    hl_add_inplace(r, dinp, dpart, (size_t)N * a.d);
 }
 
 int64_t hl_attn_t_eff(const hl_model_config *cfg, int layer, int64_t T) {
@@ -198,7 +196,7 @@ static void attn_forward(hl_layer *L, const hl_run *r, float *out, const float *
     hl_attn_carve(&a, r->B, r->T, L->act, &off, &b);
     hl_attn_core_forward(L, r, &b, SLOT_Q, SLOT_K, SLOT_V, inp);
     // out is (B, T, d) = att (B, T, H*vd) @ o_proj^T
-    hl_linear(r->ops, out, b.att, L->p[SLOT_O], r->B * r->T, a.H * a.vd, a.d);
+    hl_linear(r, out, b.att, L->p[SLOT_O], r->B * r->T, a.H * a.vd, a.d);
 }
 
 static void attn_backward(hl_layer *L, const hl_run *r, float *dinp, const float *dout, const float *inp) {
@@ -208,7 +206,7 @@ static void attn_backward(hl_layer *L, const hl_run *r, float *dinp, const float
     int N = r->B * r->T;
     size_t soff = 0;
     float *datt = hl_take(r->scratch, &soff, (size_t)N * a.H * a.vd);   // (B, T, H*vd)
-    hl_linear_bwd(r->ops, datt, L->g[SLOT_O], dout, b.att, L->p[SLOT_O], N, a.H * a.vd, a.d);
+    hl_linear_bwd(r, datt, L->g[SLOT_O], dout, b.att, L->p[SLOT_O], N, a.H * a.vd, a.d);
     hl_attn_core_backward(L, r, &b, SLOT_Q, SLOT_K, SLOT_V, dinp, datt, inp, r->scratch + soff);
 }
 

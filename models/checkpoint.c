@@ -14,8 +14,9 @@
 int hl_ckpt_save(const char *path, hl_model *m, const char *spec_json, char *err, size_t errlen) {
     int n = hl_model_num_tensors(m);
     hl_st_tensor *t = calloc(n ? (size_t)n : 1, sizeof *t);
-    if (!t) return hl_fail(err, errlen, HL_EFAIL, "%s: out of memory", path);
-    const float *params = hl_model_params(m);
+    float *params = malloc((hl_model_numel(m) ? hl_model_numel(m) : 1) * sizeof *params);   // host staging
+    if (!t || !params) { free(t); free(params); return hl_fail(err, errlen, HL_EFAIL, "%s: out of memory", path); }
+    hl_model_params_to_host(m, params);
     for (int i = 0; i < n; i++) {
         const hl_tensor_info *info = hl_model_tensor(m, i);
         snprintf(t[i].name, sizeof t[i].name, "%s", info->name);
@@ -26,6 +27,7 @@ int hl_ckpt_save(const char *path, hl_model *m, const char *spec_json, char *err
     hl_st_meta meta[3] = {{"format", "pt"}, {"producer", "hylab"}, {"spec", spec_json ? spec_json : ""}};
     int rc = hl_st_write(path, t, n, meta, 3, err, errlen);
     free(t);
+    free(params);
     return rc;
 }
 
@@ -104,13 +106,17 @@ int hl_ckpt_load(const char *path, hl_model *m, char *err, size_t errlen) {
     int rc = hl_st_open_limited(path, &ckpt_limits, &f, err, errlen);
     if (rc) return rc;
     rc = check_model_tensors(&f, m, err, errlen);
-    float *params = hl_model_params(m);
+    // read and checked in a host staging arena, then copied to the model's backend
+    float *params = rc ? NULL : malloc((hl_model_numel(m) ? hl_model_numel(m) : 1) * sizeof *params);
+    if (!rc && !params) rc = hl_fail(err, errlen, HL_EFAIL, "%s: out of memory", path);
     int n = hl_model_num_tensors(m);
     for (int i = 0; i < n && !rc; i++) {
         const hl_tensor_info *info = hl_model_tensor(m, i);
         rc = hl_st_read(&f, hl_st_find(&f, info->name), params + info->offset, err, errlen);
         if (!rc) rc = check_finite(path, info, params + info->offset, err, errlen);
     }
+    if (!rc) hl_model_params_from_host(m, params);
+    free(params);
     hl_st_close(&f);
     return rc;
 }

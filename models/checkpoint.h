@@ -38,9 +38,11 @@ int hl_ckpt_save(const char *path, hl_model *m, const char *spec_json,
 int hl_ckpt_read_spec(const char *path, char **spec_json, char *err, size_t errlen);
 // Loads the parameters of m from path. The file must hold exactly the model's
 // tensors (no missing, no extra), each F32 with the model's shape, every
-// value finite. The header is validated before any value is written into m;
-// a NaN or infinite value (HL_EBADINPUT naming the tensor and the element)
-// or an I/O error while reading the data may leave m partly loaded.
+// value finite (else HL_EBADINPUT naming the tensor and the element).
+// Values are read and checked in a host staging buffer and copied into m
+// (the backend's h2d) only when every tensor was read and is finite: on any
+// error m is left unchanged. Save likewise copies m's parameters out to a
+// host buffer first (d2h): nothing here dereferences backend memory.
 int hl_ckpt_load(const char *path, hl_model *m, char *err, size_t errlen);
 
 #endif

@@ -52,11 +52,11 @@ static void ffn_forward(hl_layer *L, const hl_run *r, float *out, const float *i
     int F = L->cfg->ffn.d_ff, C = L->cfg->d_model, n = r->B * r->T;
     ffn_bufs b; size_t off = 0;
     carve(F, r->B, r->T, L->act, &off, &b);
-    hl_linear(r->ops, b.gate, inp, L->p[SLOT_GATE], n, C, F);
-    hl_linear(r->ops, b.up, inp, L->p[SLOT_UP], n, C, F);
+    hl_linear(r, b.gate, inp, L->p[SLOT_GATE], n, C, F);
+    hl_linear(r, b.up, inp, L->p[SLOT_UP], n, C, F);
     hl_swiglu_fwd_args s = { .out = b.h, .gate = b.gate, .up = b.up, .n = (size_t)n * F };
-    r->ops->swiglu_fwd(&s);
-    hl_linear(r->ops, out, b.h, L->p[SLOT_DOWN], n, F, C);   // out (B, T, d)
+    HL_RUN_OP(r, swiglu_fwd, &s);
+    hl_linear(r, out, b.h, L->p[SLOT_DOWN], n, F, C);   // out (B, T, d)
 }
 
 static void ffn_backward(hl_layer *L, const hl_run *r, float *dinp, const float *dout, const float *inp) {
@@ -68,12 +68,12 @@ static void ffn_backward(hl_layer *L, const hl_run *r, float *dinp, const float 
     float *dgate = hl_take(r->scratch, &soff, (size_t)n * F);   // (B, T, F)
     float *dup = hl_take(r->scratch, &soff, (size_t)n * F);     // (B, T, F)
     float *dpart = hl_take(r->scratch, &soff, (size_t)n * C);   // (B, T, d)
-    hl_linear_bwd(r->ops, dh, L->g[SLOT_DOWN], dout, b.h, L->p[SLOT_DOWN], n, F, C);
+    hl_linear_bwd(r, dh, L->g[SLOT_DOWN], dout, b.h, L->p[SLOT_DOWN], n, F, C);
     hl_swiglu_bwd_args s = { .dgate = dgate, .dup = dup, .dout = dh, .gate = b.gate, .up = b.up, .n = (size_t)n * F };
-    r->ops->swiglu_bwd(&s);
-    hl_linear_bwd(r->ops, dinp, L->g[SLOT_GATE], dgate, inp, L->p[SLOT_GATE], n, C, F);
-    hl_linear_bwd(r->ops, dpart, L->g[SLOT_UP], dup, inp, L->p[SLOT_UP], n, C, F);
-    hl_add_inplace(r->ops, dinp, dpart, (size_t)n * C);
+    HL_RUN_OP(r, swiglu_bwd, &s);
+    hl_linear_bwd(r, dinp, L->g[SLOT_GATE], dgate, inp, L->p[SLOT_GATE], n, C, F);
+    hl_linear_bwd(r, dpart, L->g[SLOT_UP], dup, inp, L->p[SLOT_UP], n, C, F);
+    hl_add_inplace(r, dinp, dpart, (size_t)n * C);
 }
 
 static double ffn_flops(const hl_model_config *cfg, int layer, int64_t T) {

@@ -413,8 +413,10 @@ static int load_tensor(shard_set *s, hl_hf_family fam, const hl_tensor_info *inf
     return rc;
 }
 
-// A tied lm_head.weight in the files (some writers keep it) must equal the embedding.
-static int check_tied_head(shard_set *s, hl_model *m, int fi, const hl_st_tensor *t, char *err, size_t errlen) {
+// A tied lm_head.weight in the files (some writers keep it) must equal the
+// embedding (as loaded into the host staging arena `host`).
+static int check_tied_head(shard_set *s, hl_model *m, const float *host, int fi, const hl_st_tensor *t,
+                           char *err, size_t errlen) {
     const hl_tensor_info *emb = hl_model_tensor(m, 0);
     if (hl_st_numel(t) != emb->numel)
         return hl_fail(err, errlen, HL_EBADINPUT, "%s: tensor 'lm_head.weight': shape differs from the tied embedding",
@@ -422,7 +424,7 @@ static int check_tied_head(shard_set *s, hl_model *m, int fi, const hl_st_tensor
     float *v = malloc(emb->numel * sizeof *v + 1);
     if (!v) return hl_fail(err, errlen, HL_EFAIL, "%s: out of memory", s->files[fi].path);
     int rc = hl_st_read_f32(&s->files[fi], t, v, err, errlen);
-    if (!rc && memcmp(v, hl_model_params(m) + emb->offset, emb->numel * sizeof *v))
+    if (!rc && memcmp(v, host + emb->offset, emb->numel * sizeof *v))
         rc = hl_fail(err, errlen, HL_EBADINPUT, "%s: tensor 'lm_head.weight' differs from the embedding, but "
                      "config.json says tie_word_embeddings", s->files[fi].path);
     free(v);
@@ -430,13 +432,13 @@ static int check_tied_head(shard_set *s, hl_model *m, int fi, const hl_st_tensor
 }
 
 // Every tensor of the files consumed (or a tied head equal to the embedding).
-static int check_extra(shard_set *s, hl_model *m, char *err, size_t errlen) {
+static int check_extra(shard_set *s, hl_model *m, const float *host, char *err, size_t errlen) {
     for (int fi = 0; fi < s->n; fi++)
         for (int j = 0; j < s->files[fi].n; j++) {
             const hl_st_tensor *t = &s->files[fi].tensors[j];
             if (s->used[fi][j]) continue;
             if (!strcmp(t->name, "lm_head.weight") && hl_model_cfg(m)->tie_embeddings) {
-                int rc = check_tied_head(s, m, fi, t, err, errlen);
+                int rc = check_tied_head(s, m, host, fi, t, err, errlen);
                 if (rc) return rc;
                 continue;
             }
@@ -450,12 +452,16 @@ int hl_hf_load_weights(const char *dir, hl_hf_family family, hl_model *m, char *
     shard_set s;
     int rc = shards_open(&s, dir, err, errlen);
     if (rc) return rc;
-    float *params = hl_model_params(m);
+    // read into a host staging arena, copied to the model's backend at the end
+    float *host = malloc((hl_model_numel(m) ? hl_model_numel(m) : 1) * sizeof *host);
+    if (!host) rc = hl_fail(err, errlen, HL_EFAIL, "%s: out of memory", dir);
     for (int i = 0; i < hl_model_num_tensors(m) && !rc; i++) {
         const hl_tensor_info *info = hl_model_tensor(m, i);
-        rc = load_tensor(&s, family, info, params + info->offset, err, errlen);
+        rc = load_tensor(&s, family, info, host + info->offset, err, errlen);
     }
-    if (!rc) rc = check_extra(&s, m, err, errlen);
+    if (!rc) rc = check_extra(&s, m, host, err, errlen);
+    if (!rc) rc = hl_model_params_from_host(m, host);
+    free(host);
     shards_close(&s);
     return rc;
 }
@@ -583,17 +589,20 @@ static int write_text(const char *path, const char *text, char *err, size_t errl
 static int export_weights(hl_model *m, hl_hf_family fam, const char *path, char *err, size_t errlen) {
     int n = hl_model_num_tensors(m);
     hl_st_tensor *t = calloc((size_t)n, sizeof *t);
-    if (!t) return hl_fail(err, errlen, HL_EFAIL, "%s: out of memory", path);
+    float *host = malloc((hl_model_numel(m) ? hl_model_numel(m) : 1) * sizeof *host);   // host staging
+    if (!t || !host) { free(t); free(host); return hl_fail(err, errlen, HL_EFAIL, "%s: out of memory", path); }
+    hl_model_params_to_host(m, host);
     for (int i = 0; i < n; i++) {
         const hl_tensor_info *info = hl_model_tensor(m, i);
         hl_hf_tensor_name(fam, info->name, t[i].name, sizeof t[i].name);
         t[i].ndim = info->ndim;
         for (int d = 0; d < info->ndim; d++) t[i].shape[d] = info->shape[d];
-        t[i].data = hl_model_params(m) + info->offset;
+        t[i].data = host + info->offset;
     }
     const hl_st_meta meta[1] = {{"format", "pt"}};
     int rc = hl_st_write(path, t, n, meta, 1, err, errlen);
     free(t);
+    free(host);
     return rc;
 }
 

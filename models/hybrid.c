@@ -80,10 +80,10 @@ static size_t hybrid_scratch_floats(const hl_model_config *cfg, int layer, int B
     return off + (sa > sm ? sa : sm);
 }
 
-static void rmsnorm(const hl_ops *ops, float *out, float *rstd, const float *inp, const float *w,
+static void rmsnorm(const hl_run *r, float *out, float *rstd, const float *inp, const float *w,
                     int n, int C, float eps) {
     hl_rmsnorm_fwd_args a = { .out = out, .rstd = rstd, .inp = inp, .weight = w, .N = n, .C = C, .eps = eps };
-    ops->rmsnorm_fwd(&a);
+    HL_RUN_OP(r, rmsnorm_fwd, &a);
 }
 
 static void hybrid_forward(hl_layer *L, const hl_run *r, float *out, const float *inp) {
@@ -93,18 +93,17 @@ static void hybrid_forward(hl_layer *L, const hl_run *r, float *out, const float
     int n = r->B * r->T;
     hl_attn_core_forward(L, r, &b.attn, SLOT_Q, SLOT_K, SLOT_V, inp);   // att (B, T, H*vd)
     hl_mamba_forward(L, r, SLOT_MB, &b.ssm, inp);                       // gy (B, T, di)
-    rmsnorm(r->ops, b.an, b.rstd_a, b.attn.att, L->p[SLOT_ATTN_NORM], n, h.a.H * h.a.vd, L->cfg->norm_eps);
-    rmsnorm(r->ops, b.sn, b.rstd_s, b.ssm.gy, L->p[SLOT_SSM_NORM], n, h.m.di, L->cfg->norm_eps);
+    rmsnorm(r, b.an, b.rstd_a, b.attn.att, L->p[SLOT_ATTN_NORM], n, h.a.H * h.a.vd, L->cfg->norm_eps);
+    rmsnorm(r, b.sn, b.rstd_s, b.ssm.gy, L->p[SLOT_SSM_NORM], n, h.m.di, L->cfg->norm_eps);
     hl_axpby_args avg = { .out = b.avg, .x = b.an, .y = b.sn, .a = 0.5f, .b = 0.5f, .n = (size_t)n * h.m.di };
-    r->ops->axpby(&avg);
-    hl_linear(r->ops, out, b.avg, L->p[SLOT_OUT], n, h.m.di, h.m.d);   // out (B, T, d)
+    HL_RUN_OP(r, axpby, &avg);
+    hl_linear(r, out, b.avg, L->p[SLOT_OUT], n, h.m.di, h.m.d);   // out (B, T, d)
 }
 
 static void hybrid_backward(hl_layer *L, const hl_run *r, float *dinp, const float *dout, const float *inp) {
     hybrid_dims h = dims_of(L->cfg, L->index);
     hybrid_bufs b; size_t off = 0;
     carve(&h, r->B, r->T, L->act, &off, &b);
-    const hl_ops *ops = r->ops;
     int n = r->B * r->T;
     size_t soff = 0;
     float *davg = hl_take(r->scratch, &soff, (size_t)n * h.m.di);            // (B, T, di)
@@ -112,18 +111,18 @@ static void hybrid_backward(hl_layer *L, const hl_run *r, float *dinp, const flo
     float *dgy = hl_take(r->scratch, &soff, (size_t)n * h.m.di);             // (B, T, di)
     float *dpart = hl_take(r->scratch, &soff, (size_t)n * h.m.d);            // (B, T, d)
     float *rest = r->scratch + soff;
-    hl_linear_bwd(ops, davg, L->g[SLOT_OUT], dout, b.avg, L->p[SLOT_OUT], n, h.m.di, h.m.d);
+    hl_linear_bwd(r, davg, L->g[SLOT_OUT], dout, b.avg, L->p[SLOT_OUT], n, h.m.di, h.m.d);
     hl_axpby_args half = { .out = davg, .x = davg, .y = davg, .a = 0.5f, .b = 0.0f, .n = (size_t)n * h.m.di };
-    ops->axpby(&half);   // d(an) = d(sn) = davg / 2
+    HL_RUN_OP(r, axpby, &half);   // d(an) = d(sn) = davg / 2
     hl_rmsnorm_bwd_args na = { .dinp = datt, .dweight = L->g[SLOT_ATTN_NORM], .dout = davg, .inp = b.attn.att,
                                .weight = L->p[SLOT_ATTN_NORM], .rstd = b.rstd_a, .N = n, .C = h.a.H * h.a.vd };
-    ops->rmsnorm_bwd(&na);
+    HL_RUN_OP(r, rmsnorm_bwd, &na);
     hl_rmsnorm_bwd_args ns = { .dinp = dgy, .dweight = L->g[SLOT_SSM_NORM], .dout = davg, .inp = b.ssm.gy,
                                .weight = L->p[SLOT_SSM_NORM], .rstd = b.rstd_s, .N = n, .C = h.m.di };
-    ops->rmsnorm_bwd(&ns);
+    HL_RUN_OP(r, rmsnorm_bwd, &ns);
     hl_attn_core_backward(L, r, &b.attn, SLOT_Q, SLOT_K, SLOT_V, dinp, datt, inp, rest);
     hl_mamba_backward(L, r, SLOT_MB, &b.ssm, dpart, dgy, inp, rest);
-    hl_add_inplace(ops, dinp, dpart, (size_t)n * h.m.d);
+    hl_add_inplace(r, dinp, dpart, (size_t)n * h.m.d);
 }
 
 static double hybrid_flops(const hl_model_config *cfg, int layer, int64_t T) {

@@ -96,19 +96,19 @@ double hl_resid_std(const hl_model_config *cfg) {
     return 0.02 / sqrt(2.0 * (cfg->n_layers > 0 ? cfg->n_layers : 1));
 }
 
-void hl_add_inplace(const hl_ops *ops, float *out, const float *x, size_t n) {
+int hl_add_inplace(const hl_run *r, float *out, const float *x, size_t n) {
     hl_axpby_args a = { .out = out, .x = out, .y = x, .a = 1.0f, .b = 1.0f, .n = n };
-    ops->axpby(&a);
+    return HL_RUN_OP(r, axpby, &a);
 }
 
-void hl_linear(const hl_ops *ops, float *out, const float *inp, const float *w, int N, int IC, int OC) {
+int hl_linear(const hl_run *r, float *out, const float *inp, const float *w, int N, int IC, int OC) {
     hl_matmul_fwd_args m = { .out = out, .inp = inp, .weight = w, .bias = NULL, .N = N, .IC = IC, .OC = OC };
-    ops->matmul_fwd(&m);
+    return HL_RUN_OP(r, matmul_fwd, &m);
 }
 
-void hl_linear_bwd(const hl_ops *ops, float *dinp, float *dw, const float *dout, const float *inp,
-                   const float *w, int N, int IC, int OC) {
+int hl_linear_bwd(const hl_run *r, float *dinp, float *dw, const float *dout, const float *inp,
+                  const float *w, int N, int IC, int OC) {
     hl_matmul_bwd_args m = { .dinp = dinp, .dweight = dw, .dbias = NULL, .dout = dout,
                              .inp = inp, .weight = w, .N = N, .IC = IC, .OC = OC };
-    ops->matmul_bwd(&m);
+    return HL_RUN_OP(r, matmul_bwd, &m);
 }

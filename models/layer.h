@@ -20,7 +20,10 @@
 //
 // Everything goes through the hl_ops table in hl_run: layer code never calls
 // a backend directly and never allocates (saved activations live in L->act,
-// temporaries in r->scratch, both carved from the model's arenas).
+// temporaries in r->scratch, both carved from the model's arenas). Every op
+// call is HL_RUN_OP (or a helper below that takes the run): an op's failure
+// status (kernels.h) is recorded in *r->status, the first one sticks, and
+// the model returns it (hl_model_last_status).
 #ifndef HYLAB_LAYER_H
 #define HYLAB_LAYER_H
 
@@ -77,7 +80,16 @@ typedef struct {
     int B, T;          // T = positions including the n_meta meta tokens
     int n_meta;
     float *scratch;    // >= scratch_floats(cfg, layer, B, T) floats, shared by all layers
+    int *status;       // HL_OK until an op fails; then that op's status (the first failure sticks)
 } hl_run;
+
+// Records status rc of an op run under r (the first failure sticks); returns rc.
+static inline int hl_run_rc(const hl_run *r, int rc) {
+    if (rc != HL_OK && *r->status == HL_OK) *r->status = rc;
+    return rc;
+}
+// Runs op `op` of r's table with argument pointer `args`, recording its status.
+#define HL_RUN_OP(r, op, args) hl_run_rc((r), HL_OP_CALL((r)->ops, op, args))
 
 // Capabilities a type declares (hl_layer_type.caps), asked instead of letters.
 #define HL_CAP_KV       1u  // has K/V (attention): model.attn.window, global_layers and
@@ -156,12 +168,13 @@ void hl_init_const(hl_layer *L, int slot, float value);
 // Std of residual-output projections (o_proj, down_proj, out_proj): GPT-2 style.
 double hl_resid_std(const hl_model_config *cfg);
 
+// Op helpers: run under r (status recorded as HL_RUN_OP; returned too).
 // out (N, OC) = inp (N, IC) @ w^T, no bias.
-void hl_linear(const hl_ops *ops, float *out, const float *inp, const float *w, int N, int IC, int OC);
+int hl_linear(const hl_run *r, float *out, const float *inp, const float *w, int N, int IC, int OC);
 // dinp (N, IC) written, dw (OC, IC) added.
-void hl_linear_bwd(const hl_ops *ops, float *dinp, float *dw, const float *dout, const float *inp,
-                   const float *w, int N, int IC, int OC);
+int hl_linear_bwd(const hl_run *r, float *dinp, float *dw, const float *dout, const float *inp,
+                  const float *w, int N, int IC, int OC);
 // out += x through the op table (n floats).
-void hl_add_inplace(const hl_ops *ops, float *out, const float *x, size_t n);
+int hl_add_inplace(const hl_run *r, float *out, const float *x, size_t n);
 
 #endif

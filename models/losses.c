@@ -27,14 +27,16 @@ int hl_loss_xent(const hl_ops *ops, const float *logits, const int32_t *targets,
     }
     hl_xent_fwd_args x = { .losses = row_losses, .logits = logits, .targets = targets,
                            .N = N, .V = V, .ignore_index = ignore_index };
-    ops->xent_fwd(&x);
+    int rc = HL_OP_CALL(ops, xent_fwd, &x);
+    if (rc) return hl_fail(err, errlen, rc, "hl_loss_xent: %s", hl_op_error());
     double sum = 0.0;
     for (int i = 0; i < N; i++) sum += row_losses[i];
     *loss = (float)(sum / lab);
     if (dlogits) {
         hl_xent_bwd_args b = { .dlogits = dlogits, .logits = logits, .targets = targets,
                                .N = N, .V = V, .ignore_index = ignore_index, .dloss = 1.0f / (float)lab };
-        ops->xent_bwd(&b);
+        rc = HL_OP_CALL(ops, xent_bwd, &b);
+        if (rc) return hl_fail(err, errlen, rc, "hl_loss_xent: %s", hl_op_error());
     }
     return HL_OK;
 }

@@ -104,33 +104,31 @@ size_t hl_mamba_scratch_floats(const hl_mamba_dims *m, int B, int T) {
 
 void hl_mamba_forward(hl_layer *L, const hl_run *r, int base, const hl_mamba_bufs *b, const float *inp) {
     hl_mamba_dims m = hl_mamba_dims_of(L->cfg);
-    const hl_ops *ops = r->ops;
     int n = r->B * r->T;
     const float *W_in = L->p[base + HL_MB_IN];      // (2*di, d): rows 0..di-1 give x, then z
     const float *W_x = L->p[base + HL_MB_XPROJ];    // (R + 2N, di): dt, B, C rows
-    hl_linear(ops, b->x, inp, W_in, n, m.d, m.di);
-    hl_linear(ops, b->z, inp, W_in + (size_t)m.di * m.d, n, m.d, m.di);
+    hl_linear(r, b->x, inp, W_in, n, m.d, m.di);
+    hl_linear(r, b->z, inp, W_in + (size_t)m.di * m.d, n, m.d, m.di);
     hl_conv1d_fwd_args cv = { .out = b->xc, .inp = b->x, .weight = L->p[base + HL_MB_CONV_W],
                               .bias = L->p[base + HL_MB_CONV_B], .B = r->B, .T = r->T, .C = m.di, .K = m.K };
-    ops->conv1d_fwd(&cv);
+    HL_RUN_OP(r, conv1d_fwd, &cv);
     hl_silu_fwd_args si = { .out = b->u, .inp = b->xc, .n = (size_t)n * m.di };
-    ops->silu_fwd(&si);
-    hl_linear(ops, b->dtl, b->u, W_x, n, m.di, m.R);
-    hl_linear(ops, b->Bm, b->u, W_x + (size_t)m.R * m.di, n, m.di, m.N);
-    hl_linear(ops, b->Cm, b->u, W_x + (size_t)(m.R + m.N) * m.di, n, m.di, m.N);
-    hl_linear(ops, b->dt, b->dtl, L->p[base + HL_MB_DT_W], n, m.R, m.di);
+    HL_RUN_OP(r, silu_fwd, &si);
+    hl_linear(r, b->dtl, b->u, W_x, n, m.di, m.R);
+    hl_linear(r, b->Bm, b->u, W_x + (size_t)m.R * m.di, n, m.di, m.N);
+    hl_linear(r, b->Cm, b->u, W_x + (size_t)(m.R + m.N) * m.di, n, m.di, m.N);
+    hl_linear(r, b->dt, b->dtl, L->p[base + HL_MB_DT_W], n, m.R, m.di);
     hl_scan_fwd_args sc = { .y = b->y, .u = b->u, .dt = b->dt, .dt_bias = L->p[base + HL_MB_DT_B],
                             .A_log = L->p[base + HL_MB_ALOG], .Bm = b->Bm, .Cm = b->Cm,
                             .D = L->p[base + HL_MB_D], .B = r->B, .T = r->T, .C = m.di, .N = m.N };
-    ops->scan_fwd(&sc);
+    HL_RUN_OP(r, scan_fwd, &sc);
     hl_swiglu_fwd_args gate = { .out = b->gy, .gate = b->z, .up = b->y, .n = (size_t)n * m.di };
-    ops->swiglu_fwd(&gate);
+    HL_RUN_OP(r, swiglu_fwd, &gate);
 }
 
 void hl_mamba_backward(hl_layer *L, const hl_run *r, int base, const hl_mamba_bufs *b,
                        float *dinp, const float *dgy, const float *inp, float *scratch) {
     hl_mamba_dims m = hl_mamba_dims_of(L->cfg);
-    const hl_ops *ops = r->ops;
     int n = r->B * r->T;
     size_t ndi = (size_t)n * m.di, off = 0;
     mamba_grads g;
@@ -140,33 +138,33 @@ void hl_mamba_backward(hl_layer *L, const hl_run *r, int base, const hl_mamba_bu
     size_t x_rows_B = (size_t)m.R * m.di, x_rows_C = (size_t)(m.R + m.N) * m.di;
 
     hl_swiglu_bwd_args gate = { .dgate = g.dz, .dup = g.dy, .dout = dgy, .gate = b->z, .up = b->y, .n = ndi };
-    ops->swiglu_bwd(&gate);
+    HL_RUN_OP(r, swiglu_bwd, &gate);
     hl_scan_bwd_args sc = { .du = g.du, .ddt = g.ddt, .dBm = g.dBm, .dCm = g.dCm,
                             .ddt_bias = L->g[base + HL_MB_DT_B], .dA_log = L->g[base + HL_MB_ALOG],
                             .dD = L->g[base + HL_MB_D], .dy = g.dy,
                             .u = b->u, .dt = b->dt, .dt_bias = L->p[base + HL_MB_DT_B],
                             .A_log = L->p[base + HL_MB_ALOG], .Bm = b->Bm, .Cm = b->Cm,
                             .D = L->p[base + HL_MB_D], .B = r->B, .T = r->T, .C = m.di, .N = m.N };
-    ops->scan_bwd(&sc);
+    HL_RUN_OP(r, scan_bwd, &sc);
     // du collects the scan's direct term plus the three x_proj paths.
-    hl_linear_bwd(ops, g.ddtl, L->g[base + HL_MB_DT_W], g.ddt, b->dtl, L->p[base + HL_MB_DT_W], n, m.R, m.di);
-    hl_linear_bwd(ops, g.part_di, gW_x, g.ddtl, b->u, W_x, n, m.di, m.R);
-    hl_add_inplace(ops, g.du, g.part_di, ndi);
-    hl_linear_bwd(ops, g.part_di, gW_x + x_rows_B, g.dBm, b->u, W_x + x_rows_B, n, m.di, m.N);
-    hl_add_inplace(ops, g.du, g.part_di, ndi);
-    hl_linear_bwd(ops, g.part_di, gW_x + x_rows_C, g.dCm, b->u, W_x + x_rows_C, n, m.di, m.N);
-    hl_add_inplace(ops, g.du, g.part_di, ndi);
+    hl_linear_bwd(r, g.ddtl, L->g[base + HL_MB_DT_W], g.ddt, b->dtl, L->p[base + HL_MB_DT_W], n, m.R, m.di);
+    hl_linear_bwd(r, g.part_di, gW_x, g.ddtl, b->u, W_x, n, m.di, m.R);
+    hl_add_inplace(r, g.du, g.part_di, ndi);
+    hl_linear_bwd(r, g.part_di, gW_x + x_rows_B, g.dBm, b->u, W_x + x_rows_B, n, m.di, m.N);
+    hl_add_inplace(r, g.du, g.part_di, ndi);
+    hl_linear_bwd(r, g.part_di, gW_x + x_rows_C, g.dCm, b->u, W_x + x_rows_C, n, m.di, m.N);
+    hl_add_inplace(r, g.du, g.part_di, ndi);
     // through SiLU and the conv: dxc reuses ddt (no longer needed)
     float *dxc = g.ddt;
     hl_silu_bwd_args si = { .dinp = dxc, .dout = g.du, .inp = b->xc, .n = ndi };
-    ops->silu_bwd(&si);
+    HL_RUN_OP(r, silu_bwd, &si);
     hl_conv1d_bwd_args cv = { .dinp = g.dx, .dweight = L->g[base + HL_MB_CONV_W],
                               .dbias = L->g[base + HL_MB_CONV_B], .dout = dxc, .inp = b->x,
                               .weight = L->p[base + HL_MB_CONV_W], .B = r->B, .T = r->T, .C = m.di, .K = m.K };
-    ops->conv1d_bwd(&cv);
-    hl_linear_bwd(ops, dinp, gW_in, g.dx, inp, W_in, n, m.d, m.di);
-    hl_linear_bwd(ops, g.part_d, gW_in + (size_t)m.di * m.d, g.dz, inp, W_in + (size_t)m.di * m.d, n, m.d, m.di);
-    hl_add_inplace(ops, dinp, g.part_d, (size_t)n * m.d);
+    HL_RUN_OP(r, conv1d_bwd, &cv);
+    hl_linear_bwd(r, dinp, gW_in, g.dx, inp, W_in, n, m.d, m.di);
+    hl_linear_bwd(r, g.part_d, gW_in + (size_t)m.di * m.d, g.dz, inp, W_in + (size_t)m.di * m.d, n, m.d, m.di);
+    hl_add_inplace(r, dinp, g.part_d, (size_t)n * m.d);
 }
 
 // Per token: matmuls 2*(d*2di + di*(R+2N) + R*di); conv 2*di*K; scan 6*di*N
@@ -227,7 +225,7 @@ static void mamba_forward(hl_layer *L, const hl_run *r, float *out, const float 
     hl_mamba_carve(&m, r->B, r->T, L->act, &off, &b);
     hl_mamba_forward(L, r, 0, &b, inp);
     // out (B, T, d) = gy (B, T, di) @ out_proj^T
-    hl_linear(r->ops, out, b.gy, L->p[SLOT_OUT], r->B * r->T, m.di, m.d);
+    hl_linear(r, out, b.gy, L->p[SLOT_OUT], r->B * r->T, m.di, m.d);
 }
 
 static void mamba_backward(hl_layer *L, const hl_run *r, float *dinp, const float *dout, const float *inp) {
@@ -237,7 +235,7 @@ static void mamba_backward(hl_layer *L, const hl_run *r, float *dinp, const floa
     int n = r->B * r->T;
     size_t soff = 0;
     float *dgy = hl_take(r->scratch, &soff, (size_t)n * m.di);   // (B, T, di)
-    hl_linear_bwd(r->ops, dgy, L->g[SLOT_OUT], dout, b.gy, L->p[SLOT_OUT], n, m.di, m.d);
+    hl_linear_bwd(r, dgy, L->g[SLOT_OUT], dout, b.gy, L->p[SLOT_OUT], n, m.di, m.d);
     hl_mamba_backward(L, r, 0, &b, dinp, dgy, inp, r->scratch + soff);
 }
 

@@ -31,12 +31,14 @@
 // A_log, D and the meta tokens.
 //
 // Memory: three arenas allocated once at create (params, grads, activations)
-// plus one small int arena; forward/backward never allocate.
+// plus one small int arena, all from the backend (hl_backend alloc/free/zero:
+// device memory); forward/backward never allocate. Nothing here dereferences
+// them on the host except through the backend's copies (init fills a host
+// staging buffer and copies it in).
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <string.h>
 #include "models/layer.h"
 #include "models/attention.h"
@@ -55,7 +57,9 @@ enum { G_EMBED, G_META, G_NORM, G_LM_HEAD, G_NSLOTS };
 
 struct hl_model {
     hl_model_config cfg;
-    const hl_ops *ops;
+    const hl_backend *be;
+    const hl_ops *ops;       // be->ops
+    int status;              // first op failure since the last forward began (HL_OK: none)
     int max_B, max_T;
     int n_tensors;
     hl_tensor_info *tensors;
@@ -203,19 +207,14 @@ int64_t hl_model_cache_bytes(const hl_model_config *cfg, int64_t context, int by
 }
 
 // ---------------------------------------------------------------- create
-// Arenas come from anonymous mmap: zero-filled, page-aligned, and a page is
-// only faulted in when first touched. (memset-ing a fresh arena touched all
-// of it: ~300 MB and 0.75 s per run for the tiny MQAR model, whose logits
-// buffer is sized for every position while MQAR scores 4 per row.)
-static float *alloc_floats(size_t n) {
-    void *p = mmap(NULL, (n ? n : 1) * sizeof(float), PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
-}
+// Arenas come from the backend. The activation arena is not zeroed (the CPU
+// backends' mmap pages are only faulted in when first touched: zeroing a
+// fresh arena touched ~300 MB and cost 0.75 s per run for the tiny MQAR
+// model, whose logits buffer is sized for every position while MQAR scores
+// 4 per row); every activation is written before it is read.
+static float *alloc_floats(const hl_backend *be, size_t n) { return be->alloc(n * sizeof(float)); }
 
-static void free_floats(float *p, size_t n) {
-    if (p) munmap(p, (n ? n : 1) * sizeof(float));
-}
+static void free_floats(const hl_backend *be, float *p, size_t n) { be->free(p, n * sizeof(float)); }
 
 static void bind_tensors(hl_model *m, const hl_decl *d) {
     for (int i = 0; i < d->n; i++) {
@@ -322,7 +321,7 @@ hl_model_sizes hl_model_sizes_of(const hl_model_config *cfg, int max_B, int max_
     return z;
 }
 
-hl_model *hl_model_create(const hl_model_config *cfg, const hl_ops *ops,
+hl_model *hl_model_create(const hl_model_config *cfg, const hl_backend *be,
                           int max_B, int max_T, char *err, size_t errlen) {
     if (hl_model_check(cfg, err, errlen)) return NULL;
     if (check_batch(cfg, max_B, max_T, err, errlen)) return NULL;
@@ -334,7 +333,8 @@ hl_model *hl_model_create(const hl_model_config *cfg, const hl_ops *ops,
         return NULL;
     }
     m->cfg = *cfg;
-    m->ops = ops;
+    m->be = be;
+    m->ops = be->ops;
     m->max_B = max_B; m->max_T = max_T;
     m->n_tensors = d.n;
     m->tensors = d.infos; d.infos = NULL;
@@ -342,10 +342,10 @@ hl_model *hl_model_create(const hl_model_config *cfg, const hl_ops *ops,
     setup_layers(m);
     size_t n_acts = m->n_acts = carve_acts(m, NULL);
     size_t n_ints = ints_of(cfg, max_B, max_T);
-    m->params = alloc_floats(m->numel);
-    m->grads = alloc_floats(m->numel);
-    m->acts = alloc_floats(n_acts);
-    m->ints = calloc(n_ints ? n_ints : 1, sizeof(int32_t));
+    m->params = alloc_floats(be, m->numel);
+    m->grads = alloc_floats(be, m->numel);
+    m->acts = alloc_floats(be, n_acts);
+    m->ints = be->alloc(n_ints * sizeof(int32_t));
     if (!m->params || !m->grads || !m->acts || !m->ints) {
         snprintf(err, errlen, "hl_model_create: out of memory allocating %zu params and %zu activation floats",
                  m->numel, n_acts);
@@ -359,18 +359,32 @@ hl_model *hl_model_create(const hl_model_config *cfg, const hl_ops *ops,
     m->meta_ids = m->ints;
     m->rows = m->meta_ids + cfg->meta_tokens;
     m->tokens = m->rows + (size_t)max_B * max_T;
-    for (int i = 0; i < cfg->meta_tokens; i++) m->meta_ids[i] = i;
+    be->zero(m->ints, n_ints * sizeof(int32_t));
+    be->zero(m->grads, m->numel * sizeof(float));
+    int32_t *ids = malloc((size_t)(cfg->meta_tokens ? cfg->meta_tokens : 1) * sizeof *ids);   // host staging
+    if (!ids) {
+        snprintf(err, errlen, "hl_model_create: out of memory");
+        hl_model_free(m);
+        return NULL;
+    }
+    for (int i = 0; i < cfg->meta_tokens; i++) ids[i] = i;
+    be->h2d(m->meta_ids, ids, (size_t)cfg->meta_tokens * sizeof *ids);
+    free(ids);
     return m;
 }
 
 void hl_model_free(hl_model *m) {
     if (!m) return;
-    free(m->tensors); free(m->ints);
-    free_floats(m->params, m->numel); free_floats(m->grads, m->numel); free_floats(m->acts, m->n_acts);
+    free(m->tensors);
+    if (m->be) {
+        m->be->free(m->ints, ints_of(&m->cfg, m->max_B, m->max_T) * sizeof(int32_t));
+        free_floats(m->be, m->params, m->numel); free_floats(m->be, m->grads, m->numel);
+        free_floats(m->be, m->acts, m->n_acts);
+    }
     free(m);
 }
 
-void hl_model_init(hl_model *m, uint64_t seed) {
+static void init_values(hl_model *m, uint64_t seed) {
     const hl_model_config *cfg = &m->cfg;
     size_t V = cfg->vocab_size, C = cfg->d_model;
     hl_fill_normal(m->gp[G_EMBED], V * C, 0.02, seed, "model.embed_tokens.weight");
@@ -387,6 +401,48 @@ void hl_model_init(hl_model *m, uint64_t seed) {
     }
 }
 
+// Moves every parameter pointer of m (model-level and per layer) by the
+// offset between two arenas of the same layout: from `from` to `to`.
+static void rebase_params(hl_model *m, const float *from, float *to) {
+#define REBASE(p) do { if (p) (p) = to + ((p) - from); } while (0)
+    for (int s = 0; s < G_NSLOTS; s++) REBASE(m->gp[s]);
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        REBASE(m->norm1_w[l]); REBASE(m->norm2_w[l]);
+        for (int s = 0; s < HL_LAYER_MAX_SLOTS; s++) { REBASE(m->mixer[l].p[s]); REBASE(m->ffn[l].p[s]); }
+    }
+#undef REBASE
+}
+
+// The layers' init functions write values on the host: they run on a host
+// staging arena (the parameter pointers rebased onto it), which is then
+// copied to the backend's parameter arena.
+int hl_model_init(hl_model *m, uint64_t seed) {
+    float *host = malloc((m->numel ? m->numel : 1) * sizeof(float));
+    if (!host) return HL_EFAIL;
+    memset(host, 0, m->numel * sizeof(float));
+    rebase_params(m, m->params, host);
+    init_values(m, seed);
+    rebase_params(m, host, m->params);
+    m->be->h2d(m->params, host, m->numel * sizeof(float));
+    free(host);
+    return HL_OK;
+}
+
+int hl_model_params_to_host(hl_model *m, float *host) {
+    m->be->d2h(host, m->params, m->numel * sizeof(float));
+    return HL_OK;
+}
+int hl_model_params_from_host(hl_model *m, const float *host) {
+    m->be->h2d(m->params, host, m->numel * sizeof(float));
+    return HL_OK;
+}
+int hl_model_grads_to_host(hl_model *m, float *host) {
+    m->be->d2h(host, m->grads, m->numel * sizeof(float));
+    return HL_OK;
+}
+const hl_backend *hl_model_backend(const hl_model *m) { return m->be; }
+int hl_model_last_status(const hl_model *m) { return m->status; }
+
 float *hl_model_params(hl_model *m) { return m->params; }
 float *hl_model_grads(hl_model *m) { return m->grads; }
 size_t hl_model_numel(const hl_model *m) { return m->numel; }
@@ -397,20 +453,39 @@ const hl_tensor_info *hl_model_tensor(const hl_model *m, int i) {
 const hl_model_config *hl_model_cfg(const hl_model *m) { return &m->cfg; }
 const hl_ops *hl_model_ops(const hl_model *m) { return m->ops; }
 
-void hl_model_zero_grad(hl_model *m) { memset(m->grads, 0, m->numel * sizeof(float)); }
+void hl_model_zero_grad(hl_model *m) { m->be->zero(m->grads, m->numel * sizeof(float)); }
 
 // ---------------------------------------------------------------- forward
-static void rmsnorm_fwd(const hl_ops *ops, float *out, float *rstd, const float *inp, const float *w,
-                        int n, int C, float eps) {
-    hl_rmsnorm_fwd_args a = { .out = out, .rstd = rstd, .inp = inp, .weight = w, .N = n, .C = C, .eps = eps };
-    ops->rmsnorm_fwd(&a);
+// How an op failed, for messages (status codes of core/status.h).
+static const char *op_failure(int status) {
+    return status == HL_EUNSUPPORTED ? "is unsupported"
+         : status == HL_EBADINPUT ? "refused its arguments" : "failed";
 }
 
-static void rmsnorm_bwd(const hl_ops *ops, float *dinp, float *dw, const float *dout, const float *inp,
+// Records an op status of the model's current forward/backward (first failure sticks).
+static int model_rc(hl_model *m, int rc) {
+    if (rc != HL_OK && m->status == HL_OK) m->status = rc;
+    return rc;
+}
+#define M_OP(m, op, args) model_rc((m), HL_OP_CALL((m)->ops, op, args))
+
+static hl_run run_of(hl_model *m, int B, int Tt) {
+    hl_run r = { .ops = m->ops, .B = B, .T = Tt, .n_meta = m->cfg.meta_tokens, .scratch = m->scratch,
+                 .status = &m->status };
+    return r;
+}
+
+static void rmsnorm_fwd(hl_model *m, float *out, float *rstd, const float *inp, const float *w,
+                        int n, int C, float eps) {
+    hl_rmsnorm_fwd_args a = { .out = out, .rstd = rstd, .inp = inp, .weight = w, .N = n, .C = C, .eps = eps };
+    M_OP(m, rmsnorm_fwd, &a);
+}
+
+static void rmsnorm_bwd(hl_model *m, float *dinp, float *dw, const float *dout, const float *inp,
                         const float *w, const float *rstd, int n, int C) {
     hl_rmsnorm_bwd_args a = { .dinp = dinp, .dweight = dw, .dout = dout, .inp = inp, .weight = w,
                               .rstd = rstd, .N = n, .C = C };
-    ops->rmsnorm_bwd(&a);
+    M_OP(m, rmsnorm_bwd, &a);
 }
 
 // x (B, Tt, d): meta tokens at rows 0..m-1 of each sequence, then embed(tokens).
@@ -421,11 +496,11 @@ static void embed_inputs(hl_model *m, float *x, int B, int T) {
         if (cfg->meta_tokens > 0) {
             hl_embed_fwd_args e = { .out = x + (size_t)b * Tt * C, .ids = m->meta_ids, .table = m->gp[G_META],
                                     .N = cfg->meta_tokens, .V = cfg->meta_tokens, .C = C };
-            m->ops->embed_fwd(&e);
+            M_OP(m, embed_fwd, &e);
         }
         hl_embed_fwd_args e = { .out = x + ((size_t)b * Tt + cfg->meta_tokens) * C, .ids = m->tokens + (size_t)b * T,
                                 .table = m->gp[G_EMBED], .N = T, .V = cfg->vocab_size, .C = C };
-        m->ops->embed_fwd(&e);
+        M_OP(m, embed_fwd, &e);
     }
 }
 
@@ -435,15 +510,15 @@ static void blocks_forward(hl_model *m, const hl_run *r) {
     size_t nc = (size_t)n * C;
     for (int l = 0; l < cfg->n_layers; l++) {
         float *after_mixer = m->ffn[l].type ? m->mid[l] : m->res[l + 1];
-        rmsnorm_fwd(m->ops, m->ln1[l], m->rstd1[l], m->res[l], m->norm1_w[l], n, C, cfg->norm_eps);
+        rmsnorm_fwd(m, m->ln1[l], m->rstd1[l], m->res[l], m->norm1_w[l], n, C, cfg->norm_eps);
         m->mixer[l].type->forward(&m->mixer[l], r, m->part_out, m->ln1[l]);
         hl_axpby_args add = { .out = after_mixer, .x = m->res[l], .y = m->part_out, .a = 1, .b = 1, .n = nc };
-        m->ops->axpby(&add);
+        M_OP(m, axpby, &add);
         if (!m->ffn[l].type) continue;
-        rmsnorm_fwd(m->ops, m->ln2[l], m->rstd2[l], m->mid[l], m->norm2_w[l], n, C, cfg->norm_eps);
+        rmsnorm_fwd(m, m->ln2[l], m->rstd2[l], m->mid[l], m->norm2_w[l], n, C, cfg->norm_eps);
         m->ffn[l].type->forward(&m->ffn[l], r, m->part_out, m->ln2[l]);
         hl_axpby_args add2 = { .out = m->res[l + 1], .x = m->mid[l], .y = m->part_out, .a = 1, .b = 1, .n = nc };
-        m->ops->axpby(&add2);
+        M_OP(m, axpby, &add2);
     }
 }
 
@@ -472,8 +547,9 @@ int hl_model_forward(hl_model *m, const int32_t *tokens, int B, int T,
     if (rc) return rc;
     int meta = cfg->meta_tokens, Tt = meta + T, C = cfg->d_model, V = cfg->vocab_size;
     m->B = B; m->T = T; m->n_out = n_out;
-    memcpy(m->tokens, tokens, (size_t)B * T * sizeof *tokens);
-    hl_run r = { .ops = m->ops, .B = B, .T = Tt, .n_meta = meta, .scratch = m->scratch };
+    m->be->h2d(m->tokens, tokens, (size_t)B * T * sizeof *tokens);
+    m->status = HL_OK;
+    hl_run r = run_of(m, B, Tt);
     embed_inputs(m, m->res[0], B, T);
     blocks_forward(m, &r);
     // gather the requested rows of the last residual stream: row = b*Tt + m + t
@@ -484,12 +560,15 @@ int hl_model_forward(hl_model *m, const int32_t *tokens, int B, int T,
     if (n_out > 0) {
         hl_embed_fwd_args g = { .out = m->hfin, .ids = m->rows, .table = m->res[cfg->n_layers],
                                 .N = n_out, .V = B * Tt, .C = C };
-        m->ops->embed_fwd(&g);
-        rmsnorm_fwd(m->ops, m->hnorm, m->rstd_f, m->hfin, m->gp[G_NORM], n_out, C, cfg->norm_eps);
+        M_OP(m, embed_fwd, &g);
+        rmsnorm_fwd(m, m->hnorm, m->rstd_f, m->hfin, m->gp[G_NORM], n_out, C, cfg->norm_eps);
         const float *head = cfg->tie_embeddings ? m->gp[G_EMBED] : m->gp[G_LM_HEAD];
-        hl_linear(m->ops, m->logits, m->hnorm, head, n_out, C, V);   // logits (n_out, V)
+        hl_linear(&r, m->logits, m->hnorm, head, n_out, C, V);   // logits (n_out, V)
     }
     if (logits) *logits = m->logits;
+    if (m->status != HL_OK)
+        return hl_fail(err, errlen, m->status, "hl_model_forward: an op of backend '%s' %s: %s",
+                       m->ops->name, op_failure(m->status), hl_op_error());
     m->have_forward = 1;
     return HL_OK;
 }
@@ -512,12 +591,13 @@ static void head_backward(hl_model *m, const float *dlogits, int Tt) {
     const hl_model_config *cfg = &m->cfg;
     int n_out = m->n_out, C = cfg->d_model, V = cfg->vocab_size;
     int tied = cfg->tie_embeddings;
-    hl_linear_bwd(m->ops, m->dhnorm, tied ? m->gg[G_EMBED] : m->gg[G_LM_HEAD], dlogits, m->hnorm,
+    hl_run r = run_of(m, m->B, Tt);
+    hl_linear_bwd(&r, m->dhnorm, tied ? m->gg[G_EMBED] : m->gg[G_LM_HEAD], dlogits, m->hnorm,
                   tied ? m->gp[G_EMBED] : m->gp[G_LM_HEAD], n_out, C, V);
-    rmsnorm_bwd(m->ops, m->dhfin, m->gg[G_NORM], m->dhnorm, m->hfin, m->gp[G_NORM], m->rstd_f, n_out, C);
-    memset(m->dres, 0, (size_t)m->B * Tt * C * sizeof(float));
+    rmsnorm_bwd(m, m->dhfin, m->gg[G_NORM], m->dhnorm, m->hfin, m->gp[G_NORM], m->rstd_f, n_out, C);
+    m->be->zero(m->dres, (size_t)m->B * Tt * C * sizeof(float));
     hl_embed_bwd_args s = { .dtable = m->dres, .dout = m->dhfin, .ids = m->rows, .N = n_out, .V = m->B * Tt, .C = C };
-    m->ops->embed_bwd(&s);   // scatter-add of the gathered rows
+    M_OP(m, embed_bwd, &s);   // scatter-add of the gathered rows
 }
 
 static void blocks_backward(hl_model *m, const hl_run *r) {
@@ -528,18 +608,18 @@ static void blocks_backward(hl_model *m, const hl_run *r) {
         hl_layer *L = &m->mixer[l];
         if (!L->has_consumers) continue;
         hl_attn_dims a = hl_attn_dims_of(cfg, l);
-        memset(L->dk_acc, 0, (size_t)n * a.Hkv * a.hd * sizeof(float));
-        memset(L->dv_acc, 0, (size_t)n * a.Hkv * a.vd * sizeof(float));
+        m->be->zero(L->dk_acc, (size_t)n * a.Hkv * a.hd * sizeof(float));
+        m->be->zero(L->dv_acc, (size_t)n * a.Hkv * a.vd * sizeof(float));
     }
     for (int l = cfg->n_layers - 1; l >= 0; l--) {
         if (m->ffn[l].type) {
             m->ffn[l].type->backward(&m->ffn[l], r, m->dln, m->dres, m->ln2[l]);
-            rmsnorm_bwd(m->ops, m->dtmp, m->norm2_g[l], m->dln, m->mid[l], m->norm2_w[l], m->rstd2[l], n, C);
-            hl_add_inplace(m->ops, m->dres, m->dtmp, nc);
+            rmsnorm_bwd(m, m->dtmp, m->norm2_g[l], m->dln, m->mid[l], m->norm2_w[l], m->rstd2[l], n, C);
+            hl_add_inplace(r, m->dres, m->dtmp, nc);
         }
         m->mixer[l].type->backward(&m->mixer[l], r, m->dln, m->dres, m->ln1[l]);
-        rmsnorm_bwd(m->ops, m->dtmp, m->norm1_g[l], m->dln, m->res[l], m->norm1_w[l], m->rstd1[l], n, C);
-        hl_add_inplace(m->ops, m->dres, m->dtmp, nc);
+        rmsnorm_bwd(m, m->dtmp, m->norm1_g[l], m->dln, m->res[l], m->norm1_w[l], m->rstd1[l], n, C);
+        hl_add_inplace(r, m->dres, m->dtmp, nc);
     }
 }
 
@@ -550,11 +630,11 @@ static void embed_backward(hl_model *m, int Tt) {
         if (meta > 0) {
             hl_embed_bwd_args e = { .dtable = m->gg[G_META], .dout = m->dres + (size_t)b * Tt * C,
                                     .ids = m->meta_ids, .N = meta, .V = meta, .C = C };
-            m->ops->embed_bwd(&e);
+            M_OP(m, embed_bwd, &e);
         }
         hl_embed_bwd_args e = { .dtable = m->gg[G_EMBED], .dout = m->dres + ((size_t)b * Tt + meta) * C,
                                 .ids = m->tokens + (size_t)b * m->T, .N = m->T, .V = cfg->vocab_size, .C = C };
-        m->ops->embed_bwd(&e);
+        M_OP(m, embed_bwd, &e);
     }
 }
 
@@ -563,9 +643,13 @@ int hl_model_backward(hl_model *m, const float *dlogits, char *err, size_t errle
         return hl_fail(err, errlen, HL_EBADINPUT, "hl_model_backward: no successful forward to take the gradient of");
     if (m->n_out == 0) return HL_OK;   // no logits: the loss does not depend on the parameters
     int Tt = m->cfg.meta_tokens + m->T;
-    hl_run r = { .ops = m->ops, .B = m->B, .T = Tt, .n_meta = m->cfg.meta_tokens, .scratch = m->scratch };
+    hl_run r = run_of(m, m->B, Tt);
+    m->status = HL_OK;
     head_backward(m, dlogits, Tt);
     blocks_backward(m, &r);
     embed_backward(m, Tt);
+    if (m->status != HL_OK)
+        return hl_fail(err, errlen, m->status, "hl_model_backward: an op of backend '%s' %s: %s",
+                       m->ops->name, op_failure(m->status), hl_op_error());
     return HL_OK;
 }

@@ -63,18 +63,37 @@ hl_model_sizes hl_model_sizes_of(const hl_model_config *cfg, int max_B, int max_
 typedef struct hl_model hl_model;
 
 // Builds the model and allocates arenas for batches up to max_B sequences of
-// up to max_T input tokens (meta tokens come on top). Returns NULL with err.
-hl_model *hl_model_create(const hl_model_config *cfg, const hl_ops *ops,
+// up to max_T input tokens (meta tokens come on top) from backend be (its
+// alloc; gradients zeroed with its zero). Every op runs on be's op table.
+// Returns NULL with err.
+hl_model *hl_model_create(const hl_model_config *cfg, const hl_backend *be,
                           int max_B, int max_T, char *err, size_t errlen);
 void hl_model_free(hl_model *m);
+const hl_backend *hl_model_backend(const hl_model *m);
 
 // Initialise every parameter from the seed (Mamba init as state-spaces/mamba,
-// normal(0, 0.02) for linear/embedding, ones for norm weights, ...).
-void hl_model_init(hl_model *m, uint64_t seed);
+// normal(0, 0.02) for linear/embedding, ones for norm weights, ...): values
+// are made in a host staging buffer and copied in with the backend's h2d.
+// HL_OK, or HL_EFAIL when the staging buffer cannot be allocated.
+int hl_model_init(hl_model *m, uint64_t seed);
 
-// Parameter and gradient arenas (same layout, numel floats each).
+// Parameter and gradient arenas (same layout, numel floats each): BACKEND
+// memory (kernels.h "MEMORY"). Code outside models/ and kernels/ passes
+// them to ops or copies them with the functions below, never dereferences
+// them (tests on the CPU backends excepted).
 float *hl_model_params(hl_model *m);
 float *hl_model_grads(hl_model *m);
+// Copies of the whole parameter / gradient arena (numel floats, tensor
+// offsets as hl_tensor_info.offset) to or from a host buffer, through the
+// backend's d2h / h2d. Return HL_OK.
+int hl_model_params_to_host(hl_model *m, float *host);
+int hl_model_params_from_host(hl_model *m, const float *host);
+int hl_model_grads_to_host(hl_model *m, float *host);
+// The first op failure (kernels.h "OP STATUS") since the last
+// hl_model_forward began, through its hl_model_backward: HL_OK when every
+// op succeeded, else HL_EBADINPUT / HL_EUNSUPPORTED (hl_op_error() on the
+// calling thread has the op's message). Outputs are meaningless then.
+int hl_model_last_status(const hl_model *m);
 size_t hl_model_numel(const hl_model *m);
 int hl_model_num_tensors(const hl_model *m);
 const hl_tensor_info *hl_model_tensor(const hl_model *m, int i);

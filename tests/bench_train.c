@@ -79,7 +79,7 @@ int main(int argc, char **argv) {
         hl_spec spec;
         if (!load_config(kinds[k], &spec)) return 2;
         char err[HL_ERR_LEN];
-        hl_model *m = hl_model_create(&spec.model, hl_ops_get("cpu"), B, T, err, sizeof err);
+        hl_model *m = hl_model_create(&spec.model, hl_backend_get("cpu"), B, T, err, sizeof err);
         if (!m) { fprintf(stderr, "bench_train: %s\n", err); return 2; }
         hl_model_init(m, 0);
         int V = spec.model.vocab_size;

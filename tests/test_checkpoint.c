@@ -295,7 +295,7 @@ static void spread_weights(hl_model *m, uint64_t seed) {
 static int build(built *b, const char *spec_text, uint64_t seed, char *err, size_t errlen) {
     memset(b, 0, sizeof *b);
     if (hl_spec_load_text(spec_text, "test-spec", NULL, 0, &b->spec, err, errlen) != HL_OK) return 0;
-    b->m = hl_model_create(&b->spec.model, &hl_ops_cpu_ref, 1, 9, err, errlen);
+    b->m = hl_model_create(&b->spec.model, hl_backend_get("cpu_ref"), 1, 9, err, errlen);
     if (!b->m) return 0;
     hl_model_init(b->m, seed);
     spread_weights(b->m, seed);

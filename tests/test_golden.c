@@ -140,7 +140,7 @@ static void golden(const char *fixture, const char *backend) {
     hl_hf_family fam;
     int ok = hl_check(open_expected(fixture, &e) == 0, label, "cannot read %s/expected.safetensors", dir);
     if (ok) {
-        int rc = hl_hf_open(dir, hl_ops_get(backend), e.B, e.T, &spec, &m, &fam, err, sizeof err);
+        int rc = hl_hf_open(dir, hl_backend_get(backend), e.B, e.T, &spec, &m, &fam, err, sizeof err);
         snprintf(name, sizeof name, "%s_import", label);
         ok = hl_check(rc == HL_OK, name, "%s", err);
     }
@@ -192,9 +192,9 @@ static void mixed_dtypes_and_shards(void) {
     hl_model *a = NULL, *b = NULL;
     hl_hf_family fam;
     char err[HL_ERR_LEN];
-    int ok = hl_check(hl_hf_open(GOLDEN "llama", hl_ops_get("cpu_ref"), 1, 1, &s1, &a, &fam, err, sizeof err) == 0,
+    int ok = hl_check(hl_hf_open(GOLDEN "llama", hl_backend_get("cpu_ref"), 1, 1, &s1, &a, &fam, err, sizeof err) == 0,
                       "golden_llama_f32_import", "%s", err);
-    ok &= hl_check(hl_hf_open(GOLDEN "llama_mixed", hl_ops_get("cpu_ref"), 1, 1, &s2, &b, &fam, err, sizeof err) == 0,
+    ok &= hl_check(hl_hf_open(GOLDEN "llama_mixed", hl_backend_get("cpu_ref"), 1, 1, &s2, &b, &fam, err, sizeof err) == 0,
                    "golden_llama_mixed_sharded_import", "%s", err);
     if (!ok) goto out;
     // Same config.json, so the same spec apart from the name (the directory's).

@@ -96,9 +96,9 @@ static batch make_batch(int B, int T, int V) {
 }
 static void free_batch(batch *b) { free(b->tokens); free(b->pos); free(b->targets); }
 
-static hl_model *make_model(const hl_model_config *c, const hl_ops *ops, int B, int T) {
+static hl_model *make_model(const hl_model_config *c, const hl_backend *be, int B, int T) {
     char err[512];
-    hl_model *m = hl_model_create(c, ops, B, T, err, sizeof err);
+    hl_model *m = hl_model_create(c, be, B, T, err, sizeof err);
     if (!m) { printf("create failed: %s\n", err); return NULL; }
     hl_model_init(m, 7);
     // move off the init's special values (norms 1, D 1, zeros) so every path matters
@@ -240,7 +240,7 @@ static int find_tensor(hl_model *m, const char *name) {
 static void test_gradients(const tiny_spec *s, int corrupt) {
     hl_model_config c = make_cfg(s);
     const int B = 2, T = 7;
-    hl_model *m = make_model(&c, &hl_ops_cpu_ref, B, T);
+    hl_model *m = make_model(&c, hl_backend_get("cpu_ref"), B, T);
     char name[128];
     snprintf(name, sizeof name, "grad_fd_%s", s->name);
     if (!m) { hl_check(0, name, "model create failed"); return; }
@@ -276,8 +276,8 @@ static void test_parity(const tiny_spec *s) {
     const int B = 2, T = 9;
     char name[128];
     snprintf(name, sizeof name, "parity_cpu_vs_cpu_ref_%s", s->name);
-    hl_model *ref = make_model(&c, &hl_ops_cpu_ref, B, T);
-    hl_model *fast = make_model(&c, &hl_ops_cpu, B, T);
+    hl_model *ref = make_model(&c, hl_backend_get("cpu_ref"), B, T);
+    hl_model *fast = make_model(&c, hl_backend_get("cpu"), B, T);
     if (!ref || !fast) { hl_check(0, name, "create failed"); return; }
     memcpy(hl_model_params(fast), hl_model_params(ref), hl_model_numel(ref) * sizeof(float));
     batch b = make_batch(B, T, c.vocab_size);
@@ -302,7 +302,7 @@ static void test_parity(const tiny_spec *s) {
 
 // Two forwards bit-identical; logits at selected positions equal the rows
 // of the all-positions forward.
-static void test_forward_properties(const tiny_spec *s, const hl_ops *ops) {
+static void test_forward_properties(const tiny_spec *s, const hl_backend *ops) {
     hl_model_config c = make_cfg(s);
     const int B = 2, T = 6, V = c.vocab_size;
     char name[128];
@@ -337,7 +337,7 @@ static void test_forward_properties(const tiny_spec *s, const hl_ops *ops) {
 static void test_bad_inputs(void) {
     hl_model_config c = make_cfg(&SPEC_A);
     const int B = 2, T = 6, V = c.vocab_size;
-    hl_model *m = make_model(&c, &hl_ops_cpu, B, T);
+    hl_model *m = make_model(&c, hl_backend_get("cpu"), B, T);
     if (!m) { hl_check(0, "bad_inputs_create", "create failed"); return; }
     batch b = make_batch(B, T, V);
     char err[512] = "";
@@ -368,7 +368,7 @@ static void test_bad_inputs(void) {
 // registered module declares HL_CAP_AUX_LOSS yet, so the sum is 0.
 static void test_aux_loss(const tiny_spec *s) {
     hl_model_config c = make_cfg(s);
-    hl_model *m = make_model(&c, &hl_ops_cpu, 1, 4);
+    hl_model *m = make_model(&c, hl_backend_get("cpu"), 1, 4);
     char name[128], err[256] = "";
     if (!m) return;
     int parts = 0, aux = 0;
@@ -400,7 +400,7 @@ static void test_counts(const tiny_spec *s) {
     snprintf(name, sizeof name, "counts_%s", s->name);
     hl_check(n > 0 && k.params == sum && comp == sum && k.flops_per_token > 0,
              name, "tensors %d, sum %lld, count %lld, by component %lld", n, (long long)sum, (long long)k.params, (long long)comp);
-    hl_model *m = hl_model_create(&c, &hl_ops_cpu_ref, 1, 4, (char[256]){0}, 256);
+    hl_model *m = hl_model_create(&c, hl_backend_get("cpu_ref"), 1, 4, (char[256]){0}, 256);
     snprintf(name, sizeof name, "numel_matches_count_%s", s->name);
     hl_check(m && (int64_t)hl_model_numel(m) == sum, name, "numel %zu vs %lld", m ? hl_model_numel(m) : 0, (long long)sum);
     hl_model_free(m);
@@ -426,7 +426,7 @@ static void test_cache_and_flops(void) {
 
 static void test_names_and_init(void) {
     hl_model_config c = make_cfg(&SPEC_H);
-    hl_model *m = hl_model_create(&c, &hl_ops_cpu_ref, 1, 4, (char[256]){0}, 256);
+    hl_model *m = hl_model_create(&c, hl_backend_get("cpu_ref"), 1, 4, (char[256]){0}, 256);
     if (!hl_check(m != NULL, "hybrid_create", "failed")) return;
     hl_check(find_tensor(m, "model.layers.1.self_attn.k_proj.weight") >= 0 &&
              find_tensor(m, "model.layers.2.self_attn.k_proj.weight") < 0 &&
@@ -472,7 +472,7 @@ static void test_bad_configs(void) {
     char err[256] = "";
     hl_model_config c = make_cfg(&SPEC_MIX);
     c.layer[3].kv_source = 2;   // an S layer as producer
-    hl_check(hl_model_create(&c, &hl_ops_cpu_ref, 1, 4, err, sizeof err) == NULL && strstr(err, "kv_share"),
+    hl_check(hl_model_create(&c, hl_backend_get("cpu_ref"), 1, 4, err, sizeof err) == NULL && strstr(err, "kv_share"),
              "reject_ssm_kv_producer", "err '%s'", err);
     c = make_cfg(&SPEC_A);
     c.attn.n_kv_heads = 3;
@@ -568,6 +568,74 @@ static void test_model_sections(void) {
     hl_check(hl_cfg_find(m, "ffn", 3) != NULL, "model_section_has_ffn", "");
 }
 
+// Forward, cross-entropy (losses.h, through the model's op table) and
+// backward of batch b: the first failing status, its message in err.
+static int fwd_loss_bwd(hl_model *m, const batch *b, char *err, size_t errlen) {
+    const float *logits;
+    float *row_losses, *dlogits, loss;
+    hl_model_loss_buffers(m, &dlogits, &row_losses);
+    int rc = hl_model_forward(m, b->tokens, b->B, b->T, b->pos, b->n_out, &logits, err, errlen);
+    if (!rc) rc = hl_loss_xent(hl_model_ops(m), logits, b->targets, b->n_out, hl_model_cfg(m)->vocab_size, -1,
+                               row_losses, dlogits, &loss, NULL, err, errlen);
+    if (!rc) rc = hl_model_backward(m, dlogits, err, errlen);
+    return rc;
+}
+
+// Op statuses reach the model's caller: with any one op missing from the
+// backend (NULL: HL_EUNSUPPORTED), a forward + loss + backward of a model
+// that uses every op but adamw returns that status with a message naming the
+// op, so no call site in the model, a layer or the loss drops a status; a
+// clean run is HL_OK, and a backward failure sticks (hl_model_last_status)
+// until the next forward starts clean.
+static void test_op_status_reaches_caller(void) {
+    hl_model_config c = make_cfg(&SPEC_MIX);
+    const int B = 2, T = 5;
+    char err[1024] = "";
+    batch b = make_batch(B, T, c.vocab_size);
+    const hl_backend *ref = hl_backend_get("cpu_ref");
+    hl_model *clean = make_model(&c, ref, B, T);
+    int crc = clean ? fwd_loss_bwd(clean, &b, err, sizeof err) : -1;
+    hl_check(crc == HL_OK && hl_model_last_status(clean) == HL_OK, "op_status_ok_on_a_clean_run", "status %d: %s", crc, err);
+    hl_model_free(clean);
+    int missed = 0;
+    char which[512] = "";
+    for (int op = 0; op < HL_OP_COUNT; op++) {
+        hl_ops ops = *ref->ops;
+#define HL_NULL_OP(p, name, T) if (op == HL_OP_##name) ops.name = NULL;
+        HL_OP_LIST(HL_NULL_OP, _)
+#undef HL_NULL_OP
+        hl_backend be = *ref;
+        be.ops = &ops;
+        hl_model *m = make_model(&c, &be, B, T);
+        if (!m) { missed++; continue; }
+        err[0] = 0;
+        int rc = fwd_loss_bwd(m, &b, err, sizeof err), want = op == HL_OP_adamw ? HL_OK : HL_EUNSUPPORTED;
+        if (rc != want || (rc && !strstr(err, hl_op_names[op]))) {
+            missed++;
+            size_t len = strlen(which);
+            snprintf(which + len, sizeof which - len, " %s(status %d)", hl_op_names[op], rc);
+        }
+        hl_model_free(m);
+    }
+    hl_check(!missed, "op_status_of_every_op_reaches_the_model_caller", "not propagated:%s", which);
+    // a backward failure sticks until the next forward
+    hl_ops ops = *ref->ops;
+    ops.matmul_bwd = NULL;
+    hl_backend be = *ref;
+    be.ops = &ops;
+    hl_model *m = make_model(&c, &be, B, T);
+    int rc = fwd_loss_bwd(m, &b, err, sizeof err);
+    int after_bwd = hl_model_last_status(m), named = strstr(err, "matmul_bwd") != NULL;
+    const float *lg;
+    int next = hl_model_forward(m, b.tokens, B, T, b.pos, b.n_out, &lg, err, sizeof err);
+    hl_check(rc == HL_EUNSUPPORTED && named && after_bwd == HL_EUNSUPPORTED &&
+             next == HL_OK && hl_model_last_status(m) == HL_OK,
+             "op_status_of_backward_sticks_until_next_forward", "backward %d (last %d), next forward %d (last %d)",
+             rc, after_bwd, next, hl_model_last_status(m));
+    hl_model_free(m);
+    free_batch(&b);
+}
+
 int main(void) {
     const char *seed = getenv("HL_TEST_SEED");   // stress runs: other random draws
     if (seed) rng_state = strtoull(seed, NULL, 10);
@@ -583,6 +651,7 @@ int main(void) {
     test_count_overflow();
     test_names_and_init();
     test_cache_and_flops();
+    test_op_status_reaches_caller();
     const tiny_spec *specs[] = { &SPEC_A, &SPEC_S, &SPEC_H, &SPEC_MIX };
     for (int i = 0; i < 4; i++) test_counts(specs[i]);
     for (int i = 0; i < 4; i++) test_aux_loss(specs[i]);
@@ -592,8 +661,8 @@ int main(void) {
     test_gradients(&SPEC_MIX, 0);
     for (int i = 0; i < 4; i++) test_parity(specs[i]);
     for (int i = 0; i < 4; i++) {
-        test_forward_properties(specs[i], &hl_ops_cpu_ref);
-        test_forward_properties(specs[i], &hl_ops_cpu);
+        test_forward_properties(specs[i], hl_backend_get("cpu_ref"));
+        test_forward_properties(specs[i], hl_backend_get("cpu"));
     }
     return hl_test_done();
 }

@@ -94,7 +94,7 @@ static int should_decay(const char *name) {
 }
 
 static const char *const SPEC =
-    "{\"model\": {\"vocab_size\": 64, \"d_model\": 16, \"layers\": \"ASH\", \"meta_tokens\": 2,"
+    "{\"model\": {\"vocab_size\": 1201, \"d_model\": 16, \"layers\": \"ASH\", \"meta_tokens\": 2,"
     " \"attn\": {\"n_heads\": 2, \"head_dim\": 8}, \"ssm\": {\"d_state\": 4, \"expand\": 2},"
     " \"tie_embeddings\": false},"
     " \"train\": {\"task\": {\"seq_len\": 16, \"num_kv_pairs\": 2}}, \"eval\": []}";
@@ -104,7 +104,7 @@ static void test_weight_decay(void) {
     char err[512];
     if (!hl_check(hl_spec_load_text(SPEC, "test_optim", NULL, 0, &spec, err, sizeof err) == HL_OK,
                   "wd_spec_loads", "%s", err)) return;
-    hl_model *m = hl_model_create(&spec.model, &hl_ops_cpu_ref, 1, 4, err, sizeof err);
+    hl_model *m = hl_model_create(&spec.model, hl_backend_get("cpu_ref"), 1, 4, err, sizeof err);
     if (!hl_check(m != NULL, "wd_model_builds", "%s", err)) { hl_spec_free(&spec); return; }
     hl_model_init(m, 3);
     int wrong = 0, n_decay = 0, n_plain = 0, kinds = 0;
@@ -120,18 +120,30 @@ static void test_weight_decay(void) {
              "%d tensors flagged wrongly (e.g. %s); kinds seen %#x", wrong, bad, kinds);
 
     // AdamW with zero gradients moves only by the decay: p <- p (1 - lr wd)
-    // on the flagged tensors, and leaves the others bit for bit.
+    // on the flagged tensors, and leaves the others bit for bit; on every
+    // registered backend, the optimizer state allocated through it and the
+    // parameters read back through its copies.
     size_t n = hl_model_numel(m);
-    float *p = hl_model_params(m), *p0 = malloc(n * sizeof(float));
-    hl_adam_state st = {calloc(n, sizeof(float)), calloc(n, sizeof(float))};
-    memcpy(p0, p, n * sizeof(float));
-    hl_model_zero_grad(m);
+    float *p = malloc(n * sizeof(float)), *p0 = malloc(n * sizeof(float)), *q = malloc(n * sizeof(float));
+    hl_model_params_to_host(m, p0);
+    hl_model_free(m);
     hl_train_config tc = sched(HL_SCHED_CONSTANT, 0.1, 0, 0, 1);
     tc.weight_decay = 0.5; tc.beta1 = 0.9; tc.beta2 = 0.999; tc.adam_eps = 1e-8;
-    const hl_ops *backends[2] = {&hl_ops_cpu_ref, hl_ops_get("cpu")};
-    for (int b = 0; b < 2; b++) {
-        memcpy(p, p0, n * sizeof(float));
-        hl_adamw_step(backends[b], m, &st, &tc, 0.1, 1);
+    for (int b = 0; b < hl_backend_count(); b++) {
+        const hl_backend *be = hl_backend_at(b);
+        char what[96];
+        snprintf(what, sizeof what, "adamw_state_allocates_%s", be->name);
+        hl_adam_state st;
+        m = hl_model_create(&spec.model, be, 1, 4, err, sizeof err);
+        if (!hl_check(m && hl_adam_create(&st, m) == HL_OK, what, "model or optimizer state not allocated")) {
+            hl_model_free(m);
+            continue;
+        }
+        hl_model_params_from_host(m, p0);
+        hl_model_zero_grad(m);
+        snprintf(what, sizeof what, "adamw_step_status_ok_%s", be->name);
+        hl_check(hl_adamw_step(m, &st, &tc, 0.1, 1) == HL_OK, what, "%s", hl_op_error());
+        hl_model_params_to_host(m, p);
         int off = 0;
         for (int i = 0; i < hl_model_num_tensors(m); i++) {
             const hl_tensor_info *t = hl_model_tensor(m, i);
@@ -140,12 +152,25 @@ static void test_weight_decay(void) {
                 off += t->weight_decay ? fabsf(p[j] - want) > 4e-7f * fabsf(p0[j]) : p[j] != want;  // a few ulps
             }
         }
-        char what[64];
-        snprintf(what, sizeof what, "adamw_decays_flagged_tensors_only_%s", backends[b]->name);
+        snprintf(what, sizeof what, "adamw_decays_flagged_tensors_only_%s", be->name);
         hl_check(!off, what, "%d parameters moved otherwise than by p*(1 - lr*wd) on flagged tensors", off);
+        // the device-side norm and clip equal the host reference bit for bit
+        for (size_t j = 0; j < n; j++) p[j] = (float)(j % 7) - 3.0f + 0.01f * (float)(j % 13);
+        be->h2d(hl_model_grads(m), p, n * sizeof(float));
+        double want_norm = hl_grad_global_norm(p, n), got_norm = hl_model_grad_norm(m, &st), scale = 0;
+        hl_clip_grads(p, n, want_norm, 1.0);
+        int rc = hl_model_clip_grads(m, got_norm, 1.0, &scale);
+        hl_model_grads_to_host(m, q);
+        snprintf(what, sizeof what, "grad_norm_spans_several_chunks_%s", be->name);
+        hl_check(n > 2 * HL_NORM_CHUNK && n % HL_NORM_CHUNK, what, "%zu parameters", n);
+        snprintf(what, sizeof what, "grad_norm_and_clip_through_backend_%s", be->name);
+        hl_check(rc == HL_OK && got_norm == want_norm && scale < 1 && !memcmp(p, q, n * sizeof(float)), what,
+                 "norm %.17g vs %.17g, rc %d, clipped grads %s", got_norm, want_norm, rc,
+                 memcmp(p, q, n * sizeof(float)) ? "differ" : "equal");
+        hl_adam_free(&st);
+        hl_model_free(m);
     }
-    free(p0); free(st.m); free(st.v);
-    hl_model_free(m);
+    free(p0); free(p); free(q);
     hl_spec_free(&spec);
 }
 

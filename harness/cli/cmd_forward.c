@@ -141,13 +141,13 @@ static int read_tokens(const char *path, int vocab, int32_t **ids, int *n, char 
 }
 
 // Builds the model, loads the weights, runs the forward, writes the logits.
-static int run_forward(const forward_args *a, const hl_spec *spec, const hl_ops *ops,
+static int run_forward(const forward_args *a, const hl_spec *spec, const hl_backend *be,
                        const int32_t *ids, int T, char *err, size_t errlen) {
-    hl_model *m = hl_model_create(&spec->model, ops, 1, T, err, errlen);
+    hl_model *m = hl_model_create(&spec->model, be, 1, T, err, errlen);
     if (!m) return HL_EFAIL;
     int rc = hl_ckpt_load(a->ckpt, m, err, errlen);
+    const float *logits = NULL;
     if (rc == HL_OK) {
-        const float *logits = NULL;
         rc = hl_model_forward(m, ids, 1, T, NULL, T, &logits, err, errlen);
         int64_t shape[2] = {T, spec->model.vocab_size};
         if (rc == HL_OK) rc = hl_npy_write_f32(a->out, logits, 2, shape, err, errlen);
@@ -160,9 +160,11 @@ int cmd_forward(int argc, char **argv) {
     forward_args a;
     int prc = parse_forward_args(argc, argv, &a);
     if (prc) return prc == 1 ? 0 : 2;
-    const hl_ops *ops = hl_ops_get(a.backend);
-    if (!ops) {
-        fprintf(stderr, "hylab forward: --backend: unknown or unavailable backend '%s' (cpu, cpu_ref)\n", a.backend);
+    const hl_backend *be = hl_backend_get(a.backend);
+    if (!be) {
+        char known[256];
+        hl_backend_known(known, sizeof known);
+        fprintf(stderr, "hylab forward: --backend: unknown or unavailable backend '%s' (known: %s)\n", a.backend, known);
         return 2;
     }
     char err[HL_ERR_LEN] = "";
@@ -174,11 +176,11 @@ int cmd_forward(int argc, char **argv) {
     if (!rc) rc = read_tokens(a.tokens, spec.model.vocab_size, &ids, &T, err, sizeof err);
     if (!rc) {
         hl_blas_init(a.threads);
-        rc = run_forward(&a, &spec, ops, ids, T, err, sizeof err);
+        rc = run_forward(&a, &spec, be, ids, T, err, sizeof err);
     }
     if (!rc)
         fprintf(stderr, "hylab forward: %d tokens -> %s (%d, %d) [%s]\n", T, a.out, T, spec.model.vocab_size,
-                ops->name);
+                be->name);
     else
         fprintf(stderr, "hylab forward: %s\n", err);
     free(ids);

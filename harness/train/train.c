@@ -179,24 +179,28 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
     hl_blas_init(opts->threads);
     snprintf(sum->blas_core, sizeof sum->blas_core, "%s", hl_blas_core());
     sum->threads = hl_blas_threads();
-    const hl_ops *ops = hl_ops_get(opts->backend ? opts->backend : "cpu");
-    if (!ops) return fail(sum, HL_RUN_FAILED, "unknown backend");
+    const hl_backend *be = hl_backend_get(opts->backend ? opts->backend : "cpu");
+    if (!be) {
+        char known[256];
+        hl_backend_known(known, sizeof known);
+        snprintf(err, sizeof err, "unknown backend '%s' (known: %s)", opts->backend, known);
+        return fail(sum, HL_RUN_FAILED, err);
+    }
+    const hl_ops *ops = be->ops;
 
     int B = tc->batch_size, T = tc->task.seq_len, max_T = max_seq_len(spec);
     run_tasks tasks;
     if (tasks_open(&tasks, spec, err, sizeof err)) return fail(sum, HL_RUN_FAILED, err);
-    hl_model *m = hl_model_create(mc, ops, B, max_T, err, sizeof err);
+    hl_model *m = hl_model_create(mc, be, B, max_T, err, sizeof err);
     if (!m) { tasks_close(&tasks); return fail(sum, HL_RUN_FAILED, err); }
-    hl_model_init(m, tc->seed);
     sum->params = (long long)hl_model_numel(m);
-    size_t n = hl_model_numel(m);
-    hl_adam_state st = {calloc(n, sizeof(float)), calloc(n, sizeof(float))};
+    hl_adam_state st = {0};
     hl_task_batch tb, eb;
     int tb_ok = hl_task_batch_alloc(&tb, B, T) == HL_OK, eb_ok = hl_task_batch_alloc(&eb, B, max_T) == HL_OK;
-    if (!st.m || !st.v || !tb_ok || !eb_ok) {
+    if (hl_model_init(m, tc->seed) || hl_adam_create(&st, m) || !tb_ok || !eb_ok) {
         if (tb_ok) hl_task_batch_free(&tb);
         if (eb_ok) hl_task_batch_free(&eb);
-        free(st.m); free(st.v);
+        hl_adam_free(&st);
         hl_model_free(m);
         tasks_close(&tasks);
         return fail(sum, HL_RUN_FAILED, "out of memory allocating optimizer state and batches");
@@ -216,13 +220,13 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
         int rc = hl_task_fill(tasks.train, HL_SPLIT_TRAIN, (uint64_t)(step - 1) * B, B, &tb, err, sizeof err);
         if (!rc && step == bad_token_step) tb.inputs[0] = -1;   // test hook: a programming error
         if (!rc) rc = train_step_grads(m, ops, &tb, &loss, err, sizeof err);
-        if (rc) {
+        if (rc) {   // a task, model, loss or op error: the run failed (not a divergence)
             char msg[HL_ERR_LEN];
             snprintf(msg, sizeof msg, "step %d: %.1000s", step, err);
             fail_at(sum, HL_RUN_FAILED, step, msg);
             break;
         }
-        double gnorm = hl_grad_global_norm(hl_model_grads(m), n);
+        double gnorm = hl_model_grad_norm(m, &st), clip_scale;
         if (!isfinite(loss) || !isfinite(gnorm)) {
             if (isfinite(loss))
                 snprintf(err, sizeof err, "gradient norm is %s at step %d (loss %.4g)", isnan(gnorm) ? "NaN" : "inf", step, loss);
@@ -232,9 +236,14 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
             sum->steps = step;
             break;
         }
-        hl_clip_grads(hl_model_grads(m), n, gnorm, tc->grad_clip);
+        int orc = hl_model_clip_grads(m, gnorm, tc->grad_clip, &clip_scale);
         double lr = hl_lr_at(tc, step);
-        hl_adamw_step(ops, m, &st, tc, lr, step);
+        if (!orc) orc = hl_adamw_step(m, &st, tc, lr, step);
+        if (orc) {
+            snprintf(err, sizeof err, "step %d: optimizer: %s", step, hl_op_error());
+            fail_at(sum, HL_RUN_FAILED, step, err);
+            break;
+        }
         train_time += now_s() - t0;
         tokens += (double)B * T;
         sum->steps = step;
@@ -267,7 +276,7 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
     }
     sum->wall_s = now_s() - t_start;
     hl_task_batch_free(&tb); hl_task_batch_free(&eb);
-    free(st.m); free(st.v);
+    hl_adam_free(&st);
     hl_model_free(m);
     tasks_close(&tasks);
     return sum->status;

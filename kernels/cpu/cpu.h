@@ -1,5 +1,7 @@
-// cpu.h: the fast cpu backend (OpenMP + OpenBLAS): function declarations and
-// the small inline helpers its files share.
+// cpu.h: the fast cpu backend (OpenMP + OpenBLAS): the implementations on
+// valid arguments (the op table hl_ops_cpu wraps each with the shared
+// argument checks, kernels/op_table.h) and the small inline helpers its
+// files share.
 #ifndef HYLAB_CPU_H
 #define HYLAB_CPU_H
 #include <stdint.h>
@@ -67,8 +69,9 @@ static inline float hl_fast_expf(float x) {
 // thread, at least n floats, 64-byte aligned, persistent and reused across
 // calls (never freed by the caller; valid until the same thread asks for the
 // same slot again). hl_cpu_scratch zeroes it, hl_cpu_scratch_raw does not.
-// Aborts with a message when out of memory (ops return nothing, and a kernel
-// without its scratch cannot run). An op that takes a slot on the calling
+// Aborts with a message when out of memory (the implementations return
+// nothing, the status is the argument check's, and a kernel without its
+// scratch cannot run). An op that takes a slot on the calling
 // thread and then enters a parallel region must use different slots inside
 // (the calling thread is one of the team).
 #define HL_SCRATCH_SLOTS 8

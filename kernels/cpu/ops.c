@@ -1,8 +1,10 @@
-// cpu/ops.c: the fast cpu op table (OpenMP + OpenBLAS).
+// cpu/ops.c: the fast cpu op table (OpenMP + OpenBLAS; argument checks first)
+// and the per-thread scratch.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "kernels/cpu/cpu.h"
+#include "kernels/op_table.h"
 
 // Per-thread persistent scratch: HL_SCRATCH_SLOTS buffers per thread (thread
 // local, so OpenMP workers and concurrent callers never share one), each
@@ -34,17 +36,4 @@ float *hl_cpu_scratch(int slot, size_t n) {
     return p;
 }
 
-const hl_ops hl_ops_cpu = {
-    .name = "cpu",
-    .matmul_fwd = hl_cpu_matmul_fwd,   .matmul_bwd = hl_cpu_matmul_bwd,
-    .embed_fwd = hl_cpu_embed_fwd,     .embed_bwd = hl_cpu_embed_bwd,
-    .rmsnorm_fwd = hl_cpu_rmsnorm_fwd, .rmsnorm_bwd = hl_cpu_rmsnorm_bwd,
-    .rope_fwd = hl_cpu_rope_fwd,       .rope_bwd = hl_cpu_rope_bwd,
-    .attn_fwd = hl_cpu_attn_fwd,       .attn_bwd = hl_cpu_attn_bwd,
-    .conv1d_fwd = hl_cpu_conv1d_fwd,   .conv1d_bwd = hl_cpu_conv1d_bwd,
-    .scan_fwd = hl_cpu_scan_fwd,       .scan_bwd = hl_cpu_scan_bwd,
-    .silu_fwd = hl_cpu_silu_fwd,       .silu_bwd = hl_cpu_silu_bwd,
-    .swiglu_fwd = hl_cpu_swiglu_fwd,   .swiglu_bwd = hl_cpu_swiglu_bwd,
-    .xent_fwd = hl_cpu_xent_fwd,       .xent_bwd = hl_cpu_xent_bwd,
-    .adamw = hl_cpu_adamw,             .axpby = hl_cpu_axpby,
-};
+HL_OP_TABLE(hl_cpu, hl_ops_cpu, "cpu")

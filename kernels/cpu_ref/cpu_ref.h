@@ -1,7 +1,8 @@
 // cpu_ref.h: the naive reference backend ("cpu_ref"), the oracle every other
-// backend is checked against. Functions are exported so that the fast cpu
-// backend can fall back to them and tests can call them directly.
-// Semantics and shapes: see kernels/kernels.h.
+// backend is checked against. These are the implementations on valid
+// arguments (no checks, no status); the op table hl_ops_cpu_ref wraps each
+// with the shared argument checks (kernels/op_table.h). Exported so that the
+// fast cpu backend can fall back to them. Semantics and shapes: kernels/kernels.h.
 #ifndef HYLAB_CPU_REF_H
 #define HYLAB_CPU_REF_H
 #include <math.h>

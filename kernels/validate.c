@@ -1,0 +1,207 @@
+// validate.c: the argument checks every backend's op runs first (op_table.h).
+// One set of rules (kernels.h, "OP STATUS"): sizes >= 0, widths that are
+// divided by or indexed > 0, a pointer that is read or written non-NULL
+// (unless its tensor is empty or the op documents it optional), ids and
+// targets inside their range. Failures set hl_op_error() and return
+// HL_EBADINPUT; nothing is written.
+#include <math.h>
+#include "kernels/op_table.h"
+
+// Each check returns from the validator with the message on failure.
+#define NONNEG(op, x) \
+    do { if ((x) < 0) return hl_op_fail(HL_EBADINPUT, "%s: %s = %lld must be >= 0", op, #x, (long long)(x)); } while (0)
+#define POSITIVE(op, x) \
+    do { if ((x) <= 0) return hl_op_fail(HL_EBADINPUT, "%s: %s = %lld must be > 0", op, #x, (long long)(x)); } while (0)
+// p must be non-NULL when the tensor it points to has elements (`used`).
+#define NEED(op, p, used) \
+    do { if ((used) && !(p)) return hl_op_fail(HL_EBADINPUT, "%s: %s is NULL", op, #p); } while (0)
+
+// Every id in [0, V) (n ids); `what` names the array in the message.
+static int ids_in_range(const char *op, const char *what, const int32_t *ids, long long n, int V) {
+    for (long long i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= V)
+            return hl_op_fail(HL_EBADINPUT, "%s: %s[%lld] = %d outside [0, %d)", op, what, i, (int)ids[i], V);
+    return HL_OK;
+}
+
+int hl_validate_matmul_fwd(const hl_matmul_fwd_args *a) {
+    NONNEG("matmul_fwd", a->N); NONNEG("matmul_fwd", a->IC); NONNEG("matmul_fwd", a->OC);
+    int used = a->N > 0 && a->OC > 0;
+    NEED("matmul_fwd", a->out, used);
+    NEED("matmul_fwd", a->inp, used && a->IC > 0);
+    NEED("matmul_fwd", a->weight, used && a->IC > 0);
+    return HL_OK;
+}
+
+int hl_validate_matmul_bwd(const hl_matmul_bwd_args *a) {
+    NONNEG("matmul_bwd", a->N); NONNEG("matmul_bwd", a->IC); NONNEG("matmul_bwd", a->OC);
+    int used = a->N > 0 && a->OC > 0;
+    NEED("matmul_bwd", a->dout, used);
+    NEED("matmul_bwd", a->weight, used && a->dinp && a->IC > 0);
+    NEED("matmul_bwd", a->inp, used && a->dweight && a->IC > 0);
+    return HL_OK;
+}
+
+int hl_validate_embed_fwd(const hl_embed_fwd_args *a) {
+    NONNEG("embed_fwd", a->N); NONNEG("embed_fwd", a->V); NONNEG("embed_fwd", a->C);
+    NEED("embed_fwd", a->ids, a->N > 0);
+    NEED("embed_fwd", a->out, a->N > 0 && a->C > 0);
+    NEED("embed_fwd", a->table, a->N > 0 && a->C > 0);
+    return ids_in_range("embed_fwd", "ids", a->ids, a->N, a->V);
+}
+
+int hl_validate_embed_bwd(const hl_embed_bwd_args *a) {
+    NONNEG("embed_bwd", a->N); NONNEG("embed_bwd", a->V); NONNEG("embed_bwd", a->C);
+    NEED("embed_bwd", a->ids, a->N > 0);
+    NEED("embed_bwd", a->dtable, a->N > 0 && a->C > 0);
+    NEED("embed_bwd", a->dout, a->N > 0 && a->C > 0);
+    return ids_in_range("embed_bwd", "ids", a->ids, a->N, a->V);
+}
+
+int hl_validate_rmsnorm_fwd(const hl_rmsnorm_fwd_args *a) {
+    NONNEG("rmsnorm_fwd", a->N); POSITIVE("rmsnorm_fwd", a->C);
+    if (!(a->eps >= 0)) return hl_op_fail(HL_EBADINPUT, "rmsnorm_fwd: eps = %g must be >= 0", a->eps);
+    int used = a->N > 0;
+    NEED("rmsnorm_fwd", a->out, used); NEED("rmsnorm_fwd", a->rstd, used);
+    NEED("rmsnorm_fwd", a->inp, used); NEED("rmsnorm_fwd", a->weight, used);
+    return HL_OK;
+}
+
+int hl_validate_rmsnorm_bwd(const hl_rmsnorm_bwd_args *a) {
+    NONNEG("rmsnorm_bwd", a->N); POSITIVE("rmsnorm_bwd", a->C);
+    int used = a->N > 0;
+    NEED("rmsnorm_bwd", a->dinp, used); NEED("rmsnorm_bwd", a->dweight, used);
+    NEED("rmsnorm_bwd", a->dout, used); NEED("rmsnorm_bwd", a->inp, used);
+    NEED("rmsnorm_bwd", a->weight, used); NEED("rmsnorm_bwd", a->rstd, used);
+    return HL_OK;
+}
+
+static int rope_ok(const char *op, const hl_rope_args *a) {
+    NONNEG(op, a->B); NONNEG(op, a->T); NONNEG(op, a->H); POSITIVE(op, a->hd);
+    if (a->hd % 2) return hl_op_fail(HL_EBADINPUT, "%s: hd = %d must be even", op, a->hd);
+    if (!(a->theta > 0)) return hl_op_fail(HL_EBADINPUT, "%s: theta = %g must be > 0", op, a->theta);
+    int used = a->B > 0 && a->T > 0 && a->H > 0;
+    NEED(op, a->out, used); NEED(op, a->inp, used);
+    return HL_OK;
+}
+int hl_validate_rope_fwd(const hl_rope_args *a) { return rope_ok("rope_fwd", a); }
+int hl_validate_rope_bwd(const hl_rope_args *a) { return rope_ok("rope_bwd", a); }
+
+// The shape rules shared by attention forward and backward.
+static int attn_shape_ok(const char *op, int B, int T, int H, int Hkv, int hd, int vd, int window, int n_meta) {
+    NONNEG(op, B); NONNEG(op, T); POSITIVE(op, H); POSITIVE(op, Hkv); POSITIVE(op, hd); POSITIVE(op, vd);
+    NONNEG(op, window); NONNEG(op, n_meta);
+    if (H % Hkv) return hl_op_fail(HL_EBADINPUT, "%s: H = %d is not a multiple of Hkv = %d", op, H, Hkv);
+    return HL_OK;
+}
+
+int hl_validate_attn_fwd(const hl_attn_fwd_args *a) {
+    int rc = attn_shape_ok("attn_fwd", a->B, a->T, a->H, a->Hkv, a->hd, a->vd, a->window, a->n_meta);
+    if (rc) return rc;
+    int used = a->B > 0 && a->T > 0;
+    NEED("attn_fwd", a->out, used); NEED("attn_fwd", a->lse, used);
+    NEED("attn_fwd", a->q, used); NEED("attn_fwd", a->k, used); NEED("attn_fwd", a->v, used);
+    return HL_OK;
+}
+
+int hl_validate_attn_bwd(const hl_attn_bwd_args *a) {
+    int rc = attn_shape_ok("attn_bwd", a->B, a->T, a->H, a->Hkv, a->hd, a->vd, a->window, a->n_meta);
+    if (rc) return rc;
+    int used = a->B > 0 && a->T > 0;
+    NEED("attn_bwd", a->dq, used); NEED("attn_bwd", a->dk, used); NEED("attn_bwd", a->dv, used);
+    NEED("attn_bwd", a->dout, used); NEED("attn_bwd", a->out, used); NEED("attn_bwd", a->lse, used);
+    NEED("attn_bwd", a->q, used); NEED("attn_bwd", a->k, used); NEED("attn_bwd", a->v, used);
+    return HL_OK;
+}
+
+int hl_validate_conv1d_fwd(const hl_conv1d_fwd_args *a) {
+    NONNEG("conv1d_fwd", a->B); NONNEG("conv1d_fwd", a->T); NONNEG("conv1d_fwd", a->C); POSITIVE("conv1d_fwd", a->K);
+    int used = a->B > 0 && a->T > 0 && a->C > 0;
+    NEED("conv1d_fwd", a->out, used); NEED("conv1d_fwd", a->inp, used); NEED("conv1d_fwd", a->weight, used);
+    return HL_OK;
+}
+
+int hl_validate_conv1d_bwd(const hl_conv1d_bwd_args *a) {
+    NONNEG("conv1d_bwd", a->B); NONNEG("conv1d_bwd", a->T); NONNEG("conv1d_bwd", a->C); POSITIVE("conv1d_bwd", a->K);
+    int used = a->B > 0 && a->T > 0 && a->C > 0;
+    NEED("conv1d_bwd", a->dinp, used); NEED("conv1d_bwd", a->dweight, used); NEED("conv1d_bwd", a->dout, used);
+    NEED("conv1d_bwd", a->inp, used); NEED("conv1d_bwd", a->weight, used);
+    return HL_OK;
+}
+
+int hl_validate_scan_fwd(const hl_scan_fwd_args *a) {
+    NONNEG("scan_fwd", a->B); NONNEG("scan_fwd", a->T); NONNEG("scan_fwd", a->C); NONNEG("scan_fwd", a->N);
+    int used = a->B > 0 && a->T > 0 && a->C > 0;
+    NEED("scan_fwd", a->y, used); NEED("scan_fwd", a->u, used); NEED("scan_fwd", a->dt, used);
+    NEED("scan_fwd", a->dt_bias, used); NEED("scan_fwd", a->D, used);
+    NEED("scan_fwd", a->A_log, used && a->N > 0); NEED("scan_fwd", a->Bm, used && a->N > 0);
+    NEED("scan_fwd", a->Cm, used && a->N > 0);
+    return HL_OK;
+}
+
+int hl_validate_scan_bwd(const hl_scan_bwd_args *a) {
+    NONNEG("scan_bwd", a->B); NONNEG("scan_bwd", a->T); NONNEG("scan_bwd", a->C); NONNEG("scan_bwd", a->N);
+    int used = a->B > 0 && a->T > 0 && a->C > 0, usedN = used && a->N > 0;
+    NEED("scan_bwd", a->du, used); NEED("scan_bwd", a->ddt, used); NEED("scan_bwd", a->ddt_bias, used);
+    NEED("scan_bwd", a->dD, used); NEED("scan_bwd", a->dy, used); NEED("scan_bwd", a->u, used);
+    NEED("scan_bwd", a->dt, used); NEED("scan_bwd", a->dt_bias, used); NEED("scan_bwd", a->D, used);
+    NEED("scan_bwd", a->dBm, usedN); NEED("scan_bwd", a->dCm, usedN); NEED("scan_bwd", a->dA_log, usedN);
+    NEED("scan_bwd", a->A_log, usedN); NEED("scan_bwd", a->Bm, usedN); NEED("scan_bwd", a->Cm, usedN);
+    return HL_OK;
+}
+
+int hl_validate_silu_fwd(const hl_silu_fwd_args *a) {
+    NEED("silu_fwd", a->out, a->n > 0); NEED("silu_fwd", a->inp, a->n > 0);
+    return HL_OK;
+}
+
+int hl_validate_silu_bwd(const hl_silu_bwd_args *a) {
+    NEED("silu_bwd", a->dinp, a->n > 0); NEED("silu_bwd", a->dout, a->n > 0); NEED("silu_bwd", a->inp, a->n > 0);
+    return HL_OK;
+}
+
+int hl_validate_swiglu_fwd(const hl_swiglu_fwd_args *a) {
+    NEED("swiglu_fwd", a->out, a->n > 0); NEED("swiglu_fwd", a->gate, a->n > 0); NEED("swiglu_fwd", a->up, a->n > 0);
+    return HL_OK;
+}
+
+int hl_validate_swiglu_bwd(const hl_swiglu_bwd_args *a) {
+    NEED("swiglu_bwd", a->dgate, a->n > 0); NEED("swiglu_bwd", a->dup, a->n > 0);
+    NEED("swiglu_bwd", a->dout, a->n > 0); NEED("swiglu_bwd", a->gate, a->n > 0); NEED("swiglu_bwd", a->up, a->n > 0);
+    return HL_OK;
+}
+
+// Targets in [0, V) or equal to ignore_index.
+static int targets_ok(const char *op, const int32_t *targets, int N, int V, int32_t ignore) {
+    for (int i = 0; i < N; i++)
+        if (targets[i] != ignore && (targets[i] < 0 || targets[i] >= V))
+            return hl_op_fail(HL_EBADINPUT, "%s: targets[%d] = %d outside [0, %d) and not ignore_index %d",
+                              op, i, (int)targets[i], V, (int)ignore);
+    return HL_OK;
+}
+
+int hl_validate_xent_fwd(const hl_xent_fwd_args *a) {
+    NONNEG("xent_fwd", a->N); POSITIVE("xent_fwd", a->V);
+    int used = a->N > 0;
+    NEED("xent_fwd", a->losses, used); NEED("xent_fwd", a->logits, used); NEED("xent_fwd", a->targets, used);
+    return targets_ok("xent_fwd", a->targets, a->N, a->V, a->ignore_index);
+}
+
+int hl_validate_xent_bwd(const hl_xent_bwd_args *a) {
+    NONNEG("xent_bwd", a->N); POSITIVE("xent_bwd", a->V);
+    int used = a->N > 0;
+    NEED("xent_bwd", a->dlogits, used); NEED("xent_bwd", a->logits, used); NEED("xent_bwd", a->targets, used);
+    return targets_ok("xent_bwd", a->targets, a->N, a->V, a->ignore_index);
+}
+
+int hl_validate_adamw(const hl_adamw_args *a) {
+    POSITIVE("adamw", a->step);
+    int used = a->n > 0;
+    NEED("adamw", a->params, used); NEED("adamw", a->m, used); NEED("adamw", a->v, used); NEED("adamw", a->grads, used);
+    return HL_OK;
+}
+
+int hl_validate_axpby(const hl_axpby_args *a) {
+    NEED("axpby", a->out, a->n > 0); NEED("axpby", a->x, a->n > 0); NEED("axpby", a->y, a->n > 0);
+    return HL_OK;
+}
