@@ -1,6 +1,6 @@
 // mqar.c: Zoology's multi-query associative recall (MQAR).
 //
-// Definition (../shared/PAPERS.md section 4, as in Zoology's multiquery_ar):
+// Definition (as in Zoology's multiquery_ar, zoology/data/associative_recall.py):
 //   vocab V; keys drawn from [1, V/2), values from [V/2, V), distinct within
 //   an example. The context is num_kv_pairs pairs k1 v1 k2 v2 ... (2*kv
 //   tokens). The rest of the sequence holds queries: each key of the context
@@ -24,40 +24,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/rng.h"
 #include "tasks/task.h"
 
 extern const hl_task_family hl_task_mqar;
-
-// splitmix64's finaliser: a bijective 64-bit mix (every input bit affects
-// every output bit).
-static uint64_t mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-// splitmix64: a small, well-mixed generator; one stream per example.
-static uint64_t splitmix64(uint64_t *state) {
-    return mix64(*state += 0x9E3779B97F4A7C15ull);
-}
 
 // The start of example `index`'s stream: each of seed, split, index goes
 // through the mix in turn, so two different triples start at unrelated states
 // (a collision or a stream overlap within an example's few dozen draws has
 // probability about 2^-57).
 static uint64_t stream_start(uint64_t seed, hl_split split, uint64_t index) {
-    uint64_t h = mix64(seed ^ 0x6A09E667F3BCC909ull);
-    h = mix64(h ^ ((uint64_t)split + 0xBB67AE8584CAA73Bull));
-    return mix64(h ^ index);
+    uint64_t h = hl_mix64(seed ^ 0x6A09E667F3BCC909ull);
+    h = hl_mix64(h ^ ((uint64_t)split + 0xBB67AE8584CAA73Bull));
+    return hl_mix64(h ^ index);
 }
 
 static double uniform01(uint64_t *state) {
-    return (double)(splitmix64(state) >> 11) * (1.0 / 9007199254740992.0);
+    return (double)(hl_splitmix64(state) >> 11) * (1.0 / 9007199254740992.0);
 }
 
 // Integer uniform in [lo, hi).
 static int32_t uniform_int(uint64_t *state, int32_t lo, int32_t hi) {
-    return lo + (int32_t)(splitmix64(state) % (uint64_t)(hi - lo));
+    return lo + (int32_t)(hl_splitmix64(state) % (uint64_t)(hi - lo));
 }
 
 int hl_mqar_check(const hl_task_config *cfg, int vocab, char *err, size_t errlen) {
