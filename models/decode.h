@@ -1,0 +1,64 @@
+// decode.h: inference with a state. Prefill a batch of prompts through the
+// model, then advance every sequence one token per step, reusing the state
+// (KV caches, conv and SSM states) instead of recomputing the prefix.
+//
+// Sequences. A state holds up to max_B sequences of up to max_len input
+// positions each (prompt + generated tokens; the model's meta tokens come on
+// top and are always in front: position p of a sequence is model position
+// meta_tokens + p, as in hl_model_forward). Row b of a batch has its own
+// length: prompts of different lengths are given right-padded in a (B, T)
+// array with lens[b] valid tokens in row b (0 <= lens[b] <= T); what follows
+// lens[b] in the row is ignored. After prefill, row b's next token goes to
+// position lens[b]; every step advances every row by one.
+//
+// Equivalence (the contract tests/test_decode.c checks): for any prompt
+// split, the logits that prefill and the steps return for position p equal
+// the logits of hl_model_forward over the whole sequence at p (relative
+// error <= 1e-5), for every mixer (global and sliding-window attention with
+// meta tokens, GQA, KV sharing; Mamba; the hybrid head) and any mix of them;
+// rows of one batch do not affect each other.
+//
+// Memory. The state is allocated through the model's backend when the state
+// is created and never grows; hl_infer_state_bytes is what was allocated for
+// caches and recurrent states, and for max_B = 1 it equals
+// hl_model_cache_bytes(cfg, max_len, 4) (describe's analytic count; KV for
+// producer layers only, a sliding-window layer keeps a ring of its window
+// plus the meta prefix, an SSM layer its conv and SSM state).
+#ifndef HYLAB_DECODE_H
+#define HYLAB_DECODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "models/model.h"
+
+typedef struct hl_infer hl_infer;
+
+// A state for model m (which must outlive it). Returns NULL with err when the
+// sizes are impossible (max_B < 1, max_len < 1, max_len beyond what the
+// model's positions allow) or memory runs out.
+hl_infer *hl_infer_create(hl_model *m, int max_B, int max_len, char *err, size_t errlen);
+void hl_infer_free(hl_infer *s);
+
+// Starts B sequences (B <= max_B) from the prompts tokens (B, T) with lens[b]
+// valid tokens each (lens NULL: all T). Forgets any earlier sequences.
+// *logits (B, vocab), state-owned, valid until the next call: row b holds
+// the logits at position lens[b]-1 (the prediction of the next token); a row
+// with lens[b] == 0 has no logits yet (its row is zeros). HL_OK, or
+// HL_EBADINPUT with a message for a token id outside the vocabulary, a
+// length outside [0, T], T or B beyond the state's sizes; HL_EFAIL / an op's
+// status when a backend op fails.
+int hl_infer_prefill(hl_infer *s, const int32_t *tokens, int B, int T, const int32_t *lens,
+                     const float **logits, char *err, size_t errlen);
+
+// Appends tokens[b] to every sequence b of the last prefill (B of them) and
+// returns the logits (B, vocab) at the new positions. HL_EBADINPUT when a
+// token is outside the vocabulary or a sequence would pass max_len (nothing
+// is changed then).
+int hl_infer_step(hl_infer *s, const int32_t *tokens, const float **logits, char *err, size_t errlen);
+
+// Positions filled in sequence b (its prompt length + the steps since).
+int hl_infer_len(const hl_infer *s, int b);
+// Bytes allocated for caches and recurrent states (not the model's arenas).
+int64_t hl_infer_state_bytes(const hl_infer *s);
+
+#endif
