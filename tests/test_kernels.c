@@ -1087,6 +1087,39 @@ static void test_op_status(const hl_backend *be) {
     hl_adamw_args ad = {dt, dt, dt, dt, 1, 0.1f, 0.9f, 0.999f, 1e-8f, 0.0f, 0};
     rc = HL_OP_CALL(be->ops, adamw, &ad);
     status_check(be, HL_OP_adamw, rc, HL_EBADINPUT, 1, "step 0 refused", "step = 0");
+    // decoding ops: positions and lengths are checked like ids
+    int32_t one[1] = {1}, three[1] = {3}, minus[1] = {-1};
+    int32_t *dpos = be->alloc(sizeof(int32_t));
+    be->h2d(dpos, one, sizeof one);
+    hl_attn_decode_args adec = {.out = dout, .kcache = dt, .vcache = dt, .q = dl, .pos = dpos, .B = 1, .H = 1, .Hkv = 1,
+                                .hd = 2, .vd = 1, .n_meta = 2, .R = 1, .window = 0, .theta = 10000.0f};
+    rc = HL_OP_CALL(be->ops, attn_decode, &adec);
+    be->d2h(out, dout, sizeof out);
+    status_check(be, HL_OP_attn_decode, rc, HL_EBADINPUT, all_sentinel(out, N * C), "a position inside the meta prefix refused", "pos[0]");
+    adec.n_meta = 0; adec.k = dl;   // k without v
+    rc = HL_OP_CALL(be->ops, attn_decode, &adec);
+    status_check(be, HL_OP_attn_decode, rc, HL_EBADINPUT, 1, "k without v refused", "together");
+    be->h2d(dpos, three, sizeof three);
+    hl_cache_fill_args cf = {.cache = dout, .src = dt, .lens = dpos, .B = 1, .T = 2, .C = 1, .n_meta = 0, .R = 1};
+    rc = HL_OP_CALL(be->ops, cache_fill, &cf);
+    be->d2h(out, dout, sizeof out);
+    status_check(be, HL_OP_cache_fill, rc, HL_EBADINPUT, all_sentinel(out, N * C), "a length beyond T refused", "lens[0]");
+    hl_scan_state_args ss = {.h = dout, .u = dt, .dt = dt, .dt_bias = dt, .A_log = dt, .Bm = dt, .lens = dpos,
+                             .B = 1, .T = 2, .C = 1, .N = 1};
+    rc = HL_OP_CALL(be->ops, scan_state, &ss);
+    be->d2h(out, dout, sizeof out);
+    status_check(be, HL_OP_scan_state, rc, HL_EBADINPUT, all_sentinel(out, N * C), "a length beyond T refused", "lens[0]");
+    be->h2d(dpos, minus, sizeof minus);
+    hl_conv1d_step_args cs = {.out = dout, .state = dl, .inp = dt, .weight = dt, .pos = dpos, .B = 1, .C = 1, .K = 2};
+    rc = HL_OP_CALL(be->ops, conv1d_step, &cs);
+    be->d2h(out, dout, sizeof out);
+    status_check(be, HL_OP_conv1d_step, rc, HL_EBADINPUT, all_sentinel(out, N * C), "a negative position refused", "pos[0]");
+    hl_scan_step_args sst = {.y = dout, .h = NULL, .u = dt, .dt = dt, .dt_bias = dt, .A_log = dt, .Bm = dt, .Cm = dt,
+                             .D = dt, .B = 1, .C = 1, .N = 1};
+    rc = HL_OP_CALL(be->ops, scan_step, &sst);
+    be->d2h(out, dout, sizeof out);
+    status_check(be, HL_OP_scan_step, rc, HL_EBADINPUT, all_sentinel(out, N * C), "NULL state refused", "h is NULL");
+    be->free(dpos, sizeof(int32_t));
 
     // an op the table lacks: HL_EUNSUPPORTED through HL_OP_CALL, and the support query says no
     hl_ops lacking = *be->ops;
