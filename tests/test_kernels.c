@@ -1260,6 +1260,8 @@ int main(void) {
     CASE(make_matmul(&c, 7, 45, 19, 1), 1);
     CASE(make_matmul(&c, 5, 13, 9, 0), 1);
     CASE(make_matmul(&c, 67, 130, 77, 1), 0);
+    CASE(make_matmul(&c, 1, 45, 19, 1), 1);   // one row: the cpu forward's sgemv path (batch-1 decoding)
+    CASE(make_matmul(&c, 1, 130, 77, 0), 0);
     CASE(make_embed(&c, 23, 11, 37), 1);
     CASE(make_rmsnorm(&c, 13, 45), 1);
     CASE(make_rope(&c, 2, 9, 3, 10), 1);

@@ -32,6 +32,10 @@ void hl_cpu_matmul_fwd(const hl_matmul_fwd_args *a) {
         for (int n = 0; n < a->N; n++) memcpy(a->out + (size_t)n * a->OC, a->bias, sizeof(float) * a->OC);
         beta = 1.0f;
     }
+    if (a->N == 1) {   // one row (batch-1 decoding): sgemv reads the weights once, sgemm would pack them first
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, a->OC, a->IC, 1.0f, a->weight, a->IC, a->inp, 1, beta, a->out, 1);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, a->N, a->OC, a->IC, 1.0f,
                 a->inp, a->IC, a->weight, a->IC, beta, a->out, a->OC);
 }
