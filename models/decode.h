@@ -16,7 +16,9 @@
 // the logits of hl_model_forward over the whole sequence at p (relative
 // error <= 1e-5), for every mixer (global and sliding-window attention with
 // meta tokens, GQA, KV sharing; Mamba; the hybrid head) and any mix of them;
-// rows of one batch do not affect each other.
+// rows of one batch do not affect each other (to rounding: a row alone may
+// take another kernel path, e.g. the cpu backend's one-row sgemv, so greedy
+// tokens agree except at near-ties of the logits).
 //
 // Memory. The state is allocated through the model's backend when the state
 // is created and never grows; hl_infer_state_bytes is what was allocated for

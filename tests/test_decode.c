@@ -282,6 +282,35 @@ static void test_state_bytes(const dspec *sp) {
     hl_model_free(m);
 }
 
+// The cached path needs the model's max_T only for the prompt: steps run
+// past it (to max_len) and still equal a forward over the whole sequence
+// (run on a twin model with room for it and the same parameters).
+static void test_past_model_max_T(const dspec *sp) {
+    hl_model_config c = cfg_of(sp);
+    const hl_backend *be = hl_backend_get("cpu");
+    enum { SMALL_T = 4, T = 13, K = 3 };
+    hl_model *small = model_of(&c, be, 1, SMALL_T), *big = model_of(&c, be, 1, T);
+    float *p = malloc(hl_model_numel(small) * sizeof *p);
+    hl_model_params_to_host(small, p);
+    hl_model_params_from_host(big, p);
+    free(p);
+    int32_t tok[T];
+    for (int i = 0; i < T; i++) tok[i] = (int32_t)(rnd() % (uint32_t)c.vocab_size);
+    float *ref = full_logits(big, tok, T);
+    double e = ref ? split_err(small, hl_infer_create, tok, T, K, ref) : -1;
+    char name[160], err[512];
+    snprintf(name, sizeof name, "cached_steps_past_the_model_max_T_%s", sp->name);
+    hl_check(e >= 0 && e <= TOL, name, "relative error %.3g", e);
+    hl_infer *s = hl_infer_create(small, 1, T, err, sizeof err);
+    const float *lg;
+    int rc = s ? hl_infer_prefill(s, tok, 1, SMALL_T + 1, NULL, &lg, err, sizeof err) : -1;
+    snprintf(name, sizeof name, "cached_prompt_past_the_model_max_T_refused_%s", sp->name);
+    hl_check(rc == HL_EBADINPUT && strstr(err, "max_T"), name, "status %d: %s", rc, err);
+    hl_infer_free(s);
+    free(ref);
+    hl_model_free(small); hl_model_free(big);
+}
+
 // Op statuses reach the caller of prefill and step: with any one op the
 // inference path uses missing from the backend (HL_EUNSUPPORTED), prefill +
 // a step return that status with a message naming the op, and the state
@@ -335,6 +364,7 @@ int main(void) {
         }
     }
     for (int i = 0; i < N_SPECS; i++) test_state_bytes(&SPECS[i]);
+    for (int i = 0; i < N_SPECS; i++) test_past_model_max_T(&SPECS[i]);
     test_op_status();
     return hl_test_done();
 }
