@@ -49,7 +49,8 @@ int hl_model_tensors(const hl_model_config *cfg, hl_tensor_info **out);
 // Params by component and forward FLOPs per token at context T.
 hl_model_counts hl_model_count(const hl_model_config *cfg, int64_t context);
 // Inference cache bytes at context T, batch 1: KV for producers only (T
-// capped at the window for SWA layers, meta tokens included), SSM + conv
+// capped at the longest window among a producer and its consumers, meta
+// tokens included: what hl_infer_create allocates), SSM + conv
 // state for S/H layers. bytes_per_elem: 2 for 16-bit caches.
 int64_t hl_model_cache_bytes(const hl_model_config *cfg, int64_t context, int bytes_per_elem);
 
