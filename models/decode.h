@@ -36,24 +36,33 @@ typedef struct hl_infer hl_infer;
 // A state for model m (which must outlive it). Returns NULL with err when the
 // sizes are impossible (max_B < 1, max_len < 1, max_len beyond what the
 // model's positions allow) or memory runs out.
+// max_B may not exceed the model's max_B (hl_model_create): prompts are
+// prefilled through hl_model_forward; a prompt's T may not exceed its max_T.
 hl_infer *hl_infer_create(hl_model *m, int max_B, int max_len, char *err, size_t errlen);
+// The naive reference, same interface: keeps the tokens (host) and answers
+// every prefill and step by re-running hl_model_forward over each whole row
+// (O(T^2) per generation). Its state bytes are the token history
+// (max_B * max_len int32s); max_len may not exceed the model's max_T.
+hl_infer *hl_infer_create_ref(hl_model *m, int max_B, int max_len, char *err, size_t errlen);
 void hl_infer_free(hl_infer *s);
 
 // Starts B sequences (B <= max_B) from the prompts tokens (B, T) with lens[b]
 // valid tokens each (lens NULL: all T). Forgets any earlier sequences.
-// *logits (B, vocab), state-owned, valid until the next call: row b holds
+// *logits (B, vocab), state-owned HOST memory, valid until the next call: row b holds
 // the logits at position lens[b]-1 (the prediction of the next token); a row
 // with lens[b] == 0 has no logits yet (its row is zeros). HL_OK, or
-// HL_EBADINPUT with a message for a token id outside the vocabulary, a
-// length outside [0, T], T or B beyond the state's sizes; HL_EFAIL / an op's
-// status when a backend op fails.
+// HL_EBADINPUT with a message for a token id outside the vocabulary (only
+// the lens[b] valid tokens are read), a length outside [0, T], T or B beyond
+// the state's sizes (B < 1 too; T = 0 is valid: every row empty); nothing is
+// changed then. HL_EFAIL / an op's status when a backend op fails (the state
+// then holds no sequences).
 int hl_infer_prefill(hl_infer *s, const int32_t *tokens, int B, int T, const int32_t *lens,
                      const float **logits, char *err, size_t errlen);
 
 // Appends tokens[b] to every sequence b of the last prefill (B of them) and
 // returns the logits (B, vocab) at the new positions. HL_EBADINPUT when a
 // token is outside the vocabulary or a sequence would pass max_len (nothing
-// is changed then).
+// is changed then; also when no prefill has run).
 int hl_infer_step(hl_infer *s, const int32_t *tokens, const float **logits, char *err, size_t errlen);
 
 // Positions filled in sequence b (its prompt length + the steps since).

@@ -452,6 +452,8 @@ const hl_tensor_info *hl_model_tensor(const hl_model *m, int i) {
 }
 const hl_model_config *hl_model_cfg(const hl_model *m) { return &m->cfg; }
 const hl_ops *hl_model_ops(const hl_model *m) { return m->ops; }
+int hl_model_max_B(const hl_model *m) { return m->max_B; }
+int hl_model_max_T(const hl_model *m) { return m->max_T; }
 
 void hl_model_zero_grad(hl_model *m) { m->be->zero(m->grads, m->numel * sizeof(float)); }
 

@@ -99,6 +99,9 @@ int hl_model_num_tensors(const hl_model *m);
 const hl_tensor_info *hl_model_tensor(const hl_model *m, int i);
 const hl_model_config *hl_model_cfg(const hl_model *m);
 const hl_ops *hl_model_ops(const hl_model *m);   // the op table it was created with
+// The batch sizes the model was created for (hl_model_create's max_B, max_T).
+int hl_model_max_B(const hl_model *m);
+int hl_model_max_T(const hl_model *m);
 
 // Forward on tokens (B, T) (T input tokens; meta tokens are added inside).
 // Logits are computed only at the n_out requested input positions out_pos

@@ -1,0 +1,193 @@
+// decode.c: inference with a state (decode.h).
+//
+// Two implementations behind one interface:
+//   * the reference (hl_infer_create_ref): keeps every sequence's tokens on
+//     the host and answers each prefill and step by running hl_model_forward
+//     over each whole row again (O(T^2) over a generation, obviously equal to
+//     the forward). Its state is the token history.
+//   * the cached path (hl_infer_create): see "cached" below.
+// Logits handed out are host memory (copied from the model's logits with the
+// backend's d2h), so callers can sample from them directly.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "models/decode.h"
+#include "models/layer.h"
+
+struct hl_infer {
+    hl_model *m;
+    const hl_backend *be;
+    int cached;             // 0: the reference (token history + full forwards)
+    int max_B, max_len, V;
+    int B;                  // sequences of the last prefill (0: none yet)
+    int32_t *len;           // (max_B) host: input positions filled per sequence
+    float *logits;          // (max_B, V) host: the last logits handed out
+    int32_t *hist;          // reference: (max_B, max_len) host token history
+    int64_t state_bytes;
+};
+
+static void infer_free_host(hl_infer *s) {
+    free(s->len); free(s->logits); free(s->hist);
+    free(s);
+}
+
+// The checks and host buffers both paths share. NULL with err.
+static hl_infer *infer_new(hl_model *m, int max_B, int max_len, char *err, size_t errlen) {
+    const hl_model_config *cfg = hl_model_cfg(m);
+    if (max_B < 1 || max_len < 1) {
+        hl_fail(err, errlen, HL_EBADINPUT, "hl_infer_create: max_B and max_len must be positive (got %d, %d)", max_B, max_len);
+        return NULL;
+    }
+    if (max_B > hl_model_max_B(m)) {
+        hl_fail(err, errlen, HL_EBADINPUT, "hl_infer_create: max_B %d is more than the model's batch of %d", max_B, hl_model_max_B(m));
+        return NULL;
+    }
+    if ((int64_t)max_len + cfg->meta_tokens > HL_MAX_CONTEXT) {
+        hl_fail(err, errlen, HL_EBADINPUT, "hl_infer_create: max_len %d + %d meta tokens is beyond the position limit %d",
+                max_len, cfg->meta_tokens, HL_MAX_CONTEXT);
+        return NULL;
+    }
+    hl_infer *s = calloc(1, sizeof *s);
+    if (!s) { hl_fail(err, errlen, HL_EFAIL, "hl_infer_create: out of memory"); return NULL; }
+    s->m = m;
+    s->be = hl_model_backend(m);
+    s->max_B = max_B; s->max_len = max_len; s->V = cfg->vocab_size;
+    s->len = calloc((size_t)max_B, sizeof *s->len);
+    s->logits = calloc((size_t)max_B * s->V, sizeof *s->logits);
+    if (!s->len || !s->logits) {
+        infer_free_host(s);
+        hl_fail(err, errlen, HL_EFAIL, "hl_infer_create: out of memory");
+        return NULL;
+    }
+    return s;
+}
+
+hl_infer *hl_infer_create_ref(hl_model *m, int max_B, int max_len, char *err, size_t errlen) {
+    if (max_len > hl_model_max_T(m)) {
+        hl_fail(err, errlen, HL_EBADINPUT, "hl_infer_create_ref: max_len %d is more than the model's max_T %d (every step re-runs the whole row)",
+                max_len, hl_model_max_T(m));
+        return NULL;
+    }
+    hl_infer *s = infer_new(m, max_B, max_len, err, errlen);
+    if (!s) return NULL;
+    s->hist = malloc((size_t)max_B * max_len * sizeof *s->hist);
+    if (!s->hist) {
+        infer_free_host(s);
+        hl_fail(err, errlen, HL_EFAIL, "hl_infer_create_ref: out of memory");
+        return NULL;
+    }
+    s->state_bytes = (int64_t)max_B * max_len * (int64_t)sizeof *s->hist;
+    return s;
+}
+
+hl_infer *hl_infer_create(hl_model *m, int max_B, int max_len, char *err, size_t errlen) {
+    return hl_infer_create_ref(m, max_B, max_len, err, errlen);
+}
+
+void hl_infer_free(hl_infer *s) {
+    if (!s) return;
+    infer_free_host(s);
+}
+
+int hl_infer_len(const hl_infer *s, int b) { return (b >= 0 && b < s->B) ? s->len[b] : 0; }
+int64_t hl_infer_state_bytes(const hl_infer *s) { return s->state_bytes; }
+
+// ---------------------------------------------------------------- argument checks
+static int check_tokens(const hl_infer *s, const int32_t *tok, int n, const char *what, int row,
+                        char *err, size_t errlen) {
+    for (int i = 0; i < n; i++)
+        if (tok[i] < 0 || tok[i] >= s->V)
+            return hl_fail(err, errlen, HL_EBADINPUT, "%s: token %d of row %d is %d, outside the vocabulary [0, %d)",
+                           what, i, row, tok[i], s->V);
+    return HL_OK;
+}
+
+static int check_prefill(const hl_infer *s, const int32_t *tokens, int B, int T, const int32_t *lens,
+                         char *err, size_t errlen) {
+    if (B < 1 || B > s->max_B)
+        return hl_fail(err, errlen, HL_EBADINPUT, "hl_infer_prefill: B=%d outside [1, %d] (the state's max_B)", B, s->max_B);
+    if (T < 0 || T > s->max_len)
+        return hl_fail(err, errlen, HL_EBADINPUT, "hl_infer_prefill: T=%d outside [0, %d] (the state's max_len)", T, s->max_len);
+    if (s->cached && T > hl_model_max_T(s->m))
+        return hl_fail(err, errlen, HL_EBADINPUT, "hl_infer_prefill: T=%d is more than the model's max_T %d (the prompt runs through the forward)",
+                       T, hl_model_max_T(s->m));
+    for (int b = 0; b < B; b++) {
+        int n = lens ? lens[b] : T;
+        if (n < 0 || n > T)
+            return hl_fail(err, errlen, HL_EBADINPUT, "hl_infer_prefill: lens[%d]=%d outside [0, %d]", b, n, T);
+        int rc = check_tokens(s, tokens + (size_t)b * T, n, "hl_infer_prefill", b, err, errlen);
+        if (rc) return rc;
+    }
+    return HL_OK;
+}
+
+static int check_step(const hl_infer *s, const int32_t *tokens, char *err, size_t errlen) {
+    if (s->B == 0)
+        return hl_fail(err, errlen, HL_EBADINPUT, "hl_infer_step: no sequences (call hl_infer_prefill first)");
+    for (int b = 0; b < s->B; b++) {
+        if (s->len[b] >= s->max_len)
+            return hl_fail(err, errlen, HL_EBADINPUT, "hl_infer_step: sequence %d already holds max_len=%d positions",
+                           b, s->max_len);
+        int rc = check_tokens(s, tokens + b, 1, "hl_infer_step", b, err, errlen);
+        if (rc) return rc;
+    }
+    return HL_OK;
+}
+
+// ---------------------------------------------------------------- the reference
+// Row b's logits at its last position by a full forward over the row (zeros
+// when the row is empty).
+static int ref_row_logits(hl_infer *s, int b, char *err, size_t errlen) {
+    float *out = s->logits + (size_t)b * s->V;
+    int n = s->len[b];
+    if (n == 0) { memset(out, 0, (size_t)s->V * sizeof *out); return HL_OK; }
+    int32_t last = n - 1;
+    const float *lg = NULL;
+    int rc = hl_model_forward(s->m, s->hist + (size_t)b * s->max_len, 1, n, &last, 1, &lg, err, errlen);
+    if (rc) return rc;
+    s->be->d2h(out, lg, (size_t)s->V * sizeof *out);
+    return HL_OK;
+}
+
+static int ref_prefill(hl_infer *s, const int32_t *tokens, int B, int T, const int32_t *lens,
+                       char *err, size_t errlen) {
+    for (int b = 0; b < B; b++) {
+        s->len[b] = lens ? lens[b] : T;
+        memcpy(s->hist + (size_t)b * s->max_len, tokens + (size_t)b * T, (size_t)s->len[b] * sizeof *tokens);
+    }
+    for (int b = 0; b < B; b++) {
+        int rc = ref_row_logits(s, b, err, errlen);
+        if (rc) return rc;
+    }
+    return HL_OK;
+}
+
+static int ref_step(hl_infer *s, const int32_t *tokens, char *err, size_t errlen) {
+    for (int b = 0; b < s->B; b++) s->hist[(size_t)b * s->max_len + s->len[b]++] = tokens[b];
+    for (int b = 0; b < s->B; b++) {
+        int rc = ref_row_logits(s, b, err, errlen);
+        if (rc) return rc;
+    }
+    return HL_OK;
+}
+
+// ---------------------------------------------------------------- interface
+int hl_infer_prefill(hl_infer *s, const int32_t *tokens, int B, int T, const int32_t *lens,
+                     const float **logits, char *err, size_t errlen) {
+    int rc = check_prefill(s, tokens, B, T, lens, err, errlen);
+    if (rc) return rc;
+    s->B = B;
+    rc = ref_prefill(s, tokens, B, T, lens, err, errlen);
+    if (rc) { s->B = 0; return rc; }   // a failed op leaves no sequences
+    if (logits) *logits = s->logits;
+    return HL_OK;
+}
+
+int hl_infer_step(hl_infer *s, const int32_t *tokens, const float **logits, char *err, size_t errlen) {
+    int rc = check_step(s, tokens, err, errlen);
+    if (rc) return rc;
+    rc = ref_step(s, tokens, err, errlen);
+    if (rc) { s->B = 0; return rc; }
+    if (logits) *logits = s->logits;
+    return HL_OK;
+}

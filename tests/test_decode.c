@@ -1,0 +1,299 @@
+// test_decode.c: the contract of models/decode.h. For attention (global and
+// sliding-window with meta tokens, GQA, KV sharing), Mamba, the hybrid head
+// and a mixed pattern, on every backend: prefill(first k tokens) + one-token
+// steps give the full forward's logits at every later position (relative
+// error <= 1e-5) for k = 0, 1, W-1, W, W+1 and several lengths; a batch of
+// rows of different lengths equals each row alone; the state's bytes equal
+// describe's analytic count; bad inputs return HL_EBADINPUT and change
+// nothing. The naive reference (hl_infer_create_ref) is held to the same
+// contract, and the cached path is compared with it.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "tests/test.h"
+#include "models/decode.h"
+#include "models/layer.h"
+
+#define TOL 1e-5
+
+typedef struct {
+    const char *name, *layers;
+    int d, H, Hkv, hd, window, meta, swiglu, V;
+    int global;          // with window > 0: this layer stays global (-1: none)
+    int share_src, share_dst[3];   // KV sharing: layers share_dst read share_src's K/V (-1: none)
+} dspec;
+
+// W 4 everywhere a window is used (k = 3, 4, 5 cross it).
+static const dspec SPECS[] = {
+    {"A_global_gqa", "AA", 16, 4, 2, 4, 0, 0, 1, 13, -1, -1, {-1, -1, -1}},
+    {"A_swa_meta_gqa_kvshare", "AAA", 16, 4, 2, 4, 4, 2, 1, 11, 0, 1, {2, -1, -1}},
+    {"S_meta", "SS", 8, 0, 0, 0, 0, 2, 0, 9, -1, -1, {-1, -1, -1}},
+    {"S_nometa", "S", 8, 0, 0, 0, 0, 0, 1, 9, -1, -1, {-1, -1, -1}},
+    {"H_swa_meta_kvshare", "HHH", 12, 4, 2, 4, 4, 3, 1, 10, -1, 0, {1, 2, -1}},
+    {"mix_AHSA", "AHSA", 16, 4, 4, 4, 4, 1, 0, 12, 1, 0, {3, -1, -1}},
+};
+#define N_SPECS ((int)(sizeof SPECS / sizeof SPECS[0]))
+
+static hl_model_config cfg_of(const dspec *s) {
+    hl_model_config c;
+    memset(&c, 0, sizeof c);
+    c.vocab_size = s->V; c.d_model = s->d;
+    c.n_layers = (int)strlen(s->layers);
+    snprintf(c.layers_pattern, sizeof c.layers_pattern, "%s", s->layers);
+    c.attn.n_heads = s->H ? s->H : 1; c.attn.n_kv_heads = s->Hkv ? s->Hkv : 1;
+    c.attn.head_dim = s->hd ? s->hd : 2; c.attn.rope_theta = 10000.0f; c.attn.window = s->window;
+    c.ssm.d_state = 4; c.ssm.d_conv = 3; c.ssm.expand = 2; c.ssm.dt_rank = 2;
+    c.meta_tokens = s->meta;
+    c.ffn.type = s->swiglu ? HL_FFN_SWIGLU : HL_FFN_NONE; c.ffn.d_ff = 20;
+    c.norm_eps = 1e-5f;
+    for (int l = 0; l < c.n_layers; l++) {
+        hl_layer_plan *p = &c.layer[l];
+        p->kind = s->layers[l];
+        p->kv_source = -1;
+        p->ffn = hl_ffn_of_layer(&c, l);
+        const hl_layer_type *t = hl_mixer_type(p->kind);
+        int kv = (t->caps & HL_CAP_KV) != 0;
+        p->v_head_dim = kv ? t->default_v_head_dim(&c) : 0;
+        p->window = kv && l != s->global ? s->window : 0;
+    }
+    for (int j = 0; j < 3 && s->share_src >= 0; j++)
+        if (s->share_dst[j] >= 0) c.layer[s->share_dst[j]].kv_source = s->share_src;
+    return c;
+}
+
+static uint64_t rng_state = 99;
+static uint32_t rnd(void) {
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)(rng_state >> 33);
+}
+
+// A model with its init moved off the special values (norms 1, D 1) so that
+// every path matters; dt biases near 0 so the scan state carries far.
+static hl_model *model_of(const hl_model_config *c, const hl_backend *be, int B, int T) {
+    char err[512];
+    hl_model *m = hl_model_create(c, be, B, T, err, sizeof err);
+    if (!m) { printf("create failed: %s\n", err); return NULL; }
+    hl_model_init(m, 11);
+    size_t n = hl_model_numel(m);
+    float *p = malloc(n * sizeof *p);
+    hl_model_params_to_host(m, p);
+    for (size_t i = 0; i < n; i++) p[i] += 0.15f * ((float)(rnd() % 2001) / 1000.0f - 1.0f);
+    for (int i = 0; i < hl_model_num_tensors(m); i++) {
+        const hl_tensor_info *t = hl_model_tensor(m, i);
+        if (strstr(t->name, "dt_proj.bias"))
+            for (size_t j = 0; j < t->numel; j++) p[t->offset + j] = 0.5f * ((float)(rnd() % 2001) / 1000.0f - 1.0f);
+    }
+    hl_model_params_from_host(m, p);
+    free(p);
+    return m;
+}
+
+// max |a - b| / max |b| over one row of V logits.
+static double rel_err(const float *a, const float *b, int V) {
+    double num = 0, den = 0;
+    for (int i = 0; i < V; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        if (d > num) num = d;
+        if (fabs(b[i]) > den) den = fabs(b[i]);
+    }
+    return den > 0 ? num / den : num;
+}
+
+// Full-forward logits (T, V) of one sequence, host.
+static float *full_logits(hl_model *m, const int32_t *tok, int T) {
+    int V = hl_model_cfg(m)->vocab_size;
+    float *out = malloc((size_t)T * V * sizeof *out);
+    const float *lg;
+    char err[512];
+    if (hl_model_forward(m, tok, 1, T, NULL, T, &lg, err, sizeof err)) { printf("forward: %s\n", err); free(out); return NULL; }
+    hl_model_backend(m)->d2h(out, lg, (size_t)T * V * sizeof *out);
+    return out;
+}
+
+typedef hl_infer *(*create_fn)(hl_model *, int, int, char *, size_t);
+
+// prefill(tok[0..k)) then steps through tok[k..T): the worst relative error
+// against ref (T, V) at positions k-1 .. T-1. Negative on a refused call.
+static double split_err(hl_model *m, create_fn create, const int32_t *tok, int T, int k, const float *ref) {
+    int V = hl_model_cfg(m)->vocab_size;
+    char err[512];
+    hl_infer *s = create(m, 1, T, err, sizeof err);
+    if (!s) { printf("infer create: %s\n", err); return -1; }
+    const float *lg;
+    double worst = 0;
+    if (hl_infer_prefill(s, tok, 1, k, NULL, &lg, err, sizeof err)) { printf("prefill: %s\n", err); hl_infer_free(s); return -1; }
+    if (k > 0) worst = rel_err(lg, ref + (size_t)(k - 1) * V, V);
+    for (int p = k; p < T; p++) {
+        if (hl_infer_step(s, tok + p, &lg, err, sizeof err)) { printf("step: %s\n", err); hl_infer_free(s); return -1; }
+        double e = rel_err(lg, ref + (size_t)p * V, V);
+        if (e > worst || isnan(e)) worst = e;
+    }
+    if (hl_infer_len(s, 0) != T) worst = 1e9;
+    hl_infer_free(s);
+    return worst;
+}
+
+static void test_splits(const dspec *sp, const hl_backend *be, create_fn create, const char *path) {
+    hl_model_config c = cfg_of(sp);
+    const int lengths[] = {1, 5, 9, 13};
+    int maxT = 13;
+    hl_model *m = model_of(&c, be, 3, maxT);
+    if (!m) { hl_check(0, "model", "%s", sp->name); return; }
+    for (int li = 0; li < 4; li++) {
+        int T = lengths[li];
+        int32_t tok[16];
+        for (int i = 0; i < T; i++) tok[i] = (int32_t)(rnd() % (uint32_t)c.vocab_size);
+        float *ref = full_logits(m, tok, T);
+        const int ks[] = {0, 1, 3, 4, 5, T - 1, T};   // W = 4: W-1, W, W+1
+        double worst = 0; int worst_k = -1;
+        for (int ki = 0; ki < 7 && ref; ki++) {
+            int k = ks[ki];
+            if (k < 0 || k > T) continue;
+            double e = split_err(m, create, tok, T, k, ref);
+            if (e < 0 || e > worst || isnan(e)) { worst = e < 0 ? 1e9 : e; worst_k = k; }
+        }
+        char name[160];
+        snprintf(name, sizeof name, "%s_%s_%s_T%d", path, sp->name, be->name, T);
+        hl_check(ref && worst <= TOL, name, "relative error %.3g at k=%d (tolerance %g)", worst, worst_k, TOL);
+        free(ref);
+    }
+    hl_model_free(m);
+}
+
+// Rows of different lengths in one batch (right-padded, padding garbage)
+// give each row's own logits, at the prefill and at every step.
+static void test_batch(const dspec *sp, const hl_backend *be, create_fn create, const char *path) {
+    hl_model_config c = cfg_of(sp);
+    enum { B = 3, T = 7, STEPS = 5 };
+    const int32_t lens[B] = {7, 0, 4};
+    hl_model *m = model_of(&c, be, B, T + STEPS);
+    char err[512];
+    int V = c.vocab_size;
+    int32_t full[B][T + STEPS], prompt[B * T];
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < T + STEPS; i++) full[b][i] = (int32_t)(rnd() % (uint32_t)V);
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < T; i++) prompt[b * T + i] = i < lens[b] ? full[b][i] : -7;   // padding is ignored
+    double worst = 0;
+    hl_infer *s = create(m, B, T + STEPS, err, sizeof err);
+    const float *lg;
+    int ok = s && !hl_infer_prefill(s, prompt, B, T, lens, &lg, err, sizeof err);
+    float *ref = NULL;
+    for (int b = 0; ok && b < B; b++) {
+        int n = lens[b] + STEPS;
+        free(ref);
+        ref = full_logits(m, full[b], n);
+        // the batch's logits must be read again after the full forwards: they are the state's
+        hl_infer_free(s);
+        s = create(m, B, T + STEPS, err, sizeof err);
+        ok = s && !hl_infer_prefill(s, prompt, B, T, lens, &lg, err, sizeof err);
+        if (!ok) break;
+        float zero_row = 0;
+        if (lens[b] > 0) { double e = rel_err(lg + (size_t)b * V, ref + (size_t)(lens[b] - 1) * V, V); if (e > worst) worst = e; }
+        else for (int i = 0; i < V; i++) zero_row += fabsf(lg[(size_t)b * V + i]);
+        if (zero_row != 0) worst = 1e9;
+        for (int st = 0; ok && st < STEPS; st++) {
+            int32_t step_tok[B];
+            for (int j = 0; j < B; j++) step_tok[j] = full[j][lens[j] + st];
+            ok = !hl_infer_step(s, step_tok, &lg, err, sizeof err);
+            if (!ok) break;
+            double e = rel_err(lg + (size_t)b * V, ref + (size_t)(lens[b] + st) * V, V);
+            if (e > worst || isnan(e)) worst = e;
+        }
+        if (ok && hl_infer_len(s, b) != lens[b] + STEPS) worst = 1e9;
+    }
+    char name[160];
+    snprintf(name, sizeof name, "%s_batch_%s_%s", path, sp->name, be->name);
+    hl_check(ok && worst <= TOL, name, "%s; relative error %.3g", ok ? "ran" : err, worst);
+    free(ref);
+    hl_infer_free(s);
+    hl_model_free(m);
+}
+
+// Bad inputs return HL_EBADINPUT and change nothing: the next good step
+// gives the logits it would have given.
+static void test_bad_inputs(const dspec *sp, const hl_backend *be, create_fn create, const char *path) {
+    hl_model_config c = cfg_of(sp);
+    int V = c.vocab_size, max_len = 6;
+    hl_model *m = model_of(&c, be, 2, 8);
+    char err[512], name[160];
+    const float *lg;
+    int32_t prompt[4] = {1, 2, 3, 4}, lens[2] = {2, 1};
+    hl_infer *s = create(m, 2, max_len, err, sizeof err);
+    hl_infer *t = create(m, 2, max_len, err, sizeof err);
+    int rc_ok = hl_infer_prefill(s, prompt, 2, 2, lens, &lg, err, sizeof err) == HL_OK &&
+                hl_infer_prefill(t, prompt, 2, 2, lens, &lg, err, sizeof err) == HL_OK;
+    int32_t bad_prompt[4] = {1, V, 3, 4}, neg_lens[2] = {3, 1};
+    int32_t bad_step[2] = {1, -1}, big_step[2] = {V, 0}, good[2] = {5 % V, 6 % V};
+    int r1 = hl_infer_prefill(s, bad_prompt, 2, 2, NULL, &lg, err, sizeof err);
+    int r2 = hl_infer_prefill(s, prompt, 2, 2, neg_lens, &lg, err, sizeof err);
+    int r3 = hl_infer_prefill(s, prompt, 3, 1, NULL, &lg, err, sizeof err);         // B > max_B
+    int r4 = hl_infer_prefill(s, prompt, 1, max_len + 1, NULL, &lg, err, sizeof err); // T > max_len
+    int r5 = hl_infer_step(s, bad_step, &lg, err, sizeof err);
+    int r6 = hl_infer_step(s, big_step, &lg, err, sizeof err);
+    snprintf(name, sizeof name, "%s_bad_inputs_refused_%s_%s", path, sp->name, be->name);
+    hl_check(rc_ok && r1 == HL_EBADINPUT && r2 == HL_EBADINPUT && r3 == HL_EBADINPUT && r4 == HL_EBADINPUT &&
+             r5 == HL_EBADINPUT && r6 == HL_EBADINPUT, name, "%d %d %d %d %d %d %d", rc_ok, r1, r2, r3, r4, r5, r6);
+    // the sequences are as before: same lengths, same next logits as an untouched twin
+    float *a = malloc((size_t)2 * V * sizeof *a);
+    int ok = hl_infer_len(s, 0) == 2 && hl_infer_len(s, 1) == 1;
+    ok = ok && !hl_infer_step(s, good, &lg, err, sizeof err);
+    if (ok) memcpy(a, lg, (size_t)2 * V * sizeof *a);
+    ok = ok && !hl_infer_step(t, good, &lg, err, sizeof err);
+    double e = ok ? fmax(rel_err(a, lg, V), rel_err(a + V, lg + V, V)) : 1e9;
+    snprintf(name, sizeof name, "%s_bad_inputs_change_nothing_%s_%s", path, sp->name, be->name);
+    hl_check(ok && e == 0, name, "relative error %.3g after refused calls", e);
+    // passing max_len: row 0 holds 3 of 6 after the good step; 3 more fill it, the 4th is refused
+    int rs = 0;
+    for (int i = 0; i < 3; i++) rs |= hl_infer_step(s, good, &lg, err, sizeof err);
+    int r7 = hl_infer_step(s, good, &lg, err, sizeof err);
+    snprintf(name, sizeof name, "%s_past_max_len_%s_%s", path, sp->name, be->name);
+    hl_check(rs == HL_OK && r7 == HL_EBADINPUT && hl_infer_len(s, 0) == max_len && hl_infer_len(s, 1) == max_len - 1,
+             name, "steps %d, the step past max_len %d, lens %d %d", rs, r7, hl_infer_len(s, 0), hl_infer_len(s, 1));
+    // impossible sizes at create
+    hl_infer *z1 = create(m, 0, 4, err, sizeof err), *z2 = create(m, 3, 4, err, sizeof err), *z3 = create(m, 1, 0, err, sizeof err);
+    snprintf(name, sizeof name, "%s_create_refuses_%s_%s", path, sp->name, be->name);
+    hl_check(!z1 && !z2 && !z3, name, "max_B 0, max_B above the model's, max_len 0 accepted");
+    free(a);
+    hl_infer_free(s); hl_infer_free(t);
+    hl_model_free(m);
+}
+
+__attribute__((unused)) static void test_state_bytes(const dspec *sp) {
+    hl_model_config c = cfg_of(sp);
+    const hl_backend *be = hl_backend_get("cpu");
+    hl_model *m = model_of(&c, be, 2, 8);
+    char err[512], name[160];
+    const int lens[] = {1, 3, 4, 5, 40};
+    for (int i = 0; i < 5; i++) {
+        hl_infer *s = hl_infer_create(m, 1, lens[i], err, sizeof err);
+        int64_t got = s ? hl_infer_state_bytes(s) : -1, want = hl_model_cache_bytes(&c, lens[i], 4);
+        snprintf(name, sizeof name, "state_bytes_%s_len%d", sp->name, lens[i]);
+        hl_check(got == want, name, "allocated %lld, describe's count %lld", (long long)got, (long long)want);
+        hl_infer_free(s);
+    }
+    hl_infer *s1 = hl_infer_create(m, 1, 7, err, sizeof err), *s2 = hl_infer_create(m, 2, 7, err, sizeof err);
+    snprintf(name, sizeof name, "state_bytes_%s_per_sequence", sp->name);
+    hl_check(s1 && s2 && hl_infer_state_bytes(s2) == 2 * hl_infer_state_bytes(s1), name, "max_B 2 vs 1");
+    hl_infer_free(s1); hl_infer_free(s2);
+    hl_model_free(m);
+}
+
+int main(void) {
+    for (int bi = 0; bi < hl_backend_count(); bi++) {
+        const hl_backend *be = hl_backend_at(bi);
+        for (int i = 0; i < N_SPECS; i++) {
+            test_splits(&SPECS[i], be, hl_infer_create, "cached");
+            test_batch(&SPECS[i], be, hl_infer_create, "cached");
+            test_bad_inputs(&SPECS[i], be, hl_infer_create, "cached");
+        }
+        for (int i = 0; i < N_SPECS; i += 2) {   // the reference: the same contract (it is slow)
+            test_splits(&SPECS[i], be, hl_infer_create_ref, "ref");
+            test_batch(&SPECS[i], be, hl_infer_create_ref, "ref");
+            test_bad_inputs(&SPECS[i], be, hl_infer_create_ref, "ref");
+        }
+    }
+    // (state bytes: with the cached path)
+    return hl_test_done();
+}
