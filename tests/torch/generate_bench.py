@@ -51,6 +51,22 @@ TRAIN = {"task": {"name": "mqar", "seq_len": 32, "num_kv_pairs": 2}, "steps": 1,
          "lr": 1e-3, "warmup_steps": 0, "eval_every": 0}
 
 
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def git_head():
+    r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return r.stdout.strip() if r.returncode == 0 else "unknown"
+
+
 def run(*cmd):
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode:
@@ -99,11 +115,11 @@ def main():
             json.dump(spec, f)
         run(a.hylab, "run", spec_path, "--save", ckpt, "--db", os.path.join(tmp, "r.db"), "--threads", str(a.threads))
         run(a.hylab, "export", ckpt, "--out", hf_dir)
-        model = AutoModelForCausalLM.from_pretrained(hf_dir, torch_dtype=torch.float32,
+        model = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32,
                                                      attn_implementation="eager").eval()
         setup = {"torch": torch.__version__, "transformers": transformers.__version__,
                  "hf_path": "generate(do_sample=False, use_cache=True), DynamicCache, eager attention, float32",
-                 "threads": a.threads, "cpu": platform.processor() or platform.machine(),
+                 "threads": a.threads, "cpu": cpu_model(), "hylab_commit": git_head(),
                  "model": MODEL, "prompt_len": a.prompt_len, "new_tokens": a.new, "repeats": a.repeats}
         print(json.dumps({"setup": setup}))
         for B in (int(x) for x in a.batches.split(",")):
