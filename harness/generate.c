@@ -7,11 +7,12 @@
 #include "core/status.h"
 #include "models/decode.h"
 
-void hl_gen_sizes(const hl_prompts *p, const hl_gen_opts *o, int *max_B, int *max_len) {
+void hl_gen_sizes(const hl_prompts *p, const hl_gen_opts *o, int *max_B, int *max_T, int *max_len) {
     int longest = 0;
     for (int i = 0; i < p->n; i++)
         if (p->p[i].n > longest) longest = p->p[i].n;
     *max_B = o->batch < p->n ? o->batch : p->n;
+    *max_T = longest;
     *max_len = longest + o->max_new - 1;
 }
 
@@ -57,9 +58,8 @@ int hl_generate(hl_model *m, const hl_prompts *p, const hl_gen_opts *o, hl_gen_o
     if (o->max_new < 1 || o->batch < 1 || o->eos < -1 || o->eos >= V || p->n < 1)
         return hl_fail(err, errlen, HL_EBADINPUT, "generate: max_new %d, batch %d, eos %d or %d prompts out of range",
                        o->max_new, o->batch, o->eos, p->n);
-    int max_B, max_len, longest;
-    hl_gen_sizes(p, o, &max_B, &max_len);
-    longest = max_len - o->max_new + 1;
+    int max_B, longest, max_len;
+    hl_gen_sizes(p, o, &max_B, &longest, &max_len);
     hl_infer *s = hl_infer_create(m, max_B, max_len, err, errlen);
     if (!s) return HL_EFAIL;
     hl_sampler *smp = hl_sampler_create(V, &o->sample);

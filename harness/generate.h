@@ -35,11 +35,12 @@ typedef struct {
     int n;                  // 1..max_new
 } hl_gen_out;
 
-// The state sizes hl_generate asks for: *max_B = min(batch, p->n) rows and
-// *max_len = the longest prompt + max_new - 1 positions. The model must have
-// been created with max_B >= *max_B and max_T >= *max_len (the prefill runs
-// hl_model_forward; the naive state re-runs it over whole rows).
-void hl_gen_sizes(const hl_prompts *p, const hl_gen_opts *o, int *max_B, int *max_len);
+// The sizes generation needs: *max_B = min(batch, p->n) rows, *max_T = the
+// longest prompt (what a prefill runs through hl_model_forward) and
+// *max_len = the longest prompt + max_new - 1 positions (what the state
+// holds). The model must have been created with max_B >= *max_B and
+// max_T >= *max_T (hl_infer_create's requirement).
+void hl_gen_sizes(const hl_prompts *p, const hl_gen_opts *o, int *max_B, int *max_T, int *max_len);
 
 // Generates for every prompt of p into out[0..p->n) (the caller's array;
 // free each out[i].ids, also on error: what is not generated is NULL).

@@ -212,9 +212,9 @@ static int write_text(FILE *fp, void *text) { return fputs(text, fp) == EOF; }
 static int run_generate(const gen_args *a, const hl_spec *spec, const hl_backend *be, const hl_prompts *p,
                         char *err, size_t errlen) {
     hl_gen_opts o = {a->max_new, a->eos, a->batch, {a->temperature, a->top_k, a->top_p, a->seed}};
-    int max_B, max_len;
-    hl_gen_sizes(p, &o, &max_B, &max_len);
-    hl_model *m = hl_model_create(&spec->model, be, max_B, max_len, err, errlen);
+    int max_B, max_T, max_len;
+    hl_gen_sizes(p, &o, &max_B, &max_T, &max_len);
+    hl_model *m = hl_model_create(&spec->model, be, max_B, max_T, err, errlen);
     if (!m) return HL_EFAIL;
     hl_gen_out *g = calloc((size_t)p->n, sizeof *g);
     int rc = g ? hl_ckpt_load(a->ckpt, m, err, errlen) : hl_fail(err, errlen, HL_EFAIL, "out of memory");
