@@ -15,15 +15,20 @@ export` to a Hugging Face Llama directory that transformers loads
 prompts of --prompt-len random ids; both sides generate greedily with a
 cache (transformers: generate(do_sample=False, use_cache=True), a DynamicCache;
 hylab: `hylab generate --batch-size B`), --new tokens and, to separate the
-prefill and the process start, 1 token. Timings are the median of --repeats
-runs after one warm-up; hylab's are whole processes (checkpoint load
-included), transformers' the generate() call.
+prefill and the process start, 1 token. Each of the four is run once to warm
+up, then --repeats times round-robin (load on a shared machine hits all
+alike); figures are given from the fastest run (min: least disturbed) and
+the median. hylab's times are whole processes (checkpoint load included),
+transformers' the generate() call.
   decode tok/s = B * (new - 1) / (t(new) - t(1))   (per batch, all rows)
   end-to-end tok/s = B * new / t(new)
-It prints one JSON line per batch size with both sides' figures and the
-ratios hylab / transformers, and says how many generated tokens agree
-(greedy on near-ties may differ in float rounding; it is reported, not
-required). Exit status 2 when torch/transformers are missing.
+It prints a setup line (versions, path, threads, CPU, model), then one JSON
+line per batch size with both sides' figures and the ratios hylab /
+transformers (ratio_decode_min, ratio_end_to_end_min, ..._median), and
+says how many generated tokens agree (greedy on near-ties may differ in
+float rounding; it is reported, not required). --d-model and --layers
+scale the model (heads: d_model / 32, KV heads half of them, d_ff 2.75 *
+d_model rounded to 64). Exit status 2 when torch/transformers are missing.
 """
 import argparse
 import json
@@ -74,14 +79,19 @@ def run(*cmd):
     return r.stdout
 
 
-def median_time(fn, repeats):
-    fn()  # warm-up
-    ts = []
+def timings(fns, repeats):
+    """Times each of fns (name -> callable) `repeats` times after one warm-up
+    each, round-robin (a burst of load on the shared machine hits every one
+    alike). Returns name -> (min s, median s, output of the last run)."""
+    outs, ts = {}, {k: [] for k in fns}
+    for k, fn in fns.items():
+        outs[k] = fn()
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts), out
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            outs[k] = fn()
+            ts[k].append(time.perf_counter() - t0)
+    return {k: (min(ts[k]), statistics.median(ts[k]), outs[k]) for k in fns}
 
 
 def hylab_generate(hylab, ckpt, batch_file, B, new, threads):
@@ -104,8 +114,13 @@ def main():
     ap.add_argument("--prompt-len", type=int, default=32)
     ap.add_argument("--new", type=int, default=64)
     ap.add_argument("--batches", default="1,8")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--d-model", type=int, default=256)
+    ap.add_argument("--layers", type=int, default=4)
     a = ap.parse_args()
+    MODEL.update(d_model=a.d_model, n_layers=a.layers,
+                 attn={"n_heads": a.d_model // 32, "n_kv_heads": max(1, a.d_model // 64)},
+                 ffn={"type": "swiglu", "d_ff": (a.d_model * 11 // 4 + 63) // 64 * 64})
     torch.set_num_threads(a.threads)
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -129,19 +144,26 @@ def main():
                 for p in prompts:
                     f.write(json.dumps({"tokens": [int(t) for t in p]}) + "\n")
             ids = torch.tensor(prompts, dtype=torch.long)
-            h1, _ = median_time(lambda: hylab_generate(a.hylab, ckpt, batch_file, B, 1, a.threads), a.repeats)
-            hn, htoks = median_time(lambda: hylab_generate(a.hylab, ckpt, batch_file, B, a.new, a.threads), a.repeats)
-            t1, _ = median_time(lambda: hf_generate(model, ids, 1), a.repeats)
-            tn, ttoks = median_time(lambda: hf_generate(model, ids, a.new), a.repeats)
+            t = timings({"h1": lambda: hylab_generate(a.hylab, ckpt, batch_file, B, 1, a.threads),
+                         "hn": lambda: hylab_generate(a.hylab, ckpt, batch_file, B, a.new, a.threads),
+                         "t1": lambda: hf_generate(model, ids, 1),
+                         "tn": lambda: hf_generate(model, ids, a.new)}, a.repeats)
+            htoks, ttoks = t["hn"][2], t["tn"][2]
             agree = sum(x == y for hr, tr in zip(htoks, ttoks) for x, y in zip(hr, tr))
-            row = {"batch": B,
-                   "hylab": {"decode_tok_s": B * (a.new - 1) / (hn - h1), "end_to_end_tok_s": B * a.new / hn,
-                             "t_new_s": hn, "t_1_s": h1},
-                   "transformers": {"decode_tok_s": B * (a.new - 1) / (tn - t1), "end_to_end_tok_s": B * a.new / tn,
-                                    "t_new_s": tn, "t_1_s": t1},
+
+            def side(n1, nn):
+                r = {}
+                for j, stat in ((0, "min"), (1, "median")):
+                    t1, tn = t[n1][j], t[nn][j]
+                    r[stat] = {"decode_tok_s": B * (a.new - 1) / (tn - t1), "end_to_end_tok_s": B * a.new / tn,
+                               "t_new_s": tn, "t_1_s": t1}
+                return r
+            row = {"batch": B, "hylab": side("h1", "hn"), "transformers": side("t1", "tn"),
                    "tokens_agree": f"{agree}/{B * a.new}"}
-            row["ratio_decode"] = row["hylab"]["decode_tok_s"] / row["transformers"]["decode_tok_s"]
-            row["ratio_end_to_end"] = row["hylab"]["end_to_end_tok_s"] / row["transformers"]["end_to_end_tok_s"]
+            for stat in ("min", "median"):
+                h, tr = row["hylab"][stat], row["transformers"][stat]
+                row[f"ratio_decode_{stat}"] = h["decode_tok_s"] / tr["decode_tok_s"]
+                row[f"ratio_end_to_end_{stat}"] = h["end_to_end_tok_s"] / tr["end_to_end_tok_s"]
             print(json.dumps(row), flush=True)
 
 
