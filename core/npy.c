@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/fileio.h"
 #include "core/status.h"
 
 // Formats the header dict, padding and '\n' (without the 10-byte preamble).
@@ -30,6 +31,22 @@ static int format_header(char *out, size_t cap, int ndim, const int64_t *shape) 
     return (int)len;
 }
 
+typedef struct {
+    const char *header;
+    size_t hlen;
+    const float *data;
+    size_t numel;
+} npy_body;
+
+// The preamble, the header and the data (hl_write_atomic's writer).
+static int write_npy(FILE *fp, void *ctx) {
+    const npy_body *b = ctx;
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+                             (unsigned char)(b->hlen & 0xff), (unsigned char)(b->hlen >> 8)};
+    return fwrite(pre, 1, 10, fp) != 10 || fwrite(b->header, 1, b->hlen, fp) != b->hlen ||
+           (b->numel && fwrite(b->data, sizeof(float), b->numel, fp) != b->numel);
+}
+
 int hl_npy_write_f32(const char *path, const float *data, int ndim, const int64_t *shape,
                      char *err, size_t errlen) {
     if (ndim < 0 || ndim > HL_NPY_MAX_DIMS)
@@ -42,27 +59,8 @@ int hl_npy_write_f32(const char *path, const float *data, int ndim, const int64_
     char header[512];
     int hlen = format_header(header, sizeof header, ndim, shape);
     if (hlen < 0) return hl_fail(err, errlen, HL_EBADINPUT, "%s: shape too long for a header", path);
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return hl_fail(err, errlen, HL_EBADINPUT, "%s: path too long", path);
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) return hl_fail(err, errlen, HL_EFAIL, "%s: cannot create: %s", tmp, strerror(errno));
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
-                             (unsigned char)(hlen & 0xff), (unsigned char)(hlen >> 8)};
-    int bad = fwrite(pre, 1, 10, fp) != 10 || fwrite(header, 1, (size_t)hlen, fp) != (size_t)hlen ||
-              (numel && fwrite(data, sizeof(float), numel, fp) != numel);
-    int saved = errno;
-    bad |= fclose(fp) != 0;
-    if (bad) {
-        unlink(tmp);
-        return hl_fail(err, errlen, HL_EFAIL, "%s: write failed: %s", tmp, strerror(saved ? saved : errno));
-    }
-    if (rename(tmp, path) != 0) {
-        saved = errno;
-        unlink(tmp);
-        return hl_fail(err, errlen, HL_EFAIL, "%s: cannot rename to %s: %s", tmp, path, strerror(saved));
-    }
-    return HL_OK;
+    npy_body body = {header, (size_t)hlen, data, numel};
+    return hl_write_atomic(path, write_npy, &body, err, errlen);
 }
 
 // Points at the value after 'key': in the dict text, or NULL.

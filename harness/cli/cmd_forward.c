@@ -2,7 +2,6 @@
 // Rebuilds the model from the spec in the checkpoint's metadata, loads its
 // weights, runs one forward pass over the tokens (one sequence, all
 // positions) and writes the logits (T, vocab) as a float32 .npy file.
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +10,7 @@
 
 #include "harness/cli/commands.h"
 #include "harness/hf_io.h"
-#include "core/json_util.h"
+#include "harness/prompts.h"
 #include "core/npy.h"
 #include "harness/spec.h"
 #include "kernels/kernels.h"
@@ -91,55 +90,6 @@ static int parse_forward_args(int argc, char **argv, forward_args *a) {
     return check_out_not_input(a);
 }
 
-// Appends one id to a growing array.
-static int push_token(int32_t **ids, int *n, int *cap, int32_t id) {
-    if (*n == *cap) {
-        int ncap = *cap ? *cap * 2 : 256;
-        int32_t *p = realloc(*ids, (size_t)ncap * sizeof *p);
-        if (!p) return -1;
-        *ids = p;
-        *cap = ncap;
-    }
-    (*ids)[(*n)++] = id;
-    return 0;
-}
-
-#define SPACES " \t\n\r\v\f"
-
-// Reads token ids, each in [0, vocab), from a text file ("-": standard
-// input) of at most HL_MAX_INPUT_BYTES. Returns HL_OK or an error code with err.
-static int read_tokens(const char *path, int vocab, int32_t **ids, int *n, char *err, size_t errlen) {
-    char *text = NULL;
-    int rc = strcmp(path, "-") ? hl_read_text_file(path, HL_MAX_INPUT_BYTES, &text, NULL, err, errlen)
-                               : hl_read_text_stream(stdin, path, HL_MAX_INPUT_BYTES, &text, NULL, err, errlen);
-    int cap = 0;
-    *ids = NULL;
-    *n = 0;
-    for (char *p = text; rc == HL_OK; ) {
-        p += strspn(p, SPACES);
-        if (!*p) break;
-        int len = (int)strcspn(p, SPACES);
-        char *end;
-        errno = 0;
-        long long v = strtoll(p, &end, 10);
-        if (end != p + len || errno) {
-            snprintf(err, errlen, "%s: token %d ('%.*s%s'): not an integer", path, *n, len > 60 ? 60 : len, p, len > 60 ? "..." : "");
-            rc = HL_EBADINPUT;
-        } else if (v < 0 || v >= vocab) {
-            snprintf(err, errlen, "%s: token %d: id %lld out of range [0, %d)", path, *n, v, vocab);
-            rc = HL_EBADINPUT;
-        } else if (push_token(ids, n, &cap, (int32_t)v)) {
-            snprintf(err, errlen, "%s: out of memory after %d tokens", path, *n);
-            rc = HL_EFAIL;
-        }
-        p += len;
-    }
-    if (rc == HL_OK && *n == 0) { snprintf(err, errlen, "%s: no tokens", path); rc = HL_EBADINPUT; }
-    free(text);
-    if (rc) { free(*ids); *ids = NULL; *n = 0; }
-    return rc;
-}
-
 // Builds the model, loads the weights, runs the forward, writes the logits.
 static int run_forward(const forward_args *a, const hl_spec *spec, const hl_backend *be,
                        const int32_t *ids, int T, char *err, size_t errlen) {
@@ -173,7 +123,7 @@ int cmd_forward(int argc, char **argv) {
     int32_t *ids = NULL;
     int T = 0;
     int rc = hl_ckpt_spec(a.ckpt, &spec, err, sizeof err);
-    if (!rc) rc = read_tokens(a.tokens, spec.model.vocab_size, &ids, &T, err, sizeof err);
+    if (!rc) rc = hl_read_token_ids(a.tokens, spec.model.vocab_size, &ids, &T, err, sizeof err);
     if (!rc) {
         hl_blas_init(a.threads);
         rc = run_forward(&a, &spec, be, ids, T, err, sizeof err);

@@ -7,6 +7,7 @@
 int cmd_run(int argc, char **argv);
 int cmd_describe(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_db(int argc, char **argv);

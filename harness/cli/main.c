@@ -14,6 +14,7 @@ static const command commands[] = {
     {"run", cmd_run, "run SPEC_OR_SWEEP [--db FILE] [--set k=v]... [--shard I/N] [--jobs N] [--force] [--save FILE]"},
     {"describe", cmd_describe, "describe SPEC [--context T]... [--dtype-bytes B] [--json] [--set k=v]..."},
     {"forward", cmd_forward, "forward --ckpt FILE --tokens FILE --out logits.npy"},
+    {"generate", cmd_generate, "generate --ckpt FILE (--tokens FILE | --batch FILE.jsonl) [--max-new-tokens N] [--out FILE]"},
     {"import", cmd_import, "import HF_DIR --out FILE.safetensors        (Hugging Face -> hylab)"},
     {"export", cmd_export, "export FILE.safetensors --out HF_DIR        (hylab -> Hugging Face)"},
     {"query", cmd_query, "query --db FILE [--csv|--json] \"SQL\""},
