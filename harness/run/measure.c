@@ -338,3 +338,20 @@ int hl_measure_run(const hl_spec *spec, const hl_measure_opts *o, const hl_sink 
     free(p.tokens); free(p.targets);
     return rc;
 }
+
+static void print_measurement(void *ctx, const hl_measurement *m) {
+    (void)ctx;
+    hl_measurement_print_json(stdout, m);
+}
+
+void hl_measure_after_train(const hl_spec *spec, const char *backend, const hl_sink *sink,
+                            hl_run_summary *sum) {
+    if (!spec->measure.after_train || sum->status != HL_RUN_DONE) return;
+    hl_sink printer = {.measurement = print_measurement};
+    hl_measure_opts o = {.backend = backend, .train = 1};
+    char err[HL_ERR_LEN];
+    if (hl_measure_run(spec, &o, sink->measurement ? sink : &printer, err, sizeof err) == HL_OK) return;
+    sum->status = HL_RUN_FAILED;
+    sum->fail_step = sum->steps;
+    snprintf(sum->error, sizeof sum->error, "measure: %.1000s", err);
+}

@@ -64,6 +64,16 @@ typedef struct {
 int hl_measure_run(const hl_spec *spec, const hl_measure_opts *opts, const hl_sink *sink,
                    char *err, size_t errlen);
 
+// `hylab run`: after a run that finished (sum->status done) whose spec has
+// measure.after_train, measures it (train_tok_s included; fresh parameters
+// from train.seed, as speed does not depend on the trained values) through
+// sink, or printed as JSON lines on stdout when sink has no measurement
+// callback (runs without --db). A measurement that fails makes the run
+// failed: sum->status, error "measure: ...", fail_step = steps. Nothing
+// happens otherwise.
+void hl_measure_after_train(const hl_spec *spec, const char *backend, const hl_sink *sink,
+                            hl_run_summary *sum);
+
 // One figure as one JSON object on one line: kind, batch, context, value,
 // unit, repeats, warmup, min, max, spread, dtype_bytes, threads, backend,
 // blas_core, cpu, protocol (the protocol fields only when it has one).
