@@ -134,6 +134,7 @@ static int load_input(const bench_args *a, hl_spec *spec, float **host, char *er
 // Every figure is printed, and kept (deep copies) for the database.
 typedef struct {
     hl_measurement m[MAX_FIGURES];
+    hl_measure_protocol pm[MAX_FIGURES];  // m[i].protocol: p's strings, the figure's warmup
     hl_measure_protocol p;
     int n;
     char oom;
@@ -153,6 +154,11 @@ static void on_measurement(void *ctx, const hl_measurement *m) {
         f->p.blas_core = strdup(m->protocol->blas_core); f->p.cpu = strdup(m->protocol->cpu);
     }
     if (!c->kind || !c->unit) f->oom = 1;
+    if (m->protocol) {
+        f->pm[f->n - 1] = f->p;
+        f->pm[f->n - 1].warmup = m->protocol->warmup;
+        c->protocol = &f->pm[f->n - 1];
+    }
 }
 
 static void figures_free(figures *f) {

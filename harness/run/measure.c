@@ -290,6 +290,18 @@ int hl_measure_run(const hl_spec *spec, const hl_measure_opts *o, const hl_sink 
                   .proto = {.name = hymba ? "hymba" : "grid", .warmup = mc->warmup, .threads = hl_blas_threads(),
                             .backend = be->name, .blas_core = hl_blas_core(), .cpu = hl_cpu_model()}};
     point_ctx p = {.spec = spec, .o = o, .be = be, .train = o->train && !hymba};
+    double phys = phys_bytes();
+    // Under "grid" every point is checked before anything is allocated.
+    for (int i = 0; !hymba && i < mc->n_batch; i++)
+        for (int j = 0; j < mc->n_context; j++) {
+            int B = mc->batch[i], C = mc->context[j];
+            double need = point_bytes(&spec->model, B, C, mc->decode_tokens, p.train);
+            if (phys > 0 && need > phys) {
+                snprintf(err, errlen, "measure: batch %d at context %d needs %.1f GiB; this machine has %.1f GiB of memory",
+                         B, C, need / (1 << 30), phys / (1 << 30));
+                return HL_EBADINPUT;
+            }
+        }
     // the largest point: token buffers for it
     long maxB = hymba ? HYMBA_BATCH : 1, maxC = hymba ? HYMBA_CONTEXT : 1;
     for (int i = 0; !hymba && i < mc->n_batch; i++) if (mc->batch[i] > maxB) maxB = mc->batch[i];
@@ -305,7 +317,6 @@ int hl_measure_run(const hl_spec *spec, const hl_measure_opts *o, const hl_sink 
     hl_rng g = hl_rng_for(spec->train.seed, "measure");
     fill_random(p.tokens, ntok, spec->model.vocab_size, &g);
     fill_random(p.targets, ntok, spec->model.vocab_size, &g);
-    double phys = phys_bytes();
     int rc = HL_OK;
     if (hymba) {
         // Halve the batch while the point does not fit or fails to allocate.
@@ -320,17 +331,6 @@ int hl_measure_run(const hl_spec *spec, const hl_measure_opts *o, const hl_sink 
             rc = HL_EBADINPUT;
         }
     } else {
-        // Every point is checked before the first is measured.
-        for (int i = 0; !rc && i < mc->n_batch; i++)
-            for (int j = 0; !rc && j < mc->n_context; j++) {
-                int B = mc->batch[i], C = mc->context[j];
-                double need = point_bytes(&spec->model, B, C, mc->decode_tokens, p.train);
-                if (phys > 0 && need > phys) {
-                    snprintf(err, errlen, "measure: batch %d at context %d needs %.1f GiB; this machine has %.1f GiB of memory",
-                             B, C, need / (1 << 30), phys / (1 << 30));
-                    rc = HL_EBADINPUT;
-                }
-            }
         for (int i = 0; !rc && i < mc->n_batch; i++)
             for (int j = 0; !rc && j < mc->n_context; j++)
                 rc = measure_point(&p, &r, mc->batch[i], mc->context[j], err, errlen);
