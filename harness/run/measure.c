@@ -163,8 +163,11 @@ static void fill_random(int32_t *a, size_t n, int vocab, hl_rng *g) {
     for (size_t i = 0; i < n; i++) a[i] = (int32_t)(hl_rng_u64(g) % (uint64_t)vocab);
 }
 
-// Physical memory in bytes (0 when unknown: no check).
+// Physical memory in bytes (0 when unknown: no check). Test hook
+// (tests/test_bench.sh): HYLAB_DEBUG_MEMORY_BYTES=N takes N instead.
 static double phys_bytes(void) {
+    const char *dbg = getenv("HYLAB_DEBUG_MEMORY_BYTES");
+    if (dbg && atof(dbg) > 0) return atof(dbg);
     long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGE_SIZE);
     return pages > 0 && size > 0 ? (double)pages * (double)size : 0;
 }
@@ -321,7 +324,12 @@ int hl_measure_run(const hl_spec *spec, const hl_measure_opts *o, const hl_sink 
     if (hymba) {
         // Halve the batch while the point does not fit or fails to allocate.
         for (int B = HYMBA_BATCH; B >= 1; B /= 2) {
-            if (phys > 0 && point_bytes(&spec->model, B, HYMBA_CONTEXT, mc->decode_tokens, 0) > phys) continue;
+            double need = point_bytes(&spec->model, B, HYMBA_CONTEXT, mc->decode_tokens, 0);
+            if (phys > 0 && need > phys) {
+                fprintf(stderr, "hylab: measure: batch %d at context %d needs %.2f GiB, more than the %.2f GiB of memory;"
+                        " halving the batch\n", B, HYMBA_CONTEXT, need / (1 << 30), phys / (1 << 30));
+                continue;
+            }
             rc = measure_point(&p, &r, B, HYMBA_CONTEXT, err, errlen);
             if (rc != HL_EFAIL || B == 1) break;
             fprintf(stderr, "hylab: measure: batch %d at context %d: %s; halving the batch\n", B, HYMBA_CONTEXT, err);

@@ -36,6 +36,8 @@
 // (predicted memory beyond the machine's physical memory, or an allocation
 // failing) down to 1; measure.batch and measure.context are ignored, the
 // figures record the batch that ran, and train_tok_s is not measured.
+// (Test hook: HYLAB_DEBUG_MEMORY_BYTES=N in the environment stands for the
+// machine's physical memory.)
 //
 // Memory: before allocating a point the bytes it needs (parameters,
 // activations, state; gradients and AdamW moments with train) are checked
