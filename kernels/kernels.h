@@ -256,6 +256,89 @@ typedef struct {
     float a, b; size_t n;
 } hl_axpby_args;
 
+// ---------------------------------------------------------------- decoding
+// Inference-only ops (models/decode.h): no backward, so the tests check them
+// against cpu_ref and against the training ops they continue, not by finite
+// differences.
+//
+// A KV cache row holds S = n_meta + R slots: slots 0..n_meta-1 the meta
+// prefix (positions 0..n_meta-1), slot n_meta + (p - n_meta) % R position
+// p >= n_meta: a ring of the last R positions (R = the window for a
+// sliding-window layer, the longest sequence for a global one).
+//
+// cache_fill: copies a whole sequence's rows into such a cache: for row b,
+// every position p < lens[b] with p < n_meta or p >= lens[b] - R goes to its
+// slot (the conv state is the same ring with n_meta = 0, R = K). Slots not
+// written keep their values.
+typedef struct {
+    float *cache;         // (B, n_meta + R, C)
+    const float *src;     // (B, T, C)
+    const int32_t *lens;  // (B) each in [0, T]
+    int B, T, C, n_meta, R;   // R > 0
+} hl_cache_fill_args;
+
+// attn_decode: one new query per row at position pos[b] >= n_meta (the
+// query and key rows are pre-RoPE: both are rotated at pos[b] as rope_fwd
+// rotates position t = pos[b]). When k and v are given (a layer with its own
+// K/V), the rotated k and v are first written to the slot of pos[b]; then
+// the query attends over what attn_fwd shows a query at pos[b]: the prefix
+// and the positions k >= n_meta with pos[b] - k < window (window 0: all),
+// of which the cache holds the last R (window <= R unless every position
+// since the prefix fits: the caller sizes R so). Scores scaled by
+// 1/sqrt(hd), query head h reads KV head h / (H / Hkv). k, v NULL: the
+// cache is only read (a KV-sharing consumer reads its producer's).
+typedef struct {
+    float *out;          // (B, H, vd)
+    float *kcache;       // (B, S, Hkv, hd)  S = n_meta + R
+    float *vcache;       // (B, S, Hkv, vd)
+    const float *q;      // (B, H, hd)   pre-RoPE
+    const float *k;      // (B, Hkv, hd) pre-RoPE, or NULL
+    const float *v;      // (B, Hkv, vd) or NULL (both or neither)
+    const int32_t *pos;  // (B) each in [n_meta, 2^31)
+    int B, H, Hkv, hd, vd, n_meta, R;   // hd even, R > 0
+    int window;          // 0 = global
+    float theta;         // RoPE base
+} hl_attn_decode_args;
+
+// conv1d_step: conv1d_fwd's output at t = pos[b] from a state holding the
+// last K inputs in a ring (slot p % K holds position p; slots of positions
+// < 0 must hold zeros, as in a zeroed state): writes inp[b] to slot
+// pos[b] % K, then out[b,c] = bias[c] + sum_j w[c,j] * state[b, (pos[b]-K+1+j) mod K, c].
+typedef struct {
+    float *out;          // (B, C)
+    float *state;        // (B, K, C)
+    const float *inp;    // (B, C)
+    const float *weight; // (C, K)
+    const float *bias;   // (C) or NULL
+    const int32_t *pos;  // (B) each >= 0
+    int B, C, K;
+} hl_conv1d_step_args;
+
+// scan_state: the state h of scan_fwd's recurrence after the first lens[b]
+// positions of row b (h_{-1} = 0; lens[b] = 0 gives zeros).
+typedef struct {
+    float *h;            // (B, C, N) written
+    const float *u, *dt; // (B, T, C)
+    const float *dt_bias;// (C)
+    const float *A_log;  // (C, N)
+    const float *Bm;     // (B, T, N)
+    const int32_t *lens; // (B) each in [0, T]
+    int B, T, C, N;
+} hl_scan_state_args;
+
+// scan_step: one position of scan_fwd from state h (updated in place):
+//   h = exp(delta*A) h + delta Bm u;  y = sum_n h Cm + D u.
+typedef struct {
+    float *y;            // (B, C)
+    float *h;            // (B, C, N)
+    const float *u, *dt; // (B, C)
+    const float *dt_bias;// (C)
+    const float *A_log;  // (C, N)
+    const float *Bm, *Cm;// (B, N)
+    const float *D;      // (C)
+    int B, C, N;
+} hl_scan_step_args;
+
 // ---------------------------------------------------------------- the table
 // HL_OP_LIST(X, p) lists every op once as X(p, name, argument struct type)
 // (p: passed through, for the caller's use); the
@@ -272,7 +355,10 @@ typedef struct {
     X(p, silu_fwd, hl_silu_fwd_args)       X(p, silu_bwd, hl_silu_bwd_args)          \
     X(p, swiglu_fwd, hl_swiglu_fwd_args)   X(p, swiglu_bwd, hl_swiglu_bwd_args)      \
     X(p, xent_fwd, hl_xent_fwd_args)       X(p, xent_bwd, hl_xent_bwd_args)          \
-    X(p, adamw, hl_adamw_args)             X(p, axpby, hl_axpby_args)
+    X(p, adamw, hl_adamw_args)             X(p, axpby, hl_axpby_args)                \
+    X(p, cache_fill, hl_cache_fill_args)   X(p, attn_decode, hl_attn_decode_args)    \
+    X(p, conv1d_step, hl_conv1d_step_args) X(p, scan_state, hl_scan_state_args)      \
+    X(p, scan_step, hl_scan_step_args)
 
 // Each op: int (*name)(const args *): HL_OK or an error status (see the top
 // of this file); NULL = unsupported. rope_bwd: out = d inp, inp = d out.

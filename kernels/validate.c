@@ -205,3 +205,64 @@ int hl_validate_axpby(const hl_axpby_args *a) {
     NEED("axpby", a->out, a->n > 0); NEED("axpby", a->x, a->n > 0); NEED("axpby", a->y, a->n > 0);
     return HL_OK;
 }
+
+// ---------------------------------------------------------------- decoding
+// Every entry of an int array (n of them) in [lo, hi]; `what` names it.
+static int ints_within(const char *op, const char *what, const int32_t *v, long long n, long long lo, long long hi) {
+    for (long long i = 0; i < n; i++)
+        if (v[i] < lo || v[i] > hi)
+            return hl_op_fail(HL_EBADINPUT, "%s: %s[%lld] = %d outside [%lld, %lld]", op, what, i, (int)v[i], lo, hi);
+    return HL_OK;
+}
+
+int hl_validate_cache_fill(const hl_cache_fill_args *a) {
+    NONNEG("cache_fill", a->B); NONNEG("cache_fill", a->T); NONNEG("cache_fill", a->C);
+    NONNEG("cache_fill", a->n_meta); POSITIVE("cache_fill", a->R);
+    int used = a->B > 0;
+    NEED("cache_fill", a->lens, used);
+    NEED("cache_fill", a->cache, used && a->C > 0);
+    NEED("cache_fill", a->src, used && a->C > 0 && a->T > 0);
+    return ints_within("cache_fill", "lens", a->lens, used ? a->B : 0, 0, a->T);
+}
+
+int hl_validate_attn_decode(const hl_attn_decode_args *a) {
+    int rc = attn_shape_ok("attn_decode", a->B, 1, a->H, a->Hkv, a->hd, a->vd, a->window, a->n_meta);
+    if (rc) return rc;
+    POSITIVE("attn_decode", a->R);
+    if (a->hd % 2) return hl_op_fail(HL_EBADINPUT, "attn_decode: hd = %d must be even", a->hd);
+    if (!(a->theta > 0)) return hl_op_fail(HL_EBADINPUT, "attn_decode: theta = %g must be > 0", a->theta);
+    if (!a->k != !a->v) return hl_op_fail(HL_EBADINPUT, "attn_decode: k and v must be given together");
+    int used = a->B > 0;
+    NEED("attn_decode", a->out, used); NEED("attn_decode", a->q, used); NEED("attn_decode", a->pos, used);
+    NEED("attn_decode", a->kcache, used); NEED("attn_decode", a->vcache, used);
+    return ints_within("attn_decode", "pos", a->pos, used ? a->B : 0, a->n_meta, INT32_MAX - 1);
+}
+
+int hl_validate_conv1d_step(const hl_conv1d_step_args *a) {
+    NONNEG("conv1d_step", a->B); NONNEG("conv1d_step", a->C); POSITIVE("conv1d_step", a->K);
+    int used = a->B > 0 && a->C > 0;
+    NEED("conv1d_step", a->out, used); NEED("conv1d_step", a->state, used);
+    NEED("conv1d_step", a->inp, used); NEED("conv1d_step", a->weight, used);
+    NEED("conv1d_step", a->pos, a->B > 0);
+    return ints_within("conv1d_step", "pos", a->pos, a->B > 0 ? a->B : 0, 0, INT32_MAX - 1);
+}
+
+int hl_validate_scan_state(const hl_scan_state_args *a) {
+    NONNEG("scan_state", a->B); NONNEG("scan_state", a->T); NONNEG("scan_state", a->C); NONNEG("scan_state", a->N);
+    int used = a->B > 0 && a->C > 0 && a->N > 0, seq = used && a->T > 0;
+    NEED("scan_state", a->lens, a->B > 0);
+    NEED("scan_state", a->h, used);
+    NEED("scan_state", a->u, seq); NEED("scan_state", a->dt, seq); NEED("scan_state", a->dt_bias, seq);
+    NEED("scan_state", a->A_log, seq); NEED("scan_state", a->Bm, seq);
+    return ints_within("scan_state", "lens", a->lens, a->B > 0 ? a->B : 0, 0, a->T);
+}
+
+int hl_validate_scan_step(const hl_scan_step_args *a) {
+    NONNEG("scan_step", a->B); NONNEG("scan_step", a->C); NONNEG("scan_step", a->N);
+    int used = a->B > 0 && a->C > 0;
+    NEED("scan_step", a->y, used); NEED("scan_step", a->u, used); NEED("scan_step", a->dt, used);
+    NEED("scan_step", a->dt_bias, used); NEED("scan_step", a->D, used);
+    NEED("scan_step", a->h, used && a->N > 0); NEED("scan_step", a->A_log, used && a->N > 0);
+    NEED("scan_step", a->Bm, used && a->N > 0); NEED("scan_step", a->Cm, used && a->N > 0);
+    return HL_OK;
+}

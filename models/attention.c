@@ -156,10 +156,71 @@ double hl_attn_core_flops(const hl_model_config *cfg, int layer, int64_t T) {
     return proj + scores;
 }
 
+// Positions (meta tokens excluded) producer `layer`'s KV cache keeps at
+// context T: the keys its own queries and its consumers' see, i.e. the
+// longest window among them, capped at T (T when any of them is global).
+static int64_t cache_ring(const hl_model_config *cfg, int layer, int64_t T) {
+    int64_t R = 0;
+    for (int l = layer; l < cfg->n_layers; l++) {
+        if (l != layer && cfg->layer[l].kv_source != layer) continue;
+        int W = cfg->layer[l].window;
+        int64_t r = (W > 0 && W < T) ? W : T;
+        if (r > R) R = r;
+    }
+    return R;
+}
+
 int64_t hl_attn_cache_bytes(const hl_model_config *cfg, int layer, int64_t T, int bytes) {
     hl_attn_dims a = hl_attn_dims_of(cfg, layer);
     if (!a.own_kv) return 0;
-    return (int64_t)a.Hkv * ((int64_t)a.hd + a.vd) * bytes * hl_attn_t_eff(cfg, layer, T);
+    return (int64_t)a.Hkv * ((int64_t)a.hd + a.vd) * bytes * (cache_ring(cfg, layer, T) + cfg->meta_tokens);
+}
+
+// ---------------------------------------------------------------- inference state
+size_t hl_attn_state_floats(const hl_model_config *cfg, int layer, int max_B, int max_len) {
+    hl_attn_dims a = hl_attn_dims_of(cfg, layer);
+    if (!a.own_kv) return 0;
+    return (size_t)max_B * (size_t)(cache_ring(cfg, layer, max_len) + cfg->meta_tokens) * a.Hkv * ((size_t)a.hd + a.vd);
+}
+
+// The KV cache of the layer whose K/V L reads, and its ring length R.
+static void kv_cache_of(const hl_layer *L, const hl_decode_ctx *c, float **kc, float **vc, int *R) {
+    const hl_layer *src = L->kv_producer ? L->kv_producer : L;
+    hl_attn_dims a = hl_attn_dims_of(L->cfg, src->index);
+    *R = (int)cache_ring(L->cfg, src->index, c->max_len);
+    *kc = c->state[src->index];
+    *vc = *kc + (size_t)c->max_B * (*R + L->cfg->meta_tokens) * a.Hkv * a.hd;
+}
+
+void hl_attn_core_prefill(hl_layer *L, const hl_run *r, const hl_attn_bufs *b, const hl_decode_ctx *c) {
+    hl_attn_dims a = hl_attn_dims_of(L->cfg, L->index);
+    if (!a.own_kv) return;
+    float *kc, *vc; int R;
+    kv_cache_of(L, c, &kc, &vc, &R);
+    hl_cache_fill_args fk = { .cache = kc, .src = b->k, .lens = c->lens, .B = r->B, .T = r->T,
+                              .C = a.Hkv * a.hd, .n_meta = r->n_meta, .R = R };
+    HL_RUN_OP(r, cache_fill, &fk);
+    hl_cache_fill_args fv = fk;
+    fv.cache = vc; fv.src = b->v; fv.C = a.Hkv * a.vd;
+    HL_RUN_OP(r, cache_fill, &fv);
+}
+
+void hl_attn_core_step(hl_layer *L, const hl_run *r, const hl_attn_bufs *b, const hl_decode_ctx *c,
+                       int slot_q, int slot_k, int slot_v, const float *inp) {
+    hl_attn_dims a = hl_attn_dims_of(L->cfg, L->index);
+    int B = r->B;
+    hl_linear(r, b->q, inp, L->p[slot_q], B, a.d, a.H * a.hd);   // (B, H, hd), RoPE in attn_decode
+    if (a.own_kv) {
+        hl_linear(r, b->k, inp, L->p[slot_k], B, a.d, a.Hkv * a.hd);
+        hl_linear(r, b->v, inp, L->p[slot_v], B, a.d, a.Hkv * a.vd);
+    }
+    float *kc, *vc; int R;
+    kv_cache_of(L, c, &kc, &vc, &R);
+    hl_attn_decode_args d = { .out = b->att, .kcache = kc, .vcache = vc, .q = b->q,
+                              .k = a.own_kv ? b->k : NULL, .v = a.own_kv ? b->v : NULL, .pos = c->pos,
+                              .B = B, .H = a.H, .Hkv = a.Hkv, .hd = a.hd, .vd = a.vd,
+                              .n_meta = r->n_meta, .R = R, .window = a.window, .theta = a.theta };
+    HL_RUN_OP(r, attn_decode, &d);
 }
 
 // ---------------------------------------------------------------- the 'A' layer
@@ -210,6 +271,25 @@ static void attn_backward(hl_layer *L, const hl_run *r, float *dinp, const float
     hl_attn_core_backward(L, r, &b, SLOT_Q, SLOT_K, SLOT_V, dinp, datt, inp, r->scratch + soff);
 }
 
+static size_t attn_state_floats(const hl_model_config *cfg, int layer, int max_B, int max_len) {
+    return hl_attn_state_floats(cfg, layer, max_B, max_len);
+}
+
+static void attn_state_prefill(hl_layer *L, const hl_run *r, const hl_decode_ctx *c) {
+    hl_attn_dims a = hl_attn_dims_of(L->cfg, L->index);
+    hl_attn_bufs b; size_t off = 0;
+    hl_attn_carve(&a, r->B, r->T, L->act, &off, &b);
+    hl_attn_core_prefill(L, r, &b, c);
+}
+
+static void attn_state_step(hl_layer *L, const hl_run *r, const hl_decode_ctx *c, float *out, const float *inp) {
+    hl_attn_dims a = hl_attn_dims_of(L->cfg, L->index);
+    hl_attn_bufs b; size_t off = 0;
+    hl_attn_carve(&a, r->B, 1, L->act, &off, &b);
+    hl_attn_core_step(L, r, &b, c, SLOT_Q, SLOT_K, SLOT_V, inp);
+    hl_linear(r, out, b.att, L->p[SLOT_O], r->B, a.H * a.vd, a.d);
+}
+
 static double attn_flops(const hl_model_config *cfg, int layer, int64_t T) {
     hl_attn_dims a = hl_attn_dims_of(cfg, layer);
     return hl_attn_core_flops(cfg, layer, T) + 2.0 * a.H * a.vd * a.d;
@@ -224,7 +304,8 @@ const hl_layer_type hl_layer_attention = {
     .declare = attn_declare, .init = attn_init,
     .act_floats = attn_act_floats, .scratch_floats = attn_scratch_floats,
     .forward = attn_forward, .backward = attn_backward,
-    .flops = attn_flops, .cache_bytes = hl_attn_cache_bytes, .decode_step = NULL,
+    .flops = attn_flops, .cache_bytes = hl_attn_cache_bytes,
+    .state_floats = attn_state_floats, .state_prefill = attn_state_prefill, .state_step = attn_state_step,
 };
 
 // ---------------------------------------------------------------- spec section model.attn

@@ -44,8 +44,23 @@ void hl_attn_core_backward(hl_layer *L, const hl_run *r, const hl_attn_bufs *b,
 int64_t hl_attn_t_eff(const hl_model_config *cfg, int layer, int64_t T);
 // FLOPs per token of the q/k/v projections and the score/value products.
 double hl_attn_core_flops(const hl_model_config *cfg, int layer, int64_t T);
-// KV cache bytes (0 for consumers).
+// KV cache bytes (0 for consumers): meta + R positions (R as below).
 int64_t hl_attn_cache_bytes(const hl_model_config *cfg, int layer, int64_t T, int bytes);
+
+// ---- inference state (layer.h hooks; DESIGN.md "Decoding"). A layer with
+// own K/V keeps a KV cache per row: kcache (max_B, S, Hkv, hd) then vcache
+// (max_B, S, Hkv, vd), S = meta + R: the meta prefix, then a ring of the
+// last R positions (kernels.h "decoding"), R = the longest window among the
+// producer and its consumers (max_len when one is global or the window is
+// longer). Consumers keep nothing and read their producer's cache (at the
+// start of the producer's state). hl_attn_cache_bytes counts the same.
+size_t hl_attn_state_floats(const hl_model_config *cfg, int layer, int max_B, int max_len);
+// Fills the cache from the forward's saved post-RoPE K and V (b as carved for that forward).
+void hl_attn_core_prefill(hl_layer *L, const hl_run *r, const hl_attn_bufs *b, const hl_decode_ctx *c);
+// One token per row: b carved for (B, 1) positions; q (and own k, v) from
+// inp (B, d), then attn_decode appends K/V and attends: b->att (B, H*vd).
+void hl_attn_core_step(hl_layer *L, const hl_run *r, const hl_attn_bufs *b, const hl_decode_ctx *c,
+                       int slot_q, int slot_k, int slot_v, const float *inp);
 
 // the 'A' layer type (Llama/Mistral blocks in models/hf.c)
 extern const hl_layer_type hl_layer_attention;

@@ -5,7 +5,18 @@
 //     the host and answers each prefill and step by running hl_model_forward
 //     over each whole row again (O(T^2) over a generation, obviously equal to
 //     the forward). Its state is the token history.
-//   * the cached path (hl_infer_create): see "cached" below.
+//   * the cached path (hl_infer_create): every mixer keeps a state through
+//     its layer.h hooks (KV cache ring, conv ring + SSM state), allocated
+//     once per layer from the backend. Prefill runs the right-padded
+//     prompts through hl_model_forward (T = the longest prompt, padding id
+//     0: every op is causal, so a row's first lens[b] positions never see
+//     its padding) and each mixer captures row b's state at its own length
+//     from the saved activations (hl_model_capture_state); a step runs the
+//     blocks on one token per row with each mixer's state_step
+//     (hl_model_decode_step). Cost per step: the weights once plus the
+//     visible keys of each attention layer (the window for SWA layers).
+//     Besides the state it holds a few per-row ints (lengths, positions:
+//     host and backend) and the host logits, not counted as state.
 // Logits handed out are host memory (copied from the model's logits with the
 // backend's d2h), so callers can sample from them directly.
 #include <stdio.h>
@@ -24,10 +35,16 @@ struct hl_infer {
     float *logits;          // (max_B, V) host: the last logits handed out
     int32_t *hist;          // reference: (max_B, max_len) host token history
     int64_t state_bytes;
+    // cached path
+    float *state[HL_MAX_LAYERS];    // per layer, backend memory (NULL: none)
+    size_t state_n[HL_MAX_LAYERS];  // its floats
+    int32_t *d_lens, *d_pos;        // (max_B) backend: model positions (ctx.lens, ctx.pos)
+    int32_t *h_pos;                 // (max_B) host staging for both
+    hl_decode_ctx ctx;
 };
 
 static void infer_free_host(hl_infer *s) {
-    free(s->len); free(s->logits); free(s->hist);
+    free(s->len); free(s->logits); free(s->hist); free(s->h_pos);
     free(s);
 }
 
@@ -80,13 +97,45 @@ hl_infer *hl_infer_create_ref(hl_model *m, int max_B, int max_len, char *err, si
     return s;
 }
 
-hl_infer *hl_infer_create(hl_model *m, int max_B, int max_len, char *err, size_t errlen) {
-    return hl_infer_create_ref(m, max_B, max_len, err, errlen);
-}
-
 void hl_infer_free(hl_infer *s) {
     if (!s) return;
+    for (int l = 0; l < HL_MAX_LAYERS; l++) s->be->free(s->state[l], s->state_n[l] * sizeof(float));
+    s->be->free(s->d_lens, (size_t)s->max_B * sizeof(int32_t));
+    s->be->free(s->d_pos, (size_t)s->max_B * sizeof(int32_t));
     infer_free_host(s);
+}
+
+hl_infer *hl_infer_create(hl_model *m, int max_B, int max_len, char *err, size_t errlen) {
+    const hl_model_config *cfg = hl_model_cfg(m);
+    for (int l = 0; l < cfg->n_layers; l++) {
+        const struct hl_layer *L = hl_model_part(m, l, HL_PART_MIXER);
+        if (!L->type->state_floats || !L->type->state_prefill || !L->type->state_step) {
+            hl_fail(err, errlen, HL_EUNSUPPORTED, "hl_infer_create: mixer '%s' of layer %d keeps no inference state",
+                    L->type->name, l);
+            return NULL;
+        }
+    }
+    hl_infer *s = infer_new(m, max_B, max_len, err, errlen);
+    if (!s) return NULL;
+    s->cached = 1;
+    int ok = (s->h_pos = malloc((size_t)max_B * sizeof *s->h_pos)) != NULL;
+    ok = ok && (s->d_lens = s->be->alloc((size_t)max_B * sizeof(int32_t))) != NULL;
+    ok = ok && (s->d_pos = s->be->alloc((size_t)max_B * sizeof(int32_t))) != NULL;
+    for (int l = 0; ok && l < cfg->n_layers; l++) {
+        const struct hl_layer *L = hl_model_part(m, l, HL_PART_MIXER);
+        s->state_n[l] = L->type->state_floats(cfg, l, max_B, max_len);
+        if (s->state_n[l] == 0) continue;
+        ok = (s->state[l] = s->be->alloc(s->state_n[l] * sizeof(float))) != NULL;
+        s->state_bytes += (int64_t)(s->state_n[l] * sizeof(float));
+    }
+    if (!ok) {
+        hl_infer_free(s);
+        hl_fail(err, errlen, HL_EFAIL, "hl_infer_create: out of memory allocating the inference state");
+        return NULL;
+    }
+    s->ctx = (hl_decode_ctx){ .state = s->state, .max_B = max_B, .max_len = max_len,
+                              .lens = s->d_lens, .pos = s->d_pos };
+    return s;
 }
 
 int hl_infer_len(const hl_infer *s, int b) { return (b >= 0 && b < s->B) ? s->len[b] : 0; }
@@ -171,13 +220,58 @@ static int ref_step(hl_infer *s, const int32_t *tokens, char *err, size_t errlen
     return HL_OK;
 }
 
+// ---------------------------------------------------------------- the cached path
+static int cached_prefill(hl_infer *s, const int32_t *tokens, int B, int T, const int32_t *lens,
+                          char *err, size_t errlen) {
+    const hl_model_config *cfg = hl_model_cfg(s->m);
+    int Tr = 1;   // the forward's length: the longest prompt (1 when all are empty: the meta tokens still run)
+    for (int b = 0; b < B; b++) {
+        s->len[b] = lens ? lens[b] : T;
+        if (s->len[b] > Tr) Tr = s->len[b];
+    }
+    int32_t *pad = calloc((size_t)B * Tr + B, sizeof *pad), *out_pos = pad + (size_t)B * Tr;
+    if (!pad) return hl_fail(err, errlen, HL_EFAIL, "hl_infer_prefill: out of memory");
+    int n_out = 0;
+    for (int b = 0; b < B; b++) {
+        memcpy(pad + (size_t)b * Tr, tokens + (size_t)b * T, (size_t)s->len[b] * sizeof *pad);
+        if (s->len[b] > 0) out_pos[n_out++] = b * Tr + s->len[b] - 1;
+    }
+    const float *lg = NULL;
+    int rc = hl_model_forward(s->m, pad, B, Tr, out_pos, n_out, &lg, err, errlen);
+    free(pad);
+    if (rc) return rc;
+    for (int l = 0; l < cfg->n_layers; l++) s->be->zero(s->state[l], s->state_n[l] * sizeof(float));
+    for (int b = 0; b < B; b++) s->h_pos[b] = cfg->meta_tokens + s->len[b];
+    s->be->h2d(s->d_lens, s->h_pos, (size_t)B * sizeof *s->h_pos);
+    rc = hl_model_capture_state(s->m, &s->ctx, err, errlen);
+    if (rc) return rc;
+    for (int b = 0, i = 0; b < B; b++) {
+        float *row = s->logits + (size_t)b * s->V;
+        if (s->len[b] > 0) s->be->d2h(row, lg + (size_t)i++ * s->V, (size_t)s->V * sizeof *row);
+        else memset(row, 0, (size_t)s->V * sizeof *row);
+    }
+    return HL_OK;
+}
+
+static int cached_step(hl_infer *s, const int32_t *tokens, char *err, size_t errlen) {
+    const hl_model_config *cfg = hl_model_cfg(s->m);
+    for (int b = 0; b < s->B; b++) s->h_pos[b] = cfg->meta_tokens + s->len[b];
+    s->be->h2d(s->d_pos, s->h_pos, (size_t)s->B * sizeof *s->h_pos);
+    const float *lg = NULL;
+    int rc = hl_model_decode_step(s->m, &s->ctx, tokens, s->B, &lg, err, errlen);
+    if (rc) return rc;
+    s->be->d2h(s->logits, lg, (size_t)s->B * s->V * sizeof *s->logits);
+    for (int b = 0; b < s->B; b++) s->len[b]++;
+    return HL_OK;
+}
+
 // ---------------------------------------------------------------- interface
 int hl_infer_prefill(hl_infer *s, const int32_t *tokens, int B, int T, const int32_t *lens,
                      const float **logits, char *err, size_t errlen) {
     int rc = check_prefill(s, tokens, B, T, lens, err, errlen);
     if (rc) return rc;
     s->B = B;
-    rc = ref_prefill(s, tokens, B, T, lens, err, errlen);
+    rc = s->cached ? cached_prefill(s, tokens, B, T, lens, err, errlen) : ref_prefill(s, tokens, B, T, lens, err, errlen);
     if (rc) { s->B = 0; return rc; }   // a failed op leaves no sequences
     if (logits) *logits = s->logits;
     return HL_OK;
@@ -186,7 +280,7 @@ int hl_infer_prefill(hl_infer *s, const int32_t *tokens, int B, int T, const int
 int hl_infer_step(hl_infer *s, const int32_t *tokens, const float **logits, char *err, size_t errlen) {
     int rc = check_step(s, tokens, err, errlen);
     if (rc) return rc;
-    rc = ref_step(s, tokens, err, errlen);
+    rc = s->cached ? cached_step(s, tokens, err, errlen) : ref_step(s, tokens, err, errlen);
     if (rc) { s->B = 0; return rc; }
     if (logits) *logits = s->logits;
     return HL_OK;

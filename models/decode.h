@@ -23,7 +23,10 @@
 // caches and recurrent states, and for max_B = 1 it equals
 // hl_model_cache_bytes(cfg, max_len, 4) (describe's analytic count; KV for
 // producer layers only, a sliding-window layer keeps a ring of its window
-// plus the meta prefix, an SSM layer its conv and SSM state).
+// plus the meta prefix (the longest window among a producer and its
+// consumers), an SSM layer its conv and SSM state). Not counted: a few ints
+// per sequence and the host logits (max_B, vocab). How each mixer keeps its
+// state: DESIGN.md "Decoding".
 #ifndef HYLAB_DECODE_H
 #define HYLAB_DECODE_H
 
@@ -35,7 +38,9 @@ typedef struct hl_infer hl_infer;
 
 // A state for model m (which must outlive it). Returns NULL with err when the
 // sizes are impossible (max_B < 1, max_len < 1, max_len beyond what the
-// model's positions allow) or memory runs out.
+// model's positions allow), a mixer keeps no inference state (layer.h
+// hooks) or memory runs out. Several states may share one model; each
+// prefill and step uses the model's activation arena while it runs.
 // max_B may not exceed the model's max_B (hl_model_create): prompts are
 // prefilled through hl_model_forward; a prompt's T may not exceed its max_T.
 hl_infer *hl_infer_create(hl_model *m, int max_B, int max_len, char *err, size_t errlen);

@@ -91,5 +91,6 @@ const hl_layer_type hl_layer_ffn_swiglu = {
     .declare = ffn_declare, .init = ffn_init,
     .act_floats = ffn_act_floats, .scratch_floats = ffn_scratch_floats,
     .forward = ffn_forward, .backward = ffn_backward,
-    .flops = ffn_flops, .cache_bytes = ffn_cache_bytes, .decode_step = NULL,
+    .flops = ffn_flops, .cache_bytes = ffn_cache_bytes,
+    .state_floats = NULL, .state_prefill = NULL, .state_step = NULL,
 };

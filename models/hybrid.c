@@ -86,6 +86,15 @@ static void rmsnorm(const hl_run *r, float *out, float *rstd, const float *inp, 
     HL_RUN_OP(r, rmsnorm_fwd, &a);
 }
 
+// out (n, d) = out_proj((rmsnorm(att) * beta1 + rmsnorm(gy) * beta2) / 2) over n positions.
+static void mix_heads(hl_layer *L, const hl_run *r, const hybrid_dims *h, const hybrid_bufs *b, float *out, int n) {
+    rmsnorm(r, b->an, b->rstd_a, b->attn.att, L->p[SLOT_ATTN_NORM], n, h->a.H * h->a.vd, L->cfg->norm_eps);
+    rmsnorm(r, b->sn, b->rstd_s, b->ssm.gy, L->p[SLOT_SSM_NORM], n, h->m.di, L->cfg->norm_eps);
+    hl_axpby_args avg = { .out = b->avg, .x = b->an, .y = b->sn, .a = 0.5f, .b = 0.5f, .n = (size_t)n * h->m.di };
+    HL_RUN_OP(r, axpby, &avg);
+    hl_linear(r, out, b->avg, L->p[SLOT_OUT], n, h->m.di, h->m.d);   // out (n, d)
+}
+
 static void hybrid_forward(hl_layer *L, const hl_run *r, float *out, const float *inp) {
     hybrid_dims h = dims_of(L->cfg, L->index);
     hybrid_bufs b; size_t off = 0;
@@ -93,11 +102,7 @@ static void hybrid_forward(hl_layer *L, const hl_run *r, float *out, const float
     int n = r->B * r->T;
     hl_attn_core_forward(L, r, &b.attn, SLOT_Q, SLOT_K, SLOT_V, inp);   // att (B, T, H*vd)
     hl_mamba_forward(L, r, SLOT_MB, &b.ssm, inp);                       // gy (B, T, di)
-    rmsnorm(r, b.an, b.rstd_a, b.attn.att, L->p[SLOT_ATTN_NORM], n, h.a.H * h.a.vd, L->cfg->norm_eps);
-    rmsnorm(r, b.sn, b.rstd_s, b.ssm.gy, L->p[SLOT_SSM_NORM], n, h.m.di, L->cfg->norm_eps);
-    hl_axpby_args avg = { .out = b.avg, .x = b.an, .y = b.sn, .a = 0.5f, .b = 0.5f, .n = (size_t)n * h.m.di };
-    HL_RUN_OP(r, axpby, &avg);
-    hl_linear(r, out, b.avg, L->p[SLOT_OUT], n, h.m.di, h.m.d);   // out (B, T, d)
+    mix_heads(L, r, &h, &b, out, n);
 }
 
 static void hybrid_backward(hl_layer *L, const hl_run *r, float *dinp, const float *dout, const float *inp) {
@@ -123,6 +128,34 @@ static void hybrid_backward(hl_layer *L, const hl_run *r, float *dinp, const flo
     hl_attn_core_backward(L, r, &b.attn, SLOT_Q, SLOT_K, SLOT_V, dinp, datt, inp, rest);
     hl_mamba_backward(L, r, SLOT_MB, &b.ssm, dpart, dgy, inp, rest);
     hl_add_inplace(r, dinp, dpart, (size_t)n * h.m.d);
+}
+
+// The state: the attention's KV cache first (consumers find it at the
+// start), then the Mamba branch's conv and SSM state.
+static size_t hybrid_state_floats(const hl_model_config *cfg, int layer, int max_B, int max_len) {
+    return hl_attn_state_floats(cfg, layer, max_B, max_len) + hl_mamba_state_floats(cfg, max_B);
+}
+
+static float *ssm_state(const hl_layer *L, const hl_decode_ctx *c) {
+    return c->state[L->index] + hl_attn_state_floats(L->cfg, L->index, c->max_B, c->max_len);
+}
+
+static void hybrid_state_prefill(hl_layer *L, const hl_run *r, const hl_decode_ctx *c) {
+    hybrid_dims h = dims_of(L->cfg, L->index);
+    hybrid_bufs b; size_t off = 0;
+    carve(&h, r->B, r->T, L->act, &off, &b);
+    hl_attn_core_prefill(L, r, &b.attn, c);
+    hl_mamba_prefill(L, r, SLOT_MB, &b.ssm, c, ssm_state(L, c));
+}
+
+// The two branches of the step, then the head mix of hybrid_forward on (B, 1).
+static void hybrid_state_step(hl_layer *L, const hl_run *r, const hl_decode_ctx *c, float *out, const float *inp) {
+    hybrid_dims h = dims_of(L->cfg, L->index);
+    hybrid_bufs b; size_t off = 0;
+    carve(&h, r->B, 1, L->act, &off, &b);
+    hl_attn_core_step(L, r, &b.attn, c, SLOT_Q, SLOT_K, SLOT_V, inp);
+    hl_mamba_step(L, r, SLOT_MB, &b.ssm, c, ssm_state(L, c), inp);
+    mix_heads(L, r, &h, &b, out, r->B);
 }
 
 static double hybrid_flops(const hl_model_config *cfg, int layer, int64_t T) {
@@ -161,5 +194,6 @@ const hl_layer_type hl_layer_hybrid = {
     .declare = hybrid_declare, .init = hybrid_init,
     .act_floats = hybrid_act_floats, .scratch_floats = hybrid_scratch_floats,
     .forward = hybrid_forward, .backward = hybrid_backward,
-    .flops = hybrid_flops, .cache_bytes = hybrid_cache_bytes, .decode_step = NULL,
+    .flops = hybrid_flops, .cache_bytes = hybrid_cache_bytes,
+    .state_floats = hybrid_state_floats, .state_prefill = hybrid_state_prefill, .state_step = hybrid_state_step,
 };

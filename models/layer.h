@@ -91,6 +91,17 @@ static inline int hl_run_rc(const hl_run *r, int rc) {
 // Runs op `op` of r's table with argument pointer `args`, recording its status.
 #define HL_RUN_OP(r, op, args) hl_run_rc((r), HL_OP_CALL((r)->ops, op, args))
 
+// What the inference-state hooks get (models/decode.c builds it).
+typedef struct {
+    float *const *state;   // [layer index]: that layer's state_floats(cfg, l, max_B, max_len)
+                           // floats of backend memory (NULL when 0); a KV consumer reads
+                           // its producer's (whose KV cache starts the producer's state)
+    int max_B, max_len;    // the sizes the states were made for
+    const int32_t *lens;   // prefill: (B) model positions filled per row, meta tokens
+                           // included; backend memory
+    const int32_t *pos;    // step: (B) model position of each row's token; backend memory
+} hl_decode_ctx;
+
 // Capabilities a type declares (hl_layer_type.caps), asked instead of letters.
 #define HL_CAP_KV       1u  // has K/V (attention): model.attn.window, global_layers and
                             // kv_share apply to it; its V head dim is resolved per layer
@@ -124,8 +135,23 @@ typedef struct hl_layer_type {
     double (*flops)(const hl_model_config *cfg, int layer, int64_t T);
     // Inference cache bytes at context T, batch 1.
     int64_t (*cache_bytes)(const hl_model_config *cfg, int layer, int64_t T, int bytes_per_elem);
-    // One-token decode step with a cache: NULL until incremental decoding lands.
-    void (*decode_step)(hl_layer *L, const hl_run *r, float *out, const float *inp, void *cache);
+    // ---- inference state (models/decode.h, DESIGN.md "Decoding"). A mixer
+    // owns its state (KV cache, conv and SSM state) and these three hooks;
+    // NULL in FFNs (position-wise: nothing to keep). hl_infer_create
+    // refuses a model with a mixer that lacks them.
+    // Floats of state for max_B sequences of up to max_len input positions
+    // (meta tokens on top); for max_B = 1 exactly cache_bytes(cfg, layer,
+    // max_len, 4) / 4 (tests/test_decode.c checks it).
+    size_t (*state_floats)(const hl_model_config *cfg, int layer, int max_B, int max_len);
+    // Right after the ordinary forward over the prompts (r: that forward's B
+    // and T, L->act holding its saved activations): sets row b's state to
+    // the state after the first c->lens[b] model positions. The state was
+    // zeroed before.
+    void (*state_prefill)(hl_layer *L, const hl_run *r, const hl_decode_ctx *c);
+    // One token per row: inp and out are (B, d) (r->T == 1), row b's token
+    // at model position c->pos[b]; reads the state and advances it by that
+    // token. Temporaries come from L->act and r->scratch as in forward.
+    void (*state_step)(hl_layer *L, const hl_run *r, const hl_decode_ctx *c, float *out, const float *inp);
     // HL_CAP_AUX_LOSS types: the layer's auxiliary loss from the last forward
     // (its gradient is added by its own backward); summed by hl_loss_aux
     // (losses.h). NULL otherwise.
@@ -176,5 +202,17 @@ int hl_linear_bwd(const hl_run *r, float *dinp, float *dw, const float *dout, co
                   const float *w, int N, int IC, int OC);
 // out += x through the op table (n floats).
 int hl_add_inplace(const hl_run *r, float *out, const float *x, size_t n);
+
+// ---------------------------------------------------------------- model-level decoding (model.c)
+// For models/decode.c. After a successful hl_model_forward over prompts:
+// every mixer captures its state (state_prefill) under that forward's sizes.
+// HL_OK or the first op failure (with err).
+int hl_model_capture_state(hl_model *m, const hl_decode_ctx *c, char *err, size_t errlen);
+// One token per row (tokens: B host ids, already checked): the blocks run
+// with each mixer's state_step, then the final norm and head: *logits is
+// the model's (B, vocab) logits buffer (backend memory). HL_OK or the first
+// op failure (with err). Backward is refused after it.
+int hl_model_decode_step(hl_model *m, const hl_decode_ctx *c, const int32_t *tokens, int B,
+                         const float **logits, char *err, size_t errlen);
 
 #endif

@@ -167,6 +167,50 @@ void hl_mamba_backward(hl_layer *L, const hl_run *r, int base, const hl_mamba_bu
     hl_add_inplace(r, dinp, g.part_d, (size_t)n * m.d);
 }
 
+// ---------------------------------------------------------------- inference state
+size_t hl_mamba_state_floats(const hl_model_config *cfg, int max_B) {
+    hl_mamba_dims m = hl_mamba_dims_of(cfg);
+    return (size_t)max_B * m.di * ((size_t)m.K + m.N);
+}
+
+void hl_mamba_prefill(hl_layer *L, const hl_run *r, int base, const hl_mamba_bufs *b,
+                      const hl_decode_ctx *c, float *state) {
+    hl_mamba_dims m = hl_mamba_dims_of(L->cfg);
+    float *conv = state, *h = state + (size_t)c->max_B * m.K * m.di;
+    hl_cache_fill_args f = { .cache = conv, .src = b->x, .lens = c->lens, .B = r->B, .T = r->T,
+                             .C = m.di, .n_meta = 0, .R = m.K };
+    HL_RUN_OP(r, cache_fill, &f);
+    hl_scan_state_args s = { .h = h, .u = b->u, .dt = b->dt, .dt_bias = L->p[base + HL_MB_DT_B],
+                             .A_log = L->p[base + HL_MB_ALOG], .Bm = b->Bm, .lens = c->lens,
+                             .B = r->B, .T = r->T, .C = m.di, .N = m.N };
+    HL_RUN_OP(r, scan_state, &s);
+}
+
+void hl_mamba_step(hl_layer *L, const hl_run *r, int base, const hl_mamba_bufs *b,
+                   const hl_decode_ctx *c, float *state, const float *inp) {
+    hl_mamba_dims m = hl_mamba_dims_of(L->cfg);
+    int B = r->B;
+    float *conv = state, *h = state + (size_t)c->max_B * m.K * m.di;
+    const float *W_in = L->p[base + HL_MB_IN], *W_x = L->p[base + HL_MB_XPROJ];
+    hl_linear(r, b->x, inp, W_in, B, m.d, m.di);
+    hl_linear(r, b->z, inp, W_in + (size_t)m.di * m.d, B, m.d, m.di);
+    hl_conv1d_step_args cv = { .out = b->xc, .state = conv, .inp = b->x, .weight = L->p[base + HL_MB_CONV_W],
+                               .bias = L->p[base + HL_MB_CONV_B], .pos = c->pos, .B = B, .C = m.di, .K = m.K };
+    HL_RUN_OP(r, conv1d_step, &cv);
+    hl_silu_fwd_args si = { .out = b->u, .inp = b->xc, .n = (size_t)B * m.di };
+    HL_RUN_OP(r, silu_fwd, &si);
+    hl_linear(r, b->dtl, b->u, W_x, B, m.di, m.R);
+    hl_linear(r, b->Bm, b->u, W_x + (size_t)m.R * m.di, B, m.di, m.N);
+    hl_linear(r, b->Cm, b->u, W_x + (size_t)(m.R + m.N) * m.di, B, m.di, m.N);
+    hl_linear(r, b->dt, b->dtl, L->p[base + HL_MB_DT_W], B, m.R, m.di);
+    hl_scan_step_args sc = { .y = b->y, .h = h, .u = b->u, .dt = b->dt, .dt_bias = L->p[base + HL_MB_DT_B],
+                             .A_log = L->p[base + HL_MB_ALOG], .Bm = b->Bm, .Cm = b->Cm,
+                             .D = L->p[base + HL_MB_D], .B = B, .C = m.di, .N = m.N };
+    HL_RUN_OP(r, scan_step, &sc);
+    hl_swiglu_fwd_args gate = { .out = b->gy, .gate = b->z, .up = b->y, .n = (size_t)B * m.di };
+    HL_RUN_OP(r, swiglu_fwd, &gate);
+}
+
 // Per token: matmuls 2*(d*2di + di*(R+2N) + R*di); conv 2*di*K; scan 6*di*N
 // (per state element: exp(delta*A) counted as 1, the update dA*h + (delta*u)*B
 // as 3, the readout h*C accumulate as 2). Elementwise ops (SiLU, gate) ignored.
@@ -277,6 +321,26 @@ static const hl_cfg_key ssm_keys[] = {
 
 const hl_cfg_section hl_layer_mamba_ssm_section = {.name = "ssm", .keys = ssm_keys, .finish = ssm_finish};
 
+static size_t mamba_state_floats(const hl_model_config *cfg, int layer, int max_B, int max_len) {
+    (void)layer; (void)max_len;
+    return hl_mamba_state_floats(cfg, max_B);
+}
+
+static void mamba_state_prefill(hl_layer *L, const hl_run *r, const hl_decode_ctx *c) {
+    hl_mamba_dims m = hl_mamba_dims_of(L->cfg);
+    hl_mamba_bufs b; size_t off = 0;
+    hl_mamba_carve(&m, r->B, r->T, L->act, &off, &b);
+    hl_mamba_prefill(L, r, 0, &b, c, c->state[L->index]);
+}
+
+static void mamba_state_step(hl_layer *L, const hl_run *r, const hl_decode_ctx *c, float *out, const float *inp) {
+    hl_mamba_dims m = hl_mamba_dims_of(L->cfg);
+    hl_mamba_bufs b; size_t off = 0;
+    hl_mamba_carve(&m, r->B, 1, L->act, &off, &b);
+    hl_mamba_step(L, r, 0, &b, c, c->state[L->index], inp);
+    hl_linear(r, out, b.gy, L->p[SLOT_OUT], r->B, m.di, m.d);
+}
+
 const hl_layer_type hl_layer_mamba = {
     .letter = 'S', .name = "mamba", .part = HL_PART_MIXER, .caps = HL_CAP_STATE,
     .sections = {&hl_layer_mamba_ssm_section},
@@ -284,5 +348,6 @@ const hl_layer_type hl_layer_mamba = {
     .declare = mamba_declare, .init = mamba_init,
     .act_floats = mamba_act_floats, .scratch_floats = mamba_scratch_floats,
     .forward = mamba_forward, .backward = mamba_backward,
-    .flops = mamba_flops, .cache_bytes = mamba_cache_bytes, .decode_step = NULL,
+    .flops = mamba_flops, .cache_bytes = mamba_cache_bytes,
+    .state_floats = mamba_state_floats, .state_prefill = mamba_state_prefill, .state_step = mamba_state_step,
 };

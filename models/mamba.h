@@ -42,6 +42,21 @@ double hl_mamba_flops(const hl_model_config *cfg);
 // Inference state bytes: SSM state d_inner*d_state + conv state d_inner*d_conv.
 int64_t hl_mamba_state_bytes(const hl_model_config *cfg, int bytes);
 
+// ---- inference state (layer.h hooks; DESIGN.md "Decoding"): per row the
+// conv state (max_B, K, di), a ring of the last K conv inputs x (slot p % K
+// holds position p), then the SSM state h (max_B, di, N). state points at it.
+size_t hl_mamba_state_floats(const hl_model_config *cfg, int max_B);
+// From the forward's saved x, u, dt, Bm (b as carved for that forward): the
+// conv ring from the last K inputs before lens[b] (cache_fill) and h after
+// lens[b] positions (scan_state, a second pass of the recurrence over the
+// row's own length: right padding never reaches the state).
+void hl_mamba_prefill(hl_layer *L, const hl_run *r, int base, const hl_mamba_bufs *b,
+                      const hl_decode_ctx *c, float *state);
+// One token per row: b carved for (B, 1); conv1d_step and scan_step advance
+// the state; b->gy (B, di) is the output.
+void hl_mamba_step(hl_layer *L, const hl_run *r, int base, const hl_mamba_bufs *b,
+                   const hl_decode_ctx *c, float *state, const float *inp);
+
 // The SSM part of a type's check (layer.h): positive sizes, d_inner within HL_MAX_WIDTH.
 int hl_mamba_check(const hl_model_config *cfg, int layer, char *err, size_t errlen);
 

@@ -506,14 +506,17 @@ static void embed_inputs(hl_model *m, float *x, int B, int T) {
     }
 }
 
-static void blocks_forward(hl_model *m, const hl_run *r) {
+// The blocks over r's B x T positions. dc NULL: the ordinary forward; else
+// one token per row (r->T == 1) through each mixer's state_step.
+static void blocks_forward(hl_model *m, const hl_run *r, const hl_decode_ctx *dc) {
     const hl_model_config *cfg = &m->cfg;
     int n = r->B * r->T, C = cfg->d_model;
     size_t nc = (size_t)n * C;
     for (int l = 0; l < cfg->n_layers; l++) {
         float *after_mixer = m->ffn[l].type ? m->mid[l] : m->res[l + 1];
         rmsnorm_fwd(m, m->ln1[l], m->rstd1[l], m->res[l], m->norm1_w[l], n, C, cfg->norm_eps);
-        m->mixer[l].type->forward(&m->mixer[l], r, m->part_out, m->ln1[l]);
+        if (dc) m->mixer[l].type->state_step(&m->mixer[l], r, dc, m->part_out, m->ln1[l]);
+        else m->mixer[l].type->forward(&m->mixer[l], r, m->part_out, m->ln1[l]);
         hl_axpby_args add = { .out = after_mixer, .x = m->res[l], .y = m->part_out, .a = 1, .b = 1, .n = nc };
         M_OP(m, axpby, &add);
         if (!m->ffn[l].type) continue;
@@ -553,7 +556,7 @@ int hl_model_forward(hl_model *m, const int32_t *tokens, int B, int T,
     m->status = HL_OK;
     hl_run r = run_of(m, B, Tt);
     embed_inputs(m, m->res[0], B, T);
-    blocks_forward(m, &r);
+    blocks_forward(m, &r, NULL);
     // gather the requested rows of the last residual stream: row = b*Tt + m + t
     for (int i = 0; i < n_out; i++) {
         int p = out_pos ? out_pos[i] : i;
@@ -572,6 +575,41 @@ int hl_model_forward(hl_model *m, const int32_t *tokens, int B, int T,
         return hl_fail(err, errlen, m->status, "hl_model_forward: an op of backend '%s' %s: %s",
                        m->ops->name, op_failure(m->status), hl_op_error());
     m->have_forward = 1;
+    return HL_OK;
+}
+
+// ---------------------------------------------------------------- decoding (layer.h)
+int hl_model_capture_state(hl_model *m, const hl_decode_ctx *c, char *err, size_t errlen) {
+    if (!m->have_forward)
+        return hl_fail(err, errlen, HL_EBADINPUT, "hl_model_capture_state: no successful forward to capture");
+    hl_run r = run_of(m, m->B, m->cfg.meta_tokens + m->T);
+    m->status = HL_OK;
+    for (int l = 0; l < m->cfg.n_layers; l++) m->mixer[l].type->state_prefill(&m->mixer[l], &r, c);
+    if (m->status != HL_OK)
+        return hl_fail(err, errlen, m->status, "hl_model_capture_state: an op of backend '%s' %s: %s",
+                       m->ops->name, op_failure(m->status), hl_op_error());
+    return HL_OK;
+}
+
+int hl_model_decode_step(hl_model *m, const hl_decode_ctx *c, const int32_t *tokens, int B,
+                         const float **logits, char *err, size_t errlen) {
+    const hl_model_config *cfg = &m->cfg;
+    int C = cfg->d_model, V = cfg->vocab_size;
+    m->have_forward = 0;
+    if (B <= 0 || B > m->max_B)
+        return hl_fail(err, errlen, HL_EBADINPUT, "hl_model_decode_step: B=%d outside [1, %d]", B, m->max_B);
+    m->be->h2d(m->tokens, tokens, (size_t)B * sizeof *tokens);
+    m->status = HL_OK;
+    hl_run r = run_of(m, B, 1);
+    hl_embed_fwd_args e = { .out = m->res[0], .ids = m->tokens, .table = m->gp[G_EMBED], .N = B, .V = V, .C = C };
+    M_OP(m, embed_fwd, &e);
+    blocks_forward(m, &r, c);
+    rmsnorm_fwd(m, m->hnorm, m->rstd_f, m->res[cfg->n_layers], m->gp[G_NORM], B, C, cfg->norm_eps);
+    hl_linear(&r, m->logits, m->hnorm, cfg->tie_embeddings ? m->gp[G_EMBED] : m->gp[G_LM_HEAD], B, C, V);
+    if (logits) *logits = m->logits;
+    if (m->status != HL_OK)
+        return hl_fail(err, errlen, m->status, "hl_model_decode_step: an op of backend '%s' %s: %s",
+                       m->ops->name, op_failure(m->status), hl_op_error());
     return HL_OK;
 }
 

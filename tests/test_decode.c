@@ -32,6 +32,8 @@ static const dspec SPECS[] = {
     {"S_nometa", "S", 8, 0, 0, 0, 0, 0, 1, 9, -1, -1, {-1, -1, -1}},
     {"H_swa_meta_kvshare", "HHH", 12, 4, 2, 4, 4, 3, 1, 10, -1, 0, {1, 2, -1}},
     {"mix_AHSA", "AHSA", 16, 4, 4, 4, 4, 1, 0, 12, 1, 0, {3, -1, -1}},
+    // an SWA producer read by a global consumer: the cache keeps every position
+    {"A_swa_producer_global_consumer", "AA", 8, 2, 1, 4, 4, 1, 1, 7, 1, 0, {1, -1, -1}},
 };
 #define N_SPECS ((int)(sizeof SPECS / sizeof SPECS[0]))
 
@@ -260,7 +262,7 @@ static void test_bad_inputs(const dspec *sp, const hl_backend *be, create_fn cre
     hl_model_free(m);
 }
 
-__attribute__((unused)) static void test_state_bytes(const dspec *sp) {
+static void test_state_bytes(const dspec *sp) {
     hl_model_config c = cfg_of(sp);
     const hl_backend *be = hl_backend_get("cpu");
     hl_model *m = model_of(&c, be, 2, 8);
@@ -280,6 +282,44 @@ __attribute__((unused)) static void test_state_bytes(const dspec *sp) {
     hl_model_free(m);
 }
 
+// Op statuses reach the caller of prefill and step: with any one op the
+// inference path uses missing from the backend (HL_EUNSUPPORTED), prefill +
+// a step return that status with a message naming the op, and the state
+// then holds no sequences (a further step is refused).
+static void test_op_status(void) {
+    hl_model_config c = cfg_of(&SPECS[5]);   // mix_AHSA: every mixer
+    const hl_backend *ref = hl_backend_get("cpu_ref");
+    int missed = 0;
+    char which[600] = "", err[512];
+    for (int op = 0; op < HL_OP_COUNT; op++) {
+        const char *name = hl_op_names[op];
+        size_t len = strlen(name);
+        if ((len > 4 && !strcmp(name + len - 4, "_bwd")) || op == HL_OP_xent_fwd || op == HL_OP_adamw) continue;
+        hl_ops ops = *ref->ops;
+#define HL_NULL_OP(p, nm, T) if (op == HL_OP_##nm) ops.nm = NULL;
+        HL_OP_LIST(HL_NULL_OP, _)
+#undef HL_NULL_OP
+        hl_backend be = *ref;
+        be.ops = &ops;
+        hl_model *m = model_of(&c, &be, 2, 6);
+        hl_infer *s = m ? hl_infer_create(m, 2, 8, err, sizeof err) : NULL;
+        int32_t prompt[6] = {1, 2, 3, 4, 5, 6}, lens[2] = {3, 2}, tok[2] = {1, 2};
+        const float *lg;
+        err[0] = 0;
+        int rc = s ? hl_infer_prefill(s, prompt, 2, 3, lens, &lg, err, sizeof err) : -1;
+        if (rc == HL_OK) rc = hl_infer_step(s, tok, &lg, err, sizeof err);
+        int after = s ? hl_infer_step(s, tok, &lg, NULL, 0) : -1;
+        if (rc != HL_EUNSUPPORTED || !strstr(err, name) || after != HL_EBADINPUT) {
+            missed++;
+            size_t l = strlen(which);
+            snprintf(which + l, sizeof which - l, " %s(status %d, then %d)", name, rc, after);
+        }
+        hl_infer_free(s);
+        hl_model_free(m);
+    }
+    hl_check(!missed, "op_status_of_every_inference_op_reaches_the_caller", "not propagated:%s", which);
+}
+
 int main(void) {
     for (int bi = 0; bi < hl_backend_count(); bi++) {
         const hl_backend *be = hl_backend_at(bi);
@@ -294,6 +334,7 @@ int main(void) {
             test_bad_inputs(&SPECS[i], be, hl_infer_create_ref, "ref");
         }
     }
-    // (state bytes: with the cached path)
+    for (int i = 0; i < N_SPECS; i++) test_state_bytes(&SPECS[i]);
+    test_op_status();
     return hl_test_done();
 }

@@ -444,6 +444,10 @@ static void rec_unsupported(const hl_backend *be, hl_op_id op) {
 //   silu, swiglu: fast exp sigmoid (~2 ulp): 1e-6.
 //   xent: log-sum-exp in float (fast exp) over V up to 1003 vs double: 1e-5.
 //   adamw, axpby: a few float operations per element: 1e-6.
+//   decoding (inference only: no backward, no finite differences):
+//     cache_fill copies (exact: 0); attn_decode as attention (fast exp,
+//     float sums over up to 50 keys): 1e-5; conv1d_step K products: 1e-6;
+//     scan_state, scan_step as scan: 1e-5.
 typedef struct { double tol; } op_tol;
 static const op_tol g_tol[HL_OP_COUNT] = {
     [HL_OP_matmul_fwd] = {1e-5},  [HL_OP_matmul_bwd] = {1e-5},
@@ -457,6 +461,9 @@ static const op_tol g_tol[HL_OP_COUNT] = {
     [HL_OP_swiglu_fwd] = {1e-6},  [HL_OP_swiglu_bwd] = {1e-6},
     [HL_OP_xent_fwd] = {1e-5},    [HL_OP_xent_bwd] = {1e-5},
     [HL_OP_adamw] = {1e-6},       [HL_OP_axpby] = {1e-6},
+    // inference-only ops (no backward, so no FD check; see test_attn_decode):
+    [HL_OP_cache_fill] = {0.0},   [HL_OP_attn_decode] = {1e-5},
+    [HL_OP_conv1d_step] = {1e-6}, [HL_OP_scan_state] = {1e-5},   [HL_OP_scan_step] = {1e-5},
 };
 static double tol_of(const hl_backend *be, hl_op_id op) { return !strcmp(be->name, "cpu_ref") ? 0.0 : g_tol[op].tol; }
 // The worst error seen per op (printed with the report, for tuning the table).
@@ -715,6 +722,207 @@ static void test_axpby(const hl_backend *be, const hl_backend *ref) {
     char what[96];
     snprintf(what, sizeof what, "%s axpby matches cpu_ref (also in place)", be->name);
     rec(be, HL_OP_axpby, hl_check(ok && e <= tol_of(be, HL_OP_axpby) && guards_ok(), what, "rel err %.3g, status ok %d", e, ok));
+    gfree_all();
+}
+
+// ------------------------------------------------------------ decoding ops
+// The inference-only ops have no backward (nothing to check by finite
+// differences): each runs on every backend and is checked against the
+// training op it continues, computed by cpu_ref (the oracle): attn_decode
+// over a cache_fill'ed ring against attn_fwd at the row's position, a run of
+// conv1d_step against conv1d_fwd, scan_state + scan_step against scan_fwd;
+// and against itself on cpu_ref (the table's tolerance).
+
+// Backend copies of host arrays for one op call; dcall_end copies every one
+// back (outputs, and inputs unchanged) and frees it.
+typedef struct { const hl_backend *be; float *h[16], *d[16]; size_t n[16]; int k; } dcall;
+static void *dput(dcall *c, void *h, size_t n) {
+    c->h[c->k] = h; c->n[c->k] = n; c->d[c->k] = dev_copy(c->be, h, n);
+    return c->d[c->k++];
+}
+static void dcall_end(dcall *c) {
+    for (int i = 0; i < c->k; i++) dev_back(c->be, c->h[i], c->d[i], c->n[i]);
+    c->k = 0;
+}
+
+// Rows pos[b] of x (B, T, W) into out (B, W).
+static void rows_at(float *out, const float *x, const int32_t *pos, int B, int T, int W) {
+    for (int b = 0; b < B; b++) memcpy(out + (size_t)b * W, x + ((size_t)b * T + pos[b]) * W, (size_t)W * sizeof(float));
+}
+
+// attn_decode on be for queries at pos[b] (row 0 at T-1, row 1 at T-2) over a
+// ring of R filled from the rotated K/V of the earlier positions; out (B, H,
+// vd) and the caches. own: k/v given (appended by the op) or the cache filled
+// to pos[b] inclusive first (a consumer).
+typedef struct { int T, window, n_meta, R, own; } dec_attn_cfg;
+enum { DA_B = 2, DA_H = 6, DA_HKV = 2, DA_HD = 12, DA_VD = 10 };
+static int attn_decode_on(const hl_backend *be, const dec_attn_cfg *g, const float *q, const float *k,
+                          const float *v, const float *garbage_k, const float *garbage_v,
+                          float *out, float *kc, float *vc) {
+    int B = DA_B, T = g->T, S = g->n_meta + g->R;
+    size_t nk = (size_t)B * T * DA_HKV * DA_HD;
+    float *kr = copy_of(k, nk);
+    int32_t pos[DA_B] = {T - 1, T - 2}, lens[DA_B];
+    for (int b = 0; b < B; b++) lens[b] = g->own ? pos[b] : pos[b] + 1;
+    memcpy(kc, garbage_k, (size_t)B * S * DA_HKV * DA_HD * sizeof(float));
+    memcpy(vc, garbage_v, (size_t)B * S * DA_HKV * DA_VD * sizeof(float));
+    float *qs = gbuf((size_t)B * DA_H * DA_HD), *ks = gbuf((size_t)B * DA_HKV * DA_HD), *vs = gbuf((size_t)B * DA_HKV * DA_VD);
+    rows_at(qs, q, pos, B, T, DA_H * DA_HD);
+    rows_at(ks, k, pos, B, T, DA_HKV * DA_HD);
+    rows_at(vs, v, pos, B, T, DA_HKV * DA_VD);
+    dcall c = {.be = be};
+    float *dkr = dput(&c, kr, nk);
+    hl_rope_args ro = {dkr, dkr, B, T, DA_HKV, DA_HD, 10000.0f};
+    int rc = HL_OP_CALL(be->ops, rope_fwd, &ro);
+    float *dkc = dput(&c, kc, (size_t)B * S * DA_HKV * DA_HD), *dvc = dput(&c, vc, (size_t)B * S * DA_HKV * DA_VD);
+    int32_t *dl = dput(&c, lens, B);
+    hl_cache_fill_args fk = {dkc, dkr, dl, B, T, DA_HKV * DA_HD, g->n_meta, g->R};
+    hl_cache_fill_args fv = {dvc, dput(&c, (float *)v, nk / DA_HD * DA_VD), dl, B, T, DA_HKV * DA_VD, g->n_meta, g->R};
+    rc = rc ? rc : HL_OP_CALL(be->ops, cache_fill, &fk);
+    rc = rc ? rc : HL_OP_CALL(be->ops, cache_fill, &fv);
+    hl_attn_decode_args a = {dput(&c, out, (size_t)B * DA_H * DA_VD), dkc, dvc, dput(&c, qs, (size_t)B * DA_H * DA_HD),
+                             g->own ? dput(&c, ks, (size_t)B * DA_HKV * DA_HD) : NULL,
+                             g->own ? dput(&c, vs, (size_t)B * DA_HKV * DA_VD) : NULL, dput(&c, pos, B),
+                             B, DA_H, DA_HKV, DA_HD, DA_VD, g->n_meta, g->R, g->window, 10000.0f};
+    rc = rc ? rc : HL_OP_CALL(be->ops, attn_decode, &a);
+    dcall_end(&c);
+    return rc;
+}
+
+static void test_attn_decode(const hl_backend *be, const hl_backend *ref) {
+    if (!hl_backend_supports(be, HL_OP_attn_decode) || !hl_backend_supports(be, HL_OP_cache_fill)) {
+        rec_unsupported(be, HL_OP_attn_decode); rec_unsupported(be, HL_OP_cache_fill); return;
+    }
+    const dec_attn_cfg cfgs[] = {   // T, window, n_meta, R, own
+        {12, 0, 0, 12, 1}, {12, 0, 2, 12, 1}, {12, 4, 2, 4, 1}, {12, 4, 3, 11, 1}, {13, 4, 2, 4, 0},
+        {5, 8, 2, 8, 1}, {9, 1, 1, 1, 1}, {12, 0, 3, 12, 0}, {40, 7, 2, 7, 1}};
+    for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++) {
+        const dec_attn_cfg *g = &cfgs[i];
+        int B = DA_B, T = g->T, S = g->n_meta + g->R;
+        size_t nq = (size_t)B * T * DA_H * DA_HD, nk = (size_t)B * T * DA_HKV * DA_HD, nv = (size_t)B * T * DA_HKV * DA_VD;
+        size_t nkc = (size_t)B * S * DA_HKV * DA_HD, nvc = (size_t)B * S * DA_HKV * DA_VD, no = (size_t)B * DA_H * DA_VD;
+        float *q = gbuf(nq), *k = gbuf(nk), *v = gbuf(nv), *gk = gbuf(nkc), *gv = gbuf(nvc);
+        fill(q, nq, -1, 1); fill(k, nk, -1, 1); fill(v, nv, -1, 1); fill(gk, nkc, -5, 5); fill(gv, nvc, -5, 5);
+        // the oracle: rope_fwd + attn_fwd on cpu_ref over the whole sequence
+        float *qr = copy_of(q, nq), *kr = copy_of(k, nk), *full = gbuf((size_t)B * T * DA_H * DA_VD), *lse = gbuf((size_t)B * DA_H * T);
+        hl_rope_args rq = {qr, qr, B, T, DA_H, DA_HD, 10000.0f}, rk = {kr, kr, B, T, DA_HKV, DA_HD, 10000.0f};
+        hl_attn_fwd_args f = {full, lse, qr, kr, v, B, T, DA_H, DA_HKV, DA_HD, DA_VD, g->window, g->n_meta};
+        HL_OP_CALL(ref->ops, rope_fwd, &rq); HL_OP_CALL(ref->ops, rope_fwd, &rk); HL_OP_CALL(ref->ops, attn_fwd, &f);
+        int32_t pos[DA_B] = {T - 1, T - 2};
+        float *want = gbuf(no);
+        rows_at(want, full, pos, B, T, DA_H * DA_VD);
+        float *out = gbuf(no), *kc = gbuf(nkc), *vc = gbuf(nvc), *out_r = gbuf(no), *kc_r = gbuf(nkc), *vc_r = gbuf(nvc);
+        int rc = attn_decode_on(be, g, q, k, v, gk, gv, out, kc, vc);
+        int rc_r = attn_decode_on(ref, g, q, k, v, gk, gv, out_r, kc_r, vc_r);
+        double e_fwd = rel_err(out, want, no), e_par = rel_err(out, out_r, no);
+        double e_cache = rel_err(vc, vc_r, nvc);   // V as given (K went through each backend's rope)
+        note_err(be, HL_OP_attn_decode, e_par); note_err(be, HL_OP_cache_fill, e_cache);
+        char what[200];
+        snprintf(what, sizeof what, "%s attn_decode T %d window %d meta %d ring %d %s equals attn_fwd at the position",
+                 be->name, T, g->window, g->n_meta, g->R, g->own ? "own K/V" : "consumer");
+        rec(be, HL_OP_attn_decode, hl_check(rc == HL_OK && e_fwd <= 1e-5 && e_par <= tol_of(be, HL_OP_attn_decode) && guards_ok(),
+                                            what, "status %d, rel err vs attn_fwd %.3g, vs cpu_ref %.3g", rc, e_fwd, e_par));
+        snprintf(what, sizeof what, "%s cache_fill (T %d meta %d ring %d) matches cpu_ref", be->name, T, g->n_meta, g->R);
+        rec(be, HL_OP_cache_fill, hl_check(rc_r == HL_OK && e_cache <= tol_of(be, HL_OP_cache_fill), what, "rel err %.3g", e_cache));
+        gfree_all();
+    }
+}
+
+// conv1d_step from a zeroed state over t = 0..T-1 gives conv1d_fwd's rows.
+static void test_conv1d_step(const hl_backend *be, const hl_backend *ref) {
+    if (!hl_backend_supports(be, HL_OP_conv1d_step)) { rec_unsupported(be, HL_OP_conv1d_step); return; }
+    enum { B = 2, T = 11, C = 13, K = 4 };
+    float *x = gbuf(B * T * C), *w = gbuf(C * K), *bias = gbuf(C), *full = gbuf(B * T * C);
+    fill(x, B * T * C, -1, 1); fill(w, C * K, -1, 1); fill(bias, C, -1, 1);
+    hl_conv1d_fwd_args f = {full, x, w, bias, B, T, C, K};
+    HL_OP_CALL(ref->ops, conv1d_fwd, &f);
+    double e_fwd = 0, e_par = 0;
+    int rc = HL_OK;
+    float *state[2] = {gbuf(B * K * C), gbuf(B * K * C)};
+    memset(state[0], 0, B * K * C * sizeof(float)); memset(state[1], 0, B * K * C * sizeof(float));
+    const hl_backend *bes[2] = {be, ref};
+    for (int t = 0; t < T; t++) {
+        int32_t pos[B] = {t, t};
+        float *xt = gbuf(B * C), *want = gbuf(B * C), *out[2] = {gbuf(B * C), gbuf(B * C)};
+        rows_at(xt, x, pos, B, T, C);
+        rows_at(want, full, pos, B, T, C);
+        for (int k = 0; k < 2; k++) {
+            dcall c = {.be = bes[k]};
+            hl_conv1d_step_args a = {dput(&c, out[k], B * C), dput(&c, state[k], B * K * C), dput(&c, xt, B * C),
+                                     dput(&c, w, C * K), dput(&c, bias, C), dput(&c, pos, B), B, C, K};
+            int r = HL_OP_CALL(bes[k]->ops, conv1d_step, &a);
+            rc = rc ? rc : r;
+            dcall_end(&c);
+        }
+        e_fwd = fmax(e_fwd, rel_err(out[0], want, B * C));
+        e_par = fmax(e_par, rel_err(out[0], out[1], B * C));
+    }
+    note_err(be, HL_OP_conv1d_step, e_par);
+    char what[160];
+    snprintf(what, sizeof what, "%s conv1d_step from zeros equals conv1d_fwd at every position", be->name);
+    rec(be, HL_OP_conv1d_step, hl_check(rc == HL_OK && e_fwd <= 1e-6 && e_par <= tol_of(be, HL_OP_conv1d_step) && guards_ok(),
+                                        what, "status %d, rel err vs conv1d_fwd %.3g, vs cpu_ref %.3g", rc, e_fwd, e_par));
+    gfree_all();
+}
+
+// scan_state after k positions (row 1: k - 1), then scan_step to the end,
+// gives scan_fwd's outputs.
+static void test_scan_decode(const hl_backend *be, const hl_backend *ref) {
+    if (!hl_backend_supports(be, HL_OP_scan_state) || !hl_backend_supports(be, HL_OP_scan_step)) {
+        rec_unsupported(be, HL_OP_scan_state); rec_unsupported(be, HL_OP_scan_step); return;
+    }
+    enum { B = 2, T = 13, C = 21, N = 5 };
+    float *u = gbuf(B * T * C), *dt = gbuf(B * T * C), *dtb = gbuf(C), *Al = gbuf(C * N), *Bm = gbuf(B * T * N),
+          *Cm = gbuf(B * T * N), *D = gbuf(C), *full = gbuf(B * T * C);
+    fill(u, B * T * C, -1, 1); fill(dt, B * T * C, -1.5f, 1.0f); fill(dtb, C, -0.5f, 0.5f); fill(Al, C * N, -1, 1.5f);
+    fill(Bm, B * T * N, -1, 1); fill(Cm, B * T * N, -1, 1); fill(D, C, -1, 1);
+    hl_scan_fwd_args f = {full, u, dt, dtb, Al, Bm, Cm, D, B, T, C, N};
+    HL_OP_CALL(ref->ops, scan_fwd, &f);
+    const hl_backend *bes[2] = {be, ref};
+    const int ks[] = {1, 5, T};
+    for (int ki = 0; ki < 3; ki++) {
+        int32_t lens[B] = {ks[ki], ks[ki] - 1};
+        float *h[2] = {gbuf(B * C * N), gbuf(B * C * N)};
+        int rc = HL_OK;
+        double e_fwd = 0, e_par = 0, e_state = 0;
+        for (int k = 0; k < 2; k++) {
+            dcall c = {.be = bes[k]};
+            hl_scan_state_args a = {dput(&c, h[k], B * C * N), dput(&c, u, B * T * C), dput(&c, dt, B * T * C), dput(&c, dtb, C),
+                                    dput(&c, Al, C * N), dput(&c, Bm, B * T * N), dput(&c, lens, B), B, T, C, N};
+            int r = HL_OP_CALL(bes[k]->ops, scan_state, &a);
+            rc = rc ? rc : r;
+            dcall_end(&c);
+        }
+        e_state = rel_err(h[0], h[1], B * C * N);
+        for (int t = 0; t + lens[1] < T; t++) {
+            int32_t pos[B] = {lens[0] + t < T ? lens[0] + t : T - 1, lens[1] + t};
+            int rows = lens[0] + t < T ? B : 1;   // row 0 ends first: then only row 1's outputs are checked
+            float *ut = gbuf(B * C), *dtt = gbuf(B * C), *Bt = gbuf(B * N), *Ct = gbuf(B * N), *want = gbuf(B * C);
+            rows_at(ut, u, pos, B, T, C); rows_at(dtt, dt, pos, B, T, C); rows_at(Bt, Bm, pos, B, T, N);
+            rows_at(Ct, Cm, pos, B, T, N); rows_at(want, full, pos, B, T, C);
+            float *y[2] = {gbuf(B * C), gbuf(B * C)};
+            for (int k = 0; k < 2; k++) {
+                dcall c = {.be = bes[k]};
+                hl_scan_step_args a = {dput(&c, y[k], B * C), dput(&c, h[k], B * C * N), dput(&c, ut, B * C), dput(&c, dtt, B * C),
+                                       dput(&c, dtb, C), dput(&c, Al, C * N), dput(&c, Bt, B * N), dput(&c, Ct, B * N),
+                                       dput(&c, D, C), B, C, N};
+                int r = HL_OP_CALL(bes[k]->ops, scan_step, &a);
+                rc = rc ? rc : r;
+                dcall_end(&c);
+            }
+            for (int b = B - rows; b < B; b++) {   // rows whose position is still inside the sequence
+                e_fwd = fmax(e_fwd, rel_err(y[0] + b * C, want + b * C, C));
+                e_par = fmax(e_par, rel_err(y[0] + b * C, y[1] + b * C, C));
+            }
+        }
+        note_err(be, HL_OP_scan_state, e_state); note_err(be, HL_OP_scan_step, e_par);
+        char what[160];
+        snprintf(what, sizeof what, "%s scan_state (lens %d, %d) matches cpu_ref", be->name, lens[0], lens[1]);
+        rec(be, HL_OP_scan_state, hl_check(rc == HL_OK && e_state <= tol_of(be, HL_OP_scan_state), what, "rel err %.3g", e_state));
+        snprintf(what, sizeof what, "%s scan_state + scan_step from (lens %d, %d) equal scan_fwd", be->name, lens[0], lens[1]);
+        rec(be, HL_OP_scan_step, hl_check(rc == HL_OK && e_fwd <= 1e-5 && e_par <= tol_of(be, HL_OP_scan_step) && guards_ok(),
+                                          what, "status %d, rel err vs scan_fwd %.3g, vs cpu_ref %.3g", rc, e_fwd, e_par));
+    }
     gfree_all();
 }
 
@@ -1053,6 +1261,9 @@ int main(void) {
         test_axpby(be, ref);
         test_matmul_optional_grads(be, ref);
         test_op_status(be);
+        test_attn_decode(be, ref);
+        test_conv1d_step(be, ref);
+        test_scan_decode(be, ref);
     }
     test_fd_can_fail();
     test_fd_zero_gradient();

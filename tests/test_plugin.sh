@@ -37,7 +37,7 @@ else fail plugin_copy "git init/commit in the copy failed"; finish; fi
 # ---------------------------------------------------------------- the new mixer
 sed -e 's/hl_layer_mamba/hl_layer_xssm/g' \
     -e 's/^\(hl_mamba_dims\|void\|size_t\|double\|int64_t\|int\) hl_mamba_/static \1 hl_xssm_/' \
-    -e 's/\([^_a-z]\)hl_mamba_\(dims_of\|declare\|init\|carve\|scratch_floats\|forward\|backward\|flops\|state_bytes\|check\)\b/\1hl_xssm_\2/g' \
+    -e 's/\([^_a-z]\)hl_mamba_\(dims_of\|declare\|init\|carve\|scratch_floats\|forward\|backward\|flops\|state_bytes\|check\|state_floats\|prefill\|step\)\b/\1hl_xssm_\2/g' \
     -e "s/'S'/'X'/g" -e 's/\.name = "mamba"/.name = "xssm"/' \
     "$tree/models/mamba.c" >"$tree/models/xssm.c"
 awk '{ print } /X\(hl_layer_hybrid\)/ { print "    X(hl_layer_xssm)        /* '"'"'X'"'"' xssm.c */ \\" }' \

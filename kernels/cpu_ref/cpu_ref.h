@@ -30,6 +30,11 @@ void hl_ref_xent_fwd(const hl_xent_fwd_args *a);
 void hl_ref_xent_bwd(const hl_xent_bwd_args *a);
 void hl_ref_adamw(const hl_adamw_args *a);
 void hl_ref_axpby(const hl_axpby_args *a);
+void hl_ref_cache_fill(const hl_cache_fill_args *a);
+void hl_ref_attn_decode(const hl_attn_decode_args *a);
+void hl_ref_conv1d_step(const hl_conv1d_step_args *a);
+void hl_ref_scan_state(const hl_scan_state_args *a);
+void hl_ref_scan_step(const hl_scan_step_args *a);
 
 // Scalar helpers of the reference backend. The cpu backend states the same
 // rules independently (vsoftplus in cpu/ssm.c, mask_row in cpu/attention.c),
