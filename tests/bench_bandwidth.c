@@ -1,5 +1,6 @@
-// bench_decode.c: decode speed against the physical limit, and decode cost
-// against context, measured with the protocol of harness/run/measure.h.
+// bench_bandwidth.c: decode speed against the physical limit, measured with
+// the protocol of harness/run/measure.h (decode cost against context is
+// tests/bench_decode.c's).
 //
 // 1. Copy bandwidth of this machine, measured in the same run: the best of 5
 //    parallel (OpenMP, every thread) memcpy's of a 256 MiB buffer, counted
@@ -10,12 +11,8 @@
 //    per second (weights fp32: param_bytes). Printed: decode_tok_s (median of
 //    3 after 1 warm-up, 16 steps after an untimed 128-token prefill), the
 //    bound, and their ratio (the target is >= 50%).
-// 3. Per-token decode time at context 1024 and 16384 of small (d_model 64,
-//    2-layer) Mamba, sliding-window (window 256) and global-attention models:
-//    the first two should not grow with context (ratio within 1.3x), the
-//    global one should.
 // Everything is printed as measured, target met or not; exit status 1 only
-// when a measurement fails. BENCH_DECODE_QUICK=1 runs part 3 at 1024 vs 4096.
+// when a measurement fails.
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -71,13 +68,13 @@ static int measure(const char *spec_text, const char *name, figs *f) {
     hl_spec spec;
     memset(f, 0, sizeof *f);
     if (hl_spec_load_text(spec_text, name, NULL, 0, &spec, err, sizeof err)) {
-        fprintf(stderr, "bench_decode: %s\n", err);
+        fprintf(stderr, "bench_bandwidth: %s\n", err);
         return 1;
     }
     hl_sink sink = {.ctx = f, .measurement = collect};
     hl_measure_opts o = {.backend = "cpu", .train = 0};
     int rc = hl_measure_run(&spec, &o, &sink, err, sizeof err);
-    if (rc) fprintf(stderr, "bench_decode: %s: %s\n", name, err);
+    if (rc) fprintf(stderr, "bench_bandwidth: %s: %s\n", name, err);
     hl_spec_free(&spec);
     return rc != 0;
 }
@@ -89,19 +86,12 @@ static const char *const LARGE =
     "\"train\":{\"task\":{\"name\":\"mqar\",\"seq_len\":64,\"num_kv_pairs\":4},\"steps\":1,\"batch_size\":1},\"eval\":[],"
     "\"measure\":{\"batch\":[1],\"context\":[128],\"decode_tokens\":16,\"warmup\":1,\"repeats\":3}}";
 
-static const char *const SMALL =
-    "{\"name\":\"%s\",\"model\":{\"vocab_size\":256,\"d_model\":64,\"n_layers\":2,\"layers\":\"%s\","
-    "\"attn\":{\"n_heads\":4,\"window\":%d},\"ssm\":{\"d_state\":16,\"d_conv\":4,\"expand\":2},"
-    "\"ffn\":{\"type\":\"none\"}},"
-    "\"train\":{\"task\":{\"name\":\"mqar\",\"seq_len\":64,\"num_kv_pairs\":4},\"steps\":1,\"batch_size\":1},\"eval\":[],"
-    "\"measure\":{\"batch\":[1],\"context\":[%d],\"decode_tokens\":32,\"warmup\":1,\"repeats\":3}}";
-
 int main(int argc, char **argv) {
     (void)argc;
     hl_blas_preinit(argv);
     hl_blas_init(0);
     setvbuf(stdout, NULL, _IOLBF, 0);
-    printf("bench_decode: %d threads, BLAS core %s, CPU %s\n", hl_blas_threads(), hl_blas_core(), hl_cpu_model());
+    printf("bench_bandwidth: %d threads, BLAS core %s, CPU %s\n", hl_blas_threads(), hl_blas_core(), hl_cpu_model());
     double bw = copy_bandwidth();
     printf("copy bandwidth (read + write, %d threads): %.2f GB/s\n", hl_blas_threads(), bw / 1e9);
     int failed = 0;
@@ -116,25 +106,6 @@ int main(int argc, char **argv) {
         double bound = bw / f.param_bytes;
         printf("  %-10s %7.1f MB %12.2f %14.2f %9.1f%%   (min %.2f, max %.2f)\n", variants[v][1], f.param_bytes / 1e6,
                f.decode_tok_s, bound, 100.0 * f.decode_tok_s / bound, f.decode_min, f.decode_max);
-    }
-    int quick = getenv("BENCH_DECODE_QUICK") != NULL;
-    int ctx[2] = {1024, quick ? 4096 : 16384};
-    const struct { const char *name, *layers; int window; } scaling[] = {
-        {"mamba", "S", 0}, {"swa-256", "A", 256}, {"global", "A", 0}};
-    printf("per-token decode time against context (d_model 64, 2 layers, batch 1, 32 steps):\n");
-    printf("  %-10s %14s %14s %8s\n", "model", "ms/tok @1024", quick ? "ms/tok @4096" : "ms/tok @16384", "ratio");
-    for (int v = 0; v < 3; v++) {
-        double ms[2] = {0, 0};
-        for (int c = 0; c < 2; c++) {
-            figs f;
-            snprintf(text, sizeof text, SMALL, scaling[v].name, scaling[v].layers, scaling[v].window, ctx[c]);
-            if (measure(text, scaling[v].name, &f)) { failed = 1; break; }
-            ms[c] = 1e3 / f.decode_tok_s;
-        }
-        if (ms[0] > 0 && ms[1] > 0)
-            printf("  %-10s %14.3f %14.3f %7.2fx%s\n", scaling[v].name, ms[0], ms[1], ms[1] / ms[0],
-                   v < 2 ? (ms[1] / ms[0] <= 1.3 ? "  (flat: within 1.3x)" : "  (NOT within 1.3x)")
-                         : (ms[1] / ms[0] > 1.3 ? "  (grows with context)" : "  (does not grow)"));
     }
     return failed;
 }
