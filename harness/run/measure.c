@@ -61,10 +61,12 @@ long long hl_peak_rss_bytes(void) {
     return (long long)ru.ru_maxrss * 1024;   // Linux: kilobytes
 }
 
-// JSON has no NaN: a non-finite number is null.
+// JSON has no NaN: a non-finite number is null. Whole numbers (byte
+// counts) are printed exactly.
 static void json_num(FILE *f, const char *key, double v) {
-    if (isfinite(v)) fprintf(f, ",\"%s\":%.10g", key, v);
-    else fprintf(f, ",\"%s\":null", key);
+    if (!isfinite(v)) fprintf(f, ",\"%s\":null", key);
+    else if (v == floor(v) && fabs(v) < 9007199254740992.0) fprintf(f, ",\"%s\":%.0f", key, v);
+    else fprintf(f, ",\"%s\":%.10g", key, v);
 }
 
 // s as a JSON string literal (quotes included).
