@@ -17,11 +17,28 @@ typedef struct {
     const char *params_json; // task parameters, e.g. {"num_kv_pairs":4,"seq_len":64}
 } hl_metric;
 
+// How a measurement was taken (harness/run/measure.h): the figure is the
+// median of `repeats` timed repetitions after `warmup` untimed ones.
 typedef struct {
-    const char *kind;        // "train_tokens_per_s", "peak_rss_bytes", ...
+    const char *name;        // "grid" (measure.batch x measure.context) or "hymba"
+    int warmup;
+    int threads;             // BLAS/OpenMP threads
+    const char *backend;     // "cpu", "cpu_ref"
+    const char *blas_core;   // OpenBLAS core ("Haswell", ...)
+    const char *cpu;         // /proc/cpuinfo "model name"
+} hl_measure_protocol;
+
+typedef struct {
+    const char *kind;        // "train_tokens_per_s", "decode_tok_s", "peak_rss_bytes", ...
     int batch; long context;
     double value; const char *unit;
-    int repeats; double spread;
+    int repeats; double spread;  // spread: max - min (NAN: not meaningful)
+    // Added with the protocol (db/migrations/004.sql). A figure without a
+    // protocol (protocol NULL: the training loop's own average) records
+    // NULL for these; min/max are then ignored.
+    double min, max;         // over the repeats; value is their median
+    int dtype_bytes;         // bytes per element timed or counted (0: unknown)
+    const hl_measure_protocol *protocol;
 } hl_measurement;
 
 typedef enum { HL_RUN_DONE = 0, HL_RUN_FAILED = 1, HL_RUN_DIVERGED = 2 } hl_run_status;

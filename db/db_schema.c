@@ -14,6 +14,8 @@ const char hl_db_schema_sql[] =
     "-- with its attempt) behind a view `curves` that shows each run's result only.\n"
     "-- Version 3 (db/migrations/003.sql) adds attempts.fail_step, the step at\n"
     "-- which an attempt failed or diverged (runs.fail_step: the result attempt's).\n"
+    "-- Version 4 (db/migrations/004.sql) adds each measurement's protocol:\n"
+    "-- min, max, warmup, threads, backend, blas_core, cpu, protocol, dtype_bytes.\n"
     "\n"
     "PRAGMA user_version = 1;\n"
     "\n"
@@ -159,9 +161,34 @@ static const char migration_003[] =
     "PRAGMA user_version = 3;\n"
     ;
 
+static const char migration_004[] =
+    "-- Migration 004: the protocol of each measurement (issue 8). `value` is the\n"
+    "-- median over `repeats` timed repetitions after `warmup` untimed ones; min\n"
+    "-- and max are over the same repetitions (spread = max - min). Every figure\n"
+    "-- records where it was measured: the backend, BLAS core, threads, CPU model\n"
+    "-- (/proc/cpuinfo \"model name\"), the protocol (\"grid\": the spec's\n"
+    "-- measure.batch x measure.context; \"hymba\": sequence 8192, batch 128,\n"
+    "-- halved on out-of-memory) and dtype_bytes, the bytes per element of the\n"
+    "-- weights, activations and states it timed or counted. NULL where a figure\n"
+    "-- has no protocol (the training loop's own train_tokens_per_s average).\n"
+    "\n"
+    "ALTER TABLE measurements ADD COLUMN min REAL;\n"
+    "ALTER TABLE measurements ADD COLUMN max REAL;\n"
+    "ALTER TABLE measurements ADD COLUMN warmup INTEGER;\n"
+    "ALTER TABLE measurements ADD COLUMN threads INTEGER;\n"
+    "ALTER TABLE measurements ADD COLUMN backend TEXT;\n"
+    "ALTER TABLE measurements ADD COLUMN blas_core TEXT;\n"
+    "ALTER TABLE measurements ADD COLUMN cpu TEXT;\n"
+    "ALTER TABLE measurements ADD COLUMN protocol TEXT;\n"
+    "ALTER TABLE measurements ADD COLUMN dtype_bytes INTEGER;\n"
+    "\n"
+    "PRAGMA user_version = 4;\n"
+    ;
+
 const hl_db_migration hl_db_migrations[] = {
     {2, "db/migrations/002.sql", migration_002},
     {3, "db/migrations/003.sql", migration_003},
+    {4, "db/migrations/004.sql", migration_004},
     {0, NULL, NULL},
 };
 const int hl_db_n_migrations = (int)(sizeof hl_db_migrations / sizeof hl_db_migrations[0]) - 1;

@@ -19,6 +19,10 @@ typedef struct {
     int batch, repeats;
     long context;
     double value, spread;
+    // the protocol (NULL / has_protocol 0: the columns stay NULL)
+    int has_protocol, warmup, threads, dtype_bytes;
+    double min, max;
+    char *protocol, *backend, *blas_core, *cpu;
 } measure_row;
 
 struct hl_db_sink {
@@ -85,6 +89,15 @@ static void on_measurement(void *ctx, const hl_measurement *m) {
     r->unit = dup_or_null(m->unit);
     r->batch = m->batch; r->context = m->context; r->repeats = m->repeats;
     r->value = m->value; r->spread = m->spread;
+    r->dtype_bytes = m->dtype_bytes;
+    const hl_measure_protocol *p = m->protocol;
+    r->has_protocol = p != NULL;
+    r->protocol = r->backend = r->blas_core = r->cpu = NULL;
+    if (p) {
+        r->min = m->min; r->max = m->max; r->warmup = p->warmup; r->threads = p->threads;
+        r->protocol = dup_or_null(p->name); r->backend = dup_or_null(p->backend);
+        r->blas_core = dup_or_null(p->blas_core); r->cpu = dup_or_null(p->cpu);
+    }
 }
 
 static int latest_attempt(hl_db *db, long long run_id) {
@@ -126,7 +139,10 @@ void hl_db_sink_free(hl_db_sink *s) {
     for (int i = 0; i < s->n_metrics; i++) {
         free(s->metrics[i].task); free(s->metrics[i].metric); free(s->metrics[i].params_json);
     }
-    for (int i = 0; i < s->n_meas; i++) { free(s->meas[i].kind); free(s->meas[i].unit); }
+    for (int i = 0; i < s->n_meas; i++) {
+        measure_row *r = &s->meas[i];
+        free(r->kind); free(r->unit); free(r->protocol); free(r->backend); free(r->blas_core); free(r->cpu);
+    }
     free(s->metrics); free(s->meas); free(s);
 }
 
@@ -192,7 +208,9 @@ static int insert_metrics(hl_db_sink *s, char *err, size_t errlen) {
 static int insert_measurements(hl_db_sink *s, char *err, size_t errlen) {
     sqlite3_stmt *st;
     if (hl_db_prep(s->db, "INSERT INTO measurements(run_id, kind, batch, context, value, unit,"
-                          " repeats, spread) VALUES (?,?,?,?,?,?,?,?)", &st, err, errlen))
+                          " repeats, spread, min, max, warmup, threads, backend, blas_core, cpu,"
+                          " protocol, dtype_bytes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                   &st, err, errlen))
         return HL_EFAIL;
     for (int i = 0; i < s->n_meas; i++) {
         const measure_row *m = &s->meas[i];
@@ -205,6 +223,20 @@ static int insert_measurements(hl_db_sink *s, char *err, size_t errlen) {
         hl_db_bind_text_or_null(st, 6, m->unit);
         sqlite3_bind_int(st, 7, m->repeats);
         hl_db_bind_real_or_null(st, 8, m->spread);
+        if (m->has_protocol) {
+            hl_db_bind_real_or_null(st, 9, m->min);
+            hl_db_bind_real_or_null(st, 10, m->max);
+            sqlite3_bind_int(st, 11, m->warmup);
+            sqlite3_bind_int(st, 12, m->threads);
+        } else {
+            for (int c = 9; c <= 12; c++) sqlite3_bind_null(st, c);
+        }
+        hl_db_bind_text_or_null(st, 13, m->backend);
+        hl_db_bind_text_or_null(st, 14, m->blas_core);
+        hl_db_bind_text_or_null(st, 15, m->cpu);
+        hl_db_bind_text_or_null(st, 16, m->protocol);
+        if (m->dtype_bytes > 0) sqlite3_bind_int(st, 17, m->dtype_bytes);
+        else sqlite3_bind_null(st, 17);
         if (sqlite3_step(st) != SQLITE_DONE) {
             hl_db_fail(s->db->h, "writing measurements", err, errlen);
             sqlite3_finalize(st);

@@ -7,6 +7,8 @@
 -- with its attempt) behind a view `curves` that shows each run's result only.
 -- Version 3 (db/migrations/003.sql) adds attempts.fail_step, the step at
 -- which an attempt failed or diverged (runs.fail_step: the result attempt's).
+-- Version 4 (db/migrations/004.sql) adds each measurement's protocol:
+-- min, max, warmup, threads, backend, blas_core, cpu, protocol, dtype_bytes.
 
 PRAGMA user_version = 1;
 

@@ -29,7 +29,10 @@
 //                           in each entry a missing field takes the training
 //                           task's value ("task" <- train.task.name), except
 //                           num_examples (1000). [] means no evaluation.
-//   measure.batch [1], measure.context [512], measure.decode_tokens 64
+//   measure.batch [1], measure.context [512], measure.decode_tokens 64,
+//         warmup 1, repeats 3, protocol "grid" (or "hymba"), after_train false
+//         (the last four are left out of the canonical spec at their
+//         defaults; harness/run/measure.h says what they do)
 //
 // "--set" VALUE is parsed as JSON when it parses, else taken as a string;
 // null removes the key (back to its default).
@@ -160,6 +163,17 @@ static int read_context(const err_ctx *e, const cJSON *v, const char *path, void
     return read_positive_list(e, v, path, 512, HL_MAX_CONTEXT, mc->context, &mc->n_context);
 }
 
+static const hl_cfg_key protocol_key = {.name = "protocol", .kind = HL_CFG_STRING,
+    .offset = offsetof(hl_measure_config, protocol), .capacity = sizeof ((hl_measure_config *)0)->protocol,
+    .dflt_text = "grid"};
+
+static int read_protocol(const err_ctx *e, const cJSON *v, const char *path, void *obj) {
+    hl_measure_config *mc = obj;
+    if (v && strcmp(v->valuestring, "grid") && strcmp(v->valuestring, "hymba"))
+        return fail(e, path, "must be \"grid\" or \"hymba\" (got \"%.64s\")", v->valuestring);
+    return hl_cfg_read_key(e, &protocol_key, v, path, mc, NULL);
+}
+
 static const hl_cfg_key measure_keys[] = {
     {.name = "batch", .kind = HL_CFG_INT_LIST, .offset = offsetof(hl_measure_config, batch),
      .count_offset = offsetof(hl_measure_config, n_batch), .capacity = HL_MAX_MEASURE, .read = read_batch},
@@ -167,6 +181,15 @@ static const hl_cfg_key measure_keys[] = {
      .count_offset = offsetof(hl_measure_config, n_context), .capacity = HL_MAX_MEASURE, .read = read_context},
     {.name = "decode_tokens", .kind = HL_CFG_INT, .offset = offsetof(hl_measure_config, decode_tokens),
      .dflt = 64, .min = 0, .max = HL_MAX_CONTEXT},
+    {.name = "warmup", .kind = HL_CFG_INT, .offset = offsetof(hl_measure_config, warmup),
+     .dflt = 1, .min = 0, .max = 1000, .flags = HL_CFG_OMIT_DEFAULT},
+    {.name = "repeats", .kind = HL_CFG_INT, .offset = offsetof(hl_measure_config, repeats),
+     .dflt = 3, .min = 1, .max = 1000, .flags = HL_CFG_OMIT_DEFAULT},
+    {.name = "protocol", .kind = HL_CFG_STRING, .offset = offsetof(hl_measure_config, protocol),
+     .capacity = sizeof ((hl_measure_config *)0)->protocol, .dflt_text = "grid", .flags = HL_CFG_OMIT_DEFAULT,
+     .read = read_protocol},
+    {.name = "after_train", .kind = HL_CFG_BOOL, .offset = offsetof(hl_measure_config, after_train),
+     .dflt = 0, .flags = HL_CFG_OMIT_DEFAULT},
     {.name = NULL}};
 static const hl_cfg_section measure_section = {.name = "measure", .keys = measure_keys};
 

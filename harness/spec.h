@@ -40,10 +40,16 @@ typedef struct {
     int debug_abort_step;    // test-only: raise SIGABRT at this step (0 = off)
 } hl_train_config;
 
+// The measure section (harness/run/measure.h takes the measurements). The
+// keys after decode_tokens were added with issue 8 and are left out of the
+// canonical spec at their defaults (existing hashes unchanged).
 typedef struct {
     int n_batch; int batch[HL_MAX_MEASURE];
     int n_context; int context[HL_MAX_MEASURE];
     int decode_tokens;
+    int warmup, repeats;     // untimed / timed repetitions per figure (default 1, 3)
+    char protocol[16];       // "grid" (default): batch x context; "hymba": 8192 x 128, halved on OOM
+    int after_train;         // 1: a run of `hylab run` measures after training (default 0)
 } hl_measure_config;
 
 typedef struct {

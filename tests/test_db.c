@@ -198,8 +198,16 @@ static void test_sink(void) {
     for (int step = 1; step <= 5; step++) k.curve(k.ctx, step, "train", "loss", 5.0 - step);
     hl_metric m = {"mqar", "accuracy", 0.75, 100, 0.01, "{\"seq_len\":16}"};
     k.metric(k.ctx, &m);
-    hl_measurement me = {"train_tokens_per_s", 8, 16, 1000, "tokens/s", 5, NAN};
+    hl_measurement me = {.kind = "train_tokens_per_s", .batch = 8, .context = 16, .value = 1000,
+                         .unit = "tokens/s", .repeats = 5, .spread = NAN};
     k.measurement(k.ctx, &me);
+    // a figure with its protocol (migration 004's columns)
+    hl_measure_protocol pr = {.name = "grid", .warmup = 2, .threads = 3, .backend = "cpu",
+                              .blas_core = "Haswell", .cpu = "Test CPU"};
+    hl_measurement md = {.kind = "decode_tok_s", .batch = 4, .context = 64, .value = 812.5, .unit = "tok/s",
+                         .repeats = 5, .spread = 30.2, .min = 790.1, .max = 820.3, .dtype_bytes = 4,
+                         .protocol = &pr};
+    k.measurement(k.ctx, &md);
     hl_db_open(path_in("sink.db"), 0, &other, err, sizeof err);
     hl_check(other && scalar(other, "SELECT count(*) FROM curve_points") == 5 && scalar(other, "SELECT count(*) FROM metrics") == 0,
              "db_sink_curves_stream_metrics_wait", "curve points %lld metrics %lld",
@@ -215,8 +223,14 @@ static void test_sink(void) {
     hl_check(scalar(other, "SELECT count(*) FROM runs WHERE status='done' AND params=42 AND blas_core='SkylakeX'"
                            " AND ended_at IS NOT NULL AND wall_s = 1.5") == 1 &&
              scalar(other, "SELECT count(*) FROM metrics WHERE value = 0.75 AND n = 100") == 1 &&
-             scalar(other, "SELECT count(*) FROM measurements WHERE spread IS NULL") == 1,
+             scalar(other, "SELECT count(*) FROM measurements WHERE spread IS NULL AND min IS NULL AND protocol IS NULL"
+                           " AND dtype_bytes IS NULL AND warmup IS NULL") == 1,
              "db_finish_writes_result", "row/metrics/measurements wrong");
+    hl_check(scalar(other, "SELECT count(*) FROM measurements WHERE kind='decode_tok_s' AND batch=4 AND context=64"
+                           " AND value=812.5 AND min=790.1 AND max=820.3 AND repeats=5 AND warmup=2 AND threads=3"
+                           " AND backend='cpu' AND blas_core='Haswell' AND cpu='Test CPU' AND protocol='grid'"
+                           " AND dtype_bytes=4") == 1,
+             "db_measurement_protocol_recorded", "the protocol columns of a measurement are not as given");
     // a forced rerun replaces metrics and curves of the earlier attempt
     claim(db, run, getpid(), 1);
     hl_db_sink_new(db, run, &s, err, sizeof err);

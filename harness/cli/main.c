@@ -12,6 +12,7 @@ typedef struct {
 
 static const command commands[] = {
     {"run", cmd_run, "run SPEC_OR_SWEEP [--db FILE] [--set k=v]... [--shard I/N] [--jobs N] [--force] [--save FILE]"},
+    {"bench", cmd_bench, "bench SPEC_OR_CKPT [--set measure.batch=[..]] [--db FILE] [--threads N]"},
     {"describe", cmd_describe, "describe SPEC [--context T]... [--dtype-bytes B] [--json] [--set k=v]..."},
     {"forward", cmd_forward, "forward --ckpt FILE --tokens FILE --out logits.npy"},
     {"generate", cmd_generate, "generate --ckpt FILE (--tokens FILE | --batch FILE.jsonl) [--max-new-tokens N] [--out FILE]"},

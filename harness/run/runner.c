@@ -2,6 +2,7 @@
 // signals both runners share, and the runner without a database. The
 // database runner is in runner_db.c.
 #include "core/sha256.h"
+#include "harness/run/measure.h"
 #include "harness/run/runner.h"
 #include "harness/run/runner_internal.h"
 #include "harness/train/train.h"
@@ -170,6 +171,8 @@ static void inproc_child(const hl_sweep_run *r, const hl_runner_opts *o, int k, 
     hl_run_summary sum;
     memset(&sum, 0, sizeof sum);
     hl_run_status st = hl_train_run(&r->spec, &opts, &sink, &sum);
+    hl_measure_after_train(&r->spec, o->backend, &sink, &sum);
+    st = sum.status;
     hl_print_summary_json(stdout, &r->spec, &sum);
     fflush(stdout);
     fprintf(stderr, "hylab run: [%d/%d] %-8s %s %s %.12s  %.1f s%s%s\n", k, n,

@@ -11,6 +11,7 @@
 // training are waited for (and taken over if it dies) for at most --wait
 // seconds. SQLite connections are never carried across fork(): the parent
 // closes its connection around each fork.
+#include "harness/run/measure.h"
 #include "harness/run/runner.h"
 #include "harness/run/runner_internal.h"
 #include "harness/train/train.h"
@@ -91,6 +92,7 @@ static void child_main(rctx *c, rjob *j) {
     memset(&sum, 0, sizeof sum);
     double t0 = now_s();
     hl_train_run(&r->spec, &opts, &iface, &sum);
+    hl_measure_after_train(&r->spec, c->o->backend, &iface, &sum);
     double wall = now_s() - t0;
     if (hl_db_sink_error(sink) && sum.status == HL_RUN_DONE) {
         sum.status = HL_RUN_FAILED;

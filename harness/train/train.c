@@ -271,7 +271,8 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
             fail(sum, HL_RUN_FAILED, err);
     }
     if (sink->measurement && sum->tokens_per_s > 0) {
-        hl_measurement meas = {"train_tokens_per_s", B, T, sum->tokens_per_s, "tokens/s", tc->steps, NAN};
+        hl_measurement meas = {.kind = "train_tokens_per_s", .batch = B, .context = T, .value = sum->tokens_per_s,
+                               .unit = "tokens/s", .repeats = tc->steps, .spread = NAN};
         sink->measurement(sink->ctx, &meas);
     }
     sum->wall_s = now_s() - t_start;
