@@ -81,6 +81,16 @@ void hl_backend_known(char *buf, size_t len) {
         used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "", backends[i].name);
 }
 
+const hl_backend *hl_backend_lookup(const char *name, char *err, size_t errlen) {
+    const hl_backend *be = hl_backend_get(name);
+    if (!be && errlen) {
+        char known[256];
+        hl_backend_known(known, sizeof known);
+        snprintf(err, errlen, "unknown or unavailable backend '%s' (known: %s)", name ? name : "(none)", known);
+    }
+    return be;
+}
+
 const hl_ops *hl_ops_get(const char *name) {
     const hl_backend *be = hl_backend_get(name);
     return be ? be->ops : NULL;

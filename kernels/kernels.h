@@ -427,6 +427,9 @@ const hl_backend *hl_backend_at(int i);
 const hl_backend *hl_backend_get(const char *name);
 // The registered names as "cpu_ref, cpu" (for "unknown backend" messages).
 void hl_backend_known(char *buf, size_t len);
+// hl_backend_get with the message callers print: NULL and err = "unknown or
+// unavailable backend 'x' (known: cpu_ref, cpu)" when name is not registered.
+const hl_backend *hl_backend_lookup(const char *name, char *err, size_t errlen);
 // The op table of a registered backend by name (NULL if unknown).
 const hl_ops *hl_ops_get(const char *name);
 

@@ -102,22 +102,36 @@ size_t hl_mamba_scratch_floats(const hl_mamba_dims *m, int B, int T) {
     return off;
 }
 
+// The branch's projections of n rows, shared by the forward and the decode
+// step (which differ only in the conv and the scan between them).
+// in_proj: x, z (n, di) from inp (n, d).
+static void mamba_in_proj(hl_layer *L, const hl_run *r, int base, const hl_mamba_bufs *b, const float *inp,
+                          const hl_mamba_dims *m, int n) {
+    const float *W_in = L->p[base + HL_MB_IN];      // (2*di, d): rows 0..di-1 give x, then z
+    hl_linear(r, b->x, inp, W_in, n, m->d, m->di);
+    hl_linear(r, b->z, inp, W_in + (size_t)m->di * m->d, n, m->d, m->di);
+}
+
+// x_proj and dt_proj: dtl (n, R), Bm, Cm (n, N) and dt (n, di) from u (n, di).
+static void mamba_x_proj(hl_layer *L, const hl_run *r, int base, const hl_mamba_bufs *b,
+                         const hl_mamba_dims *m, int n) {
+    const float *W_x = L->p[base + HL_MB_XPROJ];    // (R + 2N, di): dt, B, C rows
+    hl_linear(r, b->dtl, b->u, W_x, n, m->di, m->R);
+    hl_linear(r, b->Bm, b->u, W_x + (size_t)m->R * m->di, n, m->di, m->N);
+    hl_linear(r, b->Cm, b->u, W_x + (size_t)(m->R + m->N) * m->di, n, m->di, m->N);
+    hl_linear(r, b->dt, b->dtl, L->p[base + HL_MB_DT_W], n, m->R, m->di);
+}
+
 void hl_mamba_forward(hl_layer *L, const hl_run *r, int base, const hl_mamba_bufs *b, const float *inp) {
     hl_mamba_dims m = hl_mamba_dims_of(L->cfg);
     int n = r->B * r->T;
-    const float *W_in = L->p[base + HL_MB_IN];      // (2*di, d): rows 0..di-1 give x, then z
-    const float *W_x = L->p[base + HL_MB_XPROJ];    // (R + 2N, di): dt, B, C rows
-    hl_linear(r, b->x, inp, W_in, n, m.d, m.di);
-    hl_linear(r, b->z, inp, W_in + (size_t)m.di * m.d, n, m.d, m.di);
+    mamba_in_proj(L, r, base, b, inp, &m, n);
     hl_conv1d_fwd_args cv = { .out = b->xc, .inp = b->x, .weight = L->p[base + HL_MB_CONV_W],
                               .bias = L->p[base + HL_MB_CONV_B], .B = r->B, .T = r->T, .C = m.di, .K = m.K };
     HL_RUN_OP(r, conv1d_fwd, &cv);
     hl_silu_fwd_args si = { .out = b->u, .inp = b->xc, .n = (size_t)n * m.di };
     HL_RUN_OP(r, silu_fwd, &si);
-    hl_linear(r, b->dtl, b->u, W_x, n, m.di, m.R);
-    hl_linear(r, b->Bm, b->u, W_x + (size_t)m.R * m.di, n, m.di, m.N);
-    hl_linear(r, b->Cm, b->u, W_x + (size_t)(m.R + m.N) * m.di, n, m.di, m.N);
-    hl_linear(r, b->dt, b->dtl, L->p[base + HL_MB_DT_W], n, m.R, m.di);
+    mamba_x_proj(L, r, base, b, &m, n);
     hl_scan_fwd_args sc = { .y = b->y, .u = b->u, .dt = b->dt, .dt_bias = L->p[base + HL_MB_DT_B],
                             .A_log = L->p[base + HL_MB_ALOG], .Bm = b->Bm, .Cm = b->Cm,
                             .D = L->p[base + HL_MB_D], .B = r->B, .T = r->T, .C = m.di, .N = m.N };
@@ -191,18 +205,13 @@ void hl_mamba_step(hl_layer *L, const hl_run *r, int base, const hl_mamba_bufs *
     hl_mamba_dims m = hl_mamba_dims_of(L->cfg);
     int B = r->B;
     float *conv = state, *h = state + (size_t)c->max_B * m.K * m.di;
-    const float *W_in = L->p[base + HL_MB_IN], *W_x = L->p[base + HL_MB_XPROJ];
-    hl_linear(r, b->x, inp, W_in, B, m.d, m.di);
-    hl_linear(r, b->z, inp, W_in + (size_t)m.di * m.d, B, m.d, m.di);
+    mamba_in_proj(L, r, base, b, inp, &m, B);
     hl_conv1d_step_args cv = { .out = b->xc, .state = conv, .inp = b->x, .weight = L->p[base + HL_MB_CONV_W],
                                .bias = L->p[base + HL_MB_CONV_B], .pos = c->pos, .B = B, .C = m.di, .K = m.K };
     HL_RUN_OP(r, conv1d_step, &cv);
     hl_silu_fwd_args si = { .out = b->u, .inp = b->xc, .n = (size_t)B * m.di };
     HL_RUN_OP(r, silu_fwd, &si);
-    hl_linear(r, b->dtl, b->u, W_x, B, m.di, m.R);
-    hl_linear(r, b->Bm, b->u, W_x + (size_t)m.R * m.di, B, m.di, m.N);
-    hl_linear(r, b->Cm, b->u, W_x + (size_t)(m.R + m.N) * m.di, B, m.di, m.N);
-    hl_linear(r, b->dt, b->dtl, L->p[base + HL_MB_DT_W], B, m.R, m.di);
+    mamba_x_proj(L, r, base, b, &m, B);
     hl_scan_step_args sc = { .y = b->y, .h = h, .u = b->u, .dt = b->dt, .dt_bias = L->p[base + HL_MB_DT_B],
                              .A_log = L->p[base + HL_MB_ALOG], .Bm = b->Bm, .Cm = b->Cm,
                              .D = L->p[base + HL_MB_D], .B = B, .C = m.di, .N = m.N };

@@ -221,10 +221,9 @@ int cmd_bench(int argc, char **argv) {
     bench_args a;
     int prc = parse_args(argc, argv, &a);
     if (prc >= 0) return prc;
-    if (!hl_backend_get(a.backend)) {
-        char known[256];
-        hl_backend_known(known, sizeof known);
-        fprintf(stderr, "hylab bench: --backend: unknown or unavailable backend '%s' (known: %s)\n", a.backend, known);
+    char berr[512];
+    if (!hl_backend_lookup(a.backend, berr, sizeof berr)) {
+        fprintf(stderr, "hylab bench: --backend: %s\n", berr);
         return 2;
     }
     char err[HL_ERR_LEN] = "";

@@ -235,12 +235,10 @@ int cmd_generate(int argc, char **argv) {
     gen_args a;
     int prc = parse_generate_args(argc, argv, &a);
     if (prc) return prc == 1 ? 0 : 2;
-    const hl_backend *be = hl_backend_get(a.backend);
+    char berr[512];
+    const hl_backend *be = hl_backend_lookup(a.backend, berr, sizeof berr);
     if (!be) {
-        char known[256];
-        hl_backend_known(known, sizeof known);
-        fprintf(stderr, "hylab generate: --backend: unknown or unavailable backend '%s' (known: %s)\n", a.backend,
-                known);
+        fprintf(stderr, "hylab generate: --backend: %s\n", berr);
         return 2;
     }
     char err[HL_ERR_LEN] = "";

@@ -125,12 +125,8 @@ static int parse_args(int argc, char **argv, run_args *a) {
         }
     }
     if (!a->path) return bad("%s", "no spec or sweep file given");
-    if (a->r.backend && !hl_backend_get(a->r.backend)) {
-        char msg[512], known[256];
-        hl_backend_known(known, sizeof known);
-        snprintf(msg, sizeof msg, "unknown or unavailable backend '%s' (known: %s)", a->r.backend, known);
-        return bad("%s", msg);
-    }
+    char msg[512];
+    if (a->r.backend && !hl_backend_lookup(a->r.backend, msg, sizeof msg)) return bad("%s", msg);
     if (a->r.save_path && a->r.ckpt_dir) return bad("%s", "--save and --ckpt-dir exclude each other");
     if (a->r.jobs > 1 && !a->r.db_path) return bad("%s", "--jobs needs --db (runs go to separate processes)");
     a->r.sets = a->sets; a->r.n_sets = a->n_sets;

@@ -179,13 +179,8 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
     hl_blas_init(opts->threads);
     snprintf(sum->blas_core, sizeof sum->blas_core, "%s", hl_blas_core());
     sum->threads = hl_blas_threads();
-    const hl_backend *be = hl_backend_get(opts->backend ? opts->backend : "cpu");
-    if (!be) {
-        char known[256];
-        hl_backend_known(known, sizeof known);
-        snprintf(err, sizeof err, "unknown backend '%s' (known: %s)", opts->backend, known);
-        return fail(sum, HL_RUN_FAILED, err);
-    }
+    const hl_backend *be = hl_backend_lookup(opts->backend ? opts->backend : "cpu", err, sizeof err);
+    if (!be) return fail(sum, HL_RUN_FAILED, err);
     const hl_ops *ops = be->ops;
 
     int B = tc->batch_size, T = tc->task.seq_len, max_T = max_seq_len(spec);
