@@ -30,8 +30,8 @@ endif
 # Layers, bottom up (DESIGN.md "Layout"; tests/test_layering.sh keeps includes
 # pointing downward): core/ <- kernels/ <- models/, tasks/, db/ <- harness/.
 # Includes are rooted at the repository (-I.): #include "core/status.h".
-SRC_DIRS  := core kernels kernels/cpu kernels/cpu_ref models tasks db harness harness/cli \
-             harness/train harness/run harness/report
+SRC_DIRS  := core text kernels kernels/cpu kernels/cpu_ref models tasks db harness harness/cli \
+             harness/train harness/run harness/report harness/eval
 LIB_SRCS  := $(sort $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
 LIB_SRCS  := $(filter-out harness/cli/main.c,$(LIB_SRCS))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)

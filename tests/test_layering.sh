@@ -1,10 +1,10 @@
 #!/bin/sh
 # test_layering.sh: includes point downward only (DESIGN.md "Layout"):
-#   harness -> {tasks, models, db} -> kernels -> core
-# tasks do not include models, db includes core only, core includes nothing
+#   harness -> {tasks, models, db} -> {kernels, text} -> core
+# text (tokenizers, the data directory) includes core only; tasks do not include models, db includes core only, core includes nothing
 # else of hylab. Inside harness/ the sub-folders are ordered too (no include
-# cycle between them): cli -> run -> train -> harness/ top (spec, sweep,
-# hf_io), and cli -> report -> harness/ top.
+# cycle between them): cli -> run -> {train, eval} -> harness/ top (spec,
+# sweep, hf_io), and cli -> report -> harness/ top.
 # Every #include "..." in the source folders is checked against the table
 # below; it must also be rooted at the repository ("core/status.h", never
 # "../core/status.h" or "status.h") and name an existing file. Two system
@@ -18,20 +18,22 @@ cd "$(dirname "$0")/.." || exit 1
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 
-SRC_FOLDERS="core kernels models tasks db harness"
+SRC_FOLDERS="core text kernels models tasks db harness"
 
 # unit: what a file may include (the folders of the files it may include).
 RULES='
 core            core
+text            text core
 kernels         kernels core
 models          models kernels core
-tasks           tasks kernels core
+tasks           tasks text kernels core
 db              db core
-harness         harness models tasks db kernels core
-harness/train   harness/train harness models tasks db kernels core
-harness/run     harness/run harness/train harness models tasks db kernels core
-harness/report  harness/report harness models tasks db kernels core
-harness/cli     harness/cli harness/run harness/train harness/report harness models tasks db kernels core
+harness         harness models tasks db text kernels core
+harness/train   harness/train harness models tasks db text kernels core
+harness/eval    harness/eval harness models tasks db text kernels core
+harness/run     harness/run harness/train harness/eval harness models tasks db text kernels core
+harness/report  harness/report harness models tasks db text kernels core
+harness/cli     harness/cli harness/run harness/train harness/eval harness/report harness models tasks db text kernels core
 '
 # system header: the top folders that may include it.
 SYSTEM_RULES='
@@ -48,7 +50,7 @@ check_tree() {
   (cd "$root" && grep -Hn '^[[:space:]]*#[[:space:]]*include' $files) |
   awk -v root="$root" -v rules="$RULES" -v sysrules="$SYSTEM_RULES" -v nfiles="$(echo "$files" | wc -l)" '
     function unit(path,   u) {
-      if (path ~ /^harness\/(cli|train|run|report)\//) { split(path, u, "/"); return u[1] "/" u[2] }
+      if (path ~ /^harness\/(cli|train|run|report|eval)\//) { split(path, u, "/"); return u[1] "/" u[2] }
       split(path, u, "/"); return u[1]
     }
     function exists(path,   line, r) {
