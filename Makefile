@@ -47,6 +47,16 @@ DEPS_PKGS := libopenblas-dev libopenblas-openmp-dev libcjson-dev libsqlite3-dev 
 # earlier on PATH (pyenv, conda) may lack numpy. A missing reference is a
 # test failure, never a skip.
 HYLAB_PYTHON ?= /usr/bin/python3
+# The data directory (text/datadir.h) that tests, benchmarks and the quick
+# start read: a checkout's sibling shared/data when there is one (development
+# and CI), else HYLAB_DATA from the environment, else hylab's default
+# (~/.local/share/hylab, filled by `hylab data fetch`).
+ifneq ($(wildcard ../shared/data/README.md),)
+HYLAB_DATA ?= $(abspath ../shared/data)
+endif
+ifneq ($(HYLAB_DATA),)
+export HYLAB_DATA
+endif
 
 .PHONY: all test bench deps quickstart clean check-deps check-test-deps
 all: check-deps $(HYLAB_BIN)

@@ -32,9 +32,9 @@ typedef struct {
     double seconds;        // wall time of the model calls
 } hl_eval_stats;
 
-// Opens cfg's task, runs every item through model m (created with max_B >=
-// the largest item's request count and max_T >= max_length; see
-// hl_eval_model_sizes), scores it and fills *rep (caller frees with
+// Opens cfg's task, runs every item through model m (max_T >= max_length,
+// else HL_EBADINPUT; an item with more pairs than the model's max_B runs in
+// several batches), scores it and fills *rep (caller frees with
 // hl_eval_report_free) and *st. samples: a JSONL stream (NULL: none); one
 // line per item: {"task", "index", ...the family's fields, "truncated"}.
 // max_length: cfg->max_length or, when 0, default_max_length.
