@@ -15,6 +15,7 @@ typedef struct {
     long n;                  // examples (or labelled positions) it averages over
     double sem;              // standard error of the mean, NAN when not meaningful
     const char *params_json; // task parameters, e.g. {"num_kv_pairs":4,"seq_len":64}
+    const char *version;     // the task's version, e.g. "mqar/1" (NULL: unknown; db/migrations/005.sql)
 } hl_metric;
 
 // How a measurement was taken (harness/run/measure.h): the figure is the

@@ -185,10 +185,21 @@ static const char migration_004[] =
     "PRAGMA user_version = 4;\n"
     ;
 
+static const char migration_005[] =
+    "-- Migration 005: the version of the task that produced each metric (issue 9).\n"
+    "-- A task's version (\"mqar/1\", \"multiple_choice/1\", \"niah/1\") changes when its\n"
+    "-- examples or its scoring change; numbers of different versions are not\n"
+    "-- comparable. NULL for metrics recorded before this migration.\n"
+    "\n"
+    "ALTER TABLE metrics ADD COLUMN version TEXT;\n"
+    "\n"
+    "PRAGMA user_version = 5;\n";
+
 const hl_db_migration hl_db_migrations[] = {
     {2, "db/migrations/002.sql", migration_002},
     {3, "db/migrations/003.sql", migration_003},
     {4, "db/migrations/004.sql", migration_004},
+    {5, "db/migrations/005.sql", migration_005},
     {0, NULL, NULL},
 };
 const int hl_db_n_migrations = (int)(sizeof hl_db_migrations / sizeof hl_db_migrations[0]) - 1;

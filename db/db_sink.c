@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 typedef struct {
-    char *task, *metric, *params_json;
+    char *task, *metric, *params_json, *version;   // version NULL: unknown
     double value, sem;
     long n;
 } metric_row;
@@ -76,6 +76,7 @@ static void on_metric(void *ctx, const hl_metric *m) {
     r->task = dup_or_null(m->task ? m->task : "?");
     r->metric = dup_or_null(m->metric ? m->metric : "?");
     r->params_json = dup_or_null(m->params_json ? m->params_json : "{}");
+    r->version = m->version ? dup_or_null(m->version) : NULL;
     r->value = m->value; r->sem = m->sem; r->n = m->n;
 }
 
@@ -137,7 +138,7 @@ void hl_db_sink_free(hl_db_sink *s) {
     if (!s) return;
     sqlite3_finalize(s->curve_st);
     for (int i = 0; i < s->n_metrics; i++) {
-        free(s->metrics[i].task); free(s->metrics[i].metric); free(s->metrics[i].params_json);
+        free(s->metrics[i].task); free(s->metrics[i].metric); free(s->metrics[i].params_json); free(s->metrics[i].version);
     }
     for (int i = 0; i < s->n_meas; i++) {
         measure_row *r = &s->meas[i];
@@ -183,8 +184,8 @@ static int update_run(hl_db_sink *s, const hl_run_summary *sum, double wall_s, c
 
 static int insert_metrics(hl_db_sink *s, char *err, size_t errlen) {
     sqlite3_stmt *st;
-    if (hl_db_prep(s->db, "INSERT INTO metrics(run_id, task, metric, value, n, sem, params_json)"
-                          " VALUES (?,?,?,?,?,?,?)", &st, err, errlen)) return HL_EFAIL;
+    if (hl_db_prep(s->db, "INSERT INTO metrics(run_id, task, metric, value, n, sem, params_json, version)"
+                          " VALUES (?,?,?,?,?,?,?,?)", &st, err, errlen)) return HL_EFAIL;
     for (int i = 0; i < s->n_metrics; i++) {
         const metric_row *m = &s->metrics[i];
         sqlite3_reset(st);
@@ -195,6 +196,8 @@ static int insert_metrics(hl_db_sink *s, char *err, size_t errlen) {
         sqlite3_bind_int64(st, 5, m->n);
         hl_db_bind_real_or_null(st, 6, m->sem);
         sqlite3_bind_text(st, 7, m->params_json, -1, SQLITE_STATIC);
+        if (m->version) sqlite3_bind_text(st, 8, m->version, -1, SQLITE_STATIC);
+        else sqlite3_bind_null(st, 8);
         if (sqlite3_step(st) != SQLITE_DONE) {
             hl_db_fail(s->db->h, "writing metrics", err, errlen);
             sqlite3_finalize(st);

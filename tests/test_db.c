@@ -196,7 +196,7 @@ static void test_sink(void) {
     if (!hl_check(hl_db_sink_new(db, run, &s, err, sizeof err) == HL_OK, "db_sink_new", "%s", err)) return;
     hl_sink k = hl_db_sink_iface(s);
     for (int step = 1; step <= 5; step++) k.curve(k.ctx, step, "train", "loss", 5.0 - step);
-    hl_metric m = {"mqar", "accuracy", 0.75, 100, 0.01, "{\"seq_len\":16}"};
+    hl_metric m = {"mqar", "accuracy", 0.75, 100, 0.01, "{\"seq_len\":16}", "mqar/1"};
     k.metric(k.ctx, &m);
     hl_measurement me = {.kind = "train_tokens_per_s", .batch = 8, .context = 16, .value = 1000,
                          .unit = "tokens/s", .repeats = 5, .spread = NAN};
@@ -222,7 +222,7 @@ static void test_sink(void) {
     hl_db_sink_free(s);
     hl_check(scalar(other, "SELECT count(*) FROM runs WHERE status='done' AND params=42 AND blas_core='SkylakeX'"
                            " AND ended_at IS NOT NULL AND wall_s = 1.5") == 1 &&
-             scalar(other, "SELECT count(*) FROM metrics WHERE value = 0.75 AND n = 100") == 1 &&
+             scalar(other, "SELECT count(*) FROM metrics WHERE value = 0.75 AND n = 100 AND version = 'mqar/1'") == 1 &&
              scalar(other, "SELECT count(*) FROM measurements WHERE spread IS NULL AND min IS NULL AND protocol IS NULL"
                            " AND dtype_bytes IS NULL AND warmup IS NULL") == 1,
              "db_finish_writes_result", "row/metrics/measurements wrong");
@@ -263,7 +263,7 @@ static void add_run(hl_db *db, const char *spec_hash, const char *final, double 
     hl_db_sink_new(db, run, &s, err, sizeof err);
     hl_sink k = hl_db_sink_iface(s);
     k.curve(k.ctx, 1, "train", "loss", 2.0);
-    hl_metric m = {"mqar", "accuracy", acc, 10, NAN, "{}"};
+    hl_metric m = {"mqar", "accuracy", acc, 10, NAN, "{}", "mqar/1"};
     k.metric(k.ctx, &m);
     hl_run_summary sum;
     memset(&sum, 0, sizeof sum);
@@ -356,7 +356,7 @@ static void attempt_points(hl_db *db, long long run, int n, double value, hl_db_
     if (hl_db_sink_new(db, run, &s, err, sizeof err)) { printf("sink: %s\n", err); *out = NULL; return; }
     hl_sink k = hl_db_sink_iface(s);
     for (int step = 1; step <= n; step++) k.curve(k.ctx, step, "train", "loss", value);
-    hl_metric m = {"mqar", "accuracy", value, 10, NAN, "{}"};
+    hl_metric m = {"mqar", "accuracy", value, 10, NAN, "{}", NULL};
     k.metric(k.ctx, &m);
     *out = s;
 }

@@ -67,7 +67,7 @@ static int evaluate(hl_model *m, const hl_ops *ops, hl_task *task, hl_task_batch
 static void report_eval(const hl_sink *sink, const char *task, const hl_task_report *r) {
     for (int i = 0; sink->metric && i < r->n_metrics; i++) {
         const hl_task_metric *tm = &r->metric[i];
-        hl_metric mt = {task, tm->name, tm->value, tm->n, tm->sem, r->params_json};
+        hl_metric mt = {task, tm->name, tm->value, tm->n, tm->sem, r->params_json, r->version};
         sink->metric(sink->ctx, &mt);
     }
 }
