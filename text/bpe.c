@@ -319,17 +319,7 @@ static int parse_merges(gpt2_tok *g, const char *path, char *buf, size_t len, co
 }
 
 // ---------------------------------------------------------------- encode
-// Class of the code point at text[p] (its byte length in *n).
-static const uint8_t *ascii_class(void) {
-    static uint8_t t[128];
-    static int ready;
-    if (!ready) {   // benign race: every thread writes the same values
-        for (int c = 0; c < 128; c++) t[c] = (uint8_t)hl_unicode_class((uint32_t)c);
-        ready = 1;
-    }
-    return t;
-}
-
+// Class of the code point at s[p] (its byte length in *n); ascii = hl_unicode_ascii.
 static inline int class_at(const unsigned char *s, size_t len, size_t p, int *n, const uint8_t *ascii) {
     if (s[p] < 0x80) { *n = 1; return ascii[s[p]]; }
     uint32_t cp;
@@ -471,7 +461,7 @@ static int bpe_piece(const gpt2_tok *g, bpe_work *w, const unsigned char *s, siz
 }
 
 static int cache_grow(bpe_work *w) {
-    size_t cap = w->mask ? (w->mask + 1) * 2 : 4096;
+    size_t cap = w->mask ? (w->mask + 1) * 2 : 256;
     struct cache_slot *ns = calloc(cap, sizeof *ns);
     if (!ns) return HL_EFAIL;
     for (size_t i = 0; w->mask && i <= w->mask; i++) {
@@ -528,7 +518,7 @@ static int gpt2_encode(const hl_tokenizer *t, const char *text, size_t len, hl_i
                        char *err, size_t errlen) {
     const gpt2_tok *g = (const gpt2_tok *)t;
     const unsigned char *s = (const unsigned char *)text;
-    const uint8_t *ascii = ascii_class();
+    const uint8_t *ascii = hl_unicode_ascii;
     bpe_work w = {0};
     int rc = HL_OK;
     for (size_t p = 0; p < len;) {

@@ -14,6 +14,7 @@ typedef struct { uint32_t lo, hi; uint8_t cls; } hl_unicode_range;   // [lo, hi]
 extern const char hl_unicode_version[];          // "14.0.0"
 extern const int hl_unicode_nranges;
 extern const hl_unicode_range hl_unicode_ranges[];
+extern const unsigned char hl_unicode_ascii[128];  // class of each ASCII code point
 
 // The class (HL_UC_*) of code point cp; HL_UC_OTHER outside the table.
 int hl_unicode_class(uint32_t cp);

@@ -48,6 +48,11 @@ def main():
     out.write('#include "text/unicode.h"\n\n')
     out.write('const char hl_unicode_version[] = "%s";\n' % unicodedata.unidata_version)
     out.write("const int hl_unicode_nranges = %d;\n" % len(ranges))
+    out.write("// [128] the class of each ASCII code point (the tokenizer's fast path).\n")
+    out.write("const unsigned char hl_unicode_ascii[128] = {")
+    for cp in range(128):
+        out.write(("\n    " if cp % 16 == 0 else " ") + "%d," % cls(cp))
+    out.write("\n};\n")
     out.write("// [hl_unicode_nranges], sorted, disjoint; code points not covered are HL_UC_OTHER.\n")
     out.write("const hl_unicode_range hl_unicode_ranges[] = {\n")
     names = {LETTER: "HL_UC_LETTER", NUMBER: "HL_UC_NUMBER", SPACE: "HL_UC_SPACE"}
