@@ -203,6 +203,30 @@ static void test_random_bytes(const hl_tokenizer *t, const char *what) {
     hl_check(bad == 0, name, "%d of 400 random byte strings do not round-trip", bad);
 }
 
+// The tokenizer is read-only after open: four threads encoding the same
+// corpus at once get the ids of a serial encode.
+static void test_threads(const hl_tokenizer *t, const char *data) {
+    char path[HL_DATA_PATH_LEN], err[HL_ERR_LEN], *text = NULL;
+    size_t len = 0;
+    if (!hl_check(hl_data_path(data, "corpus/tinyshakespeare.txt", NULL, path, sizeof path, err, sizeof err) == HL_OK &&
+                  hl_read_file(path, &text, &len, err, sizeof err) == HL_OK, "threads_read", "%s", err))
+        return;
+    hl_ids ref = {0};
+    hl_tokenizer_encode(t, text, len, &ref, err, sizeof err);
+    int bad = 0;
+    #pragma omp parallel for num_threads(4) reduction(+ : bad)
+    for (int k = 0; k < 4; k++) {
+        hl_ids ids = {0};
+        char e[HL_ERR_LEN];
+        bad += hl_tokenizer_encode(t, text, len, &ids, e, sizeof e) != HL_OK || ids.n != ref.n ||
+               memcmp(ids.v, ref.v, ref.n * sizeof *ref.v) != 0;
+        hl_ids_free(&ids);
+    }
+    hl_check(bad == 0 && ref.n == 338025, "gpt2_shared_by_threads", "%d of 4 threads got other ids", bad);
+    hl_ids_free(&ref);
+    free(text);
+}
+
 static void test_gpt2_basics(const hl_tokenizer *t, const char *data) {
     char enc[HL_DATA_PATH_LEN], bpe[HL_DATA_PATH_LEN], err[HL_ERR_LEN];
     char *a = NULL, *b = NULL, want[65];
@@ -331,6 +355,7 @@ int main(void) {
         test_gpt2_basics(t, data);
         test_fixtures(t, data);
         test_random_bytes(t, "gpt2");
+        test_threads(t, data);
         test_bad_files(data);
     }
     hl_tokenizer_free(t);
