@@ -37,6 +37,17 @@ if command -v python3 >/dev/null; then
   check data_list_json_parses python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert len(d)==21 and all(len(e['sha256'])==64 for e in d)" "$dir/list.json"
 fi
 
+# the data directory: --data-dir, then HYLAB_DATA, then $XDG_DATA_HOME/hylab, then ~/.local/share/hylab
+first() { "$@" 2>&1 | head -n 1; }
+MSG="got: $(first env HYLAB_DATA="$dir/env" "$HYLAB" data list --data-dir "$dir/opt")"
+check data_dir_option_first [ "$(first env HYLAB_DATA="$dir/env" "$HYLAB" data list --data-dir "$dir/opt")" = "data directory: $dir/opt" ]
+MSG="got: $(first env HYLAB_DATA="$dir/env" XDG_DATA_HOME="$dir/xdg" "$HYLAB" data list)"
+check data_dir_env_second [ "$(first env HYLAB_DATA="$dir/env" XDG_DATA_HOME="$dir/xdg" "$HYLAB" data list)" = "data directory: $dir/env" ]
+MSG="got: $(first env -u HYLAB_DATA XDG_DATA_HOME="$dir/xdg" "$HYLAB" data list)"
+check data_dir_xdg_third [ "$(first env -u HYLAB_DATA XDG_DATA_HOME="$dir/xdg" "$HYLAB" data list)" = "data directory: $dir/xdg/hylab" ]
+MSG="got: $(first env -u HYLAB_DATA -u XDG_DATA_HOME HOME="$dir/home" "$HYLAB" data list)"
+check data_dir_home_default [ "$(first env -u HYLAB_DATA -u XDG_DATA_HOME HOME="$dir/home" "$HYLAB" data list)" = "data directory: $dir/home/.local/share/hylab" ]
+
 # ---------------------------------------------------------------- verify
 expect data_verify_shared 0 'all 21 files present and good' "$HYLAB" data verify --data-dir "$D"
 expect data_verify_empty 1 'MISSING eval/piqa.jsonl (needed by piqa, commonsense)' "$HYLAB" data verify --data-dir "$dir/empty"
