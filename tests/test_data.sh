@@ -18,8 +18,7 @@ expect() {
   check "$n" sh -c '[ "$1" = "$2" ] && grep -q -- "$3" "$4"' sh "$rc" "$want" "$pat" "$dir/out"
 }
 D=${HYLAB_DATA:-}
-MSG="HYLAB_DATA is not set (the Makefile sets it to ../shared/data)"
-check data_dir_given [ -n "$D" ] || finish
+[ -n "$D" ] || { fail data_dir_given "HYLAB_DATA is not set (the Makefile sets it to ../shared/data)"; finish; }
 MSG="curl is not installed (hylab data fetch runs it; add curl to DEPS_PKGS)"
 check curl_present sh -c 'command -v curl >/dev/null'
 

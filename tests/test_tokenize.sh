@@ -15,8 +15,7 @@ expect() {
   check "$n" sh -c '[ "$1" = "$2" ] && grep -q -- "$3" "$4"' sh "$rc" "$want" "$pat" "$dir/err"
 }
 D=${HYLAB_DATA:-}
-MSG="HYLAB_DATA is not set (the Makefile sets it to ../shared/data)"
-check data_dir_given [ -n "$D" ] || finish
+[ -n "$D" ] || { fail data_dir_given "HYLAB_DATA is not set (the Makefile sets it to ../shared/data)"; finish; }
 
 printf "Hello world, I'm  here\n\n  they'LL 123 \342\200\231s" >"$dir/t.txt"
 "$HYLAB" tokenize --tokenizer gpt2 --data-dir "$D" "$dir/t.txt" >"$dir/ids"; rc=$?
@@ -67,4 +66,8 @@ printf '#version: 0.2\n\304\240 t\nnot a merge\n' >"$dir/d/tokenizers/gpt2/vocab
 expect tokenize_not_bpe 2 "$dir/d/tokenizers/gpt2/vocab.bpe: line 3: not BPE" "$HYLAB" tokenize --tokenizer gpt2 --data-dir "$dir/d" "$dir/t.txt"
 rm "$dir/d/tokenizers/gpt2/vocab.bpe"
 expect tokenize_missing_vocab 2 "vocab.bpe: missing (needed by the gpt2 tokenizer; run \`hylab data fetch" "$HYLAB" tokenize --tokenizer gpt2 --data-dir "$dir/d" "$dir/t.txt"
+expect tokenize_missing_input_file 2 "$dir/none.txt: cannot open (No such file or directory)" "$HYLAB" tokenize --tokenizer gpt2 --data-dir "$D" "$dir/none.txt"
+"$HYLAB" tokenize --help >"$dir/help" 2>&1; rc=$?
+MSG="exit $rc"
+check tokenize_help sh -c "[ $rc = 0 ] && grep -q 'usage: hylab tokenize' '$dir/help'"
 finish

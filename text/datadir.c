@@ -41,8 +41,8 @@ int hl_data_path(const char *data_dir, const char *rel, const char *task,
                            "%s: missing (needed by %s; run `hylab data fetch --data-dir %s %s`, or give --data-dir / HYLAB_DATA)",
                            out, task, data_dir, rel);
         return hl_fail(err, errlen, HL_EBADINPUT,
-                       "%s: missing (needed by %s; run `hylab data fetch --data-dir %s`, or give --data-dir / HYLAB_DATA)",
-                       out, task, data_dir);
+                       "%s: missing (needed by %s; not in hylab's data manifest, so `hylab data fetch` cannot get it:"
+                       " check the path, --data-dir or HYLAB_DATA)", out, task);
     }
     if (!S_ISREG(st.st_mode))
         return hl_fail(err, errlen, HL_EBADINPUT, "%s: not a regular file (needed by %s)", out, task);

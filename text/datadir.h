@@ -40,9 +40,12 @@ extern const hl_data_entry hl_data_manifest[];   // terminated by a NULL path
 const hl_data_entry *hl_data_find(const char *rel_path);   // NULL: not in the manifest
 
 // The path of data file `rel` (relative to data_dir; an absolute rel is
-// taken as is) in out, checked to be a readable regular file. On a missing
-// file: HL_EBADINPUT with "FILE: missing (needed by TASK; run `hylab data
-// fetch --data-dir DIR`, or give --data-dir / HYLAB_DATA)".
+// taken as is) in out, checked to be a readable regular file. task names
+// the reader in messages (NULL or "": the manifest's needed_by). On a
+// missing manifest file: HL_EBADINPUT with "DIR/REL: missing (needed by
+// TASK; run `hylab data fetch --data-dir DIR REL`, or give --data-dir /
+// HYLAB_DATA)"; a missing file the manifest does not list (a user's corpus)
+// says fetch cannot get it; "not a regular file" / "cannot read" otherwise.
 int hl_data_path(const char *data_dir, const char *rel, const char *task,
                  char *out, size_t n, char *err, size_t errlen);
 
@@ -54,7 +57,9 @@ enum { HL_DATA_GOOD, HL_DATA_MISSING, HL_DATA_WRONG_SIZE, HL_DATA_WRONG_SHA };
 int hl_data_check(const char *path, const hl_data_entry *e, int full, int64_t *size, char *sha);
 
 // Reads the whole file `path` ("-": standard input) into a malloc'd buffer
-// *out (NUL-terminated; *len bytes, the NUL not counted). HL_EBADINPUT
+// *out (NUL-terminated; *len bytes, the NUL not counted). Any bytes, NUL
+// included, and no size limit (unlike core/json_util.h's hl_read_text_file,
+// which is for text inputs): corpora and tokenised text. HL_EBADINPUT
 // "PATH: cannot open (reason)" / "PATH: read error"; HL_EFAIL out of memory.
 int hl_read_file(const char *path, char **out, size_t *len, char *err, size_t errlen);
 
