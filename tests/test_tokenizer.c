@@ -39,10 +39,16 @@ static void first_diff(const hl_tokenizer *t, const int32_t *got, size_t ngot, c
     size_t i = 0;
     while (i < ngot && i < nwant && got[i] == want[i]) i++;
     if (i == ngot && i == nwant) { out[0] = 0; return; }
-    size_t k = 0;
-    const char *b = i < ngot ? hl_tokenizer_token_bytes(t, got[i], &k) : "";
-    snprintf(out, n, "first difference at id %zu: got %d ('%.*s'), want %d (of %zu / %zu ids)", i,
-             i < ngot ? (int)got[i] : -1, (int)k, b ? b : "", i < nwant ? (int)want[i] : -1, ngot, nwant);
+    size_t k = 0, e = 0;
+    const char *b = i < ngot ? hl_tokenizer_token_bytes(t, got[i], &k) : NULL;
+    char shown[64];   // the token's bytes, escaped
+    for (size_t j = 0; b && j < k && e + 5 < sizeof shown; j++) {
+        unsigned char c = (unsigned char)b[j];
+        e += (size_t)snprintf(shown + e, sizeof shown - e, c >= 0x20 && c < 0x7f ? "%c" : "\\x%02x", c);
+    }
+    shown[e] = 0;
+    snprintf(out, n, "first difference at id %zu: got %d ('%s'), want %d (of %zu / %zu ids)", i,
+             i < ngot ? (int)got[i] : -1, shown, i < nwant ? (int)want[i] : -1, ngot, nwant);
 }
 
 static void test_byte(void) {
