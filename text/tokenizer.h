@@ -6,6 +6,7 @@
 //           over Unicode code points, each piece's UTF-8 bytes mapped through
 //           the byte-to-unicode table, then merges applied lowest rank first.
 //           ids equal Hugging Face `tokenizers`' GPT-2 (tests/test_tokenizer.c).
+//           Letter/number/space classes: Unicode 14.0.0 (text/unicode.h).
 //           eos = "<|endoftext|>" = 50256 (never produced by encode: the
 //           text "<|endoftext|>" is encoded as ordinary characters).
 //   "byte"  one id per UTF-8 byte (256 ids), no file; eos = none (-1).
