@@ -41,7 +41,8 @@ TEST_SCRIPTS := $(sort $(wildcard tests/test_*.sh))
 BENCH_SRCS:= $(sort $(wildcard tests/bench_*.c))
 BENCH_BINS:= $(BENCH_SRCS:tests/%.c=$(BUILD)/tests/%)
 HEADERS   := $(foreach d,$(SRC_DIRS) tests,$(wildcard $(d)/*.h))
-DEPS_PKGS := libopenblas-dev libopenblas-openmp-dev libcjson-dev libsqlite3-dev gnuplot-nox sqlite3 python3-numpy
+DEPS_PKGS := libopenblas-dev libopenblas-openmp-dev libcjson-dev libsqlite3-dev gnuplot-nox sqlite3 python3-numpy \
+             curl python3-venv
 # The independent numpy reference forward (tests/ref/ref_forward.py) runs under
 # Debian's interpreter, where Debian's python3-numpy is installed: a python3
 # earlier on PATH (pyenv, conda) may lack numpy. A missing reference is a
@@ -79,7 +80,12 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libhylab.a $(HEADERS)
 test: check-test-deps $(HYLAB_BIN) $(TEST_BINS)
 	@HYLAB=./$(HYLAB_BIN) BUILD=$(BUILD) HYLAB_PYTHON=$(HYLAB_PYTHON) sh tests/run_tests.sh $(TEST_BINS) $(TEST_SCRIPTS)
 
-bench: check-deps $(HYLAB_BIN) $(BENCH_BINS)
+# The tokenizer benchmark times Hugging Face `tokenizers` (PyPI) in the same
+# run: a venv made once (needs the network the first time).
+$(BUILD)/venv-bench/bin/python:
+	sh tests/tokenizer/make_venv.sh $(BUILD)
+
+bench: check-deps $(HYLAB_BIN) $(BENCH_BINS) $(BUILD)/venv-bench/bin/python
 	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
 
 # Installs missing Debian packages (root: apt-get; otherwise says what to run).
