@@ -1,0 +1,47 @@
+// eval_gen.h: what the generation families (tasks/eval_gen.c "generation",
+// tasks/eval_squad.c "squad", tasks/niah.c "niah") share: the per-item
+// scores of a generation against its gold answers (tasks/text_norm.h) and
+// the prompt fields of a sample record.
+#ifndef HYLAB_EVAL_GEN_H
+#define HYLAB_EVAL_GEN_H
+
+#include <stddef.h>
+#include "tasks/eval.h"
+
+// Per-item scores, indexed by item; an item not scored holds NAN.
+typedef struct {
+    long n;               // items
+    double *contains;     // (n) 0 or 1
+    double *exact;        // (n) 0 or 1
+    double *f1;           // (n) in [0, 1]
+} hl_gen_scores;
+
+// Allocates n items, all NAN. HL_OK or HL_EFAIL (memory).
+int hl_gen_scores_init(hl_gen_scores *s, long n, char *err, size_t errlen);
+void hl_gen_scores_free(hl_gen_scores *s);
+
+// Scores item i's generation against golds[0..n_gold) (contains, exact_match,
+// f1: each the maximum over the golds) and, when sample is not NULL, adds
+// "generation", "answers", "contains", "exact_match", "f1" to it.
+// HL_EFAIL (memory).
+int hl_gen_score(hl_gen_scores *s, long i, const char *generation, const char *const *golds,
+                 int n_gold, cJSON *sample, char *err, size_t errlen);
+
+// Adds contains, exact_match and f1 (in that order: contains is the
+// headline) over the items scored whose keep[i] is nonzero (keep NULL: all)
+// to r, each with params_json (NULL: "{}"). Means of 0/1 and F1 in [0, 1];
+// sem: the standard error of the mean (NAN below 2 items). An empty
+// selection adds nothing.
+int hl_gen_report(const hl_gen_scores *s, const unsigned char *keep, const char *params_json,
+                  hl_eval_report *r, char *err, size_t errlen);
+
+// Adds the prompt to a sample: "prompt_tail" (its last <= 200 bytes, cut
+// at a UTF-8 character boundary), "prompt_bytes" and "prompt_tokens".
+// HL_EFAIL (memory).
+int hl_gen_sample_prompt(cJSON *sample, const char *prompt, int n_tokens, char *err, size_t errlen);
+
+// s as a JSON string literal (quoted, escaped) in out; a literal longer
+// than n - 1 bytes becomes "(too long)". HL_OK or HL_EFAIL (memory).
+int hl_gen_json_string(const char *s, char *out, size_t n);
+
+#endif
