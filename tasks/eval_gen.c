@@ -158,7 +158,7 @@ static int read_item(const hl_jsonl *r, const cJSON *o, gen_item *it, int *has_l
     const char *one = NULL;
     if (arr) rc = hl_jsonl_strings(r, o, "answers", 1, &arr, &n, err, errlen);
     else if (!cJSON_GetObjectItemCaseSensitive(o, "answer"))
-        return hl_jsonl_fail(r, err, errlen, "key \"answer\" (or \"answers\"): missing");
+        return hl_jsonl_fail(r, err, errlen, "missing key \"answer\" (or \"answers\")");
     else rc = hl_jsonl_string(r, o, "answer", &one, err, errlen);
     if (rc) return rc;
     it->location = -1;
@@ -212,12 +212,12 @@ static int gen_open(const hl_eval_config *cfg, const hl_tokenizer *tok, const ch
             t->items = p;
         }
         memset(&t->items[t->n], 0, sizeof t->items[t->n]);
-        int loc;
+        int loc = 0;
         rc = read_item(&r, o, &t->items[t->n++], &loc, err, errlen);
         cJSON_Delete(o);
         if (rc) break;
         all_loc &= loc; any_loc |= loc;
-        if (any_loc && !all_loc) { rc = hl_jsonl_fail(&r, err, errlen, "key \"answer_location\": missing (earlier lines have it)"); break; }
+        if (any_loc && !all_loc) { rc = hl_jsonl_fail(&r, err, errlen, "missing key \"answer_location\" (earlier lines have it)"); break; }
     }
     hl_jsonl_close(&r);
     if (rc) goto fail;

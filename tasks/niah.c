@@ -177,7 +177,7 @@ static void make_draw(const hl_niah *g, int length, int depth, int sample, draw 
     for (int k = 0; k < n_keys; k++)
         snprintf(keytext[k], sizeof keytext[k], "%s-%s", ADJ[key[k] / N_NOUN], NOUN[key[k] % N_NOUN]);
     for (int j = 0; j < g->n_needles; j++) {
-        snprintf(d->needle[j], sizeof d->needle[j], "One of the special magic %s for %s is: %s.", kind,
+        snprintf(d->needle[j], sizeof d->needle[j], "One of the special magic %s for %.39s is: %.39s.", kind,
                  keytext[g->multivalue ? 0 : j], value[j]);
         d->frac[j] = j == 0 ? depth / 100.0 : (double)(hl_splitmix64(&st) >> 11) * (1.0 / 9007199254740992.0);
     }
@@ -497,17 +497,22 @@ static void ints_json(char *out, size_t n, const int *v, int k) {
 static int niah_report(const hl_eval_task *base, hl_eval_report *r, char *err, size_t errlen) {
     const niah_task *t = (const niah_task *)base;
     const hl_eval_config *c = &base->cfg;
-    char hay[200], lens[200], deps[200], params[512];
+    char hay[200], lens[400], deps[200], params[512];
     if (hl_gen_json_string(c->haystack, hay, sizeof hay)) return hl_fail(err, errlen, HL_EFAIL, "niah: out of memory");
     ints_json(lens, sizeof lens, c->lengths, c->n_lengths);
     ints_json(deps, sizeof deps, c->depths, c->n_depths);
     double mean, sem; long n; int gap;
     cell_stats(t, 0, t->n, &mean, &sem, &n, &gap);
     if (n == 0) return HL_OK;
-    snprintf(params, sizeof params,
-             "{\"needle\":\"%s\",\"haystack\":%s,\"value_kind\":\"%s\",\"lengths\":%s,\"depths\":%s,\"samples\":%d}",
-             c->needle, hay, c->value_kind, lens, deps, c->samples);
-    if (hl_eval_report_add(r, "string_match_all", mean, n, sem, params))
+    char big[1024];
+    int w = snprintf(big, sizeof big,
+                     "{\"needle\":\"%s\",\"haystack\":%s,\"value_kind\":\"%s\",\"lengths\":%s,\"depths\":%s,\"samples\":%d}",
+                     c->needle, hay, c->value_kind, lens, deps, c->samples);
+    if (w < 0 || (size_t)w >= sizeof params)   // a long grid: its sizes instead of its values
+        snprintf(big, sizeof big,
+                 "{\"needle\":\"%s\",\"haystack\":%s,\"value_kind\":\"%s\",\"n_lengths\":%d,\"n_depths\":%d,\"samples\":%d}",
+                 c->needle, hay, c->value_kind, c->n_lengths, c->n_depths, c->samples);
+    if (hl_eval_report_add(r, "string_match_all", mean, n, sem, big))
         return hl_fail(err, errlen, HL_EFAIL, "niah: out of memory");
     for (int li = 0; li < c->n_lengths; li++)
         for (int di = 0; di < c->n_depths; di++) {
