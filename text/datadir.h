@@ -43,4 +43,9 @@ const hl_data_entry *hl_data_find(const char *rel_path);   // NULL: not in the m
 int hl_data_path(const char *data_dir, const char *rel, const char *task,
                  char *out, size_t n, char *err, size_t errlen);
 
+// Reads the whole file `path` ("-": standard input) into a malloc'd buffer
+// *out (NUL-terminated; *len bytes, the NUL not counted). HL_EBADINPUT
+// "PATH: cannot open (reason)" / "PATH: read error"; HL_EFAIL out of memory.
+int hl_read_file(const char *path, char **out, size_t *len, char *err, size_t errlen);
+
 #endif

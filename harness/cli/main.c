@@ -21,6 +21,7 @@ static const command commands[] = {
     {"query", cmd_query, "query --db FILE [--csv|--json] \"SQL\""},
     {"report", cmd_report, "report --db FILE plots/NAME.json --out DIR"},
     {"db", cmd_db, "db merge OUT.db IN.db..."},
+    {"tokenize", cmd_tokenize, "tokenize --tokenizer NAME [--data-dir D] [--decode] FILE|-"},
     {"check", cmd_check, "check --db NEW --baseline OLD [--metric M]... [--tolerance X]"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
