@@ -55,6 +55,13 @@ void hl_gen_scores_free(hl_gen_scores *s) {
     memset(s, 0, sizeof *s);
 }
 
+int hl_gen_sample_text(cJSON *sample, const char *key, const char *text) {
+    char *t = hl_utf8_sanitize(text);
+    int ok = t && cJSON_AddStringToObject(sample, key, t);
+    free(t);
+    return ok ? HL_OK : HL_EFAIL;
+}
+
 int hl_gen_score(hl_gen_scores *s, long i, const char *generation, const char *const *golds,
                  int n_gold, cJSON *sample, char *err, size_t errlen) {
     if (i < 0 || i >= s->n) return hl_fail(err, errlen, HL_EFAIL, "generation: item %ld outside [0, %ld)", i, s->n);
@@ -64,8 +71,12 @@ int hl_gen_score(hl_gen_scores *s, long i, const char *generation, const char *c
     s->contains[i] = c; s->exact[i] = e; s->f1[i] = f;
     if (!sample) return HL_OK;
     cJSON *ans = cJSON_AddArrayToObject(sample, "answers");
-    for (int k = 0; ans && k < n_gold; k++) cJSON_AddItemToArray(ans, cJSON_CreateString(golds[k]));
-    if (!ans || !cJSON_AddStringToObject(sample, "generation", generation) ||
+    for (int k = 0; ans && k < n_gold; k++) {
+        char *g = hl_utf8_sanitize(golds[k]);
+        if (!g || !cJSON_AddItemToArray(ans, cJSON_CreateString(g))) ans = NULL;
+        free(g);
+    }
+    if (!ans || hl_gen_sample_text(sample, "generation", generation) ||
         !cJSON_AddNumberToObject(sample, "contains", c) || !cJSON_AddNumberToObject(sample, "exact_match", e) ||
         !cJSON_AddNumberToObject(sample, "f1", f))
         return hl_fail(err, errlen, HL_EFAIL, "generation: out of memory");
@@ -97,7 +108,7 @@ int hl_gen_report(const hl_gen_scores *s, const unsigned char *keep, const char 
 int hl_gen_sample_prompt(cJSON *sample, const char *prompt, int n_tokens, char *err, size_t errlen) {
     size_t n = strlen(prompt), from = n > 200 ? n - 200 : 0;
     while (from < n && ((unsigned char)prompt[from] & 0xC0) == 0x80) from++;   // not inside a character
-    if (!cJSON_AddStringToObject(sample, "prompt_tail", prompt + from) ||
+    if (hl_gen_sample_text(sample, "prompt_tail", prompt + from) ||
         !cJSON_AddNumberToObject(sample, "prompt_bytes", (double)n) ||
         !cJSON_AddNumberToObject(sample, "prompt_tokens", n_tokens))
         return hl_fail(err, errlen, HL_EFAIL, "generation: out of memory");

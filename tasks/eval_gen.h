@@ -21,8 +21,9 @@ int hl_gen_scores_init(hl_gen_scores *s, long n, char *err, size_t errlen);
 void hl_gen_scores_free(hl_gen_scores *s);
 
 // Scores item i's generation against golds[0..n_gold) (contains, exact_match,
-// f1: each the maximum over the golds) and, when sample is not NULL, adds
-// "generation", "answers", "contains", "exact_match", "f1" to it.
+// f1: each the maximum over the golds, scored on the generation's bytes as
+// they are) and, when sample is not NULL, adds "generation", "answers"
+// (ill-formed UTF-8 shown as U+FFFD), "contains", "exact_match", "f1".
 // HL_EFAIL (memory).
 int hl_gen_score(hl_gen_scores *s, long i, const char *generation, const char *const *golds,
                  int n_gold, cJSON *sample, char *err, size_t errlen);
@@ -34,6 +35,10 @@ int hl_gen_score(hl_gen_scores *s, long i, const char *generation, const char *c
 // selection adds nothing.
 int hl_gen_report(const hl_gen_scores *s, const unsigned char *keep, const char *params_json,
                   hl_eval_report *r, char *err, size_t errlen);
+
+// Adds text to a sample under key, ill-formed UTF-8 replaced by U+FFFD
+// (tasks/text_norm.h hl_utf8_sanitize). HL_OK or HL_EFAIL (memory).
+int hl_gen_sample_text(cJSON *sample, const char *key, const char *text);
 
 // Adds the prompt to a sample: "prompt_tail" (its last <= 200 bytes, cut
 // at a UTF-8 character boundary), "prompt_bytes" and "prompt_tokens".

@@ -371,11 +371,18 @@ int hl_niah_open(const hl_eval_config *cfg, const hl_tokenizer *tok, const char 
             rc = hl_fail(err, errlen, HL_EBADINPUT, "%s: depths[%d]: %d is outside [0, 100]", T, i, c->depths[i]);
             goto fail;
         }
-    for (int i = 0; i < c->n_lengths; i++)
+    for (int i = 0; i < c->n_lengths; i++) {
         if (c->lengths[i] < 1) {
             rc = hl_fail(err, errlen, HL_EBADINPUT, "%s: lengths[%d]: must be >= 1 (got %d)", T, i, c->lengths[i]);
             goto fail;
         }
+        if (c->max_length > 0 && c->lengths[i] > c->max_length) {
+            rc = hl_fail(err, errlen, HL_EBADINPUT,
+                         "%s: lengths[%d]: %d is more than max_length %d (the haystack would be cut from the left)",
+                         T, i, c->lengths[i], c->max_length);
+            goto fail;
+        }
+    }
     if (strcmp(c->haystack, "noise")) {
         char path[HL_DATA_PATH_LEN];
         size_t len;
@@ -466,7 +473,7 @@ static int niah_score(hl_eval_task *base, long i, const hl_eval_item *item, cons
     cJSON *ans = cJSON_AddArrayToObject(sample, "answers");
     for (int k = 0; ans && k < it->n_answers; k++) cJSON_AddItemToArray(ans, cJSON_CreateString(it->answer[k]));
     if (!ans || hl_gen_sample_prompt(sample, it->prompt, it->n_ids, err, errlen) ||
-        !cJSON_AddStringToObject(sample, "generation", gen) ||
+        hl_gen_sample_text(sample, "generation", gen) ||
         !cJSON_AddNumberToObject(sample, "string_match_all", t->score[i]) ||
         !cJSON_AddNumberToObject(sample, "length", it->length) || !cJSON_AddNumberToObject(sample, "depth", it->depth) ||
         !cJSON_AddNumberToObject(sample, "sample", it->sample) || !cJSON_AddNumberToObject(sample, "gap", it->gap))

@@ -70,7 +70,8 @@ typedef struct {
 // Checks cfg's niah settings and reads the haystack source. Defaults: needle
 // "single", haystack "noise", value_kind "numbers", lengths {cfg->max_length}
 // (an error when that is 0 too), depths {0, 25, 50, 75, 100}, samples 4,
-// max_new_tokens 128. HL_EBADINPUT naming the setting ("TASK: depths[1]: 120
+// max_new_tokens 128. With cfg->max_length > 0 (the harness's context) a
+// length above it is an error (its haystack would be cut). HL_EBADINPUT naming the setting ("TASK: depths[1]: 120
 // is outside [0, 100]", "TASK: lengths[0]: 40 tokens cannot hold the prompt
 // template and 128 new tokens (needs at least 95)") or the corpus file
 // (missing: text/datadir.h's message; empty).

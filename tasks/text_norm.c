@@ -247,6 +247,37 @@ double hl_contains_max(const char *pred, const char *const *golds, int n) {
     return best;
 }
 
+char *hl_utf8_sanitize(const char *s) {
+    size_t n = strlen(s), k = 0;
+    char *out = malloc(3 * n + 1);   // each bad byte at most 3 bytes of U+FFFD
+    if (!out) return NULL;
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        unsigned c = u[i];
+        int need = c < 0x80 ? 0 : c >= 0xC2 && c <= 0xDF ? 1 : c >= 0xE0 && c <= 0xEF ? 2 : c >= 0xF0 && c <= 0xF4 ? 3 : -1;
+        if (need == 0) { out[k++] = (char)c; i++; continue; }
+        size_t j = 1;   // continuation bytes that still make a valid prefix
+        if (need > 0) {
+            unsigned lo = 0x80, hi = 0xBF;   // the second byte's range (Unicode table 3-7)
+            if (c == 0xE0) lo = 0xA0;
+            else if (c == 0xED) hi = 0x9F;
+            else if (c == 0xF0) lo = 0x90;
+            else if (c == 0xF4) hi = 0x8F;
+            while ((int)j <= need && i + j < n) {
+                unsigned b = u[i + j];
+                if (j == 1 ? (b < lo || b > hi) : (b & 0xC0) != 0x80) break;
+                j++;
+            }
+            if ((int)j == need + 1) { memcpy(out + k, s + i, j); k += j; i += j; continue; }
+        }
+        memcpy(out + k, "\xEF\xBF\xBD", 3);   // U+FFFD for the maximal subpart s[i..i+j)
+        k += 3;
+        i += j;
+    }
+    out[k] = 0;
+    return out;
+}
+
 void hl_mean_sem(const double *x, long n, double *mean, double *sem) {
     double s = 0;
     for (long i = 0; i < n; i++) s += x[i];

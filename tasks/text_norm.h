@@ -51,6 +51,12 @@ double hl_contains_max(const char *pred, const char *const *golds, int n);
 // The lower case of s (same rules) as a malloc'd string (NULL: out of memory).
 char *hl_text_lower(const char *s);
 
+// s with every ill-formed UTF-8 subsequence replaced by U+FFFD, one per
+// maximal subpart (Unicode's recommended practice, as Python's
+// bytes.decode("utf-8", "replace")), as a malloc'd string (NULL: memory):
+// sample records hold valid UTF-8 JSON whatever bytes a model generated.
+char *hl_utf8_sanitize(const char *s);
+
 // Mean and standard error of the mean (sample standard deviation, n - 1,
 // over sqrt(n): lm-evaluation-harness's mean_stderr) of x[0..n); *sem is
 // NAN for n < 2, *mean NAN for n = 0.

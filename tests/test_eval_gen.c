@@ -1,6 +1,7 @@
 // test_eval_gen.c: the generation side of evaluation.
 //   - SQuAD v1.1 normalisation, exact match and F1 against the official
-//     script's results (tests/eval_gen/squad_norm.py prints them), contains;
+//     script's results (tests/eval_gen/squad_norm.py prints them), contains,
+//     and the UTF-8 repair of sample text against Python's;
 //   - family "generation": JSONL items (answer / answers / answer_location),
 //     its scores and report (per answer_location for the key-value files),
 //     the shared longctx file, and bad input naming file and line;
@@ -81,6 +82,42 @@ static void test_norm(void) {
     hl_check(m == 0.75 && fabs(s - 0.25) < 1e-12, "mean_sem", "mean %g sem %g (want 0.75, 0.25)", m, s);
     hl_mean_sem(x, 1, &m, &s);
     hl_check(m == 1 && isnan(s), "mean_sem_one_item", "sem %g", s);
+}
+
+
+// (bytes, Python's bytes.decode("utf-8", "replace")) in hex (tests/eval_gen/squad_norm.py).
+static const struct { const char *in, *out; } UTF8[] = {
+    {"6f6b", "6f6b"},
+    {"e282", "efbfbd"},
+    {"e28241", "efbfbd41"},
+    {"c0af", "efbfbdefbfbd"},
+    {"eda080", "efbfbdefbfbdefbfbd"},
+    {"f09f98", "efbfbd"},
+    {"f09f9880", "f09f9880"},
+    {"f4908080", "efbfbdefbfbdefbfbdefbfbd"},
+    {"8080", "efbfbdefbfbd"},
+    {"61ff62", "61efbfbd62"},
+    {"e080af", "efbfbdefbfbdefbfbd"},
+    {"e0a0", "efbfbd"},
+    {"636166c3a9c3", "636166c3a9efbfbd"},
+};
+
+static char *unhex(const char *h) {
+    size_t n = strlen(h) / 2;
+    char *o = malloc(n + 1);
+    for (size_t i = 0; i < n; i++) { unsigned v; sscanf(h + 2 * i, "%2x", &v); o[i] = (char)v; }
+    o[n] = 0;
+    return o;
+}
+
+static void test_utf8(void) {
+    int n = (int)(sizeof UTF8 / sizeof UTF8[0]);
+    for (int i = 0; i < n; i++) {
+        char *in = unhex(UTF8[i].in), *want = unhex(UTF8[i].out), *got = hl_utf8_sanitize(in), name[64];
+        snprintf(name, sizeof name, "utf8_sanitize_%s", UTF8[i].in);
+        hl_check(got && !strcmp(got, want), name, "differs from Python's decode(errors=\"replace\")");
+        free(in); free(want); free(got);
+    }
 }
 
 // ---------------------------------------------------------------- generation family
@@ -452,6 +489,7 @@ static void test_generate(const hl_tokenizer *tok) {
 
 int main(void) {
     test_norm();
+    test_utf8();
     char err[HL_ERR_LEN] = "";
     hl_tokenizer *tok = NULL;
     if (!hl_check(hl_tokenizer_open("byte", NULL, &tok, err, sizeof err) == HL_OK, "byte_tokenizer", "%s", err))

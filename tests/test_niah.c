@@ -334,6 +334,9 @@ static void test_bad(const hl_tokenizer *tok) {
     snprintf(d.haystack, sizeof d.haystack, "%s", path);
     expect_bad("bad_empty_corpus", d, tok, "empty haystack corpus");
     unlink(path);
+    d = c;
+    d.max_length = 499;
+    expect_bad("bad_length_above_max_length", d, tok, "lengths[0]: 500 is more than max_length 499");
     // lengths default to max_length
     d = c;
     d.n_lengths = 0; d.max_length = 900;

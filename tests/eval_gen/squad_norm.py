@@ -63,3 +63,9 @@ CASES = [
 
 for p, g in CASES:
     print(json.dumps([p, g, normalize_answer(p), float(exact_match_score(p, g)), f1_score(p, g)]))
+
+# tests/test_eval_gen.c's UTF8 table: bytes -> Python's decode("utf-8", "replace"), as hex
+UTF8 = [b"ok", b"\xe2\x82", b"\xe2\x82A", b"\xc0\xaf", b"\xed\xa0\x80", b"\xf0\x9f\x98", b"\xf0\x9f\x98\x80",
+        b"\xf4\x90\x80\x80", b"\x80\x80", b"a\xffb", b"\xe0\x80\xaf", b"\xe0\xa0", b"caf\xc3\xa9\xc3"]
+for b in UTF8:
+    print(b.hex(), b.decode("utf-8", "replace").encode().hex())
