@@ -63,7 +63,7 @@ int hl_gen_sample_text(cJSON *sample, const char *key, const char *text) {
 }
 
 int hl_gen_score(hl_gen_scores *s, long i, const char *generation, const char *const *golds,
-                 int n_gold, cJSON *sample, char *err, size_t errlen) {
+                 int n_gold, const char *prompt, int n_prompt_tokens, cJSON *sample, char *err, size_t errlen) {
     if (i < 0 || i >= s->n) return hl_fail(err, errlen, HL_EFAIL, "generation: item %ld outside [0, %ld)", i, s->n);
     double c = hl_contains_max(generation, golds, n_gold), e = hl_squad_exact_max(generation, golds, n_gold),
            f = hl_squad_f1_max(generation, golds, n_gold);
@@ -80,7 +80,16 @@ int hl_gen_score(hl_gen_scores *s, long i, const char *generation, const char *c
         !cJSON_AddNumberToObject(sample, "contains", c) || !cJSON_AddNumberToObject(sample, "exact_match", e) ||
         !cJSON_AddNumberToObject(sample, "f1", f))
         return hl_fail(err, errlen, HL_EFAIL, "generation: out of memory");
-    return HL_OK;
+    return hl_gen_sample_prompt(sample, prompt, n_prompt_tokens, err, errlen);
+}
+
+void hl_gen_request(hl_eval_item *out, const hl_ids *ids, const hl_eval_config *cfg) {
+    memset(out, 0, sizeof *out);
+    out->kind = HL_EVAL_GENERATE;
+    out->prompt = ids->v;
+    out->n_prompt = (int)ids->n;
+    out->max_new = cfg->max_new_tokens;
+    out->stop = cfg->stop[0] ? cfg->stop : NULL;
 }
 
 int hl_gen_report(const hl_gen_scores *s, const unsigned char *keep, const char *params_json,
@@ -254,14 +263,8 @@ static int gen_item_req(hl_eval_task *base, long i, hl_eval_item *out, char *err
     t->prompt.n = 0;
     const char *ctx = t->items[i].context;
     int rc = hl_tokenizer_encode(base->tok, ctx, strlen(ctx), &t->prompt, err, errlen);
-    if (rc) return rc;
-    memset(out, 0, sizeof *out);
-    out->kind = HL_EVAL_GENERATE;
-    out->prompt = t->prompt.v;
-    out->n_prompt = (int)t->prompt.n;
-    out->max_new = base->cfg.max_new_tokens;
-    out->stop = base->cfg.stop;
-    return HL_OK;
+    if (!rc) hl_gen_request(out, &t->prompt, &base->cfg);
+    return rc;
 }
 
 static int gen_score(hl_eval_task *base, long i, const hl_eval_item *item, const hl_eval_answer *a,
@@ -269,10 +272,8 @@ static int gen_score(hl_eval_task *base, long i, const hl_eval_item *item, const
     gen_task *t = (gen_task *)base;
     const gen_item *it = &t->items[i];
     int rc = hl_gen_score(&t->sc, i, a->text ? a->text : "", (const char *const *)it->answers, it->n_answers,
-                          sample, err, errlen);
-    if (rc || !sample) return rc;
-    rc = hl_gen_sample_prompt(sample, it->context, item->n_prompt, err, errlen);
-    if (!rc && it->location >= 0 && !cJSON_AddNumberToObject(sample, "answer_location", it->location))
+                          it->context, item->n_prompt, sample, err, errlen);
+    if (!rc && sample && it->location >= 0 && !cJSON_AddNumberToObject(sample, "answer_location", it->location))
         rc = hl_fail(err, errlen, HL_EFAIL, "generation: out of memory");
     return rc;
 }

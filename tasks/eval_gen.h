@@ -23,10 +23,14 @@ void hl_gen_scores_free(hl_gen_scores *s);
 // Scores item i's generation against golds[0..n_gold) (contains, exact_match,
 // f1: each the maximum over the golds, scored on the generation's bytes as
 // they are) and, when sample is not NULL, adds "generation", "answers"
-// (ill-formed UTF-8 shown as U+FFFD), "contains", "exact_match", "f1".
-// HL_EFAIL (memory).
+// (ill-formed UTF-8 shown as U+FFFD), "contains", "exact_match", "f1" and
+// the prompt's fields (hl_gen_sample_prompt). HL_EFAIL (memory).
 int hl_gen_score(hl_gen_scores *s, long i, const char *generation, const char *const *golds,
-                 int n_gold, cJSON *sample, char *err, size_t errlen);
+                 int n_gold, const char *prompt, int n_prompt_tokens, cJSON *sample, char *err, size_t errlen);
+
+// Fills a generation request for the prompt ids with cfg's max_new_tokens
+// and stop (cfg->stop "": none).
+void hl_gen_request(hl_eval_item *out, const hl_ids *ids, const hl_eval_config *cfg);
 
 // Adds contains, exact_match and f1 (in that order: contains is the
 // headline) over the items scored whose keep[i] is nonzero (keep NULL: all)

@@ -249,12 +249,7 @@ static int squad_item_req(hl_eval_task *base, long i, hl_eval_item *out, char *e
     rc = hl_tokenizer_encode(base->tok, t->prompt, strlen(t->prompt), &t->ids, err, errlen);
     if (rc) return rc;
     t->cached_para = it->para;
-    memset(out, 0, sizeof *out);
-    out->kind = HL_EVAL_GENERATE;
-    out->prompt = t->ids.v;
-    out->n_prompt = (int)t->ids.n;
-    out->max_new = base->cfg.max_new_tokens;
-    out->stop = base->cfg.stop;
+    hl_gen_request(out, &t->ids, &base->cfg);
     return HL_OK;
 }
 
@@ -262,12 +257,10 @@ static int squad_score(hl_eval_task *base, long i, const hl_eval_item *item, con
                        cJSON *sample, char *err, size_t errlen) {
     squad_task *t = (squad_task *)base;
     const squad_item *it = &t->items[i];
-    int rc = hl_gen_score(&t->sc, i, a->text ? a->text : "", (const char *const *)it->answers, it->n_answers,
-                          sample, err, errlen);
-    if (rc || !sample) return rc;
     // the prompt of item i is the last one built (score follows item)
-    rc = hl_gen_sample_prompt(sample, t->prompt ? t->prompt : "", item->n_prompt, err, errlen);
-    if (!rc && (!cJSON_AddStringToObject(sample, "id", it->id) ||
+    int rc = hl_gen_score(&t->sc, i, a->text ? a->text : "", (const char *const *)it->answers, it->n_answers,
+                          t->prompt ? t->prompt : "", item->n_prompt, sample, err, errlen);
+    if (!rc && sample && (!cJSON_AddStringToObject(sample, "id", it->id) ||
                 !cJSON_AddBoolToObject(sample, "truncated_doc", t->cached_para == it->para && t->doc_cut)))
         rc = OOM(t);
     return rc;

@@ -447,12 +447,8 @@ static long niah_n_items(const hl_eval_task *t) { return ((const niah_task *)t)-
 static int niah_item(hl_eval_task *base, long i, hl_eval_item *out, char *err, size_t errlen) {
     niah_task *t = (niah_task *)base;
     if (i < 0 || i >= t->n) return hl_fail(err, errlen, HL_EBADINPUT, "niah: item %ld outside [0, %ld)", i, t->n);
-    memset(out, 0, sizeof *out);
-    out->kind = HL_EVAL_GENERATE;
-    out->prompt = t->items[i].ids;
-    out->n_prompt = t->items[i].n_ids;
-    out->max_new = base->cfg.max_new_tokens;
-    out->stop = base->cfg.stop[0] ? base->cfg.stop : NULL;
+    hl_ids ids = {.v = t->items[i].ids, .n = (size_t)t->items[i].n_ids};
+    hl_gen_request(out, &ids, &base->cfg);
     return HL_OK;
 }
 

@@ -210,24 +210,23 @@ double hl_squad_f1(const char *pred, const char *gold) {
     return r;
 }
 
-double hl_squad_exact_max(const char *pred, const char *const *golds, int n) {
+// The maximum of score(pred, gold) over the golds (0 for none; -1: memory).
+static double max_over(double (*score)(const char *, const char *), const char *pred, const char *const *golds, int n) {
     double best = 0;
     for (int i = 0; i < n; i++) {
-        double v = hl_squad_exact(pred, golds[i]);
+        double v = score(pred, golds[i]);
         if (v < 0) return -1;
         if (v > best) best = v;
     }
     return best;
 }
 
+double hl_squad_exact_max(const char *pred, const char *const *golds, int n) {
+    return max_over(hl_squad_exact, pred, golds, n);
+}
+
 double hl_squad_f1_max(const char *pred, const char *const *golds, int n) {
-    double best = 0;
-    for (int i = 0; i < n; i++) {
-        double v = hl_squad_f1(pred, golds[i]);
-        if (v < 0) return -1;
-        if (v > best) best = v;
-    }
-    return best;
+    return max_over(hl_squad_f1, pred, golds, n);
 }
 
 int hl_contains_nocase(const char *hay, const char *needle) {
@@ -237,14 +236,10 @@ int hl_contains_nocase(const char *hay, const char *needle) {
     return r;
 }
 
+static double contains_d(const char *hay, const char *needle) { return hl_contains_nocase(hay, needle); }
+
 double hl_contains_max(const char *pred, const char *const *golds, int n) {
-    double best = 0;
-    for (int i = 0; i < n; i++) {
-        int v = hl_contains_nocase(pred, golds[i]);
-        if (v < 0) return -1;
-        if (v > best) best = v;
-    }
-    return best;
+    return max_over(contains_d, pred, golds, n);
 }
 
 char *hl_utf8_sanitize(const char *s) {
