@@ -354,6 +354,50 @@ static void test_squad(const hl_tokenizer *tok) {
     expect_bad(&hl_eval_squad, "squad_no_questions", "{\"data\": []}", "data: empty", tok);
 }
 
+
+// SQuAD with the gpt2 tokenizer: the prompt of item 0 is the tokens of the
+// exact text, and a chunk of 7 tokens is the decoded text of the context's
+// first 7 gpt2 tokens.
+static void test_squad_gpt2(void) {
+    char err[HL_ERR_LEN] = "";
+    hl_tokenizer *tok = NULL;
+    int rc = hl_tokenizer_open("gpt2", data_dir(), &tok, err, sizeof err);
+    if (!hl_check(rc == HL_OK, "squad_gpt2_tokenizer", "%s", err)) return;
+    const char *ctx = "Super Bowl 50 was an American football game to determine the champion of the National Football "
+                      "League (NFL) for the 2015 season.";
+    hl_ids ids = {0};
+    hl_tokenizer_encode(tok, ctx, strlen(ctx), &ids, err, sizeof err);
+    char *head = NULL;
+    size_t hn = 0;
+    hl_tokenizer_decode(tok, ids.v, 7, &head, &hn, err, sizeof err);
+    for (int chunk = 0; chunk < 2; chunk++) {
+        hl_eval_config c = gen_cfg("squad", "recall/squad_v1.1_part_a.json");
+        c.chunk_tokens = chunk ? 7 : 0;
+        hl_eval_task *t = NULL;
+        hl_eval_item it;
+        rc = hl_eval_squad.open(&c, tok, data_dir(), &t, err, sizeof err);
+        if (!rc) rc = hl_eval_squad.item(t, 0, &it, err, sizeof err);
+        char want[1024];
+        snprintf(want, sizeof want, "%s\n\nQuestion: Which NFL team represented the AFC at Super Bowl 50?\nAnswer:",
+                 chunk ? head : "");
+        hl_ids w = {0};
+        hl_tokenizer_encode(tok, want, strlen(want), &w, err, sizeof err);
+        char *got = NULL;
+        size_t gl = 0;
+        if (!rc) rc = hl_tokenizer_decode(tok, it.prompt, (size_t)it.n_prompt, &got, &gl, err, sizeof err);
+        int ok = !rc && got && (chunk ? (int)w.n == it.n_prompt && !memcmp(w.v, it.prompt, w.n * sizeof *w.v)
+                                      : strncmp(got, ctx, strlen(ctx)) == 0 &&
+                                            strstr(got, "\n\nQuestion: Which NFL team represented the AFC at Super Bowl 50?\nAnswer:"));
+        hl_check(ok, chunk ? "squad_gpt2_chunk" : "squad_gpt2_prompt", "%s | %.200s", err, got ? got : "");
+        free(got);
+        hl_ids_free(&w);
+        if (t) hl_eval_squad.close(t);
+    }
+    free(head);
+    hl_ids_free(&ids);
+    hl_tokenizer_free(tok);
+}
+
 // ---------------------------------------------------------------- generation vs the naive oracle
 
 static hl_model *small_model(int max_T) {
@@ -499,5 +543,6 @@ int main(void) {
     test_squad(tok);
     test_generate(tok);
     hl_tokenizer_free(tok);
+    test_squad_gpt2();
     return hl_test_done();
 }
