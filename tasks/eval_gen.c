@@ -92,8 +92,7 @@ void hl_gen_request(hl_eval_item *out, const hl_ids *ids, const hl_eval_config *
     out->stop = cfg->stop[0] ? cfg->stop : NULL;
 }
 
-int hl_gen_report(const hl_gen_scores *s, const unsigned char *keep, const char *params_json,
-                  hl_eval_report *r, char *err, size_t errlen) {
+int hl_gen_report(const hl_gen_scores *s, const char *params_json, hl_eval_report *r, char *err, size_t errlen) {
     const char *names[3] = {"contains", "exact_match", "f1"};
     const double *cols[3] = {s->contains, s->exact, s->f1};
     double *x = malloc((size_t)(s->n > 0 ? s->n : 1) * sizeof *x);
@@ -101,7 +100,7 @@ int hl_gen_report(const hl_gen_scores *s, const unsigned char *keep, const char 
     for (int m = 0; m < 3; m++) {
         long n = 0;
         for (long i = 0; i < s->n; i++)
-            if ((!keep || keep[i]) && !isnan(cols[m][i])) x[n++] = cols[m][i];
+            if (!isnan(cols[m][i])) x[n++] = cols[m][i];
         if (n == 0) continue;
         double mean, sem;
         hl_mean_sem(x, n, &mean, &sem);
@@ -289,7 +288,7 @@ static int gen_report(const hl_eval_task *base, hl_eval_report *r, char *err, si
     if (t->length) snprintf(len, sizeof len, ",\"length\":%d", t->length);
     if (hl_gen_json_string(base->cfg.path, ps, sizeof ps)) return hl_fail(err, errlen, HL_EFAIL, "generation: out of memory");
     snprintf(params, sizeof params, "{\"path\":%s%s}", ps, len);
-    int rc = hl_gen_report(&t->sc, NULL, params, r, err, errlen);
+    int rc = hl_gen_report(&t->sc, params, r, err, errlen);
     if (rc || !t->has_location) return rc;
     int *locs = malloc((size_t)t->n * sizeof *locs);
     unsigned char *keep = malloc((size_t)t->n);

@@ -33,12 +33,10 @@ int hl_gen_score(hl_gen_scores *s, long i, const char *generation, const char *c
 void hl_gen_request(hl_eval_item *out, const hl_ids *ids, const hl_eval_config *cfg);
 
 // Adds contains, exact_match and f1 (in that order: contains is the
-// headline) over the items scored whose keep[i] is nonzero (keep NULL: all)
-// to r, each with params_json (NULL: "{}"). Means of 0/1 and F1 in [0, 1];
-// sem: the standard error of the mean (NAN below 2 items). An empty
-// selection adds nothing.
-int hl_gen_report(const hl_gen_scores *s, const unsigned char *keep, const char *params_json,
-                  hl_eval_report *r, char *err, size_t errlen);
+// headline) over the items scored to r, each with params_json (NULL: "{}").
+// Means of 0/1 and F1 in [0, 1]; sem: the standard error of the mean (NAN
+// below 2 items). No item scored: nothing added.
+int hl_gen_report(const hl_gen_scores *s, const char *params_json, hl_eval_report *r, char *err, size_t errlen);
 
 // Adds text to a sample under key, ill-formed UTF-8 replaced by U+FFFD
 // (tasks/text_norm.h hl_utf8_sanitize). HL_OK or HL_EFAIL (memory).

@@ -271,7 +271,7 @@ static int squad_report(const hl_eval_task *base, hl_eval_report *r, char *err, 
     char params[512], ps[400];
     if (hl_gen_json_string(base->cfg.path, ps, sizeof ps)) return OOM(t);
     snprintf(params, sizeof params, "{\"path\":%s,\"chunk_tokens\":%d}", ps, base->cfg.chunk_tokens);
-    return hl_gen_report(&t->sc, NULL, params, r, err, errlen);
+    return hl_gen_report(&t->sc, params, r, err, errlen);
 }
 
 const hl_eval_family hl_eval_squad = {
