@@ -1,20 +1,21 @@
 #!/bin/sh
-# hylab's log-likelihood scoring equals lm-evaluation-harness's: the tiny
+# hylab's log-likelihood scoring equals lm-evaluation-harness's. The tiny
 # GPT-2-vocabulary Llama checkpoint tests/lmeval/model.safetensors is
 # evaluated by `hylab eval` on the eight shared sets (the first LIMIT items,
-# max_length 256: some boolq items are cut from the left) and every item's
-# log-likelihoods (within 1e-4), greedy flags and predictions are compared
-# with lm-eval's own (tests/lmeval/expected.json; tests/lmeval/make_fixtures.py
-# made both by running PyPI lm-eval on hylab's Hugging Face export of the
-# checkpoint). Standard-library Python only. Needs the data directory
-# (HYLAB_DATA) with the eval sets and the GPT-2 tokenizer files.
+# max_length 256: some boolq items are cut from the left) and on our own
+# small language_modeling set tests/lmeval/greedy.jsonl, whose continuations
+# are mostly the model's greedy words (so is_greedy = true is compared too).
+# Every item's log-likelihoods, greedy flags and predictions are compared
+# with lm-eval's own (tests/lmeval/expected.json; tolerances in
+# tests/lmeval/compare.py). tests/lmeval/make_fixtures.py made the fixtures
+# by running PyPI lm-eval on hylab's Hugging Face export of the checkpoint.
+# Standard-library Python only. Needs the data directory (HYLAB_DATA) with
+# the eval sets and the GPT-2 tokenizer files.
 # Prints "N passed, N failed, N skipped" last.
 set -u
-HYLAB=${HYLAB:-./hylab}
-PY=${HYLAB_PYTHON:-/usr/bin/python3}
 cd "$(dirname "$0")/.." || exit 1
 . tests/lib.sh
-dir=$(mktemp -d)
+HYLAB=${HYLAB:-./hylab} PY=${HYLAB_PYTHON:-/usr/bin/python3} dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 
 if [ -z "${HYLAB_DATA:-}" ]; then
@@ -22,7 +23,7 @@ if [ -z "${HYLAB_DATA:-}" ]; then
   finish
 fi
 LIMIT=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["limit"])' tests/lmeval/expected.json)
-"$HYLAB" eval tests/lmeval/model.safetensors lm_eval8 --tokenizer gpt2 --limit "$LIMIT" --max-length 256 \
+"$HYLAB" eval tests/lmeval/model.safetensors lm_eval8 "{\"task\": \"language_modeling:$PWD/tests/lmeval/greedy.jsonl\", \"target_delimiter\": \"\"}" --tokenizer gpt2 --limit "$LIMIT" --max-length 256 \
   --samples "$dir/s.jsonl" >"$dir/out" 2>"$dir/err"
 rc=$?
 MSG="rc $rc: $(cat "$dir/err")"; check lmeval_hylab_eval_runs [ "$rc" = 0 ]
@@ -35,7 +36,9 @@ while read -r line; do
   esac
 done <"$dir/cmp"
 MSG="$(cat "$dir/cmp")"
-check lmeval_eight_tasks [ "$(grep -c '^ok lmeval_\|^FAIL lmeval_' "$dir/cmp")" = 8 ]
+check lmeval_nine_tasks [ "$(grep -c '^ok lmeval_\|^FAIL lmeval_' "$dir/cmp")" = 9 ]
+MSG="$(grep -c '"is_greedy":true' "$dir/s.jsonl") greedy items"
+check lmeval_greedy_true_covered [ "$(grep -c '"is_greedy":true' "$dir/s.jsonl")" -ge 20 ]
 MSG="$(grep '^boolq' "$dir/cmp")"
 check lmeval_boolq_truncation_covered sh -c "grep '^boolq' '$dir/cmp' | grep -qv ' 0 truncated'"
 finish

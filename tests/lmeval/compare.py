@@ -66,11 +66,12 @@ def main():
         n_ll = sum(len(e["lls"]) for e in rows)
         print(f"{task}: {len(rows)} items, {trunc} truncated, max |ll - lm-eval| {worst:.3g} "
               f"({n_abs} of {n_ll} over {TOL:g}), max |ll - float64| {worst64:.3g}")
+        name = "lmeval_" + "".join(c if c.isalnum() else "_" for c in task)
         if bad:
             failed += 1
-            print(f"FAIL lmeval_{task}: " + "; ".join(bad[:5]))
+            print(f"FAIL {name}: " + "; ".join(bad[:5]))
         else:
-            print(f"ok lmeval_{task}")
+            print(f"ok {name}")
     return 1 if failed else 0
 
 
