@@ -26,7 +26,8 @@ static double log_prob(const float *x, int V, int target, int *greedy) {
     for (int v = 1; v < V; v++)
         if (x[v] > mx) { mx = x[v]; best = v; }
     double s = 0;
-    for (int v = 0; v < V; v++) s += exp((double)x[v] - mx);
+    float mf = (float)mx;   // exp in float (the terms near the max dominate; ~1e-7 relative), summed in double
+    for (int v = 0; v < V; v++) s += (double)expf(x[v] - mf);
     *greedy = best == target;
     return (double)x[target] - mx - log(s);
 }
