@@ -2,7 +2,9 @@
 // (contract in harness/eval/eval_internal.h). The pairs of an item go
 // through the model as one batch of right-padded rows (in chunks of the
 // model's max_B), logits only at each row's continuation positions; the
-// log-softmax is taken in double from the fp32 logits. Padding is token 0
+// log-softmax is taken from the fp32 logits with the exps in float (libm
+// expf, ~1e-7 relative, 3x faster than exp) summed in double (within 1e-5
+// of a float64 forward on tests/lmeval). Padding is token 0
 // after a row's end: the model is causal, so it never changes a row's
 // logits. A continuation longer than max_length (lm-eval leaves that case
 // undefined) is cut from the left with the input: only its last max_length
