@@ -4,7 +4,8 @@
 # - FORMAT:PATH runs: one JSON line per metric with version and params,
 #   --samples one line per item (index, lls, pred, pred_norm, gold,
 #   truncated), --db records a run (variant = checkpoint file name, status
-#   done, metrics with their version); a second evaluation replaces it;
+#   done, metrics with their version); a second evaluation replaces it,
+#   another checkpoint file of the same spec gets its own run;
 # - the commonsense group on the shared data (--limit 3) prints its five
 #   members and "avg" = the mean of their headline metrics;
 # - --max-length cuts items (counted), --skip-truncated skips them;
@@ -69,6 +70,10 @@ check eval_db_metrics [ "$(q "SELECT count(*) FROM metrics WHERE version = 'mult
 "$HYLAB" eval "$CK" "multiple_choice:$dir/mc.jsonl" --tokenizer byte --db "$dir/r.db" >/dev/null 2>&1
 MSG="$(q "SELECT * FROM runs")"
 check eval_db_again_replaces [ "$(q "SELECT count(*) FROM runs")" = 1 ] && [ "$(q "SELECT count(*) FROM metrics")" = 4 ]
+cp "$CK" "$dir/other.safetensors"
+"$HYLAB" eval "$dir/other.safetensors" "multiple_choice:$dir/mc.jsonl" --tokenizer byte --db "$dir/r.db" >/dev/null 2>&1
+MSG="$(q "SELECT run_id, variant FROM runs")"
+check eval_db_other_checkpoint_own_run [ "$(q "SELECT group_concat(variant, ' ') FROM (SELECT variant FROM runs ORDER BY variant)")" = "other.safetensors tiny.safetensors" ]
 
 # ---- truncation: --max-length 16 cuts the first and third items
 "$HYLAB" eval "$CK" "multiple_choice:$dir/mc.jsonl" --tokenizer byte --max-length 16 >"$dir/out" 2>"$dir/err"

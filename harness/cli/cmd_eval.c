@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/fileio.h"
@@ -259,8 +260,9 @@ static int copy_file(FILE *dst, void *src) {
     return ferror(s) ? 1 : 0;
 }
 
-// Records the evaluation as a run (sweep "eval"; one run per checkpoint spec
-// and task list, replaced by a later evaluation of the same).
+// Records the evaluation as a run: sweep "eval" keyed by the task list, the
+// settings and the checkpoint file (path, size, mtime), one run (the
+// checkpoint's spec), replaced by a later evaluation of the same.
 static int record(const eval_args *a, const hl_spec *spec, const out_list *out, double wall, char *err,
                   size_t errlen) {
     hl_db *db;
@@ -271,6 +273,16 @@ static int record(const eval_args *a, const hl_spec *spec, const out_list *out, 
     cJSON_AddNumberToObject(src, "max_length", a->max_length);
     cJSON_AddBoolToObject(src, "skip_truncated", a->skip_truncated);
     cJSON_AddStringToObject(src, "spec_hash", spec->hash);
+    // two checkpoints of one spec (e.g. steps apart) are two evaluations:
+    // the file's identity (real path, size, modification time) keys it too
+    struct stat fs;
+    char *real = realpath(a->ckpt, NULL);
+    cJSON_AddStringToObject(src, "checkpoint", real ? real : a->ckpt);
+    free(real);
+    if (stat(a->ckpt, &fs) == 0) {
+        cJSON_AddNumberToObject(src, "checkpoint_bytes", (double)fs.st_size);
+        cJSON_AddNumberToObject(src, "checkpoint_mtime", (double)fs.st_mtime);
+    }
     char *src_json = cJSON_PrintUnformatted(src);
     cJSON_Delete(src);
     if (!src_json) { hl_db_close(db); return hl_fail(err, errlen, HL_EFAIL, "out of memory"); }
