@@ -16,6 +16,7 @@ static const command commands[] = {
     {"describe", cmd_describe, "describe SPEC [--context T]... [--dtype-bytes B] [--json] [--set k=v]..."},
     {"forward", cmd_forward, "forward --ckpt FILE --tokens FILE --out logits.npy"},
     {"generate", cmd_generate, "generate --ckpt FILE (--tokens FILE | --batch FILE.jsonl) [--max-new-tokens N] [--out FILE]"},
+    {"eval", cmd_eval, "eval CKPT TASK... [--samples FILE.jsonl] [--limit N] [--db FILE] [--max-length N]"},
     {"import", cmd_import, "import HF_DIR --out FILE.safetensors        (Hugging Face -> hylab)"},
     {"export", cmd_export, "export FILE.safetensors --out HF_DIR        (hylab -> Hugging Face)"},
     {"query", cmd_query, "query --db FILE [--csv|--json] \"SQL\""},
