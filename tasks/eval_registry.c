@@ -5,9 +5,11 @@
 #include "tasks/eval.h"
 
 extern const hl_eval_family hl_eval_multiple_choice, hl_eval_schema, hl_eval_language_modeling;
+extern const hl_eval_family hl_eval_generation, hl_eval_squad, hl_eval_niah;   // tasks/eval_gen.c, eval_squad.c, niah.c
 
 const hl_eval_family *const hl_eval_families[] = {
     &hl_eval_multiple_choice, &hl_eval_schema, &hl_eval_language_modeling,
+    &hl_eval_generation, &hl_eval_squad, &hl_eval_niah,
     NULL,
 };
 

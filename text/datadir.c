@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "core/sha256.h"
 #include "text/datadir.h"
 
 int hl_data_dir(const char *option, char *out, size_t n, char *err, size_t errlen) {
@@ -71,4 +72,21 @@ int hl_read_file(const char *path, char **out, size_t *len, char *err, size_t er
     b[n] = 0;
     *out = b; *len = n;
     return HL_OK;
+}
+
+int hl_data_check(const char *path, const hl_data_entry *e, int full, int64_t *size, char *sha) {
+    struct stat st;
+    if (sha) sha[0] = 0;
+    *size = -1;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || access(path, R_OK) != 0) return HL_DATA_MISSING;
+    *size = (int64_t)st.st_size;
+    if (*size != e->size) return HL_DATA_WRONG_SIZE;
+    if (!full) return HL_DATA_GOOD;
+    char *buf, err[HL_ERR_LEN], hex[65];
+    size_t len;
+    if (hl_read_file(path, &buf, &len, err, sizeof err) != HL_OK) return HL_DATA_MISSING;
+    hl_sha256_hex(buf, len, hex);
+    free(buf);
+    if (sha) memcpy(sha, hex, sizeof hex);
+    return strcmp(hex, e->sha256) ? HL_DATA_WRONG_SHA : HL_DATA_GOOD;
 }

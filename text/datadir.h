@@ -30,8 +30,11 @@ typedef struct {
     int64_t size;          // bytes
     const char *sha256;    // hex
     const char *needed_by; // "hellaswag, commonsense"
-    const char *note;      // provenance, licence, any conversion ("" if none)
+    const char *note;      // provenance, licence; starts with HL_DATA_CONVERTED when
+                           // the file is a conversion of url (fetch cannot make it)
 } hl_data_entry;
+
+#define HL_DATA_CONVERTED "converted: "
 
 extern const hl_data_entry hl_data_manifest[];   // terminated by a NULL path
 const hl_data_entry *hl_data_find(const char *rel_path);   // NULL: not in the manifest
@@ -42,6 +45,13 @@ const hl_data_entry *hl_data_find(const char *rel_path);   // NULL: not in the m
 // fetch --data-dir DIR`, or give --data-dir / HYLAB_DATA)".
 int hl_data_path(const char *data_dir, const char *rel, const char *task,
                  char *out, size_t n, char *err, size_t errlen);
+
+// The state of manifest file e at path: HL_DATA_GOOD, HL_DATA_MISSING (no
+// readable regular file), HL_DATA_WRONG_SIZE, or (full: the SHA-256 is
+// computed too) HL_DATA_WRONG_SHA. *size gets the file's size (-1 missing),
+// sha (65 bytes, may be NULL) its SHA-256 hex when full ("" otherwise).
+enum { HL_DATA_GOOD, HL_DATA_MISSING, HL_DATA_WRONG_SIZE, HL_DATA_WRONG_SHA };
+int hl_data_check(const char *path, const hl_data_entry *e, int full, int64_t *size, char *sha);
 
 // Reads the whole file `path` ("-": standard input) into a malloc'd buffer
 // *out (NUL-terminated; *len bytes, the NUL not counted). HL_EBADINPUT

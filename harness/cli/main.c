@@ -23,6 +23,7 @@ static const command commands[] = {
     {"report", cmd_report, "report --db FILE plots/NAME.json --out DIR"},
     {"db", cmd_db, "db merge OUT.db IN.db..."},
     {"tokenize", cmd_tokenize, "tokenize --tokenizer NAME [--data-dir D] [--decode] FILE|-"},
+    {"data", cmd_data, "data list|verify|fetch [--data-dir D] [--json] [--mirror URL] [PATH...]"},
     {"check", cmd_check, "check --db NEW --baseline OLD [--metric M]... [--tolerance X]"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])

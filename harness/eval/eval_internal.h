@@ -11,8 +11,9 @@
 // Answers the item's n_req pairs (in batches of at most the model's max_B
 // rows): out[i] for pair i. Inputs cut from the left to max_length
 // ((ctx + cont)[-(max_length+1):][:-1]); *truncated = 1 when any pair was
-// cut. *tokens += the input positions run. HL_EBADINPUT when a continuation
-// alone does not fit max_length.
+// cut. *tokens += the input positions run (padding not counted). A
+// continuation longer than max_length is cut with the input: its last
+// max_length tokens are scored (hl_eval_ll.n_tokens).
 int hl_eval_answer_loglik(hl_model *m, const hl_eval_item *it, int max_length,
                           hl_eval_ll *out, int *truncated, long *tokens, char *err, size_t errlen);
 

@@ -19,7 +19,9 @@ tokenizers and lm-eval, after `make hylab`:
    float32, --log_samples.
 5. tests/lmeval/expected.json: per task, per item (doc_id order): lls,
    is_greedy (one per choice; one entry for lambada), pred (argmax of lls),
-   pred_norm (argmax of lls / len(choice), multiple_choice only).
+   pred_norm (argmax of lls / len(choice), multiple_choice only), and
+   lls_f64: the same log-likelihoods of the same export computed in float64
+   by torch (lm-eval works in float32 throughout; see Float64Reference).
 """
 import argparse
 import glob
@@ -38,6 +40,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 STEPS, BATCH, SEQ, LR = 300, 8, 64, 3e-3
 LIMIT, MAX_LENGTH = 60, 256
+GREEDY = os.path.join(HERE, "greedy.jsonl")     # made by make_greedy_set
+GREEDY_TASK = "language_modeling:greedy.jsonl"  # hylab's name of it (`hylab eval ... language_modeling:PATH`)
 TASKS = ["hellaswag", "piqa", "arc_easy", "arc_challenge", "winogrande", "boolq", "openbookqa", "lambada_openai"]
 
 
@@ -70,6 +74,84 @@ def train(tok, data_dir):
     return model
 
 
+class Float64Reference:
+    """Per-item log-likelihoods of hylab's export in float64 (torch), with
+    lm-eval's pair rule and left truncation: lm-eval itself computes the
+    log-softmax and the sum over the continuation in float32, which drifts
+    by up to ~1e-6 of |ll| on long continuations; this reference shows
+    which side a difference comes from."""
+
+    def __init__(self, hf_dir, data_dir):
+        self.tok = GPT2TokenizerFast.from_pretrained(hf_dir)
+        self.model = LlamaForCausalLM.from_pretrained(hf_dir, dtype=torch.float64).eval()
+        self.data_dir = data_dir
+
+    def pairs(self, task, doc):
+        if task == GREEDY_TASK:
+            return [(doc["context"], doc["continuation"])]   # target_delimiter ""
+        if "choices" in doc:
+            return [(doc["query"], " " + c) for c in doc["choices"]]
+        if "context_options" in doc:
+            return [(c, " " + doc["continuation"]) for c in doc["context_options"]]
+        return [(doc["context"], " " + doc["continuation"])]
+
+    def ll(self, context, continuation):
+        n = len(context) - len(context.rstrip())
+        if n:
+            continuation = context[-n:] + continuation
+            context = context[:-n]
+        whole = self.tok(context + continuation)["input_ids"]
+        ctx = self.tok(context)["input_ids"]
+        cont = whole[len(ctx):]
+        inp = (ctx + cont)[-(MAX_LENGTH + 1):][:-1]
+        with torch.no_grad():
+            lp = torch.log_softmax(self.model(torch.tensor([inp])).logits[0].double(), -1)
+        L = len(inp)
+        return sum(lp[L - len(cont) + j, cont[j]].item() for j in range(len(cont)))
+
+    def lls(self, task, index):
+        path = GREEDY if task == GREEDY_TASK else os.path.join(self.data_dir, "eval", task + ".jsonl")
+        with open(path) as f:
+            for i, line in enumerate(f):
+                if i == index:
+                    return [self.ll(c, k) for c, k in self.pairs(task, json.loads(line))]
+        raise IndexError(index)
+
+
+# Our own lines (not from any data set) for the greedy items below.
+PROMPTS = [
+    "KING:\nWhat say you, my good lord", "My lord, I pray you", "Now is the time of", "I will not be",
+    "And so I say to thee", "The queen is in her chamber and", "Come hither, good sir, and", "What is the",
+    "O, that I had", "Thou art a", "Farewell, and", "Let us go to the", "He is the son of", "I know not what",
+    "Give me your hand, and", "Good morrow to you", "Why, then, the", "If it be so, I", "Where is my",
+    "Here comes the", "Is this the", "Speak, for I", "Then let him", "What news from", "Away with",
+    "The duke hath", "Nay, but I", "Sweet lady, you", "Sir, I have", "Come, come, you",
+]
+
+
+def make_greedy_set(hf_dir, path):
+    """language_modeling items whose continuation is (mostly) the model's own
+    greedy next token(s): every other data set leaves is_greedy false for a
+    model this small. Scored with target_delimiter "" (the continuation is
+    exactly the decoded tokens): per prompt the greedy next token, the
+    greedy next two tokens, and a word that is not greedy."""
+    tok = GPT2TokenizerFast.from_pretrained(hf_dir)
+    model = LlamaForCausalLM.from_pretrained(hf_dir, dtype=torch.float32).eval()
+    rows = []
+    for p in PROMPTS:
+        ids = tok(p)["input_ids"]
+        with torch.no_grad():
+            t1 = int(model(torch.tensor([ids])).logits[0, -1].argmax())
+            t2 = int(model(torch.tensor([ids + [t1]])).logits[0, -1].argmax())
+        w1, w2 = tok.decode([t1]), tok.decode([t2])
+        rows.append({"context": p, "continuation": w1})
+        rows.append({"context": p, "continuation": w1 + w2})
+        rows.append({"context": p, "continuation": " pomegranate"})
+    with open(path, "w") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+
+
 def run(cmd, **kw):
     print("+", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True, **kw)
@@ -80,39 +162,45 @@ def main():
     ap.add_argument("--data-dir", default=os.path.join(os.path.dirname(ROOT), "shared", "data"))
     ap.add_argument("--hylab", default=os.path.join(ROOT, "hylab"))
     ap.add_argument("--keep", default=None, help="keep the work directory here")
+    ap.add_argument("--skip-train", action="store_true", help="reuse the committed model.safetensors")
+    ap.add_argument("--skip-lmeval", action="store_true", help="reuse lm-eval's output in the --keep directory")
     a = ap.parse_args()
     data_dir = os.path.abspath(a.data_dir)
     work = a.keep or tempfile.mkdtemp(prefix="hylab-lmeval-")
     os.makedirs(work, exist_ok=True)
     tok = tokenizer(data_dir)
-    model = train(tok, data_dir)
-    hf_train = os.path.join(work, "hf_train")
-    model.save_pretrained(hf_train, safe_serialization=True)
     ckpt = os.path.join(HERE, "model.safetensors")
-    run([a.hylab, "import", hf_train, "--out", ckpt])
+    if not a.skip_train:
+        model = train(tok, data_dir)
+        hf_train = os.path.join(work, "hf_train")
+        model.save_pretrained(hf_train, safe_serialization=True)
+        run([a.hylab, "import", hf_train, "--out", ckpt])
     hf_export = os.path.join(work, "hf_export")
     shutil.rmtree(hf_export, ignore_errors=True)
     run([a.hylab, "export", ckpt, "--out", hf_export])
     tok.save_pretrained(hf_export)
 
+    make_greedy_set(hf_export, GREEDY)
     # task YAMLs with the data directory filled in
     inc = os.path.join(work, "tasks")
     shutil.rmtree(inc, ignore_errors=True)
     os.makedirs(inc)
     for y in glob.glob(os.path.join(HERE, "tasks", "*.yaml")):
-        text = open(y).read().replace("@DATA_DIR@", data_dir)
+        text = open(y).read().replace("@DATA_DIR@", data_dir).replace("@HERE@", HERE)
         open(os.path.join(inc, os.path.basename(y)), "w").write(text)
     out = os.path.join(work, "lmeval_out")
     env = dict(os.environ, HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
                TOKENIZERS_PARALLELISM="false")
-    run([sys.executable, "-m", "lm_eval", "--model", "hf",
-         "--model_args", f"pretrained={hf_export},dtype=float32,max_length={MAX_LENGTH}",
-         "--tasks", ",".join("hylab_" + t for t in TASKS), "--include_path", inc,
-         "--batch_size", "1", "--device", "cpu", "--limit", str(LIMIT), "--log_samples",
-         "--output_path", out], env=env)
+    if not a.skip_lmeval:
+        run([sys.executable, "-m", "lm_eval", "--model", "hf",
+             "--model_args", f"pretrained={hf_export},dtype=float32,max_length={MAX_LENGTH}",
+             "--tasks", ",".join("hylab_" + t for t in TASKS + ["greedy"]), "--include_path", inc,
+             "--batch_size", "1", "--device", "cpu", "--limit", str(LIMIT), "--log_samples",
+             "--output_path", out], env=env)
 
+    ref = Float64Reference(hf_export, data_dir)
     expected = {"limit": LIMIT, "max_length": MAX_LENGTH, "lm_eval": __import__("lm_eval").__version__, "tasks": {}}
-    for t in TASKS:
+    for t in TASKS + ["greedy"]:
         files = sorted(glob.glob(os.path.join(out, "**", f"samples_hylab_{t}_*.jsonl"), recursive=True))
         if not files:
             sys.exit(f"no samples for {t} under {out}")
@@ -122,15 +210,17 @@ def main():
         for s in items:
             resps = [r[0] for r in s["resps"]]   # [[ll, is_greedy]] per request
             lls = [float(r[0]) for r in resps]
-            greedy = [bool(r[1]) for r in resps]
+            # log_samples writes the pairs as strings: "True" / "False"
+            greedy = [r[1] in (True, "True") for r in resps]
             row = {"index": s["doc_id"], "lls": lls, "is_greedy": greedy}
-            if t != "lambada_openai":
+            if t not in ("lambada_openai", "greedy"):
                 row["pred"] = int(np.argmax(lls))
             if "choices" in s["doc"]:
                 n = np.array([float(len(c)) for c in s["doc"]["choices"]])
                 row["pred_norm"] = int(np.argmax(np.array(lls) / n))
+            row["lls_f64"] = ref.lls(GREEDY_TASK if t == "greedy" else t, s["doc_id"])
             rows.append(row)
-        expected["tasks"][t] = rows
+        expected["tasks"][GREEDY_TASK if t == "greedy" else t] = rows
     with open(os.path.join(HERE, "expected.json"), "w") as f:
         json.dump(expected, f, indent=0, sort_keys=True)
         f.write("\n")
