@@ -43,7 +43,7 @@ typedef struct {
     long cached_para;           // the paragraph whose document text is in doc (-1: none)
     char *doc; int doc_cut;     // its (cut) text, 1 when cut
     char *prompt;               // the current item's prompt text
-    hl_ids ids;                 // its tokens
+    hl_ids ids;                 // its tokens (load_doc uses it for the document's too)
     hl_gen_scores sc;
 } squad_task;
 
@@ -245,10 +245,8 @@ static int squad_item_req(hl_eval_task *base, long i, hl_eval_item *out, char *e
     memcpy(t->prompt + nd + sizeof cue0 - 1, it->question, nq);
     memcpy(t->prompt + nd + sizeof cue0 - 1 + nq, cue1, sizeof cue1);
     t->ids.n = 0;
-    t->cached_para = -1;   // ids now hold the prompt, not the document
     rc = hl_tokenizer_encode(base->tok, t->prompt, strlen(t->prompt), &t->ids, err, errlen);
     if (rc) return rc;
-    t->cached_para = it->para;
     hl_gen_request(out, &t->ids, &base->cfg);
     return HL_OK;
 }

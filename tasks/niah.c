@@ -255,6 +255,7 @@ void hl_niah_item_free(hl_niah_item *it) {
 int hl_niah_make(hl_niah *g, int length, int depth, int sample, int n_units, hl_niah_item *it,
                  char *err, size_t errlen) {
     memset(it, 0, sizeof *it);
+    if (err && errlen) err[0] = 0;
     draw d;
     make_draw(g, length, depth, sample, &d);
     buf hay = {0}, pr = {0};
@@ -278,6 +279,10 @@ int hl_niah_make(hl_niah *g, int length, int depth, int sample, int n_units, hl_
             long t = prompt_tokens(g, &d, hi, &hay, &pr, &ids, err, errlen);
             if (t < 0) { rc = HL_EFAIL; goto done; }
             if (t > budget) break;
+            if (hi > (1L << 30)) {   // every sentence adds tokens: unreachable with a real tokenizer
+                rc = hl_fail(err, errlen, HL_EFAIL, "%s: the haystack does not grow in tokens", g->cfg.task);
+                goto done;
+            }
             lo = hi; hi *= 2;
         }
         while (hi - lo > 1) {
@@ -303,7 +308,7 @@ int hl_niah_make(hl_niah *g, int length, int depth, int sample, int n_units, hl_
     if (!it->haystack) rc = HL_EFAIL;
 done:
     free(hay.p); free(pr.p); hl_ids_free(&ids);
-    if (rc == HL_EFAIL && !err[0]) hl_fail(err, errlen, HL_EFAIL, "niah: out of memory");
+    if (rc == HL_EFAIL && err && !err[0]) hl_fail(err, errlen, HL_EFAIL, "niah: out of memory");
     if (rc) hl_niah_item_free(it);
     return rc;
 }

@@ -10,7 +10,8 @@
 //   - hl_eval_answer_generate (harness/eval/eval_gen.c): the same
 //     generations as a naive greedy loop over the reference decoding state
 //     (hl_infer_create_ref) on a small random model, with and without a stop
-//     string, with the prompt cut from the left, and its refusals.
+//     string, with the prompt cut from the left, stopping at gpt2's eos, and
+//     its refusals.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -400,10 +401,12 @@ static void test_squad_gpt2(void) {
 
 // ---------------------------------------------------------------- generation vs the naive oracle
 
-static hl_model *small_model(int max_T) {
-    const char *spec = "{\"vocab_size\": 256, \"d_model\": 16, \"n_layers\": 2, \"layers\": \"AS\","
-                       " \"attn\": {\"n_heads\": 2, \"n_kv_heads\": 2, \"head_dim\": 8},"
-                       " \"ssm\": {\"d_state\": 4, \"d_conv\": 4, \"expand\": 2}, \"ffn\": {\"type\": \"none\"}}";
+static hl_model *small_model(int max_T, int vocab) {
+    char spec[512];
+    snprintf(spec, sizeof spec,
+             "{\"vocab_size\": %d, \"d_model\": 16, \"n_layers\": 2, \"layers\": \"AS\","
+             " \"attn\": {\"n_heads\": 2, \"n_kv_heads\": 2, \"head_dim\": 8},"
+             " \"ssm\": {\"d_state\": 4, \"d_conv\": 4, \"expand\": 2}, \"ffn\": {\"type\": \"none\"}}", vocab);
     char err[HL_ERR_LEN] = "";
     cJSON *o = cJSON_Parse(spec);
     hl_model_config cfg;
@@ -429,8 +432,11 @@ static hl_model *small_model(int max_T) {
     return m;
 }
 
-// The oracle: greedy over the reference state, the text decoded at the end
-// and cut at the stop string. *steps: tokens generated.
+// The oracle: greedy over the reference state, stopping before the
+// tokenizer's eos, the text decoded at the end and cut at the stop string.
+// *steps: tokens generated (eos not counted).
+static int32_t oracle_ids[512];   // the last oracle's generated ids
+
 static char *oracle(hl_model *m, const hl_tokenizer *tok, const int32_t *prompt, int n, int max_new, const char *stop,
                     int max_len, int *steps) {
     char err[HL_ERR_LEN];
@@ -440,12 +446,13 @@ static char *oracle(hl_model *m, const hl_tokenizer *tok, const int32_t *prompt,
     int32_t out[512];
     const float *lg;
     int k = 0;
-    char *text = NULL;
+    char *text = calloc(1, 1);
     size_t len = 0;
-    if (hl_infer_prefill(s, prompt, 1, n, NULL, &lg, err, sizeof err)) { hl_infer_free(s); return NULL; }
+    if (hl_infer_prefill(s, prompt, 1, n, NULL, &lg, err, sizeof err)) { hl_infer_free(s); free(text); return NULL; }
     for (;;) {
         int32_t best = 0;
         for (int v = 1; v < V; v++) if (lg[v] > lg[best]) best = v;
+        if (best == hl_tokenizer_eos(tok)) break;
         out[k++] = best;
         free(text); text = NULL; len = 0;
         hl_tokenizer_decode(tok, out, (size_t)k, &text, &len, err, sizeof err);
@@ -455,12 +462,13 @@ static char *oracle(hl_model *m, const hl_tokenizer *tok, const int32_t *prompt,
     }
     hl_infer_free(s);
     *steps = k;
+    memcpy(oracle_ids, out, (size_t)k * sizeof *out);
     return text;
 }
 
 static void test_generate(const hl_tokenizer *tok) {
     const int L = 96;
-    hl_model *m = small_model(L);
+    hl_model *m = small_model(L, 256);
     if (!hl_check(m != NULL, "gen_model", "")) return;
     hl_eval_gen *g = NULL;
     char err[HL_ERR_LEN] = "";
@@ -531,6 +539,66 @@ static void test_generate(const hl_tokenizer *tok) {
     hl_model_free(m);
 }
 
+
+// Generation stops at the tokenizer's eos (gpt2's 50256), which is not part
+// of the text. With tied embeddings and eos never in the input, setting
+// eos's embedding row to a multiple of the row of the 4th greedy token
+// changes only eos's logit, which then wins at that step or before.
+static void test_generate_eos(void) {
+    char err[HL_ERR_LEN] = "";
+    hl_tokenizer *tok = NULL;
+    if (!hl_check(hl_tokenizer_open("gpt2", data_dir(), &tok, err, sizeof err) == HL_OK, "eos_tokenizer", "%s", err)) return;
+    const int L = 64;
+    hl_model *m = small_model(L, 50257);
+    const char *prompt = "The capital of France is";
+    hl_ids ids = {0};
+    hl_tokenizer_encode(tok, prompt, strlen(prompt), &ids, err, sizeof err);
+    int steps = 0, steps2 = 0;
+    char *before = m ? oracle(m, tok, ids.v, (int)ids.n, 12, NULL, L, &steps) : NULL;
+    // the 4th greedy token and its logit's sign, from the logits after 3 greedy tokens
+    hl_ids seq = {0};
+    for (size_t i = 0; i < ids.n; i++) hl_ids_push(&seq, ids.v[i]);
+    int ok = m && before && steps >= 4;
+    if (ok) {
+        for (int i = 0; i < 3; i++) hl_ids_push(&seq, oracle_ids[i]);
+        hl_infer *s = hl_infer_create_ref(m, 1, L, err, sizeof err);
+        const float *lg;
+        hl_infer_prefill(s, seq.v, 1, (int)seq.n, NULL, &lg, err, sizeof err);
+        int32_t a = 0;
+        for (int v = 1; v < 50257; v++) if (lg[v] > lg[a]) a = v;
+        float factor = lg[a] > 0 ? 2.0f : 0.5f;
+        hl_infer_free(s);
+        size_t n = hl_model_numel(m);
+        float *p = malloc(n * sizeof *p);
+        hl_model_params_to_host(m, p);
+        for (int i = 0; i < hl_model_num_tensors(m); i++) {
+            const hl_tensor_info *t = hl_model_tensor(m, i);
+            if (strcmp(t->name, "model.embed_tokens.weight")) continue;
+            int64_t C = t->shape[1];
+            for (int64_t c = 0; c < C; c++)
+                p[t->offset + (size_t)(50256 * C + c)] = factor * p[t->offset + (size_t)(a * C + c)];
+        }
+        hl_model_params_from_host(m, p);
+        free(p);
+    }
+    hl_eval_gen *g = NULL;
+    hl_eval_item it = {.kind = HL_EVAL_GENERATE, .prompt = ids.v, .n_prompt = (int)ids.n, .max_new = 12, .stop = NULL};
+    char *text = NULL;
+    int trunc = 0;
+    long tokens = 0;
+    int rc = ok ? hl_eval_answer_generate(&g, m, tok, &it, L, &text, &trunc, &tokens, err, sizeof err) : -1;
+    char *want = ok ? oracle(m, tok, ids.v, (int)ids.n, 12, NULL, L, &steps2) : NULL;
+    hl_check(ok && !rc && text && want && !strcmp(text, want) && steps2 <= 3 && steps2 < steps &&
+             tokens == (long)ids.n + steps2 && !strstr(text, "<|endoftext|>"), "generate_stops_at_eos",
+             "rc %d '%s' vs oracle '%s' (%d steps, %d before the change; %ld positions) %s", rc, text ? text : "",
+             want ? want : "", steps2, steps, tokens, err);
+    free(text); free(want); free(before);
+    hl_ids_free(&ids); hl_ids_free(&seq);
+    hl_eval_gen_free(g);
+    hl_model_free(m);
+    hl_tokenizer_free(tok);
+}
+
 int main(void) {
     test_norm();
     test_utf8();
@@ -544,5 +612,6 @@ int main(void) {
     test_generate(tok);
     hl_tokenizer_free(tok);
     test_squad_gpt2();
+    test_generate_eos();
     return hl_test_done();
 }

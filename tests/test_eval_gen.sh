@@ -14,7 +14,8 @@
 #   and the question cue; squad:PATH reads any SQuAD v1.1 file;
 # - niah: a JSON task object with lengths and depths gives one overall
 #   string_match_all and one per (length, depth) cell (niah/1); without
-#   lengths the length is --max-length; every prompt fits its length;
+#   lengths the length is --max-length, else the spec's seq_len; every
+#   prompt fits its length;
 # - bad input (malformed line, missing answer, SQuAD JSON without data[],
 #   missing file, niah depth 120, niah length too small) exits 2 naming the
 #   file and line (or the setting), with no samples file and no database.
@@ -154,6 +155,16 @@ assert abs(sm[0]["value"] - mean) < 1e-9, (sm[0], mean)
 rc=$?
 MSG="rc $rc: $(cat "$dir/out" "$dir/err")"
 check evalgen_niah_default_length sh -c "[ $rc = 0 ] && grep -q '\"length\":450,\"depth\":50' '$dir/out'"
+
+# without --max-length the context is the spec's train.task.seq_len (600 here), and so is niah's length
+CK6="$dir/ctx600.safetensors"
+"$HYLAB" run tests/specs/runner/tiny.json --set model.vocab_size=1024 --set train.task.seq_len=600 \
+  --set train.steps=1 --save "$CK6" >/dev/null 2>&1
+"$HYLAB" eval "$CK6" '{"task": "niah_single", "depths": [50], "samples": 1, "max_new_tokens": 8}' \
+  --tokenizer byte >"$dir/out" 2>"$dir/err"
+rc=$?
+MSG="rc $rc: $(cat "$dir/out" "$dir/err")"
+check evalgen_niah_default_spec_length sh -c "[ $rc = 0 ] && grep -q '\"length\":600,\"depth\":50' '$dir/out'"
 
 # ---- bad input: exit 2, the file and line named, nothing written
 bad() {  # bad NAME WANT TASK [ARGS...]
