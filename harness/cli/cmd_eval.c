@@ -422,6 +422,7 @@ int cmd_eval(int argc, char **argv) {
     for (int j = 0; !rc && j < n_jobs; j++) {
         int L = jobs[j].cfg.max_length ? jobs[j].cfg.max_length : default_L;
         if (L > max_L) max_L = L;
+        jobs[j].cfg.max_length = L;   // the families see the context they run at (niah's default lengths)
         hl_eval_task *t = NULL;   // opened once here so that bad data stops us before anything is written
         rc = hl_eval_open(&jobs[j].cfg, tok, data_dir, &t, err, sizeof err);
         hl_eval_close(t);

@@ -82,8 +82,10 @@ int hl_eval_run(hl_model *m, const hl_tokenizer *tok, const hl_eval_config *cfg,
     if (L < 1 || L > hl_model_max_T(m))
         return hl_fail(err, errlen, HL_EBADINPUT, "%s: max_length %d is outside [1, %d] (the model's positions)",
                        cfg->task, L, hl_model_max_T(m));
+    hl_eval_config run_cfg = *cfg;   // the family sees the context it runs at (niah's default lengths)
+    run_cfg.max_length = L;
     hl_eval_task *t = NULL;
-    int rc = hl_eval_open(cfg, tok, data_dir, &t, err, errlen);
+    int rc = hl_eval_open(&run_cfg, tok, data_dir, &t, err, errlen);
     if (rc) return rc;
     long n = t->family->n_items(t);
     if (cfg->limit > 0 && cfg->limit < n) n = cfg->limit;
