@@ -125,13 +125,13 @@ static void tasks_close(run_tasks *t) {
     for (int i = 0; i < t->n_eval; i++) hl_task_close(t->eval[i]);
 }
 
-static int tasks_open(run_tasks *t, const hl_spec *spec, char *err, size_t errlen) {
+static int tasks_open(run_tasks *t, const hl_spec *spec, const char *data_dir, char *err, size_t errlen) {
     memset(t, 0, sizeof *t);
     const hl_model_config *mc = &spec->model;
     const hl_task_config *tc = &spec->train.task;
-    int rc = hl_task_open(tc, task_vocab(tc, mc), NULL, spec->train.seed, &t->train, err, errlen);
+    int rc = hl_task_open(tc, task_vocab(tc, mc), data_dir, spec->train.seed, &t->train, err, errlen);
     for (int i = 0; !rc && i < spec->n_eval; i++, t->n_eval++)
-        rc = hl_task_open(&spec->eval[i], task_vocab(&spec->eval[i], mc), NULL, spec->train.seed,
+        rc = hl_task_open(&spec->eval[i], task_vocab(&spec->eval[i], mc), data_dir, spec->train.seed,
                           &t->eval[i], err, errlen);
     if (rc) tasks_close(t);
     return rc;
@@ -185,7 +185,7 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
 
     int B = tc->batch_size, T = tc->task.seq_len, max_T = max_seq_len(spec);
     run_tasks tasks;
-    if (tasks_open(&tasks, spec, err, sizeof err)) return fail(sum, HL_RUN_FAILED, err);
+    if (tasks_open(&tasks, spec, opts->data_dir, err, sizeof err)) return fail(sum, HL_RUN_FAILED, err);
     hl_model *m = hl_model_create(mc, be, B, max_T, err, sizeof err);
     if (!m) { tasks_close(&tasks); return fail(sum, HL_RUN_FAILED, err); }
     sum->params = (long long)hl_model_numel(m);

@@ -13,6 +13,7 @@ typedef struct {
     const char *save_path;   // safetensors file for the final weights, or NULL
     int progress;            // 1: progress line on stderr
     const char *label;       // names the run in progress lines (NULL: the spec name)
+    const char *data_dir;    // the data directory for tasks that read data (NULL: text/datadir.h's default)
 } hl_run_opts;
 
 // Train and evaluate one spec. Always fills *sum; returns sum->status.
