@@ -25,9 +25,11 @@
 #define HL_EVAL_MAX_TASKS 64     // tasks after expanding groups
 
 typedef struct {
-    char task[64];           // the preset or group name, or the FORMAT of FORMAT:PATH
+    char task[64];           // the preset name, or for FORMAT:PATH "FORMAT:BASENAME" (cut
+                             // to fit): the task named in metrics and samples
     char family[32];         // the family that runs it (filled from the preset / format)
     char path[1024];         // data file (relative to the data directory, or absolute)
+    int from_format;         // 1: given as FORMAT:PATH (no preset)
     long limit;              // first N items (0: all)
     int max_length;          // context in tokens; 0: the model's (spec train.task.seq_len)
     int skip_truncated;      // 1: items cut to max_length are skipped (and counted)
@@ -48,7 +50,13 @@ typedef struct {
 } hl_eval_config;
 
 // The section of an eval task object (core/config.h): "task" and the keys
-// above; a key a family does not use is an error naming it.
+// above; a key a family does not use is an error naming it (a key that the
+// family does not use must hold its default). Defaults of 0 / "" stand for
+// the preset's or family's value, filled in by the section's finish:
+// metric (the preset's headline, else the family's first metric),
+// max_new_tokens (48; niah 128), stop ("\n"; niah none), chunk_tokens
+// (1920), needle / haystack (the preset's). The section's env is unused
+// (NULL). A group name is refused here (hl_eval_parse_arg expands groups).
 const hl_cfg_section *hl_eval_section(void);
 
 // Whether name is an eval preset, group or FORMAT:PATH (spec.c routes an
@@ -61,13 +69,34 @@ int hl_eval_task_known(const char *name);
 int hl_eval_parse_arg(const char *arg, const char *source, hl_eval_config *out, int max, int *n,
                       char *err, size_t errlen);
 
-// Groups: name -> members and the metric averaged. A group's average is
-// reported as task = group name, metric "<metric>_avg" over its members'
-// headline metrics.
+// Groups: name -> members. `hylab eval` reports a group's average as task
+// = the group name, metric "avg": the mean of its members' headline metrics
+// (each member's cfg.metric; params_json names the members and metrics).
 typedef struct {
     const char *name;            // "commonsense"
     const char *const *members;  // NULL-terminated preset names
 } hl_eval_group;
 extern const hl_eval_group hl_eval_groups[];   // terminated by a NULL name
+const hl_eval_group *hl_eval_group_find(const char *name);   // NULL: not a group
+
+// Presets (tasks/eval_registry.c): a name for a family + data file +
+// settings. Fields NULL / 0 take the family's defaults.
+typedef struct {
+    const char *name;            // "hellaswag"
+    const char *family;          // "multiple_choice"
+    const char *path;            // "eval/hellaswag.jsonl" (data directory relative)
+    const char *metric;          // headline metric ("acc_norm")
+    const char *needle;          // niah: "single", ...
+    const char *haystack;        // niah: "noise" or a corpus path
+} hl_eval_preset;
+extern const hl_eval_preset hl_eval_presets[];   // terminated by a NULL name
+const hl_eval_preset *hl_eval_preset_find(const char *name);   // NULL: not a preset
+
+// The known preset and group names, comma-separated (messages).
+void hl_eval_task_names(char *out, size_t n);
+
+// The TASK text of a config: the preset name, or FORMAT:PATH (the canonical
+// "task" of an eval entry). out gets at most n bytes.
+void hl_eval_task_text(const hl_eval_config *cfg, char *out, size_t n);
 
 #endif
