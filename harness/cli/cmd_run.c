@@ -10,6 +10,7 @@
 #include "harness/cli/commands.h"
 #include "harness/run/runner.h"
 #include "kernels/kernels.h"
+#include "text/datadir.h"
 
 #define MAX_SETS 256
 
@@ -232,6 +233,12 @@ int cmd_run(int argc, char **argv) {
     }
     rc = check_unique_specs(&sw, a.path);
     if (!rc) rc = check_outputs(&sw, &a);
+    char data_dir[HL_DATA_PATH_LEN];
+    if (!rc && hl_data_dir(a.r.data_dir, data_dir, sizeof data_dir, err, sizeof err) != HL_OK) {
+        fprintf(stderr, "hylab run: --data-dir: %s\n", err);
+        rc = 2;
+    }
+    a.r.data_dir = data_dir;   // resolved: --data-dir, HYLAB_DATA, then the default
     if (!rc && hl_runner_check_tasks(&sw, &a.r, err, sizeof err) != HL_OK) {
         fprintf(stderr, "hylab run: %s: %s\n", a.path, err);
         rc = 2;
