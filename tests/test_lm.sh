@@ -10,6 +10,12 @@
 #  - bad input exits 2 naming the file or JSON path, with nothing written (no
 #    database created): missing corpus, empty corpus, a corpus too short for
 #    seq_len, unknown tokenizer, model vocabulary smaller than the tokenizer's;
+#  - spec eval entries naming evaluation tasks (a preset, the commonsense
+#    group) run after training and are recorded with version, limit and
+#    max_length, the group with its average; an entry's key order does not
+#    change the spec hash; bad entries exit 2 naming the JSON path (a key of
+#    another family, an unknown key or task, a missing FORMAT:PATH file, no
+#    tokenizer in the spec, an evaluation key in an MQAR entry);
 #  - specs without the new keys keep their hash (tokenizer, corpus and
 #    val_fraction are left out of the canonical spec at their defaults).
 set -u
@@ -79,6 +85,61 @@ bad lm_bad_no_corpus "train.task.corpus: lm needs a corpus file" --set train.tas
 bad lm_bad_vocab "train.task: vocab_size: the model's vocabulary (200) is smaller than tokenizer byte's (256)" \
   --set model.vocab_size=200
 bad lm_bad_val_fraction "train.task.val_fraction: must be in (0, 1)" --set train.task.val_fraction=1
+
+# eval entries naming evaluation tasks: run on the trained model, recorded
+# with version and settings; a group adds its average
+cat >"$dir/ev.json" <<'EOF'
+{"name": "lm-ev", "model": {"vocab_size": 256, "d_model": 32, "n_layers": 1, "layers": "A",
+  "attn": {"n_heads": 2}, "ffn": {"d_ff": 64}, "tie_embeddings": true},
+ "train": {"task": {"name": "lm", "corpus": "corpus/tinyshakespeare.txt", "tokenizer": "byte", "seq_len": 64},
+   "steps": 2, "batch_size": 4},
+ "eval": [{"num_examples": 4}, {"task": "hellaswag", "limit": 3, "max_length": 512},
+          {"task": "commonsense", "limit": 2, "max_length": 512}]}
+EOF
+"$HYLAB" run "$dir/ev.json" --threads 1 --db "$dir/ev.db" >"$dir/ev.out" 2>"$dir/ev.err"
+q() { sqlite3 "$dir/ev.db" "$1"; }
+MSG="$(tail -n 3 "$dir/ev.err"); $(q "SELECT task, metric, n, version, params_json FROM metrics" | head -5)"
+check eval_task_metrics_recorded test "$(q "SELECT n || ' ' || version || ' ' || json_extract(params_json, '$.limit') || ' ' ||
+  json_extract(params_json, '$.max_length') FROM metrics WHERE task = 'hellaswag' AND metric = 'acc_norm' ORDER BY rowid LIMIT 1")" = "3 multiple_choice/1 3 512"
+MSG="$(q "SELECT task, metric, value, n, version, params_json FROM metrics WHERE task = 'commonsense'")"
+check eval_group_average test "$(q "SELECT n || ' ' || version || ' ' || json_array_length(params_json, '$.members') FROM metrics
+  WHERE task = 'commonsense' AND metric = 'avg'")" = "10 commonsense/1 5"
+avg=$(q "SELECT value FROM metrics WHERE task = 'commonsense'")
+want=$(q "SELECT AVG(value) FROM metrics WHERE (task, metric) IN (VALUES ('arc_easy','acc'), ('arc_challenge','acc_norm'),
+  ('piqa','acc'), ('winogrande','acc'), ('hellaswag','acc_norm')) AND json_extract(params_json, '$.limit') = 2")
+MSG="avg '$avg', the members' mean '$want'"
+check eval_group_average_value awk "BEGIN{d = \"$avg\" - \"$want\"; exit !(\"$avg\" != \"\" && d < 1e-12 && d > -1e-12)}"
+MSG=$(q "SELECT DISTINCT version FROM metrics WHERE task = 'lm'")
+check eval_lm_entry_kept test "$MSG" = "lm/1"
+# the canonical form keeps an evaluation entry as written, keys sorted: the
+# same entry with its keys in another order is the same spec
+spec_hash() { "$HYLAB" run "$dir/ev.json" --threads 1 --set train.steps=0 --set "eval=$1" 2>/dev/null |
+              sed -n 's/.*"spec_hash":"\([0-9a-f]*\)".*/\1/p'; }
+h1=$(spec_hash '[{"task":"piqa","limit":1,"max_length":512}]')
+h2=$(spec_hash '[{"max_length":512,"limit":1,"task":"piqa"}]')
+h3=$(spec_hash '[{"max_length":512,"limit":2,"task":"piqa"}]')
+MSG="'$h1' '$h2' '$h3'"
+check eval_entry_canonical_key_order test -n "$h1" -a "$h1" = "$h2" -a "$h1" != "$h3"
+
+# bad eval entries: exit 2 before anything runs, naming the JSON path
+badev() {  # NAME WANT EVAL-JSON [SET...]
+  name=$1; want=$2; ev=$3; shift 3
+  "$HYLAB" run "$dir/ev.json" --db "$dir/bad.db" --set "eval=$ev" "$@" >"$dir/bad.out" 2>"$dir/bad.err"
+  rc=$?
+  MSG="rc $rc, stderr: $(cat "$dir/bad.err")"
+  check "$name" sh -c "test $rc = 2 && ! test -e '$dir/bad.db' && ! test -s '$dir/bad.out' && grep -qF -- \"\$1\" '$dir/bad.err'" _ "$want"
+}
+badev eval_bad_limit "eval[1].limit: must be" '[{"num_examples": 4}, {"task": "hellaswag", "limit": -1}]'
+badev eval_bad_key_of_other_family "eval[0].needle: not a setting of task hellaswag" '[{"task": "hellaswag", "needle": "single"}]'
+badev eval_bad_unknown_key "eval[0].bogus: unknown key" '[{"task": "hellaswag", "bogus": 1}]'
+badev eval_bad_unknown_task "eval[0].task: unknown task (got \"hellaswagg\"" '[{"task": "hellaswagg"}]'
+badev eval_bad_group_key "eval[0].limit: must be" '[{"task": "commonsense", "limit": -2}]'
+badev eval_bad_missing_file "eval[0]: $DATA/nope.jsonl: missing (needed by multiple_choice:nope.jsonl" \
+  '[{"task": "multiple_choice:nope.jsonl"}]'
+badev eval_bad_no_tokenizer "eval[0].task: an evaluation task needs the spec's tokenizer" '[{"task": "piqa"}]' \
+  --set 'train.task={"name": "mqar", "seq_len": 64}'
+badev eval_bad_mqar_entry_eval_key "eval[0].limit: unknown key" '[{"task": "mqar", "limit": 3}]' \
+  --set 'train.task={"name": "mqar", "seq_len": 64}'
 
 # specs without the new keys keep their hash: recorded with the build before
 # issue 9 (commit fcc46d4) for sweeps/specs/mqar-tiny.json at 0 steps, no eval
