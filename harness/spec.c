@@ -65,6 +65,7 @@
 #include "harness/spec_internal.h"
 #include "harness/spec.h"
 #include "models/model.h"
+#include "tasks/task.h"
 
 #define PATH_LEN HL_CFG_PATH_LEN
 #define MAX_BATCH (1 << 16)
@@ -470,6 +471,14 @@ static int read_evals(const err_ctx *e, const cJSON *list, hl_spec *s) {
         s->eval_entry[i].index = is_task ? s->n_eval_tasks : s->n_eval;
         s->n_eval_entries = i + 1;
         if (is_task) { TRY(read_eval_task(e, c, path, s)); continue; }
+        if (cJSON_IsString(task) && !hl_task_family_find(task->valuestring)) {
+            char p[PATH_LEN], fams[128], evals[1024];
+            hl_cfg_join(p, path, "task");
+            hl_task_family_names(fams, sizeof fams);
+            hl_eval_task_names(evals, sizeof evals);
+            return fail(e, p, "unknown task (got \"%s\"; training families: %s; evaluation tasks: %s)",
+                        task->valuestring, fams, evals);
+        }
         TRY(hl_cfg_check(e, c, hl_task_eval_section(), path));
         TRY(hl_cfg_read(e, hl_task_eval_section(), c, path, &s->eval[s->n_eval], &dflt));
         s->n_eval++;
