@@ -61,6 +61,16 @@ check commonsense_failed_run_left_out sh -c "! grep -q '99\\.0' '$md' && ! grep 
 MSG=$(cat "$T/a/commonsense.md")
 check commonsense_near_chance_note grep -q 'Tiny models score near chance' "$md"
 
+# inference.json (the roadmap table): the commonsense average and recall columns
+inf=$(grep '^| hybrid "x"' "$T/a/inference_table.md")
+want_rc=$(sqlite3 "$DB" "SELECT 100.0 * AVG(value) FROM metrics m JOIN runs r ON r.id = m.run_id
+  WHERE r.variant = 'hybrid \"x\"' AND r.status = 'done' AND m.metric = 'contains'")
+got_cs=$(echo "$inf" | awk -F'|' '{print $6}' | sed 's/ ± .*//; s/ //g')
+got_rc=$(echo "$inf" | awk -F'|' '{print $7}' | sed 's/ ± .*//; s/ //g')
+MSG="row '$inf', commonsense '$want', recall '$want_rc'"
+check inference_table_text_columns sh -c "grep -q 'MQAR acc. (%) | Commonsense avg. (%) | Recall contains (%)' '$T/a/inference_table.md' &&
+  [ '$got_cs' = '$want' ] && awk 'BEGIN{d = $got_rc - $want_rc; exit !(d <= 0.051 && d >= -0.051)}'"
+
 # recall: one row per (variant, task), three metrics
 MSG=$(cat "$T/a/recall.md")
 check recall_rows sh -c "[ \$(grep -c '^| .* | \\(squad\\|kv_pairs_middle_2048\\) |' '$T/a/recall.md') = 6 ] &&
