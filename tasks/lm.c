@@ -3,8 +3,8 @@
 //   train.task = {"name": "lm", "corpus": "corpus/tinyshakespeare.txt",
 //                 "tokenizer": "gpt2", "seq_len": 512}
 //
-// The corpus (relative to the data directory, text/datadir.h, or absolute)
-// is tokenised whole into one stream of n ids (the tokenizer's encode of the
+// The corpus (relative to the data directory, or absolute: text/datadir.h's
+// hl_data_dir and hl_data_path) is tokenised whole into one stream of n ids (the tokenizer's encode of the
 // file's bytes; no document separators). Split: the last
 // floor(n * val_fraction) ids (val_fraction default 0.1) are the validation
 // part, the first n_train = n - n_val the training part; both must hold at
@@ -46,6 +46,7 @@
 #include "core/rng.h"
 #include "core/sha256.h"
 #include "tasks/task.h"
+#include "text/datadir.h"
 #include "text/tokenizer.h"
 
 extern const hl_task_family hl_task_lm;
@@ -82,37 +83,17 @@ typedef struct {
 } lm_task;
 
 // ---------------------------------------------------------------- paths
-// The data directory: the option, then HYLAB_DATA, then $XDG_DATA_HOME/hylab
-// (default ~/.local/share/hylab), as text/datadir.h's hl_data_dir.
-static void data_dir_of(const char *option, char *out, size_t n) {
-    const char *env = getenv("HYLAB_DATA"), *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
-    if (option && option[0]) snprintf(out, n, "%s", option);
-    else if (env && env[0]) snprintf(out, n, "%s", env);
-    else if (xdg && xdg[0]) snprintf(out, n, "%s/hylab", xdg);
-    else snprintf(out, n, "%s/.local/share/hylab", home ? home : ".");
-}
-
-// The corpus file: rel under data_dir, or rel itself when absolute; a
-// readable regular file.
-static int corpus_path(const char *data_dir, const char *rel, char *out, size_t n, char *err, size_t errlen) {
-    int len = rel[0] == '/' ? snprintf(out, n, "%s", rel) : snprintf(out, n, "%s/%s", data_dir, rel);
-    if (len < 0 || (size_t)len >= n) return hl_fail(err, errlen, HL_EBADINPUT, "corpus: path too long: %s", rel);
-    struct stat st;
-    if (stat(out, &st) != 0 || !S_ISREG(st.st_mode) || access(out, R_OK) != 0)
-        return hl_fail(err, errlen, HL_EBADINPUT,
-                       "%s: missing (needed by lm; run `hylab data fetch --data-dir %s`, or give --data-dir / HYLAB_DATA)",
-                       out, data_dir);
-    return HL_OK;
-}
-
 // The cache folder (created, with its parent): $HYLAB_CACHE, else
 // $XDG_CACHE_HOME/hylab, else ~/.cache/hylab.
 static int cache_dir(char *out, size_t n, char *err, size_t errlen) {
     const char *env = getenv("HYLAB_CACHE"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    if (env && env[0]) snprintf(out, n, "%s", env);
-    else if (xdg && xdg[0]) snprintf(out, n, "%s/hylab", xdg);
-    else if (home && home[0]) snprintf(out, n, "%s/.cache/hylab", home);
+    int len;
+    if (env && env[0]) len = snprintf(out, n, "%s", env);
+    else if (xdg && xdg[0]) len = snprintf(out, n, "%s/hylab", xdg);
+    else if (home && home[0]) len = snprintf(out, n, "%s/.cache/hylab", home);
     else return hl_fail(err, errlen, HL_EBADINPUT, "lm: no cache folder: set HYLAB_CACHE (or XDG_CACHE_HOME or HOME)");
+    if (len < 0 || (size_t)len + 80 >= n)   // room for "/tokens-<64 hex>.bin"
+        return hl_fail(err, errlen, HL_EBADINPUT, "lm: the cache folder's path is too long (%d bytes; set HYLAB_CACHE)", len);
     for (char *p = out + 1; ; p++) {   // mkdir -p
         if (*p == '/' || !*p) {
             char c = *p;
@@ -251,12 +232,12 @@ static void lm_close(hl_task *tk) {
 static int lm_open(const hl_task_config *cfg, int vocab, const char *data_dir, uint64_t seed,
                    hl_task **out, char *err, size_t errlen) {
     *out = NULL;
-    char why[HL_ERR_LEN / 2], dir[HL_TASK_PATH_LEN], path[2 * HL_TASK_PATH_LEN];
+    char why[HL_ERR_LEN / 2], dir[HL_DATA_PATH_LEN], path[HL_DATA_PATH_LEN + HL_TASK_PATH_LEN];
     if (lm_check(cfg, why, sizeof why)) return hl_fail(err, errlen, HL_EBADINPUT, "%s", why);
     int L = cfg->seq_len;
     if (L < 1) return hl_fail(err, errlen, HL_EBADINPUT, "seq_len: must be >= 1 (got %d)", L);
-    data_dir_of(data_dir, dir, sizeof dir);
-    int rc = corpus_path(dir, cfg->corpus, path, sizeof path, err, errlen);
+    int rc = hl_data_dir(data_dir, dir, sizeof dir, err, errlen);
+    if (!rc) rc = hl_data_path(dir, cfg->corpus, "lm", path, sizeof path, err, errlen);
     if (rc) return rc;
     hl_tokenizer *tok;
     if ((rc = hl_tokenizer_open(cfg->tokenizer, dir, &tok, err, errlen)) != HL_OK) return rc;
