@@ -86,6 +86,19 @@ bad lm_bad_vocab "train.task: vocab_size: the model's vocabulary (200) is smalle
   --set model.vocab_size=200
 bad lm_bad_val_fraction "train.task.val_fraction: must be in (0, 1)" --set train.task.val_fraction=1
 
+# gpt2: bits_per_byte counts the UTF-8 bytes of the scored tokens (several per
+# token): bpb * ln 2 * bytes = loss * tokens, bytes > 2 x tokens on English text
+"$HYLAB" run "$dir/lm.json" --threads 1 --db "$dir/g.db" --set train.steps=1 --set train.task.tokenizer=gpt2 \
+  --set model.vocab_size=50257 --set model.d_model=16 --set model.attn.n_heads=1 --set 'eval=[{"num_examples": 4}]' \
+  >"$dir/g.out" 2>"$dir/g.err"
+g=$(sqlite3 "$dir/g.db" "SELECT group_concat(metric || '=' || value || '/' || n, ' ') FROM metrics WHERE task = 'lm'")
+MSG="$g $(tail -n 2 "$dir/g.err")"
+check lm_gpt2_bits_per_byte sh -c "sqlite3 '$dir/g.db' \"SELECT 1 FROM metrics l JOIN metrics b ON b.run_id = l.run_id
+  WHERE l.metric = 'loss' AND b.metric = 'bits_per_byte' AND l.n = 4 * 128 AND b.n > 2 * l.n
+  AND abs(b.value * 0.6931471805599453 * b.n - l.value * l.n) < 1e-9 * l.value * l.n\" | grep -q 1"
+bad lm_bad_vocab_gpt2 "train.task: vocab_size: the model's vocabulary (256) is smaller than tokenizer gpt2's (50257)" \
+  --set train.task.tokenizer=gpt2
+
 # eval entries naming evaluation tasks: run on the trained model, recorded
 # with version and settings; a group adds its average
 cat >"$dir/ev.json" <<'EOF'
