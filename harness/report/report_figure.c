@@ -413,13 +413,20 @@ static void write_gp(FILE *f, const hl_report *rep, const hl_rep_figure *fig, co
     fputs("replot\nunset output\n", f);
 }
 
+typedef struct heatdata heatdata;
+static void heat_write_dat(FILE *f, const hl_report *rep, const hl_rep_figure *fig, const heatdata *h);
+static void heat_write_gp(FILE *f, const hl_report *rep, const hl_rep_figure *fig, const heatdata *h);
+
+// DIR/NAME.EXT (dat or gp) of a figure's data d, or of a heatmap's h (d NULL).
 static int write_file(const char *dir, const char *name, const char *ext, const hl_report *rep,
-                      const hl_rep_figure *fig, const figdata *d, char *err, size_t errlen) {
+                      const hl_rep_figure *fig, const figdata *d, const heatdata *h, char *err, size_t errlen) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.%s", dir, name, ext);
     FILE *f = fopen(path, "wb");
     if (!f) { snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno)); return HL_REP_EFAIL; }
-    if (!strcmp(ext, "dat")) write_dat(f, rep, fig, d);
+    int dat = !strcmp(ext, "dat");
+    if (h) { if (dat) heat_write_dat(f, rep, fig, h); else heat_write_gp(f, rep, fig, h); }
+    else if (dat) write_dat(f, rep, fig, d);
     else write_gp(f, rep, fig, d);
     int bad = ferror(f);
     if (fclose(f) || bad) { snprintf(err, errlen, "%s: write failed", path); return HL_REP_EFAIL; }
@@ -432,11 +439,11 @@ static int write_file(const char *dir, const char *name, const char *ext, const 
 // rows of a cell with aggregate "mean"; one row per cell otherwise), series
 // one panel each (gnuplot multiplot, `with image`, the value printed in each
 // cell). Missing cells are NaN in the .dat and left blank.
-typedef struct {
+struct heatdata {
     char **xs, **ys, **panels; int nx, ny, np;
     double *sum; int *cnt;          // (np, ny, nx)
     int skipped;
-} heatdata;
+};
 
 static void heat_free(heatdata *h) {
     for (int i = 0; i < h->nx; i++) free(h->xs[i]);
@@ -594,19 +601,6 @@ static void heat_write_gp(FILE *f, const hl_report *rep, const hl_rep_figure *fi
     fputs("unset output\n", f);
 }
 
-static int heat_write_file(const char *dir, const char *ext, const hl_report *rep, const hl_rep_figure *fig,
-                           const heatdata *h, char *err, size_t errlen) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s.%s", dir, fig->name, ext);
-    FILE *f = fopen(path, "wb");
-    if (!f) { snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno)); return HL_REP_EFAIL; }
-    if (!strcmp(ext, "dat")) heat_write_dat(f, rep, fig, h);
-    else heat_write_gp(f, rep, fig, h);
-    int bad = ferror(f);
-    if (fclose(f) || bad) { snprintf(err, errlen, "%s: write failed", path); return HL_REP_EFAIL; }
-    return HL_REP_OK;
-}
-
 static int write_heatmap(const hl_rows *r, const hl_report *rep, const hl_rep_figure *f, const char *dir,
                          int *n_points, int *skipped, char *err, size_t errlen) {
     heatdata h = {0};
@@ -615,8 +609,8 @@ static int write_heatmap(const hl_rows *r, const hl_report *rep, const hl_rep_fi
     if (rc) { snprintf(err, errlen, "%s: figure '%s': %s", rep->path, f->name, e); heat_free(&h); return rc; }
     for (size_t c = 0; c < (size_t)h.np * h.nx * h.ny; c++) *n_points += h.cnt[c] > 0;
     if (!*n_points && f->optional) { *skipped = 1; heat_free(&h); return HL_REP_OK; }
-    rc = heat_write_file(dir, "dat", rep, f, &h, err, errlen);
-    if (!rc) rc = heat_write_file(dir, "gp", rep, f, &h, err, errlen);
+    rc = write_file(dir, f->name, "dat", rep, f, NULL, &h, err, errlen);
+    if (!rc) rc = write_file(dir, f->name, "gp", rep, f, NULL, &h, err, errlen);
     heat_free(&h);
     return rc;
 }
@@ -643,8 +637,8 @@ int hl_report_write_figure(sqlite3 *db, const hl_report *rep, const hl_rep_figur
     }
     for (int s = 0; s < d.ns; s++) *n_points += d.s[s].n;
     if (!*n_points && f->optional) { *skipped = 1; figdata_free(&d); return HL_REP_OK; }
-    rc = write_file(dir, f->name, "dat", rep, f, &d, err, errlen);
-    if (!rc) rc = write_file(dir, f->name, "gp", rep, f, &d, err, errlen);
+    rc = write_file(dir, f->name, "dat", rep, f, &d, NULL, err, errlen);
+    if (!rc) rc = write_file(dir, f->name, "gp", rep, f, &d, NULL, err, errlen);
     figdata_free(&d);
     return rc;
 }
