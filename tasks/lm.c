@@ -168,7 +168,7 @@ static int cache_load(const char *path, const cache_header *want, int32_t **ids,
 // Writes the cache (a temporary file in its folder, then renamed).
 static int cache_store(const char *path, const char *dir, cache_header *h, const int32_t *ids, size_t n,
                        char *err, size_t errlen) {
-    char tmp[HL_TASK_PATH_LEN + 128];
+    char tmp[HL_DATA_PATH_LEN + 32];
     snprintf(tmp, sizeof tmp, "%s/.tokens-XXXXXX", dir);
     int fd = mkstemp(tmp);
     if (fd < 0) return hl_fail(err, errlen, HL_EFAIL, "lm: cannot write in the cache folder %s: %s (set HYLAB_CACHE)",
@@ -192,7 +192,7 @@ static int corpus_ids(const char *path, const hl_tokenizer *tok, int32_t **ids, 
     size_t len = 0;
     int rc = read_corpus(path, &text, &len, err, errlen);
     if (rc) return rc;
-    char sha[65], key_text[160], key[65], dir[HL_TASK_PATH_LEN], file[HL_TASK_PATH_LEN + 96];
+    char sha[65], key_text[160], key[65], dir[HL_DATA_PATH_LEN], file[HL_DATA_PATH_LEN + 96];
     hl_sha256_hex(text, len, sha);
     snprintf(key_text, sizeof key_text, "%s\n%s", sha, hl_tokenizer_hash(tok));
     hl_sha256_hex(key_text, strlen(key_text), key);

@@ -10,7 +10,7 @@
 
 #define HL_MAX_SEQ_LEN (1 << 16)      // a task's seq_len
 #define HL_MAX_TASK_VOCAB (1 << 20)   // a task's vocab_size (as the model's)
-#define HL_TASK_PATH_LEN 512          // a task's data file path (lm's corpus)
+#define HL_TASK_PATH_LEN 256          // a task's data file path (lm's corpus), NUL included
 
 // A task invocation: the training task or one eval entry.
 typedef struct {
