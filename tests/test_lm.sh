@@ -26,8 +26,10 @@ trap 'rm -rf "$dir"' EXIT
 export HYLAB_CACHE="$dir/cache"
 DATA=${HYLAB_DATA:-}
 
-MSG="HYLAB_DATA='$DATA' (the Makefile sets it to ../shared/data)"
-check data_dir_has_the_corpus test -n "$DATA" -a -f "$DATA/corpus/tinyshakespeare.txt" || finish
+if [ -z "$DATA" ] || [ ! -f "$DATA/corpus/tinyshakespeare.txt" ]; then
+  fail data_dir_has_the_corpus "no corpus/tinyshakespeare.txt in HYLAB_DATA='$DATA' (the Makefile sets it to ../shared/data)"
+  finish
+fi
 
 cat >"$dir/lm.json" <<'EOF'
 {"name": "lm-byte", "model": {"vocab_size": 256, "d_model": 64, "n_layers": 2, "layers": "A",
