@@ -53,6 +53,7 @@
 // fit in the machine's physical memory.
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -64,6 +65,7 @@
 #include "harness/spec_internal.h"
 #include "harness/spec.h"
 #include "models/model.h"
+#include "tasks/task.h"
 
 #define PATH_LEN HL_CFG_PATH_LEN
 #define MAX_BATCH (1 << 16)
@@ -194,11 +196,49 @@ static const hl_cfg_key measure_keys[] = {
 static const hl_cfg_section measure_section = {.name = "measure", .keys = measure_keys};
 
 // ------------------------------------------------------------------ the whole spec
+// Entries naming a training family: every key, defaults filled; entries
+// naming an evaluation task: as written (keys sorted by the canonical form).
 static cJSON *write_evals(const void *obj) {
     const hl_spec *s = obj;
     cJSON *evals = cJSON_CreateArray();
-    for (int i = 0; evals && i < s->n_eval; i++) cJSON_AddItemToArray(evals, hl_cfg_write(hl_task_eval_section(), &s->eval[i]));
+    for (int i = 0; evals && i < s->n_eval_entries; i++) {
+        int k = s->eval_entry[i].index;
+        cJSON *e = s->eval_entry[i].is_task ? cJSON_Parse(s->eval_tasks[k].json)
+                                            : hl_cfg_write(hl_task_eval_section(), &s->eval[k]);
+        if (!e) { cJSON_Delete(evals); return NULL; }
+        cJSON_AddItemToArray(evals, e);
+    }
     return evals;
+}
+
+// The schema of one "eval" entry for the schema check and --set paths: the
+// keys of a training family's entry (tasks/task_config.c) and those of an
+// evaluation task (tasks/eval_config.c), one row per name. read_evals then
+// checks each entry against its own section.
+static hl_cfg_key eval_any_keys[64];
+static hl_cfg_section eval_any_section = {.name = "eval", .keys = eval_any_keys};
+
+static void build_eval_any(void) {
+    int n = 0;
+    const hl_cfg_section *parts[2] = {hl_task_eval_section(), hl_eval_section()};
+    for (int p = 0; p < 2; p++)
+        for (const hl_cfg_key *k = parts[p]->keys; k->name; k++) {
+            int have = 0;
+            for (int r = 0; r < n; r++) have |= !strcmp(eval_any_keys[r].name, k->name);
+            if (have || n + 1 >= (int)(sizeof eval_any_keys / sizeof *eval_any_keys)) continue;
+            eval_any_keys[n] = *k;
+            eval_any_keys[n].read = NULL;   // never read through this section
+            eval_any_keys[n].write = NULL;
+            n++;
+        }
+    eval_any_keys[n].name = NULL;
+}
+
+static pthread_once_t eval_any_once = PTHREAD_ONCE_INIT;
+
+static const hl_cfg_section *eval_entry_section(void) {
+    pthread_once(&eval_any_once, build_eval_any);
+    return &eval_any_section;
 }
 
 // name and eval are read by read_spec (the name's default is the file's; eval
@@ -207,7 +247,7 @@ static const hl_cfg_key top_keys[] = {
     {.name = "name", .kind = HL_CFG_STRING, .offset = offsetof(hl_spec, name), .capacity = HL_NAME_LEN},
     {.name = "model", .kind = HL_CFG_SECTION, .offset = offsetof(hl_spec, model), .section_fn = hl_model_section},
     {.name = "train", .kind = HL_CFG_SECTION, .offset = offsetof(hl_spec, train), .section = &train_section},
-    {.name = "eval", .kind = HL_CFG_SECTION_LIST, .section_fn = hl_task_eval_section, .write = write_evals},
+    {.name = "eval", .kind = HL_CFG_SECTION_LIST, .section_fn = eval_entry_section, .write = write_evals},
     {.name = "measure", .kind = HL_CFG_SECTION, .offset = offsetof(hl_spec, measure), .section = &measure_section},
     {.name = NULL}};
 static const hl_cfg_section top_section = {.name = "", .keys = top_keys};
@@ -374,29 +414,92 @@ static int read_name(const err_ctx *e, const cJSON *root, const char *default_na
     return HL_OK;
 }
 
-// Eval entries: missing keys from the training task, num_examples 1000.
+// An entry naming an evaluation task: a preset or FORMAT:PATH read with its
+// section, or a group expanded into its members (each read as the entry with
+// "task" replaced); the entry's text is kept as its canonical form.
+static int read_eval_task(const err_ctx *e, const cJSON *c, const char *path, hl_spec *s) {
+    char p[PATH_LEN];
+    hl_spec_eval_task *t = &s->eval_tasks[s->n_eval_tasks];
+    memset(t, 0, sizeof *t);
+    s->n_eval_tasks++;   // counted at once: hl_spec_free frees what was read
+    TRY(hl_cfg_check(e, c, hl_eval_section(), path));
+    if (!s->train.task.tokenizer[0]) {
+        hl_cfg_join(p, path, "task");
+        return fail(e, p, "an evaluation task needs the spec's tokenizer: set train.task.tokenizer (byte or gpt2)");
+    }
+    const cJSON *task = field(c, "task");
+    const hl_eval_group *g = hl_eval_group_find(task->valuestring);
+    int n = 1;
+    if (g) for (n = 0; g->members[n]; n++) {}
+    t->cfg = calloc((size_t)n, sizeof *t->cfg);
+    cJSON *copy = cJSON_Duplicate(c, 1);
+    t->json = hl_json_canonical(c);
+    if (!t->cfg || !copy || !t->json) { cJSON_Delete(copy); return fail(e, path, "out of memory"); }
+    if (g) snprintf(t->group, sizeof t->group, "%s", g->name);
+    int rc = HL_OK;
+    for (int i = 0; i < n && rc == HL_OK; i++) {
+        if (g) cJSON_ReplaceItemInObjectCaseSensitive(copy, "task", cJSON_CreateString(g->members[i]));
+        rc = hl_cfg_read(e, hl_eval_section(), copy, path, &t->cfg[i], NULL);
+        if (rc == HL_OK) t->n++;
+    }
+    cJSON_Delete(copy);
+    return rc;
+}
+
+// Eval entries: an entry whose "task" is an evaluation task (a preset, a
+// group or FORMAT:PATH: tasks/eval_config.h) is read by read_eval_task;
+// the others name a training family: missing keys from the training task,
+// num_examples 1000.
 static int read_evals(const err_ctx *e, const cJSON *list, hl_spec *s) {
     hl_task_config dflt = s->train.task;
     dflt.num_examples = 1000;
-    if (!list) { s->n_eval = 1; s->eval[0] = dflt; return HL_OK; }
+    if (!list) {
+        s->n_eval = s->n_eval_entries = 1;
+        s->eval[0] = dflt;
+        s->eval_entry[0].is_task = 0; s->eval_entry[0].index = 0;
+        return HL_OK;
+    }
     int n = cJSON_GetArraySize(list);
     if (n > HL_MAX_EVAL) return fail(e, "eval", "at most %d entries (got %d)", HL_MAX_EVAL, n);
     char path[PATH_LEN];
     int i = 0;
     for (const cJSON *c = list->child; c; c = c->next, i++) {
         index_path(path, "eval", i);
-        TRY(hl_cfg_read(e, hl_task_eval_section(), c, path, &s->eval[i], &dflt));
+        const cJSON *task = field(c, "task");
+        int is_task = cJSON_IsString(task) && hl_eval_task_known(task->valuestring);
+        s->eval_entry[i].is_task = is_task;
+        s->eval_entry[i].index = is_task ? s->n_eval_tasks : s->n_eval;
+        s->n_eval_entries = i + 1;
+        if (is_task) { TRY(read_eval_task(e, c, path, s)); continue; }
+        if (cJSON_IsString(task) && !hl_task_family_find(task->valuestring)) {
+            char p[PATH_LEN], fams[128], evals[1024];
+            hl_cfg_join(p, path, "task");
+            hl_task_family_names(fams, sizeof fams);
+            hl_eval_task_names(evals, sizeof evals);
+            return fail(e, p, "unknown task (got \"%s\"; training families: %s; evaluation tasks: %s)",
+                        task->valuestring, fams, evals);
+        }
+        TRY(hl_cfg_check(e, c, hl_task_eval_section(), path));
+        TRY(hl_cfg_read(e, hl_task_eval_section(), c, path, &s->eval[s->n_eval], &dflt));
+        s->n_eval++;
     }
-    s->n_eval = n;
     return HL_OK;
 }
 
-// The longest sequence a run feeds the model: the training task's or an eval's.
-static int longest_seq_len(const hl_spec *s) {
+int hl_spec_longest_seq_len(const hl_spec *s) {
     int T = s->train.task.seq_len;
     for (int i = 0; i < s->n_eval; i++) if (s->eval[i].seq_len > T) T = s->eval[i].seq_len;
+    for (int i = 0; i < s->n_eval_tasks; i++)
+        for (int k = 0; k < s->eval_tasks[i].n; k++) {
+            const hl_eval_config *c = &s->eval_tasks[i].cfg[k];
+            if (c->max_length > T) T = c->max_length;
+            for (int j = 0; j < c->n_lengths; j++) if (c->lengths[j] > T) T = c->lengths[j];
+        }
     return T;
 }
+
+// The longest sequence a run feeds the model: the training task's or an eval's.
+static int longest_seq_len(const hl_spec *s) { return hl_spec_longest_seq_len(s); }
 
 // Training and eval batches hold batch_size x (meta_tokens + seq_len) positions.
 static int check_batch_tokens(const err_ctx *e, const hl_spec *s) {
@@ -467,6 +570,11 @@ void hl_spec_free(hl_spec *s) {
     if (!s) return;
     free(s->canonical_json);
     s->canonical_json = NULL;
+    for (int i = 0; i < s->n_eval_tasks; i++) {
+        free(s->eval_tasks[i].cfg);
+        free(s->eval_tasks[i].json);
+    }
+    s->n_eval_tasks = 0;
 }
 
 // ------------------------------------------------------------ training memory

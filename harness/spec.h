@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include "core/status.h"
 #include "models/model_config.h"
+#include "tasks/eval_config.h"
 #include "tasks/task_config.h"
 
 // Upper limits of spec sizes (reasons at the top of harness/spec.c). They keep every count describe makes within int64 and
@@ -52,11 +53,26 @@ typedef struct {
     int after_train;         // 1: a run of `hylab run` measures after training (default 0)
 } hl_measure_config;
 
+// An entry of "eval" that names an evaluation task (tasks/eval_config.h: a
+// preset, a group or FORMAT:PATH) rather than a training family: after
+// training the run evaluates the model on it with the spec's tokenizer
+// (train.task.tokenizer) and the data directory (harness/train/train.c).
+typedef struct {
+    char group[32];          // the group's name ("commonsense"), "" for one task
+    int n; hl_eval_config *cfg;  // malloc'd (n): the task, or the group's members
+    char *json;              // malloc'd: the entry as written (after --set), its canonical form
+} hl_spec_eval_task;
+
 typedef struct {
     char name[HL_NAME_LEN];
     hl_model_config model;
     hl_train_config train;
+    // "eval": entries naming a training family (MQAR, lm: scored on its test
+    // split, also during training) in eval[], those naming an evaluation
+    // task in eval_tasks[]; eval_entry[] gives the list's order.
     int n_eval; hl_task_config eval[HL_MAX_EVAL];
+    int n_eval_tasks; hl_spec_eval_task eval_tasks[HL_MAX_EVAL];
+    int n_eval_entries; struct { int is_task, index; } eval_entry[HL_MAX_EVAL];
     hl_measure_config measure;
     char *canonical_json;    // malloc'd; sorted keys, defaults filled, compact
     char hash[65];           // SHA-256 hex of canonical_json
@@ -72,6 +88,11 @@ int hl_spec_load_text(const char *text, const char *source,
                       const char *const *sets, int n_sets,
                       hl_spec *out, char *err, size_t errlen);
 void hl_spec_free(hl_spec *s);
+
+// The most positions a run feeds the model: train.task.seq_len, the eval
+// entries' seq_len, and the evaluation tasks' max_length and niah lengths
+// (the model is built for this many).
+int hl_spec_longest_seq_len(const hl_spec *s);
 
 // Whether training s fits in this machine's physical memory: weights,
 // gradients and AdamW moments (16 bytes per parameter) plus activations and

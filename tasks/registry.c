@@ -7,7 +7,8 @@
 #include "tasks/task.h"
 
 #define HL_TASK_FAMILIES(X) \
-    X(hl_task_mqar)   /* "mqar" mqar.c */
+    X(hl_task_mqar)   /* "mqar" mqar.c */ \
+    X(hl_task_lm)     /* "lm"   lm.c: language modelling on a corpus */
 
 #define HL_DECLARE_FAMILY(sym) extern const hl_task_family sym;
 #define HL_LIST_FAMILY(sym) &sym,

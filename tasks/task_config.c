@@ -7,6 +7,11 @@
 //                  at most model.vocab_size (the model embeds the task's ids)
 //   num_examples   train: 100000, in [1, 1e9] (an index range: examples are
 //                  drawn as needed); eval: 1000, in [1, 1e6] (each is evaluated)
+//   tokenizer      "" (none: generated tasks), or a text/tokenizer.h name
+//                  ("byte", "gpt2"); left out of the canonical spec while "",
+//                  so specs without it keep their hash. Families that read
+//                  text require it (lm); `hylab eval` and reports read the
+//                  training task's tokenizer for a checkpoint.
 // then the keys of every registered family (MQAR's: tasks/mqar.c). In an
 // eval entry every missing key takes the training task's value, except
 // num_examples (1000). After the keys the family's check runs.
@@ -16,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "tasks/task.h"
+#include "text/tokenizer.h"
 
 #define MAX_TRAIN_EXAMPLES 1e9
 #define MAX_EVAL_EXAMPLES 1e6
@@ -29,6 +35,11 @@ static int task_finish(const hl_cfg_ctx *c, const char *path, const char *name_k
         hl_cfg_join(p, path, name_key);
         hl_task_family_names(known, sizeof known);
         return hl_cfg_fail(c, p, "unknown task (got \"%s\"; known: %s)", t->name, known);
+    }
+    if (t->tokenizer[0] && !hl_tokenizer_known(t->tokenizer)) {
+        hl_cfg_join(p, path, "tokenizer");
+        hl_tokenizer_names(known, sizeof known);
+        return hl_cfg_fail(c, p, "unknown tokenizer (got \"%s\"; known: %s)", t->tokenizer, known);
     }
     if (t->vocab_size == 0) t->vocab_size = model_vocab;
     hl_cfg_join(p, path, "vocab_size");
@@ -58,7 +69,9 @@ static int eval_finish(const hl_cfg_ctx *c, const char *path, void *obj) { retur
     TASK_INT("seq_len", seq_len, 64, 1, HL_MAX_SEQ_LEN), \
     TASK_INT("vocab_size", vocab_size, 0, 0, HL_MAX_TASK_VOCAB), \
     {.name = "num_examples", .kind = HL_CFG_LONG, .offset = offsetof(hl_task_config, num_examples), \
-     .dflt = examples, .min = 1, .max = max_examples}
+     .dflt = examples, .min = 1, .max = max_examples}, \
+    {.name = "tokenizer", .kind = HL_CFG_STRING, .offset = offsetof(hl_task_config, tokenizer), \
+     .capacity = sizeof(((hl_task_config *)0)->tokenizer), .dflt_text = "", .flags = HL_CFG_OMIT_DEFAULT}
 static const hl_cfg_key train_generic[] = {TASK_ROWS("name", 100000, MAX_TRAIN_EXAMPLES), {.name = NULL}};
 static const hl_cfg_key eval_generic[] = {TASK_ROWS("task", 1000, MAX_EVAL_EXAMPLES), {.name = NULL}};
 

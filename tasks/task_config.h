@@ -10,6 +10,7 @@
 
 #define HL_MAX_SEQ_LEN (1 << 16)      // a task's seq_len
 #define HL_MAX_TASK_VOCAB (1 << 20)   // a task's vocab_size (as the model's)
+#define HL_TASK_PATH_LEN 256          // a task's data file path (lm's corpus), NUL included
 
 // A task invocation: the training task or one eval entry.
 typedef struct {
@@ -19,6 +20,11 @@ typedef struct {
     int vocab_size;          // 0 = the model's vocab_size
     double power_a;          // MQAR gap distribution (Zoology default 0.01)
     long num_examples;       // train: size of the training set (default 100000); eval: test examples (default 1000)
+    // Added with issue 9 (left out of the canonical spec at their defaults,
+    // so existing spec hashes are unchanged):
+    char tokenizer[32];      // text/tokenizer.h name ("byte", "gpt2"); "" = none (generated tasks)
+    char corpus[HL_TASK_PATH_LEN]; // lm: the corpus, relative to the data directory or absolute
+    double val_fraction;     // lm: the held-out tail of the token stream (default 0.1)
 } hl_task_config;
 
 // The task families (their config sections and checks among their fields)

@@ -10,6 +10,7 @@
 #include "harness/cli/commands.h"
 #include "harness/run/runner.h"
 #include "kernels/kernels.h"
+#include "text/datadir.h"
 
 #define MAX_SETS 256
 
@@ -37,6 +38,8 @@ static const char *usage_text =
     "  --backend cpu|cpu_ref kernel backend (default cpu)\n"
     "  --save FILE           one spec: save the final weights (safetensors)\n"
     "  --ckpt-dir DIR        save each run's weights to DIR/<spec_hash>.safetensors\n"
+    "  --data-dir DIR        where tasks read their data (corpora, evaluation sets, tokenizers);\n"
+    "                        default: HYLAB_DATA, then ~/.local/share/hylab ('hylab data fetch')\n"
     "                        (DIR is created, if need be, after every other check)\n"
     "  --help                this text\n"
     "Every run trains in its own process: a crash fails that run only. Two variants or\n"
@@ -85,7 +88,7 @@ static int parse_opt(int argc, char **argv, int *k, run_args *a) {
     if (!strcmp(o, "--help") || !strcmp(o, "-h")) { a->help = 1; return 0; }
     if (!strcmp(o, "--force")) { a->r.force = 1; return 0; }
     static const char *with_val[] = {"--db", "--set", "--shard", "--jobs", "--threads",
-                                      "--backend", "--save", "--ckpt-dir", "--wait"};
+                                      "--backend", "--save", "--ckpt-dir", "--wait", "--data-dir"};
     int known = 0;
     for (size_t i = 0; i < sizeof with_val / sizeof *with_val; i++) known |= !strcmp(o, with_val[i]);
     if (!known) return bad("unknown option '%s'", o);
@@ -94,6 +97,7 @@ static int parse_opt(int argc, char **argv, int *k, run_args *a) {
     if (!strcmp(o, "--db")) a->r.db_path = v;
     else if (!strcmp(o, "--save")) a->r.save_path = v;
     else if (!strcmp(o, "--ckpt-dir")) a->r.ckpt_dir = v;
+    else if (!strcmp(o, "--data-dir")) a->r.data_dir = v;
     else if (!strcmp(o, "--backend")) a->r.backend = v;
     else if (!strcmp(o, "--set")) {
         if (a->n_sets == MAX_SETS) return bad("too many --set options (max %s)", "256");
@@ -229,6 +233,16 @@ int cmd_run(int argc, char **argv) {
     }
     rc = check_unique_specs(&sw, a.path);
     if (!rc) rc = check_outputs(&sw, &a);
+    char data_dir[HL_DATA_PATH_LEN];
+    if (!rc && hl_data_dir(a.r.data_dir, data_dir, sizeof data_dir, err, sizeof err) != HL_OK) {
+        fprintf(stderr, "hylab run: --data-dir: %s\n", err);
+        rc = 2;
+    }
+    a.r.data_dir = data_dir;   // resolved: --data-dir, HYLAB_DATA, then the default
+    if (!rc && hl_runner_check_tasks(&sw, &a.r, err, sizeof err) != HL_OK) {
+        fprintf(stderr, "hylab run: %s: %s\n", a.path, err);
+        rc = 2;
+    }
     if (!rc) rc = hl_runner_run(&sw, &a.r);
     hl_sweep_free(&sw);
     return rc;

@@ -37,18 +37,22 @@ typedef struct {
     hl_rep_column *cols; int n_cols;
 } hl_rep_table;
 
-typedef enum { HL_FIG_LINE = 0, HL_FIG_BAR, HL_FIG_SCATTER } hl_fig_kind;
+typedef enum { HL_FIG_LINE = 0, HL_FIG_BAR, HL_FIG_SCATTER, HL_FIG_HEATMAP } hl_fig_kind;
 
 typedef struct {
     const char *name, *title, *sql;
     hl_fig_kind kind;
     const char *x, *y, *series, *yerr;   // result columns (series, yerr optional)
-    const char *xlabel, *ylabel, *legend;
-    hl_agg agg;                          // NONE, MEAN or MEAN_STD over (series, x)
+    const char *z;                       // heatmap: the cell value column (x, y: categories;
+                                         // series: one panel each)
+    const char *xlabel, *ylabel, *legend, *zlabel;
+    hl_agg agg;                          // NONE, MEAN or MEAN_STD over (series, x) (heatmap: (series, x, y))
     int logx, logy, optional;
     int width, height;                   // PNG pixels; PDF is width/160 inches
     int has_xrange[2], has_yrange[2];    // each end may be left automatic
     double xrange[2], yrange[2];
+    int has_zrange[2];                   // heatmap: colour range (default: the data's)
+    double zrange[2];
 } hl_rep_figure;
 
 typedef struct {

@@ -1,5 +1,5 @@
 // report_figure.c: one report figure -> DIR/NAME.dat (the plotted data, one
-// gnuplot index block per series) and DIR/NAME.gp (a gnuplot script that
+// gnuplot index block per series, or per panel of a heatmap) and DIR/NAME.gp (a gnuplot script that
 // writes NAME.png with pngcairo and NAME.pdf with pdfcairo; run from DIR).
 //
 // Nothing from the report file or the database can run a command in
@@ -413,17 +413,206 @@ static void write_gp(FILE *f, const hl_report *rep, const hl_rep_figure *fig, co
     fputs("replot\nunset output\n", f);
 }
 
+typedef struct heatdata heatdata;
+static void heat_write_dat(FILE *f, const hl_report *rep, const hl_rep_figure *fig, const heatdata *h);
+static void heat_write_gp(FILE *f, const hl_report *rep, const hl_rep_figure *fig, const heatdata *h);
+
+// DIR/NAME.EXT (dat or gp) of a figure's data d, or of a heatmap's h (d NULL).
 static int write_file(const char *dir, const char *name, const char *ext, const hl_report *rep,
-                      const hl_rep_figure *fig, const figdata *d, char *err, size_t errlen) {
+                      const hl_rep_figure *fig, const figdata *d, const heatdata *h, char *err, size_t errlen) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.%s", dir, name, ext);
     FILE *f = fopen(path, "wb");
     if (!f) { snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno)); return HL_REP_EFAIL; }
-    if (!strcmp(ext, "dat")) write_dat(f, rep, fig, d);
+    int dat = !strcmp(ext, "dat");
+    if (h) { if (dat) heat_write_dat(f, rep, fig, h); else heat_write_gp(f, rep, fig, h); }
+    else if (dat) write_dat(f, rep, fig, d);
     else write_gp(f, rep, fig, d);
     int bad = ferror(f);
     if (fclose(f) || bad) { snprintf(err, errlen, "%s: write failed", path); return HL_REP_EFAIL; }
     return HL_REP_OK;
+}
+
+// ---- heatmap -------------------------------------------------------------
+// x and y are categories (their text; sorted numerically when every value is
+// a number, else in order of first appearance), z the cell value (mean of the
+// rows of a cell with aggregate "mean"; one row per cell otherwise), series
+// one panel each (gnuplot multiplot, `with image`, the value printed in each
+// cell). Missing cells are NaN in the .dat and left blank.
+struct heatdata {
+    char **xs, **ys, **panels; int nx, ny, np;
+    double *sum; int *cnt;          // (np, ny, nx)
+    int skipped;
+};
+
+static void heat_free(heatdata *h) {
+    for (int i = 0; i < h->nx; i++) free(h->xs[i]);
+    for (int i = 0; i < h->ny; i++) free(h->ys[i]);
+    for (int i = 0; i < h->np; i++) free(h->panels[i]);
+    free(h->xs); free(h->ys); free(h->panels); free(h->sum); free(h->cnt);
+}
+
+static int cmp_num_text(const void *a, const void *b) {
+    double x = strtod(*(char *const *)a, NULL), y = strtod(*(char *const *)b, NULL);
+    return x < y ? -1 : x > y;
+}
+
+// Sorts the categories numerically when each is a number.
+static void sort_if_numeric(char **v, int n) {
+    for (int i = 0; i < n; i++) {
+        char *end;
+        strtod(v[i], &end);
+        if (!v[i][0] || *end) return;
+    }
+    qsort(v, (size_t)n, sizeof *v, cmp_num_text);
+}
+
+static int find_text(char **v, int n, const char *s) {
+    for (int i = 0; i < n; i++) if (!strcmp(v[i], s)) return i;
+    return -1;
+}
+
+static int heat_collect(const hl_rows *r, const hl_rep_figure *f, heatdata *h, char *err, size_t errlen) {
+    int xi = hl_rows_col(r, f->x), yi = hl_rows_col(r, f->y), zi = hl_rows_col(r, f->z);
+    int si = f->series ? hl_rows_col(r, f->series) : -1;
+    if (xi < 0 || yi < 0 || zi < 0 || (f->series && si < 0)) {
+        snprintf(err, errlen, "a column named by the figure is missing from the result");
+        return HL_REP_EBADINPUT;
+    }
+    for (int i = 0; i < r->nrows; i++) {   // the categories and panels
+        double z;
+        if (!num_of(hl_rows_at(r, i, zi), &z)) continue;
+        if (intern(&h->xs, &h->nx, text_of(hl_rows_at(r, i, xi))) < 0 ||
+            intern(&h->ys, &h->ny, text_of(hl_rows_at(r, i, yi))) < 0 ||
+            intern(&h->panels, &h->np, si >= 0 ? text_of(hl_rows_at(r, i, si)) : "") < 0) goto oom;
+    }
+    sort_if_numeric(h->xs, h->nx);
+    sort_if_numeric(h->ys, h->ny);
+    size_t cells = (size_t)h->np * h->nx * h->ny;
+    h->sum = calloc(cells + 1, sizeof *h->sum);
+    h->cnt = calloc(cells + 1, sizeof *h->cnt);
+    if (!h->sum || !h->cnt) goto oom;
+    for (int i = 0; i < r->nrows; i++) {
+        double z;
+        if (!num_of(hl_rows_at(r, i, zi), &z)) { h->skipped++; continue; }
+        int x = find_text(h->xs, h->nx, text_of(hl_rows_at(r, i, xi)));
+        int y = find_text(h->ys, h->ny, text_of(hl_rows_at(r, i, yi)));
+        int p = find_text(h->panels, h->np, si >= 0 ? text_of(hl_rows_at(r, i, si)) : "");
+        size_t c = ((size_t)p * h->ny + y) * h->nx + x;
+        if (h->cnt[c] && f->agg == HL_AGG_NONE) {
+            snprintf(err, errlen, "several rows for the cell x '%s', y '%s'%s%s%s: set \"aggregate\": \"mean\" "
+                     "or reduce them in the sql", h->xs[x], h->ys[y], f->series ? " of panel '" : "",
+                     f->series ? h->panels[p] : "", f->series ? "'" : "");
+            return HL_REP_EBADINPUT;
+        }
+        h->sum[c] += z;
+        h->cnt[c]++;
+    }
+    return HL_REP_OK;
+oom:
+    snprintf(err, errlen, "out of memory");
+    return HL_REP_EFAIL;
+}
+
+static void heat_write_dat(FILE *f, const hl_report *rep, const hl_rep_figure *fig, const heatdata *h) {
+    generated_by(f, rep, fig);
+    fputs("# one block per panel (gnuplot 'index N'); columns: x_index y_index z (NaN: no data)\n# x categories:", f);
+    for (int i = 0; i < h->nx; i++) { fputc(' ', f); line_text(f, h->xs[i], '"'); }
+    fputs("\n# y categories:", f);
+    for (int i = 0; i < h->ny; i++) { fputc(' ', f); line_text(f, h->ys[i], '"'); }
+    fputc('\n', f);
+    if (h->skipped) fprintf(f, "# %d rows without a numeric z left out\n", h->skipped);
+    for (int p = 0; p < h->np; p++) {
+        if (p) fputs("\n\n", f);
+        fprintf(f, "# panel %d: ", p);
+        line_text(f, h->panels[p][0] ? h->panels[p] : "(all rows)", 0);
+        fputc('\n', f);
+        for (int y = 0; y < h->ny; y++) {
+            for (int x = 0; x < h->nx; x++) {
+                size_t c = ((size_t)p * h->ny + y) * h->nx + x;
+                if (h->cnt[c]) fprintf(f, "%d %d %.9g\n", x, y, h->sum[c] / h->cnt[c]);
+                else fprintf(f, "%d %d NaN\n", x, y);
+            }
+            fputc('\n', f);   // gnuplot: a blank line ends a scan line of the grid
+        }
+    }
+}
+
+static void heat_tics(FILE *f, const char *axis, char **v, int n) {
+    fprintf(f, "set %stics (", axis);
+    for (int i = 0; i < n; i++) {
+        if (i) fputs(", ", f);
+        gp_string(f, v[i]);
+        fprintf(f, " %d", i);
+    }
+    fputs(") scale 0\n", f);
+}
+
+// The plots (after a terminal): one panel per series, in a grid of at most 3 columns.
+static void heat_plots(FILE *f, const hl_rep_figure *fig, const heatdata *h) {
+    if (!h->np) { gp_no_data(f); return; }
+    // labels white on the darker half of the colour range
+    double lo = 0, hi = 0;
+    int any = 0;
+    for (size_t c = 0; c < (size_t)h->np * h->nx * h->ny; c++) {
+        if (!h->cnt[c]) continue;
+        double v = h->sum[c] / h->cnt[c];
+        if (!any || v < lo) lo = v;
+        if (!any || v > hi) hi = v;
+        any = 1;
+    }
+    if (fig->has_zrange[0]) lo = fig->zrange[0];
+    if (fig->has_zrange[1]) hi = fig->zrange[1];
+    double mid = (lo + hi) / 2;
+    int cols = h->np < 3 ? h->np : 3, rows = (h->np + cols - 1) / cols;
+    fprintf(f, "set multiplot layout %d,%d", rows, cols);
+    if (fig->title) { fputs(" title ", f); gp_string(f, fig->title); }
+    fputc('\n', f);
+    for (int p = 0; p < h->np; p++) {
+        fputs("set title ", f);
+        gp_string(f, h->panels[p]);
+        fprintf(f, "\nplot '%s.dat' index %d using 1:2:3 with image notitle, \\\n"
+                "     '' index %d using 1:2:($3 == $3 ? sprintf('%%.1f', $3) : ''):($3 > %.9g ? 0xffffff : 0x000000) "
+                "with labels font ',9' tc rgb variable notitle\n", fig->name, p, p, mid);
+    }
+    fputs("unset multiplot\n", f);
+}
+
+static void heat_write_gp(FILE *f, const hl_report *rep, const hl_rep_figure *fig, const heatdata *h) {
+    generated_by(f, rep, fig);
+    fprintf(f, "# edit and rerun in this directory: gnuplot %s.gp\n", fig->name);
+    fputs("set encoding utf8\nset border 3 lw 1.2\nset tics nomirror out\nunset key\nset view map\n", f);
+    fputs("set xlabel ", f); gp_string(f, fig->xlabel);
+    fputs("\nset ylabel ", f); gp_string(f, fig->ylabel);
+    fputs("\nset cblabel ", f); gp_string(f, fig->zlabel);
+    fputc('\n', f);
+    // colour-blind-safe sequential palette (light yellow -> dark blue), blank NaN cells
+    fputs("set palette defined (0 '#ffffd9', 0.25 '#c7e9b4', 0.5 '#41b6c4', 0.75 '#225ea8', 1 '#081d58')\n", f);
+    gp_range(f, "cb", fig->has_zrange, fig->zrange, NULL);
+    if (h->np) {
+        heat_tics(f, "x", h->xs, h->nx);
+        heat_tics(f, "y", h->ys, h->ny);
+        fprintf(f, "set xrange [-0.5:%.1f]\nset yrange [-0.5:%.1f]\n", h->nx - 0.5, h->ny - 0.5);
+    }
+    gp_terminal(f, fig, 0);
+    heat_plots(f, fig, h);
+    gp_terminal(f, fig, 1);   // multiplot cannot be replotted: drawn again
+    heat_plots(f, fig, h);
+    fputs("unset output\n", f);
+}
+
+static int write_heatmap(const hl_rows *r, const hl_report *rep, const hl_rep_figure *f, const char *dir,
+                         int *n_points, int *skipped, char *err, size_t errlen) {
+    heatdata h = {0};
+    char e[512];
+    int rc = heat_collect(r, f, &h, e, sizeof e);
+    if (rc) { snprintf(err, errlen, "%s: figure '%s': %s", rep->path, f->name, e); heat_free(&h); return rc; }
+    for (size_t c = 0; c < (size_t)h.np * h.nx * h.ny; c++) *n_points += h.cnt[c] > 0;
+    if (!*n_points && f->optional) { *skipped = 1; heat_free(&h); return HL_REP_OK; }
+    rc = write_file(dir, f->name, "dat", rep, f, NULL, &h, err, errlen);
+    if (!rc) rc = write_file(dir, f->name, "gp", rep, f, NULL, &h, err, errlen);
+    heat_free(&h);
+    return rc;
 }
 
 int hl_report_write_figure(sqlite3 *db, const hl_report *rep, const hl_rep_figure *f,
@@ -433,6 +622,11 @@ int hl_report_write_figure(sqlite3 *db, const hl_report *rep, const hl_rep_figur
     *n_points = 0; *skipped = 0;
     int rc = hl_rows_query(db, f->sql, &r, e, sizeof e);
     if (rc) { snprintf(err, errlen, "%s: figure '%s': sql: %s", rep->path, f->name, e); return rc; }
+    if (f->kind == HL_FIG_HEATMAP) {
+        rc = write_heatmap(&r, rep, f, dir, n_points, skipped, err, errlen);
+        hl_rows_free(&r);
+        return rc;
+    }
     figdata d = {0};
     rc = collect(&r, f, &d, e, sizeof e);
     hl_rows_free(&r);
@@ -443,8 +637,8 @@ int hl_report_write_figure(sqlite3 *db, const hl_report *rep, const hl_rep_figur
     }
     for (int s = 0; s < d.ns; s++) *n_points += d.s[s].n;
     if (!*n_points && f->optional) { *skipped = 1; figdata_free(&d); return HL_REP_OK; }
-    rc = write_file(dir, f->name, "dat", rep, f, &d, err, errlen);
-    if (!rc) rc = write_file(dir, f->name, "gp", rep, f, &d, err, errlen);
+    rc = write_file(dir, f->name, "dat", rep, f, &d, NULL, err, errlen);
+    if (!rc) rc = write_file(dir, f->name, "gp", rep, f, &d, NULL, err, errlen);
     figdata_free(&d);
     return rc;
 }

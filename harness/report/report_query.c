@@ -124,12 +124,12 @@ static int check_table(sqlite3 *db, const char *file, int ti, const hl_rep_table
 }
 
 static int check_figure(sqlite3 *db, const char *file, int fi, const hl_rep_figure *f, char *err, size_t errlen) {
-    const char *names[4] = {f->x, f->y, f->series, f->yerr};
-    const char *keys[4] = {"x", "y", "series", "yerr"};
+    const char *names[5] = {f->x, f->y, f->series, f->yerr, f->z};
+    const char *keys[5] = {"x", "y", "series", "yerr", "z"};
     char what[64];
     snprintf(what, sizeof what, "figures[%d]", fi);
     char who[160]; snprintf(who, sizeof who, "figure '%s'", f->name);
-    return check_sql(db, file, what, who, f->sql, names, keys, 4, err, errlen);
+    return check_sql(db, file, what, who, f->sql, names, keys, 5, err, errlen);
 }
 
 int hl_report_check(sqlite3 *db, const hl_report *rep, char *err, size_t errlen) {

@@ -274,14 +274,15 @@ static int parse_fig_enums(ctx *c, const cJSON *o, const char *path, hl_rep_figu
     if (!strcmp(kind, "line")) f->kind = HL_FIG_LINE;
     else if (!strcmp(kind, "bar")) f->kind = HL_FIG_BAR;
     else if (!strcmp(kind, "scatter")) f->kind = HL_FIG_SCATTER;
-    else return fail(c, p, "'%s' is not one of line, bar, scatter", kind);
+    else if (!strcmp(kind, "heatmap")) f->kind = HL_FIG_HEATMAP;
+    else return fail(c, p, "'%s' is not one of line, bar, scatter, heatmap", kind);
     if ((rc = get_str(c, o, path, "aggregate", 0, &agg))) return rc;
     subpath(p, sizeof p, path, "aggregate");
     f->agg = HL_AGG_NONE;
     if (agg) {
         if (!strcmp(agg, "mean")) f->agg = HL_AGG_MEAN;
-        else if (!strcmp(agg, "mean_std")) f->agg = HL_AGG_MEAN_STD;
-        else return fail(c, p, "'%s' is not one of mean, mean_std", agg);
+        else if (!strcmp(agg, "mean_std") && f->kind != HL_FIG_HEATMAP) f->agg = HL_AGG_MEAN_STD;
+        else return fail(c, p, "'%s' is not one of mean%s", agg, f->kind == HL_FIG_HEATMAP ? " (a heatmap has no error bars)" : ", mean_std");
         if (f->yerr) return fail(c, p, "give either aggregate or yerr, not both");
     }
     if ((rc = get_str(c, o, path, "legend", 0, &f->legend))) return rc;
@@ -297,7 +298,7 @@ static int parse_fig_enums(ctx *c, const cJSON *o, const char *path, hl_rep_figu
 static int parse_figure(ctx *c, const cJSON *o, const char *path, hl_rep_figure *f) {
     static const char *const keys[] = {"name", "title", "sql", "kind", "x", "y", "series", "yerr",
         "aggregate", "xlabel", "ylabel", "logx", "logy", "size", "xrange", "yrange", "legend",
-        "optional", NULL};
+        "optional", "z", "zlabel", "zrange", NULL};
     if (!cJSON_IsObject(o)) return fail(c, path, "must be an object");
     int rc = check_keys(c, o, path, keys);
     char p[PLEN];
@@ -318,7 +319,28 @@ static int parse_figure(ctx *c, const cJSON *o, const char *path, hl_rep_figure 
     if (!rc) rc = parse_size(c, o, path, f);
     if (!rc) rc = parse_range(c, o, path, "xrange", f->has_xrange, f->xrange);
     if (!rc) rc = parse_range(c, o, path, "yrange", f->has_yrange, f->yrange);
+    if (!rc) rc = get_str(c, o, path, "z", 0, &f->z);
+    if (!rc) rc = get_str(c, o, path, "zlabel", 0, &f->zlabel);
+    if (!rc) rc = parse_range(c, o, path, "zrange", f->has_zrange, f->zrange);
     if (rc) return rc;
+    if (f->kind == HL_FIG_HEATMAP) {
+        // x and y are categories (one cell each), z the value; series: one panel per value
+        static const char *const not_here[] = {"yerr", "logx", "logy", "xrange", "yrange", NULL};
+        for (int i = 0; not_here[i]; i++)
+            if (cJSON_GetObjectItemCaseSensitive(o, not_here[i])) {
+                subpath(p, sizeof p, path, not_here[i]);
+                return fail(c, p, "not for a heatmap (x and y are categories; the colour is z)");
+            }
+        if (!f->z) { subpath(p, sizeof p, path, "z"); return fail(c, p, "missing (a heatmap's cell value column)"); }
+        if (!f->zlabel) f->zlabel = f->z;
+    } else {
+        static const char *const only_heatmap[] = {"z", "zlabel", "zrange", NULL};
+        for (int i = 0; only_heatmap[i]; i++)
+            if (cJSON_GetObjectItemCaseSensitive(o, only_heatmap[i])) {
+                subpath(p, sizeof p, path, only_heatmap[i]);
+                return fail(c, p, "only for kind \"heatmap\"");
+            }
+    }
     if (f->kind == HL_FIG_BAR && f->logx) {
         subpath(p, sizeof p, path, "logx");
         return fail(c, p, "a bar chart has a categorical x axis");

@@ -2,10 +2,12 @@
 // signals both runners share, and the runner without a database. The
 // database runner is in runner_db.c.
 #include "core/sha256.h"
+#include "harness/run/eval_tasks.h"
 #include "harness/run/measure.h"
 #include "harness/run/runner.h"
 #include "harness/run/runner_internal.h"
 #include "harness/train/train.h"
+#include "tasks/task.h"
 
 #include <errno.h>
 #include <math.h>
@@ -165,8 +167,9 @@ static void inproc_child(const hl_sweep_run *r, const hl_runner_opts *o, int k, 
     char path[4096];
     char label[2 * HL_NAME_LEN];
     snprintf(label, sizeof label, "%s %s", r->variant, r->grid_json);
+    hl_eval_tasks_ctx ectx = {o->data_dir, 1, label};
     hl_run_opts opts = {hl_runner_threads(o), o->backend, hl_runner_save_path(o, r, path, sizeof path),
-                        1, label};
+                        1, label, o->data_dir, hl_run_eval_tasks, &ectx};
     hl_sink sink = hl_stdout_sink();
     hl_run_summary sum;
     memset(&sum, 0, sizeof sum);
@@ -227,6 +230,60 @@ static int run_inproc(const hl_sweep *sw, const hl_runner_opts *o) {
         }
     hl_runner_tally_print(&t);
     return hl_runner_exit_status(&t);
+}
+
+// ---------------------------------------------------------------- tasks before the runs
+static int check_one_task(const hl_task_config *tc, const hl_spec *s, const char *what, const hl_sweep_run *r,
+                          const hl_runner_opts *o, char *err, size_t errlen) {
+    char msg[HL_ERR_LEN];
+    hl_task *t;
+    int vocab = tc->vocab_size > 0 ? tc->vocab_size : s->model.vocab_size;
+    int rc = hl_task_open(tc, vocab, o->data_dir, s->train.seed, &t, msg, sizeof msg);
+    if (rc == HL_OK) { hl_task_close(t); return HL_OK; }
+    snprintf(err, errlen, "variant '%s' %s: %s: %s", r->variant, r->grid_json, what, msg);
+    return rc == HL_EFAIL ? HL_EFAIL : HL_EBADINPUT;
+}
+
+// Whether run i's evaluation tasks (its tokenizer, vocabulary and
+// evaluation entries) equal those of an earlier run of the shard: checked once.
+static int same_eval_tasks(const hl_sweep *sw, const hl_runner_opts *o, int i) {
+    const hl_spec *s = &sw->runs[i].spec;
+    for (int j = 0; j < i; j++) {
+        const hl_spec *p = &sw->runs[j].spec;
+        if (!hl_runner_in_shard(j, o->shard_i, o->shard_n) || !p->n_eval_tasks || p->n_eval_tasks != s->n_eval_tasks ||
+            strcmp(p->train.task.tokenizer, s->train.task.tokenizer) || p->model.vocab_size != s->model.vocab_size ||
+            p->n_eval_entries != s->n_eval_entries)
+            continue;
+        int same = 1;
+        for (int e = 0; same && e < s->n_eval_entries; e++)
+            same = p->eval_entry[e].is_task == s->eval_entry[e].is_task &&
+                   (!s->eval_entry[e].is_task || !strcmp(p->eval_tasks[p->eval_entry[e].index].json,
+                                                         s->eval_tasks[s->eval_entry[e].index].json));
+        if (same) return 1;
+    }
+    return 0;
+}
+
+int hl_runner_check_tasks(const hl_sweep *sw, const hl_runner_opts *o, char *err, size_t errlen) {
+    for (int i = 0; i < sw->n_runs; i++) {
+        if (!hl_runner_in_shard(i, o->shard_i, o->shard_n)) continue;
+        const hl_sweep_run *r = &sw->runs[i];
+        const hl_spec *s = &r->spec;
+        int rc = check_one_task(&s->train.task, s, "train.task", r, o, err, errlen);
+        for (int e = 0, k = 0; rc == HL_OK && e < s->n_eval_entries; e++) {
+            if (s->eval_entry[e].is_task) continue;
+            char what[32];
+            snprintf(what, sizeof what, "eval[%d]", e);
+            rc = check_one_task(&s->eval[k++], s, what, r, o, err, errlen);
+        }
+        if (rc == HL_OK && s->n_eval_tasks && !same_eval_tasks(sw, o, i)) {
+            char msg[HL_ERR_LEN];
+            rc = hl_check_eval_tasks(s, o->data_dir, msg, sizeof msg);
+            if (rc) snprintf(err, errlen, "variant '%s' %s: %s", r->variant, r->grid_json, msg);
+        }
+        if (rc) return rc;
+    }
+    return HL_OK;
 }
 
 int hl_runner_run(const hl_sweep *sw, const hl_runner_opts *o) {

@@ -17,12 +17,20 @@ typedef struct {
     const char *save_path;   // single-run sweeps: final weights
     const char *ckpt_dir;    // DIR/<spec_hash>.safetensors per run (created once the database is open)
     int wait_s;              // with db_path: longest wait for runs another runner on this host trains
+    const char *data_dir;    // --data-dir (NULL: HYLAB_DATA, then the default; text/datadir.h)
 } hl_runner_opts;
 
 // Is run index i (0-based, expanded order) in shard I of N?
 int hl_runner_in_shard(int i, int shard_i, int shard_n);
 // sha256 hex of the sweep source and the overrides: identifies a sweep.
 void hl_runner_sweep_hash(const hl_sweep *sw, const char *const *sets, int n_sets, char out[65]);
+// Opens (and closes) the training task and every eval task of each run of
+// the shard with o->data_dir, before anything is written: a missing corpus
+// or data file, an unknown tokenizer, a model vocabulary smaller than the
+// tokenizer's, ... is HL_EBADINPUT with "variant 'V' GRID: JSON.PATH: what is
+// wrong" (`hylab run` puts the file in front and exits 2). Opening a text task also writes its
+// token cache, so runs find it.
+int hl_runner_check_tasks(const hl_sweep *sw, const hl_runner_opts *o, char *err, size_t errlen);
 // Run the sweep; returns the exit status: 0 all done, 1 any failed or
 // diverged (or a database error, or stopped by SIGINT/SIGTERM), 2 bad input.
 // Every run trains in a child process, so a crash ends only that run.

@@ -13,6 +13,7 @@
 // closes its connection around each fork.
 #include "harness/run/measure.h"
 #include "harness/run/runner.h"
+#include "harness/run/eval_tasks.h"
 #include "harness/run/runner_internal.h"
 #include "harness/train/train.h"
 #include "db/db.h"
@@ -85,8 +86,9 @@ static void child_main(rctx *c, rjob *j) {
     }
     char label[2 * HL_NAME_LEN];
     snprintf(label, sizeof label, "%s %s", r->variant, r->grid_json);
+    hl_eval_tasks_ctx ectx = {c->o->data_dir, c->o->jobs == 1, label};
     hl_run_opts opts = {c->threads, c->o->backend, hl_runner_save_path(c->o, r, path, sizeof path),
-                        c->o->jobs == 1, label};
+                        c->o->jobs == 1, label, c->o->data_dir, hl_run_eval_tasks, &ectx};
     hl_sink iface = hl_db_sink_iface(sink);
     hl_run_summary sum;
     memset(&sum, 0, sizeof sum);

@@ -1,5 +1,6 @@
-// train.c: one run of a spec: build the model, train it on its task, evaluate,
-// report through a sink. Deterministic for a given seed and thread count.
+// train.c: one run of a spec: build the model, train it on its task, evaluate
+// (its training-family eval entries; then opts->after_eval, through which
+// harness/run runs the evaluation tasks), report through a sink. Deterministic for a given seed and thread count.
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -95,11 +96,7 @@ static void summary_init(hl_run_summary *s, const hl_run_opts *o) {
     snprintf(s->backend, sizeof s->backend, "%s", o->backend ? o->backend : "cpu");
 }
 
-static int max_seq_len(const hl_spec *spec) {
-    int T = spec->train.task.seq_len;
-    for (int i = 0; i < spec->n_eval; i++) if (spec->eval[i].seq_len > T) T = spec->eval[i].seq_len;
-    return T;
-}
+static int max_seq_len(const hl_spec *spec) { return hl_spec_longest_seq_len(spec); }
 
 // fail_step: the step at which the run stopped (sum->steps when none).
 static hl_run_status fail_at(hl_run_summary *s, hl_run_status st, int fail_step, const char *msg) {
@@ -125,13 +122,13 @@ static void tasks_close(run_tasks *t) {
     for (int i = 0; i < t->n_eval; i++) hl_task_close(t->eval[i]);
 }
 
-static int tasks_open(run_tasks *t, const hl_spec *spec, char *err, size_t errlen) {
+static int tasks_open(run_tasks *t, const hl_spec *spec, const char *data_dir, char *err, size_t errlen) {
     memset(t, 0, sizeof *t);
     const hl_model_config *mc = &spec->model;
     const hl_task_config *tc = &spec->train.task;
-    int rc = hl_task_open(tc, task_vocab(tc, mc), NULL, spec->train.seed, &t->train, err, errlen);
+    int rc = hl_task_open(tc, task_vocab(tc, mc), data_dir, spec->train.seed, &t->train, err, errlen);
     for (int i = 0; !rc && i < spec->n_eval; i++, t->n_eval++)
-        rc = hl_task_open(&spec->eval[i], task_vocab(&spec->eval[i], mc), NULL, spec->train.seed,
+        rc = hl_task_open(&spec->eval[i], task_vocab(&spec->eval[i], mc), data_dir, spec->train.seed,
                           &t->eval[i], err, errlen);
     if (rc) tasks_close(t);
     return rc;
@@ -185,7 +182,7 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
 
     int B = tc->batch_size, T = tc->task.seq_len, max_T = max_seq_len(spec);
     run_tasks tasks;
-    if (tasks_open(&tasks, spec, err, sizeof err)) return fail(sum, HL_RUN_FAILED, err);
+    if (tasks_open(&tasks, spec, opts->data_dir, err, sizeof err)) return fail(sum, HL_RUN_FAILED, err);
     hl_model *m = hl_model_create(mc, be, B, max_T, err, sizeof err);
     if (!m) { tasks_close(&tasks); return fail(sum, HL_RUN_FAILED, err); }
     sum->params = (long long)hl_model_numel(m);
@@ -260,7 +257,8 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
     sum->final_train_loss = loss;
     sum->tokens_per_s = train_time > 0 ? tokens / train_time : 0;
     if (sum->status == HL_RUN_DONE) {
-        if (run_evals(m, ops, spec, &tasks, sink, &eb, B, tc->steps, 1, err, sizeof err))
+        if (run_evals(m, ops, spec, &tasks, sink, &eb, B, tc->steps, 1, err, sizeof err) ||
+            (opts->after_eval && opts->after_eval(opts->after_eval_ctx, m, spec, sink, err, sizeof err)))
             fail(sum, HL_RUN_FAILED, err);
         else if (opts->save_path && hl_ckpt_save(opts->save_path, m, spec->canonical_json, err, sizeof err) != HL_OK)
             fail(sum, HL_RUN_FAILED, err);
@@ -286,12 +284,13 @@ static void json_number(FILE *f, const char *key, double v, const char *fmt) {
     else fputs("null", f);
 }
 
-// One JSON object per metric: {"task":..,"metric":..,"value":..,"n":..,<params>}
+// One JSON object per metric: {"task":..,"metric":..,"value":..,"n":..,"version":..,<params>}
 static void stdout_metric(void *ctx, const hl_metric *mt) {
     (void)ctx;
     printf("{\"task\":\"%s\",\"metric\":\"%s\"", mt->task, mt->metric);
     json_number(stdout, "value", mt->value, "%.6g");
     printf(",\"n\":%ld", mt->n);
+    if (mt->version) printf(",\"version\":\"%s\"", mt->version);
     if (!isnan(mt->sem)) json_number(stdout, "sem", mt->sem, "%.6g");
     const char *p = mt->params_json;
     if (p && p[0] == '{' && p[1] != '}') printf(",%.*s", (int)strlen(p) - 2, p + 1);

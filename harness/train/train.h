@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include "core/results.h"
 #include "harness/spec.h"
+#include "models/model.h"
 
 typedef struct {
     int threads;             // 0 = all cores
@@ -13,6 +14,13 @@ typedef struct {
     const char *save_path;   // safetensors file for the final weights, or NULL
     int progress;            // 1: progress line on stderr
     const char *label;       // names the run in progress lines (NULL: the spec name)
+    const char *data_dir;    // the data directory for tasks that read data (NULL: text/datadir.h's default)
+    // Called with the trained model after the final evaluation, before the
+    // weights are saved (NULL: nothing): harness/run's hl_run_eval_tasks
+    // runs the spec's evaluation tasks there (harness/train cannot include
+    // harness/eval). Not HL_OK: the run fails with err.
+    int (*after_eval)(void *ctx, hl_model *m, const hl_spec *spec, const hl_sink *sink, char *err, size_t errlen);
+    void *after_eval_ctx;
 } hl_run_opts;
 
 // Train and evaluate one spec. Always fills *sum; returns sum->status.

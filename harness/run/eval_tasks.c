@@ -1,0 +1,115 @@
+// eval_tasks.c: a spec's evaluation tasks on a trained model, and their
+// check before a sweep starts (contract in harness/run/eval_tasks.h).
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "harness/eval/evaluate.h"
+#include "harness/run/eval_tasks.h"
+#include "text/tokenizer.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+// Each metric's parameters gain the settings that select its items (limit,
+// max_length, skip_truncated) where the family did not give them.
+static void report_eval_task(const hl_sink *sink, const hl_eval_config *cfg, int max_length, const hl_eval_report *r) {
+    for (int i = 0; sink->metric && i < r->n; i++) {
+        const hl_eval_metric *em = &r->m[i];
+        cJSON *p = cJSON_Parse(em->params_json[0] ? em->params_json : "{}");
+        if (!cJSON_IsObject(p)) { cJSON_Delete(p); p = cJSON_CreateObject(); }
+        if (!cJSON_HasObjectItem(p, "limit")) cJSON_AddNumberToObject(p, "limit", (double)cfg->limit);
+        if (!cJSON_HasObjectItem(p, "max_length")) cJSON_AddNumberToObject(p, "max_length", max_length);
+        if (cfg->skip_truncated && !cJSON_HasObjectItem(p, "skip_truncated")) cJSON_AddTrueToObject(p, "skip_truncated");
+        char *params = cJSON_PrintUnformatted(p);
+        cJSON_Delete(p);
+        hl_metric mt = {cfg->task, em->name, em->value, em->n, em->sem, params ? params : em->params_json, r->version};
+        sink->metric(sink->ctx, &mt);
+        free(params);
+    }
+}
+
+static void report_group_avg(const hl_sink *sink, const hl_spec_eval_task *t, const hl_eval_report *reps) {
+    cJSON *p = cJSON_CreateObject(), *mem = cJSON_AddArrayToObject(p, "members"), *met = cJSON_AddArrayToObject(p, "metrics");
+    double sum = 0, var = 0;
+    long n = 0;
+    int k = 0, all_sem = 1;
+    for (int j = 0; j < t->n; j++)
+        for (int i = 0; i < reps[j].n; i++) {
+            const hl_eval_metric *m = &reps[j].m[i];
+            if (strcmp(m->name, t->cfg[j].metric)) continue;
+            sum += m->value;
+            if (isfinite(m->sem)) var += m->sem * m->sem; else all_sem = 0;
+            n += m->n;
+            k++;
+            cJSON_AddItemToArray(mem, cJSON_CreateString(t->cfg[j].task));
+            cJSON_AddItemToArray(met, cJSON_CreateString(m->name));
+            break;
+        }
+    char *params = cJSON_PrintUnformatted(p), version[48];
+    cJSON_Delete(p);
+    snprintf(version, sizeof version, "%s/1", t->group);
+    // the sem of a mean of k independent estimates: sqrt(sum of sem^2) / k
+    hl_metric mt = {t->group, "avg", k ? sum / k : NAN, n, k && all_sem ? sqrt(var) / k : NAN, params, version};
+    if (sink->metric) sink->metric(sink->ctx, &mt);
+    free(params);
+}
+
+int hl_run_eval_tasks(void *ctx, hl_model *m, const hl_spec *spec, const hl_sink *sink, char *err, size_t errlen) {
+    const hl_eval_tasks_ctx *opts = ctx;
+    if (!spec->n_eval_tasks) return HL_OK;
+    hl_tokenizer *tok;
+    int rc = hl_tokenizer_open(spec->train.task.tokenizer, opts->data_dir, &tok, err, errlen);
+    for (int i = 0; !rc && i < spec->n_eval_tasks; i++) {
+        const hl_spec_eval_task *t = &spec->eval_tasks[i];
+        hl_eval_report *reps = calloc((size_t)t->n, sizeof *reps);
+        if (!reps) { rc = hl_fail(err, errlen, HL_EFAIL, "out of memory"); break; }
+        int done = 0;
+        for (; !rc && done < t->n; done++) {
+            hl_eval_stats st;
+            double t0 = now_s();
+            rc = hl_eval_run(m, tok, &t->cfg[done], opts->data_dir, spec->train.task.seq_len, NULL, &reps[done], &st,
+                             err, errlen);
+            if (rc) break;
+            const hl_eval_config *c = &t->cfg[done];
+            report_eval_task(sink, c, c->max_length ? c->max_length : spec->train.task.seq_len, &reps[done]);
+            if (opts->progress)
+                fprintf(stderr, "[%s] eval %s: %ld items, %ld tokens, %.1f s\n", opts->label ? opts->label : spec->name,
+                        t->cfg[done].task, st.items, st.tokens, now_s() - t0);
+        }
+        if (!rc && t->group[0]) report_group_avg(sink, t, reps);
+        for (int j = 0; j < done; j++) hl_eval_report_free(&reps[j]);
+        free(reps);
+    }
+    hl_tokenizer_free(tok);
+    return rc;
+}
+
+int hl_check_eval_tasks(const hl_spec *spec, const char *data_dir, char *err, size_t errlen) {
+    if (!spec->n_eval_tasks) return HL_OK;
+    char msg[HL_ERR_LEN];
+    hl_tokenizer *tok;
+    int rc = hl_tokenizer_open(spec->train.task.tokenizer, data_dir, &tok, msg, sizeof msg);
+    if (rc) return hl_fail(err, errlen, rc == HL_EFAIL ? HL_EFAIL : HL_EBADINPUT, "train.task.tokenizer: %s", msg);
+    if (hl_tokenizer_vocab(tok) > spec->model.vocab_size)
+        rc = hl_fail(err, errlen, HL_EBADINPUT,
+                     "train.task.tokenizer: model.vocab_size %d is smaller than tokenizer %s's vocabulary (%d)",
+                     spec->model.vocab_size, hl_tokenizer_name(tok), hl_tokenizer_vocab(tok));
+    for (int e = 0; !rc && e < spec->n_eval_entries; e++) {
+        if (!spec->eval_entry[e].is_task) continue;
+        const hl_spec_eval_task *t = &spec->eval_tasks[spec->eval_entry[e].index];
+        for (int k = 0; !rc && k < t->n; k++) {
+            hl_eval_task *et;
+            rc = hl_eval_open(&t->cfg[k], tok, data_dir, &et, msg, sizeof msg);
+            if (rc) rc = hl_fail(err, errlen, rc == HL_EFAIL ? HL_EFAIL : HL_EBADINPUT, "eval[%d]: %s", e, msg);
+            else hl_eval_close(et);
+        }
+    }
+    hl_tokenizer_free(tok);
+    return rc;
+}

@@ -1,0 +1,119 @@
+// bench_eval.c: evaluation speed against training speed, same model, same
+// run. The model is sweeps/specs/lm-tinyshakespeare-base.json's (vocab 50257,
+// d_model 64, 4 layers; A, S and H), with random weights (throughput does not
+// depend on their values):
+//   eval   forward-only log-likelihood scoring of the first ITEMS items of
+//          HellaSwag through hl_eval_run (harness/eval/evaluate.h): tokens/s =
+//          hl_eval_stats.tokens / .seconds (the input positions run through
+//          the model, the model calls only);
+//   train  the training step of harness/train/train.c: forward, cross-entropy
+//          on every position, backward, gradient norm and clipping, AdamW, at
+//          batch 8 x seq_len 256 (the sweep's): tokens/s = B * T / seconds,
+//          the best of STEPS steps after one untimed.
+// Both print with their ratio; the target is eval >= 2x train (the issue's
+// "forward-only scoring runs at least 2x the training tokens/s"). Ids come
+// from the byte tokenizer (no tokenizer files needed; the throughput per
+// token does not depend on which tokenizer made the ids). Reads HellaSwag
+// from the data directory (HYLAB_DATA; the Makefile sets it): missing data
+// is a failure.
+// Exit status 1 if a model's ratio is below 2, 2 if something could not run.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "harness/eval/evaluate.h"
+#include "harness/spec.h"
+#include "harness/train/optim.h"
+#include "kernels/kernels.h"
+#include "models/losses.h"
+#include "models/model.h"
+#include "text/datadir.h"
+
+#define ITEMS 40
+#define STEPS 4
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+// Best tokens/s over STEPS training steps (after one untimed step).
+static double train_tok_s(hl_model *m, const hl_spec *spec, int B, int T) {
+    int V = spec->model.vocab_size;
+    int32_t *tokens = malloc(sizeof(int32_t) * B * T), *targets = malloc(sizeof(int32_t) * B * T);
+    unsigned r = 1;
+    for (int i = 0; i < B * T; i++) { r = r * 1103515245u + 12345u; tokens[i] = (int32_t)((r >> 8) % 256); }
+    for (int i = 0; i < B * T; i++) targets[i] = (i + 1) % T ? tokens[i + 1] : -1;
+    hl_adam_state st = {0};
+    if (hl_adam_create(&st, m)) { free(tokens); free(targets); return 0; }
+    double best = 1e30;
+    for (int s = 0; s <= STEPS; s++) {
+        double t0 = now_s(), scale;
+        const float *logits;
+        float *dlogits, *row_losses, loss;
+        hl_model_loss_buffers(m, &dlogits, &row_losses);
+        hl_model_zero_grad(m);
+        int rc = hl_model_forward(m, tokens, B, T, NULL, B * T, &logits, NULL, 0);
+        if (!rc) rc = hl_loss_xent(hl_model_ops(m), logits, targets, B * T, V, -1, row_losses, dlogits, &loss, NULL, NULL, 0);
+        if (!rc) rc = hl_model_backward(m, dlogits, NULL, 0);
+        double norm = hl_model_grad_norm(m, &st);
+        if (!rc) rc = hl_model_clip_grads(m, norm, spec->train.grad_clip, &scale);
+        if (!rc) rc = hl_adamw_step(m, &st, &spec->train, spec->train.lr, s + 1);
+        if (rc) { best = 1e30; break; }
+        double dt = now_s() - t0;
+        if (s > 0 && dt < best) best = dt;
+    }
+    hl_adam_free(&st);
+    free(tokens); free(targets);
+    return best < 1e30 ? B * T / best : 0;
+}
+
+int main(int argc, char **argv) {
+    (void)argc;
+    hl_blas_preinit(argv);
+    hl_blas_init(0);
+    char err[HL_ERR_LEN], data_dir[HL_DATA_PATH_LEN];
+    if (hl_data_dir(NULL, data_dir, sizeof data_dir, err, sizeof err)) { fprintf(stderr, "bench_eval: %s\n", err); return 2; }
+    hl_tokenizer *tok;
+    if (hl_tokenizer_open("byte", data_dir, &tok, err, sizeof err)) { fprintf(stderr, "bench_eval: %s\n", err); return 2; }
+    hl_eval_config cfg;
+    int n = 0;
+    char arg[128];
+    snprintf(arg, sizeof arg, "{\"task\": \"hellaswag\", \"limit\": %d, \"max_length\": 1024}", ITEMS);
+    if (hl_eval_parse_arg(arg, "bench_eval", &cfg, 1, &n, err, sizeof err)) { fprintf(stderr, "bench_eval: %s\n", err); return 2; }
+    printf("bench_eval: BLAS core %s, %d threads; eval: hellaswag, %d items (byte ids, max_length 1024); "
+           "train: batch 8 x 256, forward + backward + AdamW\n", hl_blas_core(), hl_blas_threads(), ITEMS);
+    printf("%-8s %10s %14s %14s %8s\n", "layers", "params", "eval tok/s", "train tok/s", "ratio");
+    const char *kinds[] = {"A", "S", "H"};
+    int ok = 1;
+    for (int k = 0; k < 3; k++) {
+        char set_layers[32];
+        snprintf(set_layers, sizeof set_layers, "model.layers=%s", kinds[k]);
+        const char *sets[] = {set_layers, "eval=[]"};
+        hl_spec spec;
+        if (hl_spec_load_file("sweeps/specs/lm-tinyshakespeare-base.json", sets, 2, &spec, err, sizeof err)) {
+            fprintf(stderr, "bench_eval: %s\n", err);
+            return 2;
+        }
+        int B = spec.train.batch_size, T = spec.train.task.seq_len;
+        hl_model *m = hl_model_create(&spec.model, hl_backend_get("cpu"), B, 1024, err, sizeof err);
+        if (!m || hl_model_init(m, 0)) { fprintf(stderr, "bench_eval: %s\n", m ? "init failed" : err); return 2; }
+        hl_eval_report rep;
+        hl_eval_stats st;
+        if (hl_eval_run(m, tok, &cfg, data_dir, T, NULL, &rep, &st, err, sizeof err)) {
+            fprintf(stderr, "bench_eval: %s\n", err);
+            return 2;
+        }
+        hl_eval_report_free(&rep);
+        double eval = st.seconds > 0 ? st.tokens / st.seconds : 0, train = train_tok_s(m, &spec, B, T);
+        if (train <= 0) { fprintf(stderr, "bench_eval: the training step failed\n"); return 2; }
+        printf("%-8s %10lld %14.0f %14.0f %7.2fx\n", kinds[k], (long long)hl_model_numel(m), eval, train, eval / train);
+        if (eval < 2 * train) ok = 0;
+        hl_model_free(m);
+        hl_spec_free(&spec);
+    }
+    hl_tokenizer_free(tok);
+    printf("bench_eval: eval >= 2x training tokens/s for every model: %s\n", ok ? "yes" : "NO");
+    return ok ? 0 : 1;
+}
