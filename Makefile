@@ -1,6 +1,7 @@
 # hylab build. `make` builds ./hylab; `make test` runs every test that needs
 # no GPU; `make bench` runs the benchmark programs; `make deps` installs the
-# Debian packages; `make quickstart` runs the quick-start sweep and report.
+# Debian packages; `make data` downloads the data files (text/datadir.h);
+# `make quickstart` runs the quick-start sweep and report.
 # SAN=1 builds with ASan + UBSan into build-san/ (binary build-san/hylab).
 CC      ?= gcc
 ARCH    ?= -march=native
@@ -59,7 +60,7 @@ ifneq ($(HYLAB_DATA),)
 export HYLAB_DATA
 endif
 
-.PHONY: all test bench deps quickstart clean check-deps check-test-deps
+.PHONY: all test bench deps data quickstart clean check-deps check-test-deps
 all: check-deps $(HYLAB_BIN)
 
 $(HYLAB_BIN): $(BUILD)/harness/cli/main.o $(BUILD)/libhylab.a
@@ -97,9 +98,16 @@ check-deps:
 	  { test -f /usr/include/$$(gcc -print-multiarch)/cblas.h || test -f /usr/include/cblas.h; } || \
 	  { echo "hylab: missing build dependencies; run 'make deps' (needs: $(DEPS_PKGS))" >&2; exit 1; }
 
-check-test-deps: check-deps
+check-test-deps: check-deps $(HYLAB_BIN)
 	@$(HYLAB_PYTHON) -c 'import numpy' 2>/dev/null || \
 	  { echo "hylab: $(HYLAB_PYTHON) cannot import numpy (the reference forward needs it); run 'make deps' (python3-numpy)" >&2; exit 1; }
+	@./$(HYLAB_BIN) data verify >/dev/null 2>&1 || { ./$(HYLAB_BIN) data verify >&2; \
+	  echo "hylab: the tests read the evaluation sets, corpora and tokenizer files from the data directory (HYLAB_DATA, else ~/.local/share/hylab), and it is incomplete (above); 'make data' downloads what can be downloaded" >&2; exit 1; }
+
+# Downloads the data files into the data directory (text/datadir.h; needs the
+# network). A checkout next to a shared/data folder already has them.
+data: $(HYLAB_BIN)
+	./$(HYLAB_BIN) data fetch
 
 quickstart: deps hylab
 	./hylab run sweeps/quickstart.json --db results.db --jobs 2
