@@ -370,6 +370,28 @@ static void paths_agree(const char *what, hl_model *m, const hl_tokenizer *tok, 
     }
 }
 
+// hl_eval_run (AUTO) on the first 3 items of task: every sample record names the path `want`.
+static void auto_paths(const char *what, hl_model *m, const hl_tokenizer *tok, const char *data_dir, const char *task,
+                       const char *want) {
+    char err[HL_ERR_LEN] = "", name[160], line[65536], needle[64];
+    hl_eval_config c;
+    int n, hits = 0, lines = 0;
+    int rc = hl_eval_parse_arg(task, "T", &c, 1, &n, err, sizeof err);
+    c.limit = 3;
+    c.max_length = hl_model_max_T(m);
+    FILE *f = tmpfile();
+    hl_eval_report rep;
+    hl_eval_stats st;
+    if (!rc) rc = hl_eval_run(m, tok, &c, data_dir, 256, f, &rep, &st, err, sizeof err);
+    if (!rc) hl_eval_report_free(&rep);
+    snprintf(needle, sizeof needle, "\"path\":\"%s\"", want);
+    rewind(f);
+    while (!rc && fgets(line, sizeof line, f)) { lines++; hits += strstr(line, needle) != NULL; }
+    fclose(f);
+    snprintf(name, sizeof name, "auto_path_%s_%s_%s", what, task, want);
+    hl_check(!rc && lines == 3 && hits == 3, name, "rc %d %s: %d of %d records with %s", rc, err, hits, lines, needle);
+}
+
 static void test_paths(const char *data_dir) {
     char err[HL_ERR_LEN] = "";
     hl_tokenizer *tok = NULL;
@@ -380,12 +402,15 @@ static void test_paths(const char *data_dir) {
     // the committed lm-eval checkpoint (A, d_model 16), max_B 3: hellaswag's 4 pairs take two chunks
     hl_spec spec;
     int rc = hl_ckpt_spec("tests/lmeval/model.safetensors", &spec, err, sizeof err);
-    hl_model *m = rc ? NULL : hl_model_create(&spec.model, be, 3, 256, err, sizeof err);
+    hl_model *m = rc ? NULL : hl_model_create(&spec.model, be, 3, 1024, err, sizeof err);
     if (m) rc = hl_ckpt_load("tests/lmeval/model.safetensors", m, err, sizeof err);
     if (hl_check(m && !rc, "paths_lmeval_model", "%s", err)) {
         for (int i = 0; i < 3; i++) paths_agree("lmeval", m, tok, data_dir, tasks[i], 12, 256, 1);
         paths_agree("lmeval", m, tok, data_dir, "winogrande", 4, 256, 0);   // schema: contexts differ
         paths_agree("lmeval_cut", m, tok, data_dir, "hellaswag", 3, 16, 0);  // every item cut at 16
+        paths_agree("lmeval", m, tok, data_dir, "boolq", 6, 1024, 1);
+        auto_paths("lmeval", m, tok, data_dir, "boolq", "shared");      // one-token continuations: AUTO shares
+        auto_paths("lmeval", m, tok, data_dir, "hellaswag", "rows");    // long continuations: rows
     }
     hl_model_free(m);
     if (!rc) hl_spec_free(&spec);
@@ -402,8 +427,10 @@ static void test_paths(const char *data_dir) {
         rc = hl_spec_load_text(text, "spec", NULL, 0, &spec, err, sizeof err);
         m = rc ? NULL : hl_model_create(&spec.model, be, 3, 256, err, sizeof err);
         if (m) rc = hl_model_init(m, 3);
-        if (hl_check(m && !rc, "paths_random_model", "%s: %s", layers[k], err))
+        if (hl_check(m && !rc, "paths_random_model", "%s: %s", layers[k], err)) {
             for (int i = 0; i < 3; i++) paths_agree(layers[k], m, tok, data_dir, tasks[i], 6, 256, 1);
+            auto_paths(layers[k], m, tok, data_dir, "boolq", "rows");   // a recurrent state: AUTO keeps rows
+        }
         hl_model_free(m);
         if (!rc) hl_spec_free(&spec);
     }

@@ -19,13 +19,18 @@
 //           continuations advance one token per step; an item that does
 //           not qualify (schema's differing contexts, truncation) runs as
 //           ROWS;
-//   AUTO    SHARED where it is faster (the rule in eval_ll.c, with its
-//           figures), else ROWS.
+//   AUTO    SHARED where it is faster (hl_eval_ll_auto_shared), else ROWS.
 // Both give the same log-likelihoods (1e-5 relative) and greedy flags
 // (except at near-ties of the logits); tests/test_eval_mc.c checks it.
 typedef enum { HL_EVAL_LL_AUTO = 0, HL_EVAL_LL_ROWS = 1, HL_EVAL_LL_SHARED = 2 } hl_eval_ll_path;
 // "rows" or "shared" (what the sample record's "path" holds); "auto".
 const char *hl_eval_ll_path_name(hl_eval_ll_path p);
+
+// 1 when AUTO takes SHARED for the item on model m: it qualifies, has >= 2
+// pairs, m has no recurrent-state mixer (HL_CAP_STATE), and
+// (n_req - 1) * n_ctx >= 64 * (the longest n_cont - 1) (the saved context
+// positions against the steps; the rule and its figures in eval_ll.c).
+int hl_eval_ll_auto_shared(hl_model *m, const hl_eval_item *it, int max_length);
 
 // State kept across items by the SHARED path (a decode state of the
 // model's max_B rows at most x max_length positions, grown to the largest

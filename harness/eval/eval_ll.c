@@ -20,6 +20,7 @@
 #include <string.h>
 #include "harness/eval/eval_internal.h"
 #include "models/decode.h"
+#include "models/layer.h"
 
 // Row layout of one pair: input = (ctx + cont)[start : total - 1].
 typedef struct { int start, inplen; } row_span;
@@ -173,11 +174,30 @@ static int run_shared(hl_eval_ll_state *s, const hl_eval_pair *p, int n, hl_eval
     return HL_OK;
 }
 
-// AUTO's rule: SHARED when it is expected to be faster (see DESIGN.md
-// "Evaluation" for the figures it comes from).
-static int shared_wins(const hl_eval_item *it) {
-    if (it->n_req < 2) return 0;
-    return 1;
+// AUTO's rule (figures: DESIGN.md "Evaluation", tests/bench_eval.c). A
+// step costs about as much as STEP_POSITIONS positions of the batched
+// forward (measured 30-50 on the cpu backend: it reads the whole LM head
+// for a few rows, and every op runs on B rows; the rows path reads the head
+// once per item); SHARED saves (n_req - 1) * n_ctx positions and spends
+// max n_cont - 1 steps. So SHARED when n_req >= 2 and
+// (n_req - 1) * n_ctx >= STEP_POSITIONS * (max n_cont - 1): always for
+// one-token continuations (boolq: 1.5-1.8x), rarely for hellaswag, piqa and
+// arc (0.14-0.63x on every item). Not for a model with a recurrent-state
+// mixer (HL_CAP_STATE: S, H): capturing its state after the prefill
+// re-runs the scan over the context (the cpu backend's scan_state, ~20x
+// slower per position than the forward's scan), so H loses even on boolq
+// (0.62x).
+#define STEP_POSITIONS 64
+
+int hl_eval_ll_auto_shared(hl_model *m, const hl_eval_item *it, int max_length) {
+    if (it->n_req < 2 || !shared_context(it, max_length)) return 0;
+    const hl_model_config *cfg = hl_model_cfg(m);
+    for (int l = 0; l < cfg->n_layers; l++)
+        if (hl_layer_caps(cfg, l) & HL_CAP_STATE) return 0;
+    int maxc = 0;
+    for (int i = 0; i < it->n_req; i++)
+        if (it->req[i].n_cont > maxc) maxc = it->req[i].n_cont;
+    return (int64_t)(it->n_req - 1) * it->req[0].n_ctx >= (int64_t)STEP_POSITIONS * (maxc - 1);
 }
 
 int hl_eval_answer_loglik(hl_eval_ll_state **st, hl_model *m, const hl_eval_item *it, int max_length,
@@ -194,8 +214,8 @@ int hl_eval_answer_loglik(hl_eval_ll_state **st, hl_model *m, const hl_eval_item
             return hl_fail(err, errlen, HL_EBADINPUT, "request %d: empty context or continuation", i);
         if (p->n_ctx + p->n_cont - 1 > max_length) *truncated = 1;
     }
-    if (it->n_req > 0 && want != HL_EVAL_LL_ROWS && shared_context(it, max_length) &&
-        (want == HL_EVAL_LL_SHARED || shared_wins(it))) {
+    if (it->n_req > 0 && (want == HL_EVAL_LL_SHARED ? shared_context(it, max_length)
+                                                     : want == HL_EVAL_LL_AUTO && hl_eval_ll_auto_shared(m, it, max_length))) {
         int rc = state_for(st, m, it->n_req, max_length, err, errlen);
         if (rc == HL_OK) {
             *used = HL_EVAL_LL_SHARED;
