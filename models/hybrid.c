@@ -139,9 +139,8 @@ static size_t hybrid_state_floats(const hl_model_config *cfg, int layer, int max
 // Its parts: the attention's (K, V; none for a KV consumer), then the Mamba branch's (conv, SSM).
 static int hybrid_state_parts(const hl_model_config *cfg, int layer, int max_B, int max_len, size_t *per_row,
                               int max_parts) {
-    (void)max_B;
     int n = hl_attn_state_parts(cfg, layer, max_len, per_row, max_parts);
-    return n + hl_mamba_state_parts(cfg, per_row + n, max_parts - n);
+    return n + hl_layer_mamba.state_parts(cfg, layer, max_B, max_len, per_row + n, max_parts - n);
 }
 
 static float *ssm_state(const hl_layer *L, const hl_decode_ctx *c) {

@@ -187,14 +187,6 @@ size_t hl_mamba_state_floats(const hl_model_config *cfg, int max_B) {
     return (size_t)max_B * m.di * ((size_t)m.K + m.N);
 }
 
-int hl_mamba_state_parts(const hl_model_config *cfg, size_t *per_row, int max_parts) {
-    hl_mamba_dims m = hl_mamba_dims_of(cfg);
-    if (max_parts < 2) return 0;
-    per_row[0] = (size_t)m.K * m.di;   // conv ring (max_B, K, di)
-    per_row[1] = (size_t)m.di * m.N;   // SSM state (max_B, di, N)
-    return 2;
-}
-
 void hl_mamba_prefill(hl_layer *L, const hl_run *r, int base, const hl_mamba_bufs *b,
                       const hl_decode_ctx *c, float *state) {
     hl_mamba_dims m = hl_mamba_dims_of(L->cfg);
@@ -346,7 +338,11 @@ static size_t mamba_state_floats(const hl_model_config *cfg, int layer, int max_
 static int mamba_state_parts(const hl_model_config *cfg, int layer, int max_B, int max_len, size_t *per_row,
                              int max_parts) {
     (void)layer; (void)max_B; (void)max_len;
-    return hl_mamba_state_parts(cfg, per_row, max_parts);
+    hl_mamba_dims m = hl_mamba_dims_of(cfg);
+    if (max_parts < 2) return 0;
+    per_row[0] = (size_t)m.K * m.di;   // conv ring (max_B, K, di)
+    per_row[1] = (size_t)m.di * m.N;   // SSM state (max_B, di, N)
+    return 2;
 }
 
 static void mamba_state_prefill(hl_layer *L, const hl_run *r, const hl_decode_ctx *c) {

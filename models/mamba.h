@@ -46,8 +46,6 @@ int64_t hl_mamba_state_bytes(const hl_model_config *cfg, int bytes);
 // conv state (max_B, K, di), a ring of the last K conv inputs x (slot p % K
 // holds position p), then the SSM state h (max_B, di, N). state points at it.
 size_t hl_mamba_state_floats(const hl_model_config *cfg, int max_B);
-// Its parts for the state_parts hook (layer.h): conv ring then h per row (2).
-int hl_mamba_state_parts(const hl_model_config *cfg, size_t *per_row, int max_parts);
 // From the forward's saved x, u, dt, Bm (b as carved for that forward): the
 // conv ring from the last K inputs before lens[b] (cache_fill) and h after
 // lens[b] positions (scan_state, a second pass of the recurrence over the
