@@ -27,7 +27,8 @@ typedef enum { HL_EVAL_LL_AUTO = 0, HL_EVAL_LL_ROWS = 1, HL_EVAL_LL_SHARED = 2 }
 const char *hl_eval_ll_path_name(hl_eval_ll_path p);
 
 // 1 when AUTO takes SHARED for the item on model m: it qualifies, has >= 2
-// pairs, m has no recurrent-state mixer (HL_CAP_STATE), and
+// pairs, every mixer of m keeps a forkable state and none is a
+// recurrent-state mixer (HL_CAP_STATE), and
 // (n_req - 1) * n_ctx >= 64 * (the longest n_cont - 1) (the saved context
 // positions against the steps; the rule and its figures in eval_ll.c).
 int hl_eval_ll_auto_shared(hl_model *m, const hl_eval_item *it, int max_length);
@@ -47,8 +48,8 @@ void hl_eval_ll_free(hl_eval_ll_state *s);   // NULL ok
 // n_cont - 1 steps per pair). A continuation longer than max_length is cut
 // with the input: its last max_length tokens are scored
 // (hl_eval_ll.n_tokens). *st is created on first SHARED use. A model
-// whose mixers keep no inference state runs AUTO as ROWS (SHARED: the
-// error of hl_infer_create).
+// whose mixers keep no forkable inference state (layer.h hooks) runs AUTO
+// as ROWS; SHARED is then HL_EUNSUPPORTED.
 int hl_eval_answer_loglik(hl_eval_ll_state **st, hl_model *m, const hl_eval_item *it, int max_length,
                           hl_eval_ll_path want, hl_eval_ll *out, int *truncated, long *tokens,
                           hl_eval_ll_path *used, char *err, size_t errlen);

@@ -118,13 +118,20 @@ static int state_for(hl_eval_ll_state **sp, hl_model *m, int B, int max_len, cha
     if (s) s->tok = malloc((size_t)B * sizeof *s->tok);
     if (!s || !s->tok) { hl_eval_ll_free(s); return hl_fail(err, errlen, HL_EFAIL, "out of memory"); }
     s->s = hl_infer_create(m, B, max_len, err, errlen);
-    if (!s->s) {
-        hl_eval_ll_free(s);
-        return strstr(err, "keeps no inference state") ? HL_EUNSUPPORTED : HL_EFAIL;
-    }
+    if (!s->s) { hl_eval_ll_free(s); return HL_EFAIL; }
     s->m = m; s->max_B = B; s->max_len = max_len;
     *sp = s;
     return HL_OK;
+}
+
+// 1 when every mixer of m keeps a state that can be forked (layer.h hooks).
+static int forkable(hl_model *m) {
+    const hl_model_config *cfg = hl_model_cfg(m);
+    for (int l = 0; l < cfg->n_layers; l++) {
+        const hl_layer_type *t = hl_model_part(m, l, HL_PART_MIXER)->type;
+        if (!t->state_floats || !t->state_prefill || !t->state_step || !t->state_parts) return 0;
+    }
+    return 1;
 }
 
 // 1 when the item qualifies for the shared path: one context for all pairs, nothing cut.
@@ -190,7 +197,7 @@ static int run_shared(hl_eval_ll_state *s, const hl_eval_pair *p, int n, hl_eval
 #define STEP_POSITIONS 64
 
 int hl_eval_ll_auto_shared(hl_model *m, const hl_eval_item *it, int max_length) {
-    if (it->n_req < 2 || !shared_context(it, max_length)) return 0;
+    if (it->n_req < 2 || !shared_context(it, max_length) || !forkable(m)) return 0;
     const hl_model_config *cfg = hl_model_cfg(m);
     for (int l = 0; l < cfg->n_layers; l++)
         if (hl_layer_caps(cfg, l) & HL_CAP_STATE) return 0;
@@ -216,12 +223,13 @@ int hl_eval_answer_loglik(hl_eval_ll_state **st, hl_model *m, const hl_eval_item
     }
     if (it->n_req > 0 && (want == HL_EVAL_LL_SHARED ? shared_context(it, max_length)
                                                      : want == HL_EVAL_LL_AUTO && hl_eval_ll_auto_shared(m, it, max_length))) {
+        if (!forkable(m))
+            return hl_fail(err, errlen, HL_EUNSUPPORTED,
+                           "the shared-context path: a mixer of the model keeps no forkable inference state");
         int rc = state_for(st, m, it->n_req, max_length, err, errlen);
-        if (rc == HL_OK) {
-            *used = HL_EVAL_LL_SHARED;
-            return run_shared(*st, it->req, it->n_req, out, tokens, err, errlen);
-        }
-        if (rc != HL_EUNSUPPORTED || want == HL_EVAL_LL_SHARED) return rc;
+        if (rc) return rc;
+        *used = HL_EVAL_LL_SHARED;
+        return run_shared(*st, it->req, it->n_req, out, tokens, err, errlen);
     }
     int maxB = hl_model_max_B(m);
     for (int i = 0; i < it->n_req; i += maxB) {
