@@ -7,10 +7,12 @@
 // and bad files are errors naming the file and line. The two
 // log-likelihood paths (harness/eval/eval_internal.h: rows, shared context)
 // give the same log-likelihoods (1e-5 relative) and greedy flags on real
-// items (hellaswag, piqa, arc_easy with the gpt2 tokenizer) for the
+// items (hellaswag, piqa, arc_easy, boolq with the gpt2 tokenizer) for the
 // committed tests/lmeval checkpoint and random S and H models, including
 // items in several chunks of max_B; items that do not qualify (schema,
-// truncated) take the rows path; sample records name the path.
+// truncated) take the rows path; AUTO shares boolq on the A checkpoint and
+// keeps rows for hellaswag and for a model with a recurrent state; sample
+// records name the path.
 #include <cJSON.h>
 #include <math.h>
 #include <stdio.h>
