@@ -183,6 +183,15 @@ size_t hl_attn_state_floats(const hl_model_config *cfg, int layer, int max_B, in
     return (size_t)max_B * (size_t)(cache_ring(cfg, layer, max_len) + cfg->meta_tokens) * a.Hkv * ((size_t)a.hd + a.vd);
 }
 
+int hl_attn_state_parts(const hl_model_config *cfg, int layer, int max_len, size_t *per_row, int max_parts) {
+    hl_attn_dims a = hl_attn_dims_of(cfg, layer);
+    if (!a.own_kv || max_parts < 2) return 0;
+    size_t S = (size_t)(cache_ring(cfg, layer, max_len) + cfg->meta_tokens);
+    per_row[0] = S * a.Hkv * a.hd;   // K cache (max_B, S, Hkv, hd)
+    per_row[1] = S * a.Hkv * a.vd;   // V cache (max_B, S, Hkv, vd)
+    return 2;
+}
+
 // The KV cache of the layer whose K/V L reads, and its ring length R.
 static void kv_cache_of(const hl_layer *L, const hl_decode_ctx *c, float **kc, float **vc, int *R) {
     const hl_layer *src = L->kv_producer ? L->kv_producer : L;
@@ -275,6 +284,12 @@ static size_t attn_state_floats(const hl_model_config *cfg, int layer, int max_B
     return hl_attn_state_floats(cfg, layer, max_B, max_len);
 }
 
+static int attn_state_parts(const hl_model_config *cfg, int layer, int max_B, int max_len, size_t *per_row,
+                            int max_parts) {
+    (void)max_B;
+    return hl_attn_state_parts(cfg, layer, max_len, per_row, max_parts);
+}
+
 static void attn_state_prefill(hl_layer *L, const hl_run *r, const hl_decode_ctx *c) {
     hl_attn_dims a = hl_attn_dims_of(L->cfg, L->index);
     hl_attn_bufs b; size_t off = 0;
@@ -306,6 +321,7 @@ const hl_layer_type hl_layer_attention = {
     .forward = attn_forward, .backward = attn_backward,
     .flops = attn_flops, .cache_bytes = hl_attn_cache_bytes,
     .state_floats = attn_state_floats, .state_prefill = attn_state_prefill, .state_step = attn_state_step,
+    .state_parts = attn_state_parts,
 };
 
 // ---------------------------------------------------------------- spec section model.attn

@@ -55,6 +55,8 @@ int64_t hl_attn_cache_bytes(const hl_model_config *cfg, int layer, int64_t T, in
 // longer). Consumers keep nothing and read their producer's cache (at the
 // start of the producer's state). hl_attn_cache_bytes counts the same.
 size_t hl_attn_state_floats(const hl_model_config *cfg, int layer, int max_B, int max_len);
+// Its parts for the state_parts hook (layer.h): K then V per row; 0 for a consumer.
+int hl_attn_state_parts(const hl_model_config *cfg, int layer, int max_len, size_t *per_row, int max_parts);
 // Fills the cache from the forward's saved post-RoPE K and V (b as carved for that forward).
 void hl_attn_core_prefill(hl_layer *L, const hl_run *r, const hl_attn_bufs *b, const hl_decode_ctx *c);
 // One token per row: b carved for (B, 1) positions; q (and own k, v) from

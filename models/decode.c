@@ -265,6 +265,51 @@ static int cached_step(hl_infer *s, const int32_t *tokens, char *err, size_t err
     return HL_OK;
 }
 
+// ---------------------------------------------------------------- fork
+// Copies row src of every layer's state parts to rows 0..B-1 (not src).
+static int cached_fork(hl_infer *s, int src, int B, char *err, size_t errlen) {
+    const hl_model_config *cfg = hl_model_cfg(s->m);
+    enum { MAX_PARTS = 8 };
+    for (int l = 0; l < cfg->n_layers; l++) {
+        const struct hl_layer *L = hl_model_part(s->m, l, HL_PART_MIXER);
+        if (!L->type->state_parts)
+            return hl_fail(err, errlen, HL_EUNSUPPORTED, "hl_infer_fork: mixer '%s' of layer %d does not declare its state's parts",
+                           L->type->name, l);
+    }
+    for (int l = 0; l < cfg->n_layers; l++) {
+        const struct hl_layer *L = hl_model_part(s->m, l, HL_PART_MIXER);
+        size_t per_row[MAX_PARTS];
+        int n = L->type->state_parts(cfg, l, s->max_B, s->max_len, per_row, MAX_PARTS);
+        float *part = s->state[l];   // part i: (max_B, per_row[i])
+        for (int i = 0; i < n; part += (size_t)s->max_B * per_row[i], i++)
+            for (int b = 0; b < B; b++)
+                if (b != src)
+                    s->be->d2d(part + (size_t)b * per_row[i], part + (size_t)src * per_row[i], per_row[i] * sizeof(float));
+    }
+    return HL_OK;
+}
+
+int hl_infer_fork(hl_infer *s, int src, int B, char *err, size_t errlen) {
+    if (s->B == 0)
+        return hl_fail(err, errlen, HL_EBADINPUT, "hl_infer_fork: no sequences (call hl_infer_prefill first)");
+    if (src < 0 || src >= s->B)
+        return hl_fail(err, errlen, HL_EBADINPUT, "hl_infer_fork: src=%d outside [0, %d) (the sequences held)", src, s->B);
+    if (B < 1 || B > s->max_B)
+        return hl_fail(err, errlen, HL_EBADINPUT, "hl_infer_fork: B=%d outside [1, %d] (the state's max_B)", B, s->max_B);
+    if (s->cached) {
+        int rc = cached_fork(s, src, B, err, errlen);
+        if (rc) return rc;
+    }
+    for (int b = 0; b < B; b++) {
+        if (b == src) continue;
+        if (!s->cached) memcpy(s->hist + (size_t)b * s->max_len, s->hist + (size_t)src * s->max_len, (size_t)s->len[src] * sizeof *s->hist);
+        memcpy(s->logits + (size_t)b * s->V, s->logits + (size_t)src * s->V, (size_t)s->V * sizeof *s->logits);
+        s->len[b] = s->len[src];
+    }
+    s->B = B;
+    return HL_OK;
+}
+
 // ---------------------------------------------------------------- interface
 int hl_infer_prefill(hl_infer *s, const int32_t *tokens, int B, int T, const int32_t *lens,
                      const float **logits, char *err, size_t errlen) {

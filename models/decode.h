@@ -72,6 +72,21 @@ int hl_infer_prefill(hl_infer *s, const int32_t *tokens, int B, int T, const int
 // is changed then; also when no prefill has run).
 int hl_infer_step(hl_infer *s, const int32_t *tokens, const float **logits, char *err, size_t errlen);
 
+// Forks one sequence: after a prefill (and any steps), rows 0..B-1 become
+// copies of row src (its length, every layer's KV cache and recurrent
+// state; the reference: its token history), and the next step advances
+// those B sequences (B <= max_B; row src is one of them when src < B). The
+// logits handed out by the last call are copied the same way (row b of the
+// state's host logits = row src's), so the next step's tokens can be chosen
+// from them. Cost: one backend d2d per copied row and state part (layer.h
+// state_parts), no model call. Then prefill(ctx) + fork(0, B) + steps equal
+// prefill of B copies of ctx + the same steps (tests/test_decode.c). HL_OK;
+// HL_EBADINPUT (nothing changed) when no prefill has run (or the last call
+// failed), src is outside [0, sequences of the last prefill or fork), or
+// B outside [1, max_B]; HL_EUNSUPPORTED when a mixer does not declare its
+// state's parts.
+int hl_infer_fork(hl_infer *s, int src, int B, char *err, size_t errlen);
+
 // Positions filled in sequence b (its prompt length + the steps since).
 int hl_infer_len(const hl_infer *s, int b);
 // Bytes allocated for caches and recurrent states (not the model's arenas).

@@ -136,6 +136,13 @@ static size_t hybrid_state_floats(const hl_model_config *cfg, int layer, int max
     return hl_attn_state_floats(cfg, layer, max_B, max_len) + hl_mamba_state_floats(cfg, max_B);
 }
 
+// Its parts: the attention's (K, V; none for a KV consumer), then the Mamba branch's (conv, SSM).
+static int hybrid_state_parts(const hl_model_config *cfg, int layer, int max_B, int max_len, size_t *per_row,
+                              int max_parts) {
+    int n = hl_attn_state_parts(cfg, layer, max_len, per_row, max_parts);
+    return n + hl_layer_mamba.state_parts(cfg, layer, max_B, max_len, per_row + n, max_parts - n);
+}
+
 static float *ssm_state(const hl_layer *L, const hl_decode_ctx *c) {
     return c->state[L->index] + hl_attn_state_floats(L->cfg, L->index, c->max_B, c->max_len);
 }
@@ -196,4 +203,5 @@ const hl_layer_type hl_layer_hybrid = {
     .forward = hybrid_forward, .backward = hybrid_backward,
     .flops = hybrid_flops, .cache_bytes = hybrid_cache_bytes,
     .state_floats = hybrid_state_floats, .state_prefill = hybrid_state_prefill, .state_step = hybrid_state_step,
+    .state_parts = hybrid_state_parts,
 };

@@ -152,6 +152,15 @@ typedef struct hl_layer_type {
     // at model position c->pos[b]; reads the state and advances it by that
     // token. Temporaries come from L->act and r->scratch as in forward.
     void (*state_step)(hl_layer *L, const hl_run *r, const hl_decode_ctx *c, float *out, const float *inp);
+    // The layout of that state, for hl_infer_fork (decode.h): the
+    // state_floats(cfg, layer, max_B, max_len) floats are n parts back to
+    // back, part i being (max_B, per_row[i]) floats, row-major by sequence
+    // (row b's floats of part i are one run of per_row[i]). Writes per_row[0..n)
+    // and returns n (0: no state of its own, e.g. a KV consumer; at most
+    // max_parts); max_B * the sum of per_row equals state_floats
+    // (tests/test_decode.c checks it). NULL: the state cannot be forked.
+    int (*state_parts)(const hl_model_config *cfg, int layer, int max_B, int max_len, size_t *per_row,
+                       int max_parts);
     // HL_CAP_AUX_LOSS types: the layer's auxiliary loss from the last forward
     // (its gradient is added by its own backward); summed by hl_loss_aux
     // (losses.h). NULL otherwise.

@@ -335,6 +335,16 @@ static size_t mamba_state_floats(const hl_model_config *cfg, int layer, int max_
     return hl_mamba_state_floats(cfg, max_B);
 }
 
+static int mamba_state_parts(const hl_model_config *cfg, int layer, int max_B, int max_len, size_t *per_row,
+                             int max_parts) {
+    (void)layer; (void)max_B; (void)max_len;
+    hl_mamba_dims m = hl_mamba_dims_of(cfg);
+    if (max_parts < 2) return 0;
+    per_row[0] = (size_t)m.K * m.di;   // conv ring (max_B, K, di)
+    per_row[1] = (size_t)m.di * m.N;   // SSM state (max_B, di, N)
+    return 2;
+}
+
 static void mamba_state_prefill(hl_layer *L, const hl_run *r, const hl_decode_ctx *c) {
     hl_mamba_dims m = hl_mamba_dims_of(L->cfg);
     hl_mamba_bufs b; size_t off = 0;
@@ -359,4 +369,5 @@ const hl_layer_type hl_layer_mamba = {
     .forward = mamba_forward, .backward = mamba_backward,
     .flops = mamba_flops, .cache_bytes = mamba_cache_bytes,
     .state_floats = mamba_state_floats, .state_prefill = mamba_state_prefill, .state_step = mamba_state_step,
+    .state_parts = mamba_state_parts,
 };

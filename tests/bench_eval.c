@@ -16,12 +16,28 @@
 // token does not depend on which tokenizer made the ids). Reads HellaSwag
 // from the data directory (HYLAB_DATA; the Makefile sets it): missing data
 // is a failure.
+// Then the two log-likelihood paths (harness/eval/eval_internal.h), same
+// run, same items: the first CMP_ITEMS items of hellaswag, piqa and
+// arc_easy with the gpt2 tokenizer (max_length 1024, max_B 8 as hylab eval
+// picks), each item's pairs through ROWS and through SHARED
+// (hl_eval_answer_loglik; the best of two rounds each) on (a) the committed
+// tests/lmeval/model.safetensors (d_model 16), (b) the base spec's A and H
+// models (d_model 64, random weights), (c) an A model of d_model 256, 4
+// layers (random weights): seconds per item, positions run per second
+// (each path's own count: SHARED runs the context once) and the ratio
+// rows/shared of seconds per item (> 1: shared is faster), with the mean
+// pairs, context tokens per item and continuation tokens per pair, and how
+// many items AUTO sends to SHARED (its rule in eval_ll.c comes from these
+// figures). boolq (one-token continuations) shows where SHARED wins.
 // Exit status 1 if a model's ratio is below 2, 2 if something could not run.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "harness/eval/eval_internal.h"
 #include "harness/eval/evaluate.h"
+#include "harness/hf_io.h"
+#include "models/checkpoint.h"
 #include "harness/spec.h"
 #include "harness/train/optim.h"
 #include "kernels/kernels.h"
@@ -31,6 +47,9 @@
 
 #define ITEMS 40
 #define STEPS 4
+#define CMP_ITEMS 20
+#define CMP_MAX_B 8
+#define CMP_LEN 1024
 
 static double now_s(void) {
     struct timespec ts;
@@ -67,6 +86,101 @@ static double train_tok_s(hl_model *m, const hl_spec *spec, int B, int T) {
     hl_adam_free(&st);
     free(tokens); free(targets);
     return best < 1e30 ? B * T / best : 0;
+}
+
+// Both paths over the first CMP_ITEMS items of each task on model m: one
+// printed line per task. HL_OK or the failing status (err).
+static int compare_paths(const char *label, hl_model *m, const hl_tokenizer *tok, const char *data_dir, char *err,
+                         size_t errlen) {
+    const char *tasks[] = {"hellaswag", "piqa", "arc_easy", "boolq"};
+    for (int k = 0; k < 4; k++) {
+        hl_eval_config c;
+        int n;
+        int rc = hl_eval_parse_arg(tasks[k], "bench_eval", &c, 1, &n, err, errlen);
+        c.max_length = CMP_LEN;
+        hl_eval_task *t = NULL;
+        if (!rc) rc = hl_eval_open(&c, tok, data_dir, &t, err, errlen);
+        if (rc) return rc;
+        long items = t->family->n_items(t) < CMP_ITEMS ? t->family->n_items(t) : CMP_ITEMS;
+        double best[2] = {1e30, 1e30}, pairs = 0, ctx = 0, cont = 0;
+        long pos[2] = {0, 0}, auto_items = 0;
+        hl_eval_ll_state *st = NULL;
+        hl_eval_ll out[16];
+        for (int round = 0; round < 2 && !rc; round++)
+            for (int p = 0; p < 2 && !rc; p++) {
+                double sec = 0;
+                pos[p] = 0;
+                for (long i = 0; i < items && !rc; i++) {
+                    hl_eval_item it;
+                    rc = t->family->item(t, i, &it, err, errlen);
+                    if (rc) break;
+                    if (it.n_req > 16) { rc = hl_fail(err, errlen, HL_EFAIL, "item %ld has %d pairs", i, it.n_req); break; }
+                    if (round == 0 && p == 0) {
+                        pairs += it.n_req;
+                        ctx += it.req[0].n_ctx;
+                        for (int j = 0; j < it.n_req; j++) cont += it.req[j].n_cont;
+                        auto_items += hl_eval_ll_auto_shared(m, &it, CMP_LEN);
+                    }
+                    int tr;
+                    hl_eval_ll_path used;
+                    double t0 = now_s();
+                    rc = hl_eval_answer_loglik(&st, m, &it, CMP_LEN, p ? HL_EVAL_LL_SHARED : HL_EVAL_LL_ROWS, out, &tr,
+                                               &pos[p], &used, err, errlen);
+                    sec += now_s() - t0;
+                    if (!rc && used != (p ? HL_EVAL_LL_SHARED : HL_EVAL_LL_ROWS))
+                        rc = hl_fail(err, errlen, HL_EFAIL, "%s item %ld: not on the %s path", tasks[k], i,
+                                     hl_eval_ll_path_name(p ? HL_EVAL_LL_SHARED : HL_EVAL_LL_ROWS));
+                }
+                if (sec < best[p]) best[p] = sec;
+            }
+        hl_eval_ll_free(st);
+        hl_eval_close(t);
+        if (rc) return rc;
+        printf("%-10s %-10s %5.2f %6.1f %6.1f %3ld/%-3ld %9.4f %9.0f %9.4f %9.0f %7.2fx\n", label, tasks[k], pairs / items,
+               ctx / items, cont / pairs, auto_items, items, best[0] / items, pos[0] / best[0], best[1] / items,
+               pos[1] / best[1], best[0] / best[1]);
+    }
+    return HL_OK;
+}
+
+// The path comparison on the four models. HL_OK or the failing status.
+static int compare_all(const char *data_dir, char *err, size_t errlen) {
+    hl_tokenizer *tok;
+    int rc = hl_tokenizer_open("gpt2", data_dir, &tok, err, errlen);
+    if (rc) return rc;
+    printf("\nbench_eval: log-likelihood paths, same items (first %d; gpt2 ids, max_length %d, max_B %d), %d threads,\n"
+           "best of 2 rounds; positions/s counts each path's own positions (shared: the context once)\n",
+           CMP_ITEMS, CMP_LEN, CMP_MAX_B, hl_blas_threads());
+    printf("%-10s %-10s %5s %6s %6s %7s %9s %9s %9s %9s %8s\n", "model", "task", "pairs", "ctx", "cont", "auto",
+           "rows s/it", "rows p/s", "shrd s/it", "shrd p/s", "speedup");
+    const hl_backend *be = hl_backend_get("cpu");
+    hl_spec spec;
+    rc = hl_ckpt_spec("tests/lmeval/model.safetensors", &spec, err, errlen);
+    if (!rc) {
+        hl_model *m = hl_model_create(&spec.model, be, CMP_MAX_B, CMP_LEN, err, errlen);
+        rc = m ? hl_ckpt_load("tests/lmeval/model.safetensors", m, err, errlen) : HL_EFAIL;
+        if (!rc) rc = compare_paths("lmeval16", m, tok, data_dir, err, errlen);
+        hl_model_free(m);
+        hl_spec_free(&spec);
+    }
+    static const char *const sets[3][6] = {
+        {"model.layers=A", "eval=[]"},
+        {"model.layers=H", "eval=[]"},
+        {"model.layers=A", "eval=[]", "model.d_model=256", "model.attn.n_heads=8", "model.attn.head_dim=32",
+         "model.ffn.d_ff=768"}};
+    static const int n_sets[3] = {2, 2, 6};
+    static const char *const labels[3] = {"A64", "H64", "A256"};
+    for (int k = 0; k < 3 && !rc; k++) {
+        rc = hl_spec_load_file("sweeps/specs/lm-tinyshakespeare-base.json", sets[k], n_sets[k], &spec, err, errlen);
+        if (rc) break;
+        hl_model *m = hl_model_create(&spec.model, be, CMP_MAX_B, CMP_LEN, err, errlen);
+        rc = m ? hl_model_init(m, 0) : HL_EFAIL;
+        if (!rc) rc = compare_paths(labels[k], m, tok, data_dir, err, errlen);
+        hl_model_free(m);
+        hl_spec_free(&spec);
+    }
+    hl_tokenizer_free(tok);
+    return rc;
 }
 
 int main(int argc, char **argv) {
@@ -115,5 +229,6 @@ int main(int argc, char **argv) {
     }
     hl_tokenizer_free(tok);
     printf("bench_eval: eval >= 2x training tokens/s for every model: %s\n", ok ? "yes" : "NO");
+    if (compare_all(data_dir, err, sizeof err)) { fprintf(stderr, "bench_eval: %s\n", err); return 2; }
     return ok ? 0 : 1;
 }

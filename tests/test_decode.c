@@ -6,7 +6,9 @@
 // rows of different lengths equals each row alone; the state's bytes equal
 // describe's analytic count; bad inputs return HL_EBADINPUT and change
 // nothing. The naive reference (hl_infer_create_ref) is held to the same
-// contract, and the cached path is compared with it.
+// contract, and the cached path is compared with it. Fork (hl_infer_fork):
+// prefill + fork + different steps per row equal each row's full forward
+// and the reference's fork; its parts (layer.h state_parts) cover the state.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,6 +215,70 @@ static void test_batch(const dspec *sp, const hl_backend *be, create_fn create, 
     hl_model_free(m);
 }
 
+// Fork: prefill two contexts (lengths N0 and N1, crossing the window), fork
+// row 1 to B rows (row 0, of another length, is overwritten), then steps of
+// different tokens per row: every row's logits (at the fork and at every
+// step) equal the full forward of ctx1 + that row's tokens, and the cached
+// path's equal the reference's fork. Then refusals: fork before any
+// prefill, src outside the sequences, B outside [1, max_B].
+static void test_fork(const dspec *sp, const hl_backend *be) {
+    hl_model_config c = cfg_of(sp);
+    enum { B = 3, N0 = 3, N1 = 6, T = 6, STEPS = 5 };
+    hl_model *m = model_of(&c, be, B, N1 + STEPS);
+    char err[512], name[160];
+    int V = c.vocab_size;
+    int32_t prompt[2 * T], lens[2] = {N0, N1}, full[B][N1 + STEPS];
+    for (int i = 0; i < 2 * T; i++) prompt[i] = (int32_t)(rnd() % (uint32_t)V);
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < N1 + STEPS; i++) full[b][i] = i < N1 ? prompt[T + i] : (int32_t)(rnd() % (uint32_t)V);
+    float *ref[B];
+    for (int b = 0; b < B; b++) ref[b] = full_logits(m, full[b], N1 + STEPS);
+    hl_infer *s = hl_infer_create(m, B, N1 + STEPS, err, sizeof err), *r = hl_infer_create_ref(m, B, N1 + STEPS, err, sizeof err);
+    float *a = malloc((size_t)B * V * sizeof *a);
+    const float *lg;
+    double worst = 0, worst_ref = 0;
+    int ok = s && r && ref[0] && ref[1] && ref[2];
+    ok = ok && !hl_infer_prefill(s, prompt, 2, T, lens, &lg, err, sizeof err) && !hl_infer_fork(s, 1, B, err, sizeof err);
+    if (ok) memcpy(a, lg, (size_t)B * V * sizeof *a);   // the fork copies the logits too
+    ok = ok && !hl_infer_prefill(r, prompt, 2, T, lens, &lg, err, sizeof err) && !hl_infer_fork(r, 1, B, err, sizeof err);
+    for (int st = 0; ok && st <= STEPS; st++) {
+        if (st > 0) {
+            int32_t tk[B];
+            for (int b = 0; b < B; b++) tk[b] = full[b][N1 + st - 1];
+            ok = !hl_infer_step(s, tk, &lg, err, sizeof err);
+            if (ok) memcpy(a, lg, (size_t)B * V * sizeof *a);
+            ok = ok && !hl_infer_step(r, tk, &lg, err, sizeof err);
+            if (!ok) break;
+        }
+        for (int b = 0; b < B; b++) {
+            double e = rel_err(a + (size_t)b * V, ref[b] + (size_t)(N1 - 1 + st) * V, V);
+            double er = rel_err(a + (size_t)b * V, lg + (size_t)b * V, V);
+            if (e > worst || isnan(e)) worst = e;
+            if (er > worst_ref || isnan(er)) worst_ref = er;
+        }
+    }
+    for (int b = 0; ok && b < B; b++) ok = hl_infer_len(s, b) == N1 + STEPS && hl_infer_len(r, b) == N1 + STEPS;
+    snprintf(name, sizeof name, "fork_equals_forward_%s_%s", sp->name, be->name);
+    hl_check(ok && worst <= TOL, name, "%s; relative error %.3g", ok ? "ran" : err, worst);
+    snprintf(name, sizeof name, "fork_cached_equals_ref_fork_%s_%s", sp->name, be->name);
+    hl_check(ok && worst_ref <= TOL, name, "%s; relative error %.3g", ok ? "ran" : err, worst_ref);
+    // refusals change nothing
+    hl_infer *z = hl_infer_create(m, B, N1 + STEPS, err, sizeof err);
+    int r0 = z ? hl_infer_fork(z, 0, 2, err, sizeof err) : -1;
+    int rp = z ? hl_infer_prefill(z, prompt, 2, T, lens, &lg, err, sizeof err) : -1;
+    int r1 = z ? hl_infer_fork(z, 2, 2, err, sizeof err) : -1, r2 = z ? hl_infer_fork(z, -1, 2, err, sizeof err) : -1;
+    int r3 = z ? hl_infer_fork(z, 0, B + 1, err, sizeof err) : -1, r4 = z ? hl_infer_fork(z, 0, 0, err, sizeof err) : -1;
+    int same = z && hl_infer_len(z, 0) == N0 && hl_infer_len(z, 1) == N1 && hl_infer_len(z, 2) == 0;
+    snprintf(name, sizeof name, "fork_bad_inputs_refused_%s_%s", sp->name, be->name);
+    hl_check(r0 == HL_EBADINPUT && rp == HL_OK && r1 == HL_EBADINPUT && r2 == HL_EBADINPUT && r3 == HL_EBADINPUT &&
+             r4 == HL_EBADINPUT && same, name, "%d %d %d %d %d %d, lengths kept %d", r0, rp, r1, r2, r3, r4, same);
+    hl_infer_free(z);
+    hl_infer_free(s); hl_infer_free(r);
+    for (int b = 0; b < B; b++) free(ref[b]);
+    free(a);
+    hl_model_free(m);
+}
+
 // Bad inputs return HL_EBADINPUT and change nothing: the next good step
 // gives the logits it would have given.
 static void test_bad_inputs(const dspec *sp, const hl_backend *be, create_fn create, const char *path) {
@@ -274,6 +340,16 @@ static void test_state_bytes(const dspec *sp) {
         snprintf(name, sizeof name, "state_bytes_%s_len%d", sp->name, lens[i]);
         hl_check(got == want, name, "allocated %lld, describe's count %lld", (long long)got, (long long)want);
         hl_infer_free(s);
+    }
+    // the parts hl_infer_fork copies cover the state exactly
+    for (int l = 0; l < c.n_layers; l++) {
+        const hl_layer_type *t = hl_mixer_type(c.layer[l].kind);
+        size_t per_row[8], sum = 0;
+        int n = t->state_parts ? t->state_parts(&c, l, 3, 9, per_row, 8) : -1;
+        for (int i = 0; i < n; i++) sum += per_row[i];
+        snprintf(name, sizeof name, "state_parts_cover_the_state_%s_layer%d", sp->name, l);
+        hl_check(n >= 0 && 3 * sum == t->state_floats(&c, l, 3, 9), name, "%d parts, 3 x %zu floats, state %zu", n, sum,
+                 t->state_floats(&c, l, 3, 9));
     }
     hl_infer *s1 = hl_infer_create(m, 1, 7, err, sizeof err), *s2 = hl_infer_create(m, 2, 7, err, sizeof err);
     snprintf(name, sizeof name, "state_bytes_%s_per_sequence", sp->name);
@@ -356,6 +432,7 @@ int main(void) {
             test_splits(&SPECS[i], be, hl_infer_create, "cached");
             test_batch(&SPECS[i], be, hl_infer_create, "cached");
             test_bad_inputs(&SPECS[i], be, hl_infer_create, "cached");
+            test_fork(&SPECS[i], be);
         }
         for (int i = 0; i < N_SPECS; i += 2) {   // the reference: the same contract (it is slow)
             test_splits(&SPECS[i], be, hl_infer_create_ref, "ref");

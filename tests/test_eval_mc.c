@@ -4,7 +4,15 @@
 // with the byte tokenizer: every log-likelihood equals a naive one-row
 // forward with logits at every position, acc/acc_norm/acc_bytes follow from
 // the per-item log-likelihoods, truncation and skip_truncated are counted,
-// and bad files are errors naming the file and line.
+// and bad files are errors naming the file and line. The two
+// log-likelihood paths (harness/eval/eval_internal.h: rows, shared context)
+// give the same log-likelihoods (1e-5 relative) and greedy flags on real
+// items (hellaswag, piqa, arc_easy, boolq with the gpt2 tokenizer) for the
+// committed tests/lmeval checkpoint and random S and H models, including
+// items in several chunks of max_B; items that do not qualify (schema,
+// truncated) take the rows path; AUTO shares boolq on the A checkpoint and
+// keeps rows for hellaswag and for a model with a recurrent state; sample
+// records name the path.
 #include <cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,13 +20,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "harness/eval/eval_internal.h"
 #include "harness/eval/evaluate.h"
+#include "harness/hf_io.h"
+#include "models/checkpoint.h"
 #include "harness/spec.h"
 #include "kernels/kernels.h"
 #include "models/model.h"
 #include "tasks/eval.h"
 #include "tasks/jsonl.h"
 #include "tests/test.h"
+#include "text/datadir.h"
 
 static char dir[] = "/tmp/hylab-test-eval-XXXXXX";
 
@@ -307,6 +319,126 @@ static void test_run(const hl_tokenizer *tok) {
     hl_spec_free(&spec);
 }
 
+// Items 0..n-1 of preset `task` through both paths: the worst relative ll
+// difference, greedy flags equal, every item shared (want_shared) or rows.
+static void paths_agree(const char *what, hl_model *m, const hl_tokenizer *tok, const char *data_dir, const char *task,
+                        int n, int max_length, int want_shared) {
+    char err[HL_ERR_LEN] = "", name[160];
+    hl_eval_config c;
+    int k;
+    int rc = hl_eval_parse_arg(task, "T", &c, 1, &k, err, sizeof err);
+    c.max_length = max_length;
+    hl_eval_task *t = NULL;
+    if (!rc) rc = hl_eval_open(&c, tok, data_dir, &t, err, sizeof err);
+    hl_eval_ll_state *st = NULL;
+    double worst = 0;
+    int flags = 1, paths = 1, items = 0, chunked = 0;
+    long tok_rows = 0, tok_shared = 0;
+    for (int i = 0; !rc && i < n; i++) {
+        hl_eval_item it;
+        rc = t->family->item(t, i, &it, err, sizeof err);
+        if (rc) break;
+        hl_eval_ll a[16], b[16];
+        int tr_a, tr_b;
+        hl_eval_ll_path ua, ub;
+        rc = hl_eval_answer_loglik(&st, m, &it, max_length, HL_EVAL_LL_ROWS, a, &tr_a, &tok_rows, &ua, err, sizeof err);
+        if (!rc)
+            rc = hl_eval_answer_loglik(&st, m, &it, max_length, HL_EVAL_LL_SHARED, b, &tr_b, &tok_shared, &ub, err,
+                                       sizeof err);
+        if (rc) break;
+        paths &= ua == HL_EVAL_LL_ROWS && ub == (want_shared ? HL_EVAL_LL_SHARED : HL_EVAL_LL_ROWS) && tr_a == tr_b;
+        chunked |= it.n_req > hl_model_max_B(m);
+        for (int j = 0; j < it.n_req; j++) {
+            double d = fabs(a[j].ll - b[j].ll) / fmax(fabs(a[j].ll), 1e-3);
+            if (d > worst || isnan(d)) worst = d;
+            flags &= a[j].greedy == b[j].greedy && a[j].n_tokens == b[j].n_tokens;
+        }
+        items++;
+    }
+    hl_eval_ll_free(st);
+    hl_eval_close(t);
+    snprintf(name, sizeof name, "paths_same_lls_%s_%s", what, task);
+    hl_check(!rc && items == n && worst <= 1e-5, name, "rc %d %s: %d items, worst relative difference %.3g", rc, err, items,
+             worst);
+    snprintf(name, sizeof name, "paths_same_greedy_%s_%s", what, task);
+    hl_check(!rc && flags, name, "greedy flags or token counts differ");
+    snprintf(name, sizeof name, "paths_taken_%s_%s", what, task);
+    hl_check(!rc && paths && (!want_shared || tok_shared < tok_rows), name,
+             "path or truncation differs (want %s); positions rows %ld shared %ld", want_shared ? "shared" : "rows",
+             tok_rows, tok_shared);
+    if (!strcmp(task, "hellaswag")) {
+        snprintf(name, sizeof name, "paths_chunks_covered_%s", what);
+        hl_check(chunked, name, "no item had more pairs than max_B %d", hl_model_max_B(m));
+    }
+}
+
+// hl_eval_run (AUTO) on the first 3 items of task: every sample record names the path `want`.
+static void auto_paths(const char *what, hl_model *m, const hl_tokenizer *tok, const char *data_dir, const char *task,
+                       const char *want) {
+    char err[HL_ERR_LEN] = "", name[160], line[65536], needle[64];
+    hl_eval_config c;
+    int n, hits = 0, lines = 0;
+    int rc = hl_eval_parse_arg(task, "T", &c, 1, &n, err, sizeof err);
+    c.limit = 3;
+    c.max_length = hl_model_max_T(m);
+    FILE *f = tmpfile();
+    hl_eval_report rep;
+    hl_eval_stats st;
+    if (!rc) rc = hl_eval_run(m, tok, &c, data_dir, 256, f, &rep, &st, err, sizeof err);
+    if (!rc) hl_eval_report_free(&rep);
+    snprintf(needle, sizeof needle, "\"path\":\"%s\"", want);
+    rewind(f);
+    while (!rc && fgets(line, sizeof line, f)) { lines++; hits += strstr(line, needle) != NULL; }
+    fclose(f);
+    snprintf(name, sizeof name, "auto_path_%s_%s_%s", what, task, want);
+    hl_check(!rc && lines == 3 && hits == 3, name, "rc %d %s: %d of %d records with %s", rc, err, hits, lines, needle);
+}
+
+static void test_paths(const char *data_dir) {
+    char err[HL_ERR_LEN] = "";
+    hl_tokenizer *tok = NULL;
+    if (!hl_check(hl_tokenizer_open("gpt2", data_dir, &tok, err, sizeof err) == HL_OK, "paths_gpt2_tokenizer", "%s", err))
+        return;
+    const hl_backend *be = hl_backend_get("cpu");
+    const char *tasks[] = {"hellaswag", "piqa", "arc_easy"};
+    // the committed lm-eval checkpoint (A, d_model 16), max_B 3: hellaswag's 4 pairs take two chunks
+    hl_spec spec;
+    int rc = hl_ckpt_spec("tests/lmeval/model.safetensors", &spec, err, sizeof err);
+    hl_model *m = rc ? NULL : hl_model_create(&spec.model, be, 3, 1024, err, sizeof err);
+    if (m) rc = hl_ckpt_load("tests/lmeval/model.safetensors", m, err, sizeof err);
+    if (hl_check(m && !rc, "paths_lmeval_model", "%s", err)) {
+        for (int i = 0; i < 3; i++) paths_agree("lmeval", m, tok, data_dir, tasks[i], 12, 256, 1);
+        paths_agree("lmeval", m, tok, data_dir, "winogrande", 4, 256, 0);   // schema: contexts differ
+        paths_agree("lmeval_cut", m, tok, data_dir, "hellaswag", 3, 16, 0);  // every item cut at 16
+        paths_agree("lmeval", m, tok, data_dir, "boolq", 6, 1024, 1);
+        auto_paths("lmeval", m, tok, data_dir, "boolq", "shared");      // one-token continuations: AUTO shares
+        auto_paths("lmeval", m, tok, data_dir, "hellaswag", "rows");    // long continuations: rows
+    }
+    hl_model_free(m);
+    if (!rc) hl_spec_free(&spec);
+    // random S and H models (H: sliding window, meta tokens, GQA)
+    const char *layers[] = {"SS", "HSH"};
+    for (int k = 0; k < 2; k++) {
+        char text[1024];
+        snprintf(text, sizeof text,
+                 "{\"name\": \"p\", \"model\": {\"vocab_size\": 50257, \"d_model\": 16, \"n_layers\": %d, \"layers\": \"%s\","
+                 " \"meta_tokens\": 2, \"attn\": {\"n_heads\": 4, \"n_kv_heads\": 2, \"head_dim\": 4, \"window\": %d},"
+                 " \"ssm\": {\"d_state\": 4, \"d_conv\": 4, \"expand\": 2}},"
+                 " \"train\": {\"task\": {\"name\": \"mqar\", \"seq_len\": 64, \"num_kv_pairs\": 2}, \"steps\": 1, \"batch_size\": 1}}",
+                 (int)strlen(layers[k]), layers[k], k ? 16 : 0);
+        rc = hl_spec_load_text(text, "spec", NULL, 0, &spec, err, sizeof err);
+        m = rc ? NULL : hl_model_create(&spec.model, be, 3, 256, err, sizeof err);
+        if (m) rc = hl_model_init(m, 3);
+        if (hl_check(m && !rc, "paths_random_model", "%s: %s", layers[k], err)) {
+            for (int i = 0; i < 3; i++) paths_agree(layers[k], m, tok, data_dir, tasks[i], 6, 256, 1);
+            auto_paths(layers[k], m, tok, data_dir, "boolq", "rows");   // a recurrent state: AUTO keeps rows
+        }
+        hl_model_free(m);
+        if (!rc) hl_spec_free(&spec);
+    }
+    hl_tokenizer_free(tok);
+}
+
 int main(void) {
     if (!mkdtemp(dir)) { perror("mkdtemp"); return 1; }
     char err[HL_ERR_LEN];
@@ -320,6 +452,9 @@ int main(void) {
     test_bad_files(tok);
     test_run(tok);
     hl_tokenizer_free(tok);
+    char data_dir[HL_DATA_PATH_LEN];
+    if (hl_check(hl_data_dir(NULL, data_dir, sizeof data_dir, err, sizeof err) == HL_OK, "paths_data_dir", "%s", err))
+        test_paths(data_dir);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd)) fprintf(stderr, "could not remove %s\n", dir);

@@ -1,6 +1,8 @@
 // evaluate.c: hl_eval_run (contract in harness/eval/evaluate.h): one task,
 // item by item: the family's requests, the model's answers (eval_ll.c,
-// eval_gen.c), the family's scores, one sample line per item.
+// eval_gen.c; their states kept across items), the family's scores, one
+// sample line per item (a log-likelihood item's also names the path its
+// pairs took: "path": "shared" | "rows").
 #include <cJSON.h>
 #include <math.h>
 #include <stdlib.h>
@@ -25,7 +27,7 @@ static int write_sample(FILE *f, cJSON *sample, char *err, size_t errlen) {
 
 // One item: requests, answers, score, sample.
 static int run_item(hl_model *m, const hl_tokenizer *tok, hl_eval_task *t, long i, int max_length, FILE *samples,
-                    hl_eval_gen **gen, hl_eval_stats *st, char *err, size_t errlen) {
+                    hl_eval_gen **gen, hl_eval_ll_state **lls, hl_eval_stats *st, char *err, size_t errlen) {
     hl_eval_item it;
     int rc = t->family->item(t, i, &it, err, errlen);
     if (rc) return rc;
@@ -33,11 +35,13 @@ static int run_item(hl_model *m, const hl_tokenizer *tok, hl_eval_task *t, long 
     memset(&a, 0, sizeof a);
     hl_eval_ll *ll = NULL;
     char *text = NULL;
+    hl_eval_ll_path path = HL_EVAL_LL_ROWS;
     double t0 = now_s();
     if (it.kind == HL_EVAL_LOGLIK) {
         ll = calloc((size_t)(it.n_req > 0 ? it.n_req : 1), sizeof *ll);
         if (!ll) return hl_fail(err, errlen, HL_EFAIL, "out of memory");
-        rc = hl_eval_answer_loglik(m, &it, max_length, ll, &a.truncated, &st->tokens, err, errlen);
+        rc = hl_eval_answer_loglik(lls, m, &it, max_length, HL_EVAL_LL_AUTO, ll, &a.truncated, &st->tokens, &path, err,
+                                   errlen);
         a.ll = ll;
     } else {
         rc = hl_eval_answer_generate(gen, m, tok, &it, max_length, &text, &a.truncated, &st->tokens, err, errlen);
@@ -66,6 +70,8 @@ static int run_item(hl_model *m, const hl_tokenizer *tok, hl_eval_task *t, long 
     }
     if (!rc && sample && !cJSON_AddBoolToObject(sample, "truncated", a.truncated != 0))
         rc = hl_fail(err, errlen, HL_EFAIL, "out of memory");
+    if (!rc && sample && it.kind == HL_EVAL_LOGLIK && !cJSON_AddStringToObject(sample, "path", hl_eval_ll_path_name(path)))
+        rc = hl_fail(err, errlen, HL_EFAIL, "out of memory");
     if (!rc && sample) rc = write_sample(samples, sample, err, errlen);
     cJSON_Delete(sample);
     free(ll);
@@ -90,8 +96,10 @@ int hl_eval_run(hl_model *m, const hl_tokenizer *tok, const hl_eval_config *cfg,
     long n = t->family->n_items(t);
     if (cfg->limit > 0 && cfg->limit < n) n = cfg->limit;
     hl_eval_gen *gen = NULL;
-    for (long i = 0; i < n && !rc; i++) rc = run_item(m, tok, t, i, L, samples, &gen, st, err, errlen);
+    hl_eval_ll_state *lls = NULL;
+    for (long i = 0; i < n && !rc; i++) rc = run_item(m, tok, t, i, L, samples, &gen, &lls, st, err, errlen);
     hl_eval_gen_free(gen);
+    hl_eval_ll_free(lls);
     if (!rc) {
         rep->version = t->family->version;
         rc = t->family->report(t, rep, err, errlen);
