@@ -3,12 +3,18 @@
 // with cached greedy decoding (models/decode.h), writes per-item sample
 // records, and returns the family's metrics plus the harness's own counts.
 //
-// Log-likelihood: the pairs of one item go through the model as one batch
-// of rows (context + continuation, right-padded), logits only at the
-// continuation positions; input = (ctx + cont)[-(max_length+1):][:-1] as in
-// lm-evaluation-harness (cut from the left when longer than max_length). The
-// log-probabilities are computed in double from the fp32 logits
-// (log-softmax), summed over the continuation. Generation: the prompt is cut
+// Log-likelihood (harness/eval/eval_ll.c): the pairs of one item go
+// through the model either as one batch of rows (context + continuation,
+// right-padded; logits only at the continuation positions; input = (ctx +
+// cont)[-(max_length+1):][:-1] as in lm-evaluation-harness, cut from the
+// left when longer than max_length), or, where eval_ll.c's rule says it is
+// faster (one shared context, nothing cut, no recurrent layer), by
+// prefilling the shared context once, forking the decode state into one row
+// per pair and stepping the continuations. Both give the same
+// log-likelihoods (1e-5 relative, tests/test_eval_mc.c); each item's sample
+// record names its "path" ("rows" or "shared"). The log-probabilities are
+// computed from the fp32 logits (log-softmax, summed in double) over the
+// continuation. Generation: the prompt is cut
 // from the left to max_length - max_new tokens; greedy (argmax, ties to the
 // lowest id); stop string checked on the decoded text after every token.
 //
