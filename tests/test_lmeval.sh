@@ -6,9 +6,10 @@
 # small language_modeling set tests/lmeval/greedy.jsonl, whose continuations
 # are mostly the model's greedy words (so is_greedy = true is compared too).
 # Every item's log-likelihoods, greedy flags and predictions are compared
-# with lm-eval's own (tests/lmeval/expected.json; tolerances in
-# tests/lmeval/compare.py). tests/lmeval/make_fixtures.py made the fixtures
-# by running PyPI lm-eval on hylab's Hugging Face export of the checkpoint.
+# with lm-eval's own, run in float32 and in float64 (tests/lmeval/expected.json;
+# tolerances in tests/lmeval/compare.py: 1e-4 against lm-eval in float64).
+# tests/lmeval/make_fixtures.py made the fixtures by running PyPI lm-eval on
+# hylab's Hugging Face export of the checkpoint.
 # Standard-library Python only. Needs the data directory (HYLAB_DATA) with
 # the eval sets and the GPT-2 tokenizer files.
 # Prints "N passed, N failed, N skipped" last.

@@ -4,14 +4,16 @@ per-item results (tests/lmeval/expected.json, made by make_fixtures.py).
 Standard library only. Usage: compare.py EXPECTED.json SAMPLES.jsonl
 
 Per task (every task of EXPECTED must be present, with every item):
-  lls        |hylab - float64 reference| <= 1e-4 for every choice (the
-             reference: the same export's log-likelihoods computed by torch
-             in float64, same pair rule and truncation), and
-             |hylab - lm-eval| <= max(1e-4, REL * |ll|): lm-eval computes the
+  lls        |hylab - lm-eval run in float64| <= 1e-4 for every choice
+             (lm-eval's own pair rule, truncation and scoring, its float32
+             rounding taken out), |hylab - float64 reference| <= 1e-4 (the
+             same export's log-likelihoods computed by torch directly, an
+             independent check), and |hylab - lm-eval in float32| <=
+             max(1e-4, REL * |ll|): lm-eval as users run it computes the
              log-softmax and the sum over the continuation in float32, whose
              rounding grows with the continuation (up to ~4e-4 on PIQA's
              60-token choices, where hylab is within 1e-5 of float64)
-  is_greedy  identical
+  is_greedy  identical to both lm-eval runs
   pred       identical, unless the best log-likelihoods tie exactly (either side)
   pred_norm  identical likewise (multiple_choice)
 Prints one line per task and "ok" / "FAIL ..." lines; exits 1 on any failure.
@@ -37,7 +39,7 @@ def main():
     failed = 0
     for task, rows in sorted(exp["tasks"].items()):
         mine = got.get(task, {})
-        worst, worst64, n_abs, bad = 0.0, 0.0, 0, []
+        worst, worst64, worstl64, n_abs, bad = 0.0, 0.0, 0.0, 0, []
         for e in rows:
             h = mine.get(e["index"])
             if h is None:
@@ -50,7 +52,12 @@ def main():
                 continue
             d = max(abs(a - b) for a, b in zip(lls, e["lls"]))
             d64 = max(abs(a - b) for a, b in zip(lls, e["lls_f64"]))
-            worst, worst64 = max(worst, d), max(worst64, d64)
+            dl64 = max(abs(a - b) for a, b in zip(lls, e["lls_lmeval_f64"]))
+            worst, worst64, worstl64 = max(worst, d), max(worst64, d64), max(worstl64, dl64)
+            if dl64 > TOL:
+                bad.append(f"item {e['index']}: lls differ from lm-eval's (float64) by {dl64:.3g}")
+            if gr != e["is_greedy_lmeval_f64"]:
+                bad.append(f"item {e['index']}: is_greedy {gr} vs lm-eval float64's {e['is_greedy_lmeval_f64']}")
             n_abs += sum(1 for a, b in zip(lls, e["lls"]) if abs(a - b) > TOL)
             for a, b in zip(lls, e["lls"]):
                 if abs(a - b) > max(TOL, REL * abs(b)):
@@ -64,8 +71,9 @@ def main():
                     bad.append(f"item {e['index']}: {key} {h.get(key)} vs {e[key]}")
         trunc = sum(1 for e in rows if mine.get(e["index"], {}).get("truncated"))
         n_ll = sum(len(e["lls"]) for e in rows)
-        print(f"{task}: {len(rows)} items, {trunc} truncated, max |ll - lm-eval| {worst:.3g} "
-              f"({n_abs} of {n_ll} over {TOL:g}), max |ll - float64| {worst64:.3g}")
+        print(f"{task}: {len(rows)} items, {trunc} truncated, max |ll - lm-eval float64| {worstl64:.3g}, "
+              f"max |ll - lm-eval float32| {worst:.3g} ({n_abs} of {n_ll} over {TOL:g}), "
+              f"max |ll - torch float64| {worst64:.3g}")
         name = "lmeval_" + "".join(c if c.isalnum() else "_" for c in task)
         if bad:
             failed += 1

@@ -16,12 +16,15 @@ tokenizers and lm-eval, after `make hylab`:
 4. lm-eval on the custom tasks in tests/lmeval/tasks (the shared JSONL files,
    formats as hylab's families read them), --limit LIMIT, max_length
    MAX_LENGTH (so some boolq items are cut from the left), batch size 1,
-   float32, --log_samples.
+   --log_samples; twice: dtype float32 (as users run it) and float64 (lm-eval
+   itself with its float32 rounding taken out).
 5. tests/lmeval/expected.json: per task, per item (doc_id order): lls,
    is_greedy (one per choice; one entry for lambada), pred (argmax of lls),
-   pred_norm (argmax of lls / len(choice), multiple_choice only), and
-   lls_f64: the same log-likelihoods of the same export computed in float64
-   by torch (lm-eval works in float32 throughout; see Float64Reference).
+   pred_norm (argmax of lls / len(choice), multiple_choice only) of lm-eval
+   in float32; lls_lmeval_f64, is_greedy_lmeval_f64 of lm-eval in float64;
+   and lls_f64: the same log-likelihoods of the same export computed in
+   float64 by torch directly (see Float64Reference), a check independent of
+   lm-eval's code.
 """
 import argparse
 import glob
@@ -191,28 +194,39 @@ def main():
     out = os.path.join(work, "lmeval_out")
     env = dict(os.environ, HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
                TOKENIZERS_PARALLELISM="false")
+    out64 = os.path.join(work, "lmeval_out_f64")
     if not a.skip_lmeval:
-        run([sys.executable, "-m", "lm_eval", "--model", "hf",
-             "--model_args", f"pretrained={hf_export},dtype=float32,max_length={MAX_LENGTH}",
-             "--tasks", ",".join("hylab_" + t for t in TASKS + ["greedy"]), "--include_path", inc,
-             "--batch_size", "1", "--device", "cpu", "--limit", str(LIMIT), "--log_samples",
-             "--output_path", out], env=env)
+        # lm-eval as users run it (float32), and lm-eval itself in float64: its
+        # pair rule, truncation and scoring with the arithmetic error taken out
+        for o, dtype in ((out, "float32"), (out64, "float64")):
+            run([sys.executable, "-m", "lm_eval", "--model", "hf",
+                 "--model_args", f"pretrained={hf_export},dtype={dtype},max_length={MAX_LENGTH}",
+                 "--tasks", ",".join("hylab_" + t for t in TASKS + ["greedy"]), "--include_path", inc,
+                 "--batch_size", "1", "--device", "cpu", "--limit", str(LIMIT), "--log_samples",
+                 "--output_path", o], env=env)
 
     ref = Float64Reference(hf_export, data_dir)
     expected = {"limit": LIMIT, "max_length": MAX_LENGTH, "lm_eval": __import__("lm_eval").__version__, "tasks": {}}
-    for t in TASKS + ["greedy"]:
-        files = sorted(glob.glob(os.path.join(out, "**", f"samples_hylab_{t}_*.jsonl"), recursive=True))
+    def samples(o, t):
+        files = sorted(glob.glob(os.path.join(o, "**", f"samples_hylab_{t}_*.jsonl"), recursive=True))
         if not files:
-            sys.exit(f"no samples for {t} under {out}")
+            sys.exit(f"no samples for {t} under {o}")
         items = [json.loads(line) for line in open(files[-1])]
         items.sort(key=lambda s: s["doc_id"])
+        return items
+
+    for t in TASKS + ["greedy"]:
+        items = samples(out, t)
+        items64 = {s["doc_id"]: s for s in samples(out64, t)}
         rows = []
         for s in items:
             resps = [r[0] for r in s["resps"]]   # [[ll, is_greedy]] per request
             lls = [float(r[0]) for r in resps]
             # log_samples writes the pairs as strings: "True" / "False"
             greedy = [r[1] in (True, "True") for r in resps]
-            row = {"index": s["doc_id"], "lls": lls, "is_greedy": greedy}
+            row = {"index": s["doc_id"], "lls": lls, "is_greedy": greedy,
+                   "lls_lmeval_f64": [float(r[0][0]) for r in items64[s["doc_id"]]["resps"]],
+                   "is_greedy_lmeval_f64": [r[0][1] in (True, "True") for r in items64[s["doc_id"]]["resps"]]}
             if t not in ("lambada_openai", "greedy"):
                 row["pred"] = int(np.argmax(lls))
             if "choices" in s["doc"]:
