@@ -439,7 +439,29 @@ static void test_paths(const char *data_dir) {
     hl_tokenizer_free(tok);
 }
 
+// Every preset that reads a file names a file of the data manifest
+// (text/manifest.c), whose needed_by names the preset and each group that
+// holds it (what `hylab data list` and a missing-file message show).
+static void test_presets_in_manifest(void) {
+    int bad = 0;
+    char why[256] = "";
+    for (const hl_eval_preset *p = hl_eval_presets; p->name; p++) {
+        if (!p->path) continue;
+        const hl_data_entry *e = hl_data_find(p->path);
+        if (!e || !strstr(e->needed_by, p->name)) {
+            if (!bad++) snprintf(why, sizeof why, "preset %s: %s", p->name, e ? e->needed_by : "not in the manifest");
+            continue;
+        }
+        for (const hl_eval_group *g = hl_eval_groups; g->name; g++)
+            for (int i = 0; g->members[i]; i++)
+                if (!strcmp(g->members[i], p->name) && !strstr(e->needed_by, g->name) && !bad++)
+                    snprintf(why, sizeof why, "%s: needed_by '%s' lacks group %s", p->path, e->needed_by, g->name);
+    }
+    hl_check(!bad, "presets_files_in_manifest", "%d bad: %s", bad, why);
+}
+
 int main(void) {
+    test_presets_in_manifest();
     if (!mkdtemp(dir)) { perror("mkdtemp"); return 1; }
     char err[HL_ERR_LEN];
     hl_tokenizer *tok = NULL;
