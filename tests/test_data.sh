@@ -49,7 +49,7 @@ check data_dir_home_default [ "$(first env -u HYLAB_DATA -u XDG_DATA_HOME HOME="
 
 # ---------------------------------------------------------------- verify
 expect data_verify_shared 0 'all 21 files present and good' "$HYLAB" data verify --data-dir "$D"
-expect data_verify_empty 1 'MISSING eval/piqa.jsonl (needed by piqa, commonsense)' "$HYLAB" data verify --data-dir "$dir/empty"
+expect data_verify_empty 1 'MISSING eval/piqa.jsonl (needed by piqa, commonsense, lm_eval8)' "$HYLAB" data verify --data-dir "$dir/empty"
 expect data_verify_empty_count 1 '21 of 21 files missing or bad' "$HYLAB" data verify --data-dir "$dir/empty"
 
 # ---------------------------------------------------------------- fetch
