@@ -226,31 +226,14 @@ static int group_average(const eval_args *a, int arg, const eval_job *jobs, int 
         cJSON_Delete(o);
     }
     if (!g) return HL_OK;
-    cJSON *p = cJSON_CreateObject(), *mem = cJSON_AddArrayToObject(p, "members"),
-          *met = cJSON_AddArrayToObject(p, "metrics");
-    double sum = 0, var = 0;
-    long n = 0;
-    int k = 0, all_sem = 1;
-    for (int j = 0; j < n_jobs; j++) {
-        if (jobs[j].arg != arg) continue;
-        for (int i = 0; i < jobs[j].rep.n; i++) {
-            const hl_eval_metric *m = &jobs[j].rep.m[i];
-            if (strcmp(m->name, jobs[j].cfg.metric)) continue;
-            sum += m->value;
-            if (isfinite(m->sem)) var += m->sem * m->sem; else all_sem = 0;
-            n += m->n;
-            k++;
-            cJSON_AddItemToArray(mem, cJSON_CreateString(jobs[j].cfg.task));
-            cJSON_AddItemToArray(met, cJSON_CreateString(m->name));
-            break;
-        }
-    }
-    char *params = cJSON_PrintUnformatted(p);
-    cJSON_Delete(p);
-    char version[48];
-    snprintf(version, sizeof version, "%s/1", g->name);
-    // sem of a mean of k independent estimates: sqrt(sum sem^2) / k
-    return out_add(out, g->name, "avg", k ? sum / k : NAN, n, k && all_sem ? sqrt(var) / k : NAN, version, params);
+    const hl_eval_config *cfgs[HL_EVAL_MAX_TASKS];
+    const hl_eval_report *reps[HL_EVAL_MAX_TASKS];
+    int k = 0;
+    for (int j = 0; j < n_jobs && k < HL_EVAL_MAX_TASKS; j++)
+        if (jobs[j].arg == arg) { cfgs[k] = &jobs[j].cfg; reps[k] = &jobs[j].rep; k++; }
+    hl_eval_group_avg avg;
+    if (hl_eval_group_average(g->name, k, cfgs, reps, &avg)) return HL_EFAIL;
+    return out_add(out, g->name, "avg", avg.value, avg.n, avg.sem, avg.version, avg.params);
 }
 
 static int copy_file(FILE *dst, void *src) {

@@ -114,3 +114,30 @@ int hl_eval_run(hl_model *m, const hl_tokenizer *tok, const hl_eval_config *cfg,
     if (rc) hl_eval_report_free(rep);
     return rc;
 }
+
+int hl_eval_group_average(const char *group, int n, const hl_eval_config *const *cfgs,
+                          const hl_eval_report *const *reps, hl_eval_group_avg *out) {
+    memset(out, 0, sizeof *out);
+    cJSON *p = cJSON_CreateObject(), *mem = cJSON_AddArrayToObject(p, "members"),
+          *met = cJSON_AddArrayToObject(p, "metrics");
+    double sum = 0, var = 0;
+    int all_sem = 1;
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < reps[j]->n; i++) {
+            const hl_eval_metric *m = &reps[j]->m[i];
+            if (strcmp(m->name, cfgs[j]->metric)) continue;
+            sum += m->value;
+            if (isfinite(m->sem)) var += m->sem * m->sem; else all_sem = 0;
+            out->n += m->n;
+            out->k++;
+            cJSON_AddItemToArray(mem, cJSON_CreateString(cfgs[j]->task));
+            cJSON_AddItemToArray(met, cJSON_CreateString(m->name));
+            break;
+        }
+    out->value = out->k ? sum / out->k : NAN;
+    out->sem = out->k && all_sem ? sqrt(var) / out->k : NAN;
+    snprintf(out->version, sizeof out->version, "%s/1", group);
+    out->params = p ? cJSON_PrintUnformatted(p) : NULL;
+    cJSON_Delete(p);
+    return out->params ? HL_OK : HL_EFAIL;
+}

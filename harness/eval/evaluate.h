@@ -50,4 +50,22 @@ int hl_eval_run(hl_model *m, const hl_tokenizer *tok, const hl_eval_config *cfg,
                 const char *data_dir, int default_max_length, FILE *samples,
                 hl_eval_report *rep, hl_eval_stats *st, char *err, size_t errlen);
 
+// The average of a group's members (tasks/eval_config.h groups): the mean
+// of each member's headline metric (cfgs[i]->metric in reps[i], i < n), as
+// task = group, metric "avg", version "<group>/1"; n the summed counts; sem
+// sqrt(sum of the members' sem^2) / k (the mean of k independent
+// estimates; NAN when a member has none); params {"members": [...],
+// "metrics": [...]} (*params malloc'd, caller frees; NULL when out of
+// memory, with HL_EFAIL). k: members found (a member without its metric is
+// left out).
+typedef struct {
+    double value, sem;
+    long n;
+    int k;
+    char version[48];
+    char *params;
+} hl_eval_group_avg;
+int hl_eval_group_average(const char *group, int n, const hl_eval_config *const *cfgs,
+                          const hl_eval_report *const *reps, hl_eval_group_avg *out);
+
 #endif

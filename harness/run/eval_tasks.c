@@ -34,30 +34,19 @@ static void report_eval_task(const hl_sink *sink, const hl_eval_config *cfg, int
     }
 }
 
-static void report_group_avg(const hl_sink *sink, const hl_spec_eval_task *t, const hl_eval_report *reps) {
-    cJSON *p = cJSON_CreateObject(), *mem = cJSON_AddArrayToObject(p, "members"), *met = cJSON_AddArrayToObject(p, "metrics");
-    double sum = 0, var = 0;
-    long n = 0;
-    int k = 0, all_sem = 1;
-    for (int j = 0; j < t->n; j++)
-        for (int i = 0; i < reps[j].n; i++) {
-            const hl_eval_metric *m = &reps[j].m[i];
-            if (strcmp(m->name, t->cfg[j].metric)) continue;
-            sum += m->value;
-            if (isfinite(m->sem)) var += m->sem * m->sem; else all_sem = 0;
-            n += m->n;
-            k++;
-            cJSON_AddItemToArray(mem, cJSON_CreateString(t->cfg[j].task));
-            cJSON_AddItemToArray(met, cJSON_CreateString(m->name));
-            break;
-        }
-    char *params = cJSON_PrintUnformatted(p), version[48];
-    cJSON_Delete(p);
-    snprintf(version, sizeof version, "%s/1", t->group);
-    // the sem of a mean of k independent estimates: sqrt(sum of sem^2) / k
-    hl_metric mt = {t->group, "avg", k ? sum / k : NAN, n, k && all_sem ? sqrt(var) / k : NAN, params, version};
-    if (sink->metric) sink->metric(sink->ctx, &mt);
-    free(params);
+static int report_group_avg(const hl_sink *sink, const hl_spec_eval_task *t, const hl_eval_report *reps) {
+    const hl_eval_config *cfgs[HL_EVAL_MAX_TASKS];
+    const hl_eval_report *rp[HL_EVAL_MAX_TASKS];
+    int n = t->n < HL_EVAL_MAX_TASKS ? t->n : HL_EVAL_MAX_TASKS;
+    for (int j = 0; j < n; j++) { cfgs[j] = &t->cfg[j]; rp[j] = &reps[j]; }
+    hl_eval_group_avg avg;
+    int rc = hl_eval_group_average(t->group, n, cfgs, rp, &avg);
+    if (!rc) {
+        hl_metric mt = {t->group, "avg", avg.value, avg.n, avg.sem, avg.params, avg.version};
+        if (sink->metric) sink->metric(sink->ctx, &mt);
+    }
+    free(avg.params);
+    return rc;
 }
 
 int hl_run_eval_tasks(void *ctx, hl_model *m, const hl_spec *spec, const hl_sink *sink, char *err, size_t errlen) {
@@ -82,7 +71,8 @@ int hl_run_eval_tasks(void *ctx, hl_model *m, const hl_spec *spec, const hl_sink
                 fprintf(stderr, "[%s] eval %s: %ld items, %ld tokens, %.1f s\n", opts->label ? opts->label : spec->name,
                         t->cfg[done].task, st.items, st.tokens, now_s() - t0);
         }
-        if (!rc && t->group[0]) report_group_avg(sink, t, reps);
+        if (!rc && t->group[0] && report_group_avg(sink, t, reps))
+            rc = hl_fail(err, errlen, HL_EFAIL, "out of memory");
         for (int j = 0; j < done; j++) hl_eval_report_free(&reps[j]);
         free(reps);
     }
