@@ -9,3 +9,15 @@ fail() { echo "FAIL $1: $2"; F=$((F+1)); }
 skip() { echo "skip $1: $2"; K=$((K+1)); }
 check() { name=$1; shift; if "$@"; then ok "$name"; else fail "$name" "${MSG:-check failed}"; fi; MSG=; }
 finish() { echo "$P passed, $F failed, $K skipped"; [ "$F" = 0 ]; exit $?; }
+# expect NAME RC PATTERN CMD...: CMD exits with status RC and PATTERN (grep)
+# matches its stderr, or its stdout and stderr together when EXPECT_IN=both.
+# Leaves stdout in $dir/out and stderr in $dir/err ($dir: the caller's
+# temporary folder).
+expect() {
+  n=$1 want=$2 pat=$3; shift 3
+  f="$dir/err"
+  if [ "${EXPECT_IN:-err}" = both ]; then f="$dir/out"; "$@" >"$dir/out" 2>&1; else "$@" >"$dir/out" 2>"$dir/err"; fi
+  rc=$?
+  MSG="exit $rc (want $want): $(head -c 600 "$f")"
+  check "$n" sh -c '[ "$1" = "$2" ] && grep -q -- "$3" "$4"' sh "$rc" "$want" "$pat" "$f"
+}

@@ -10,13 +10,7 @@ HYLAB=${HYLAB:-./hylab}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 . "$(dirname "$0")/lib.sh"
-# expect NAME RC PATTERN CMD...: CMD exits with RC and its stdout+stderr match PATTERN
-expect() {
-  n=$1 want=$2 pat=$3; shift 3
-  "$@" >"$dir/out" 2>&1; rc=$?
-  MSG="exit $rc (want $want): $(head -c 600 "$dir/out")"
-  check "$n" sh -c '[ "$1" = "$2" ] && grep -q -- "$3" "$4"' sh "$rc" "$want" "$pat" "$dir/out"
-}
+EXPECT_IN=both
 D=${HYLAB_DATA:-}
 [ -n "$D" ] || { fail data_dir_given "HYLAB_DATA is not set (the Makefile sets it to ../shared/data)"; finish; }
 MSG="curl is not installed (hylab data fetch runs it; add curl to DEPS_PKGS)"

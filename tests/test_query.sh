@@ -9,13 +9,6 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 . "$(dirname "$0")/lib.sh"
 sql() { sqlite3 "$1" "$2"; }   # sql DB SQL: changes a test database
-# expect NAME RC PATTERN CMD...: CMD exits with RC and its stderr matches PATTERN
-expect() {
-  n=$1 want=$2 pat=$3; shift 3
-  "$@" >"$dir/out" 2>"$dir/err"; rc=$?
-  MSG="exit $rc: $(cat "$dir/err")"
-  check "$n" sh -c '[ "$1" = "$2" ] && grep -q -- "$3" "$4"' sh "$rc" "$want" "$pat" "$dir/err"
-}
 command -v sqlite3 >/dev/null || { fail query_setup "no sqlite3 CLI (make deps)"; finish; }
 
 db=$dir/q.db

@@ -8,12 +8,6 @@ HYLAB=${HYLAB:-./hylab}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 . "$(dirname "$0")/lib.sh"
-expect() {
-  n=$1 want=$2 pat=$3; shift 3
-  "$@" >"$dir/out" 2>"$dir/err"; rc=$?
-  MSG="exit $rc (want $want): $(head -c 400 "$dir/err")"
-  check "$n" sh -c '[ "$1" = "$2" ] && grep -q -- "$3" "$4"' sh "$rc" "$want" "$pat" "$dir/err"
-}
 D=${HYLAB_DATA:-}
 [ -n "$D" ] || { fail data_dir_given "HYLAB_DATA is not set (the Makefile sets it to ../shared/data)"; finish; }
 
