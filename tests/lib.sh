@@ -21,3 +21,13 @@ expect() {
   MSG="exit $rc (want $want): $(head -c 600 "$f")"
   check "$n" sh -c '[ "$1" = "$2" ] && grep -q -- "$3" "$4"' sh "$rc" "$want" "$pat" "$f"
 }
+# tiny_checkpoint NAME FILE: trains tests/specs/runner/tiny.json (vocab 256,
+# 2 steps) into the checkpoint FILE with $HYLAB; on failure reports NAME
+# and finishes the test.
+tiny_checkpoint() {
+  if ! "$HYLAB" run tests/specs/runner/tiny.json --set model.vocab_size=256 --set train.steps=2 \
+       --save "$2" >/dev/null 2>&1; then
+    fail "$1" "hylab run --save failed"
+    finish
+  fi
+}

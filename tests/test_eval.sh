@@ -23,11 +23,7 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 
 CK="$dir/tiny.safetensors"
-if ! "$HYLAB" run tests/specs/runner/tiny.json --set model.vocab_size=256 --set train.steps=2 \
-     --save "$CK" >/dev/null 2>&1; then
-  fail eval_make_checkpoint "hylab run --save failed"
-  finish
-fi
+tiny_checkpoint eval_make_checkpoint "$CK"
 
 cat >"$dir/mc.jsonl" <<'JSONL'
 {"query": "The cat sat on the", "choices": ["mat", "dog", "moon"], "gold": 0}

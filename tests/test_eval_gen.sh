@@ -29,11 +29,7 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 
 CK="$dir/tiny.safetensors"
-if ! "$HYLAB" run tests/specs/runner/tiny.json --set model.vocab_size=256 --set train.steps=2 \
-     --save "$CK" >/dev/null 2>&1; then
-  fail evalgen_make_checkpoint "hylab run --save failed"
-  finish
-fi
+tiny_checkpoint evalgen_make_checkpoint "$CK"
 
 cat >"$dir/gen.jsonl" <<'JSONL'
 {"context": "Q: What is the capital of France?\nA:", "answer": "Paris"}
