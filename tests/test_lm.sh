@@ -20,6 +20,7 @@
 #    val_fraction are left out of the canonical spec at their defaults).
 set -u
 HYLAB=${HYLAB:-./hylab}
+PY=${HYLAB_PYTHON:-/usr/bin/python3}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 . "$(dirname "$0")/lib.sh"
@@ -112,8 +113,20 @@ cat >"$dir/ev.json" <<'EOF'
  "eval": [{"num_examples": 4}, {"task": "hellaswag", "limit": 3, "max_length": 512},
           {"task": "commonsense", "limit": 2, "max_length": 512}]}
 EOF
-"$HYLAB" run "$dir/ev.json" --threads 1 --db "$dir/ev.db" >"$dir/ev.out" 2>"$dir/ev.err"
+"$HYLAB" run "$dir/ev.json" --threads 1 --db "$dir/ev.db" --samples-dir "$dir/samples" >"$dir/ev.out" 2>"$dir/ev.err"
 q() { sqlite3 "$dir/ev.db" "$1"; }
+# --samples-dir: one file per evaluation task, DIR/<spec_hash>.eval<E>.<task>.jsonl,
+# one record per item (multiple choice: index, lls, pred, gold, ...)
+h=$(q "SELECT spec_hash FROM runs")
+MSG="$(ls "$dir/samples" 2>&1 | tr '\n' ' ')"
+check eval_samples_dir_files sh -c "[ \$(ls '$dir/samples' | wc -l) = 6 ] && [ \$(wc -l < '$dir/samples/$h.eval1.hellaswag.jsonl') = 3 ] &&
+  [ \$(wc -l < '$dir/samples/$h.eval2.hellaswag.jsonl') = 2 ] && [ \$(wc -l < '$dir/samples/$h.eval2.piqa.jsonl') = 2 ]"
+MSG="$(head -c 300 "$dir/samples/$h.eval1.hellaswag.jsonl")"
+check eval_samples_dir_records "$PY" -c '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert [r["index"] for r in rows] == [0, 1, 2], rows
+assert all(len(r["lls"]) == 4 and r["pred"] in range(4) and "gold" in r for r in rows), rows' "$dir/samples/$h.eval1.hellaswag.jsonl"
 MSG="$(tail -n 3 "$dir/ev.err"); $(q "SELECT task, metric, n, version, params_json FROM metrics" | head -5)"
 check eval_task_metrics_recorded test "$(q "SELECT n || ' ' || version || ' ' || json_extract(params_json, '$.limit') || ' ' ||
   json_extract(params_json, '$.max_length') FROM metrics WHERE task = 'hellaswag' AND metric = 'acc_norm' ORDER BY rowid LIMIT 1")" = "3 multiple_choice/1 3 512"

@@ -38,6 +38,9 @@ static const char *usage_text =
     "  --backend cpu|cpu_ref kernel backend (default cpu)\n"
     "  --save FILE           one spec: save the final weights (safetensors)\n"
     "  --ckpt-dir DIR        save each run's weights to DIR/<spec_hash>.safetensors\n"
+    "  --samples-dir DIR     each evaluation task's per-item records (the samples of 'hylab\n"
+    "                        eval') to DIR/<spec_hash>.eval<E>.<task>.jsonl (E: the entry's\n"
+    "                        index in the spec's eval list)\n"
     "  --data-dir DIR        where tasks read their data (corpora, evaluation sets, tokenizers);\n"
     "                        default: HYLAB_DATA, then ~/.local/share/hylab ('hylab data fetch')\n"
     "                        (DIR is created, if need be, after every other check)\n"
@@ -88,7 +91,7 @@ static int parse_opt(int argc, char **argv, int *k, run_args *a) {
     if (!strcmp(o, "--help") || !strcmp(o, "-h")) { a->help = 1; return 0; }
     if (!strcmp(o, "--force")) { a->r.force = 1; return 0; }
     static const char *with_val[] = {"--db", "--set", "--shard", "--jobs", "--threads",
-                                      "--backend", "--save", "--ckpt-dir", "--wait", "--data-dir"};
+                                      "--backend", "--save", "--ckpt-dir", "--wait", "--data-dir", "--samples-dir"};
     int known = 0;
     for (size_t i = 0; i < sizeof with_val / sizeof *with_val; i++) known |= !strcmp(o, with_val[i]);
     if (!known) return bad("unknown option '%s'", o);
@@ -98,6 +101,7 @@ static int parse_opt(int argc, char **argv, int *k, run_args *a) {
     else if (!strcmp(o, "--save")) a->r.save_path = v;
     else if (!strcmp(o, "--ckpt-dir")) a->r.ckpt_dir = v;
     else if (!strcmp(o, "--data-dir")) a->r.data_dir = v;
+    else if (!strcmp(o, "--samples-dir")) a->r.samples_dir = v;
     else if (!strcmp(o, "--backend")) a->r.backend = v;
     else if (!strcmp(o, "--set")) {
         if (a->n_sets == MAX_SETS) return bad("too many --set options (max %s)", "256");
@@ -215,6 +219,7 @@ static int check_outputs(const hl_sweep *sw, const run_args *a) {
     int rc = check_path("--db", a->r.db_path, 0);
     if (!rc) rc = check_path("--save", a->r.save_path, 0);
     if (!rc) rc = check_path("--ckpt-dir", a->r.ckpt_dir, 1);
+    if (!rc) rc = check_path("--samples-dir", a->r.samples_dir, 1);
     return rc;
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "core/fileio.h"
 #include "harness/eval/evaluate.h"
 #include "harness/run/eval_tasks.h"
 #include "text/tokenizer.h"
@@ -14,6 +15,31 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static int copy_stream(FILE *dst, void *src) {
+    FILE *s = src;
+    char buf[1 << 16];
+    size_t k;
+    rewind(s);
+    while ((k = fread(buf, 1, sizeof buf, s)) > 0)
+        if (fwrite(buf, 1, k, dst) != k) return 1;
+    return ferror(s) ? 1 : 0;
+}
+
+// DIR/<spec_hash>.eval<E>.<task>.jsonl, E the entry's index in the spec's
+// eval list, the task text's characters outside [A-Za-z0-9_.-] as '_'.
+static void samples_path(const char *dir, const hl_spec *spec, int task_index, const hl_eval_config *cfg,
+                         char *out, size_t n) {
+    int e = 0;
+    while (e < spec->n_eval_entries && !(spec->eval_entry[e].is_task && spec->eval_entry[e].index == task_index)) e++;
+    char task[1100];
+    hl_eval_task_text(cfg, task, sizeof task);
+    for (char *c = task; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '_' || *c == '.' || *c == '-'))
+            *c = '_';
+    snprintf(out, n, "%s/%s.eval%d.%s.jsonl", dir, spec->hash, e, task);
 }
 
 // Each metric's parameters gain the settings that select its items (limit,
@@ -62,8 +88,19 @@ int hl_run_eval_tasks(void *ctx, hl_model *m, const hl_spec *spec, const hl_sink
         for (; !rc && done < t->n; done++) {
             hl_eval_stats st;
             double t0 = now_s();
-            rc = hl_eval_run(m, tok, &t->cfg[done], opts->data_dir, spec->train.task.seq_len, NULL, &reps[done], &st,
+            FILE *samples = NULL;
+            if (opts->samples_dir && !(samples = tmpfile())) {
+                rc = hl_fail(err, errlen, HL_EFAIL, "--samples-dir: cannot create a temporary file");
+                break;
+            }
+            rc = hl_eval_run(m, tok, &t->cfg[done], opts->data_dir, spec->train.task.seq_len, samples, &reps[done], &st,
                              err, errlen);
+            if (!rc && samples) {
+                char path[4096];
+                samples_path(opts->samples_dir, spec, i, &t->cfg[done], path, sizeof path);
+                rc = hl_write_atomic(path, copy_stream, samples, err, errlen);
+            }
+            if (samples) fclose(samples);
             if (rc) break;
             const hl_eval_config *c = &t->cfg[done];
             report_eval_task(sink, c, c->max_length ? c->max_length : spec->train.task.seq_len, &reps[done]);

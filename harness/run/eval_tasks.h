@@ -14,6 +14,10 @@ typedef struct {
     const char *data_dir;    // NULL: HYLAB_DATA, then the default (text/datadir.h)
     int progress;            // 1: one line per task on stderr
     const char *label;       // names the run in those lines (NULL: the spec name)
+    const char *samples_dir; // NULL, or each task's per-item records (tasks/eval.h samples) go to
+                             // DIR/<spec_hash>.eval<E>.<task>.jsonl (E: the entry's index in the
+                             // spec's eval list; task: the preset or FORMAT:PATH with characters
+                             // outside [A-Za-z0-9_.-] as '_'), written whole at the end
 } hl_eval_tasks_ctx;
 
 // hl_run_opts.after_eval (harness/train/train.h); ctx is an

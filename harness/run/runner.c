@@ -89,9 +89,13 @@ int hl_runner_exit_status(const hl_runner_tally *t) {
 }
 
 int hl_runner_make_ckpt_dir(const hl_runner_opts *o) {
-    if (!o->ckpt_dir || mkdir(o->ckpt_dir, 0777) == 0 || errno == EEXIST) return HL_OK;
-    fprintf(stderr, "hylab run: cannot create %s: %s\n", o->ckpt_dir, strerror(errno));
-    return HL_EFAIL;
+    const char *dirs[2] = {o->ckpt_dir, o->samples_dir};
+    for (int i = 0; i < 2; i++)
+        if (dirs[i] && mkdir(dirs[i], 0777) != 0 && errno != EEXIST) {
+            fprintf(stderr, "hylab run: cannot create %s: %s\n", dirs[i], strerror(errno));
+            return HL_EFAIL;
+        }
+    return HL_OK;
 }
 
 // ---------------------------------------------------------------- processes and signals
@@ -167,7 +171,7 @@ static void inproc_child(const hl_sweep_run *r, const hl_runner_opts *o, int k, 
     char path[4096];
     char label[2 * HL_NAME_LEN];
     snprintf(label, sizeof label, "%s %s", r->variant, r->grid_json);
-    hl_eval_tasks_ctx ectx = {o->data_dir, 1, label};
+    hl_eval_tasks_ctx ectx = {o->data_dir, 1, label, o->samples_dir};
     hl_run_opts opts = {hl_runner_threads(o), o->backend, hl_runner_save_path(o, r, path, sizeof path),
                         1, label, o->data_dir, hl_run_eval_tasks, &ectx};
     hl_sink sink = hl_stdout_sink();

@@ -18,6 +18,7 @@ typedef struct {
     const char *ckpt_dir;    // DIR/<spec_hash>.safetensors per run (created once the database is open)
     int wait_s;              // with db_path: longest wait for runs another runner on this host trains
     const char *data_dir;    // --data-dir (NULL: HYLAB_DATA, then the default; text/datadir.h)
+    const char *samples_dir; // --samples-dir: each evaluation task's per-item records, DIR/<spec_hash>.eval<E>.<task>.jsonl
 } hl_runner_opts;
 
 // Is run index i (0-based, expanded order) in shard I of N?

@@ -86,7 +86,7 @@ static void child_main(rctx *c, rjob *j) {
     }
     char label[2 * HL_NAME_LEN];
     snprintf(label, sizeof label, "%s %s", r->variant, r->grid_json);
-    hl_eval_tasks_ctx ectx = {c->o->data_dir, c->o->jobs == 1, label};
+    hl_eval_tasks_ctx ectx = {c->o->data_dir, c->o->jobs == 1, label, c->o->samples_dir};
     hl_run_opts opts = {c->threads, c->o->backend, hl_runner_save_path(c->o, r, path, sizeof path),
                         c->o->jobs == 1, label, c->o->data_dir, hl_run_eval_tasks, &ectx};
     hl_sink iface = hl_db_sink_iface(sink);

@@ -28,7 +28,7 @@ pid_t hl_runner_wait(pid_t pid, int *status, int block);
 // "interrupted by SIGTERM" when the runner was stopped, "... exited with status 3 ...").
 void hl_runner_exit_reason(int status, char *buf, size_t n);
 // Create --ckpt-dir (once the database has been checked); prints the error.
-int hl_runner_make_ckpt_dir(const hl_runner_opts *o);
+int hl_runner_make_ckpt_dir(const hl_runner_opts *o);   // and --samples-dir
 
 int hl_runner_cores(void);
 int hl_runner_threads(const hl_runner_opts *o);
