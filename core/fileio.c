@@ -28,3 +28,17 @@ int hl_write_atomic(const char *path, int (*write)(FILE *fp, void *ctx), void *c
     }
     return HL_OK;
 }
+
+static int copy_stream(FILE *dst, void *ctx) {
+    FILE *src = ctx;
+    char buf[1 << 16];
+    size_t k;
+    rewind(src);
+    while ((k = fread(buf, 1, sizeof buf, src)) > 0)
+        if (fwrite(buf, 1, k, dst) != k) return 1;
+    return ferror(src) ? 1 : 0;
+}
+
+int hl_write_atomic_stream(const char *path, FILE *src, char *err, size_t errlen) {
+    return hl_write_atomic(path, copy_stream, src, err, errlen);
+}

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <cblas.h>
+#include "core/clock.h"
 #include "kernels/kernels.h"
 
 // OpenBLAS extensions (declared here: the system cblas.h may be netlib's).
@@ -88,12 +89,6 @@ const char *hl_blas_config(void) {
     return config ? config : "OpenBLAS (version unknown)";
 }
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 double hl_blas_sgemm_gflops(int n, int repeats) {
     if (n <= 0) return 0.0;
     if (repeats <= 0) repeats = 1;
@@ -105,9 +100,9 @@ double hl_blas_sgemm_gflops(int n, int repeats) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, A, n, B, n, 0.0f, C, n);
     double best = 1e30;
     for (int r = 0; r < repeats; r++) {
-        double t0 = now_seconds();
+        double t0 = hl_now_s();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, A, n, B, n, 0.0f, C, n);
-        double dt = now_seconds() - t0;
+        double dt = hl_now_s() - t0;
         if (dt < best) best = dt;
     }
     free(A); free(B); free(C);

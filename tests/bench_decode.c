@@ -10,17 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "core/clock.h"
 #include "models/decode.h"
 #include "models/layer.h"
 
 enum { CTX_SHORT = 1024, CTX_LONG = 16384, WARM = 8, STEPS = 48, D = 64, V = 256, WINDOW = 256, META = 4,
        BIG_WARM = 3, BIG_STEPS = 15 };
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 // Two layers of `kind` ('A' or 'S'), d_model 64, no FFN; A: 1 head of 64,
 // window W (0: global), META meta tokens.
@@ -60,14 +55,14 @@ static int time_decode(hl_model *m, int ctx, int warm, int steps, timing *t) {
     int32_t *prompt = malloc(sizeof(int32_t) * ctx), tok = 1;
     for (int i = 0; i < ctx; i++) prompt[i] = (int32_t)((i * 2654435761u) % V);
     const float *lg;
-    double t0 = now_s();
+    double t0 = hl_now_s();
     int rc = hl_infer_prefill(s, prompt, 1, ctx, NULL, &lg, err, sizeof err);
-    t->prefill_s = now_s() - t0;
+    t->prefill_s = hl_now_s() - t0;
     double *dt = malloc(sizeof(double) * steps);
     for (int i = 0; !rc && i < warm + steps; i++) {
-        t0 = now_s();
+        t0 = hl_now_s();
         rc = hl_infer_step(s, &tok, &lg, err, sizeof err);
-        if (i >= warm) dt[i - warm] = now_s() - t0;
+        if (i >= warm) dt[i - warm] = hl_now_s() - t0;
         tok = (int32_t)((tok * 31 + 7) % V);
     }
     if (rc) fprintf(stderr, "bench_decode: %s\n", err);
@@ -90,10 +85,10 @@ static double copy_bandwidth(void) {
     memset(a, 1, n); memset(b, 2, n);
     double best = 1e30;
     for (int r = 0; r < 5; r++) {
-        double t0 = now_s();
+        double t0 = hl_now_s();
         #pragma omp parallel for schedule(static)
         for (int c = 0; c < 64; c++) memcpy(b + (size_t)c * (n / 64), a + (size_t)c * (n / 64), n / 64);
-        double dt = now_s() - t0;
+        double dt = hl_now_s() - t0;
         if (dt < best) best = dt;
     }
     free(a); free(b);

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "core/clock.h"
 #include "harness/eval/eval_internal.h"
 #include "harness/eval/evaluate.h"
 #include "harness/hf_io.h"
@@ -51,12 +52,6 @@
 #define CMP_MAX_B 8
 #define CMP_LEN 1024
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 // Best tokens/s over STEPS training steps (after one untimed step).
 static double train_tok_s(hl_model *m, const hl_spec *spec, int B, int T) {
     int V = spec->model.vocab_size;
@@ -68,7 +63,7 @@ static double train_tok_s(hl_model *m, const hl_spec *spec, int B, int T) {
     if (hl_adam_create(&st, m)) { free(tokens); free(targets); return 0; }
     double best = 1e30;
     for (int s = 0; s <= STEPS; s++) {
-        double t0 = now_s(), scale;
+        double t0 = hl_now_s(), scale;
         const float *logits;
         float *dlogits, *row_losses, loss;
         hl_model_loss_buffers(m, &dlogits, &row_losses);
@@ -80,7 +75,7 @@ static double train_tok_s(hl_model *m, const hl_spec *spec, int B, int T) {
         if (!rc) rc = hl_model_clip_grads(m, norm, spec->train.grad_clip, &scale);
         if (!rc) rc = hl_adamw_step(m, &st, &spec->train, spec->train.lr, s + 1);
         if (rc) { best = 1e30; break; }
-        double dt = now_s() - t0;
+        double dt = hl_now_s() - t0;
         if (s > 0 && dt < best) best = dt;
     }
     hl_adam_free(&st);
@@ -123,10 +118,10 @@ static int compare_paths(const char *label, hl_model *m, const hl_tokenizer *tok
                     }
                     int tr;
                     hl_eval_ll_path used;
-                    double t0 = now_s();
+                    double t0 = hl_now_s();
                     rc = hl_eval_answer_loglik(&st, m, &it, CMP_LEN, p ? HL_EVAL_LL_SHARED : HL_EVAL_LL_ROWS, out, &tr,
                                                &pos[p], &used, err, errlen);
-                    sec += now_s() - t0;
+                    sec += hl_now_s() - t0;
                     if (!rc && used != (p ? HL_EVAL_LL_SHARED : HL_EVAL_LL_ROWS))
                         rc = hl_fail(err, errlen, HL_EFAIL, "%s item %ld: not on the %s path", tasks[k], i,
                                      hl_eval_ll_path_name(p ? HL_EVAL_LL_SHARED : HL_EVAL_LL_ROWS));

@@ -7,13 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "core/clock.h"
 #include "kernels/kernels.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static float *rnd_buf(size_t n, float lo, float hi) {
     float *p = malloc(sizeof(float) * n);
@@ -37,9 +32,9 @@ static double time_best(const hl_ops *ops, bench *b, int reps) {
     b->run(ops, b);
     double best = 1e30;
     for (int r = 0; r < reps; r++) {
-        double t0 = now_s();
+        double t0 = hl_now_s();
         b->run(ops, b);
-        double dt = now_s() - t0;
+        double dt = hl_now_s() - t0;
         if (dt < best) best = dt;
     }
     return best;
@@ -140,7 +135,7 @@ static double model_step(const hl_ops *o, model_shape s, double *flops, int reps
     float *dWg = dWo + w_attn, *dWu = dWg + w_ffn, *dWd = dWu + w_ffn, *dn1 = dWd + w_ffn, *dn2 = dn1 + d;
     double best = 1e30;
     for (int rep = 0; rep <= reps; rep++) {
-        double t0 = now_s();
+        double t0 = hl_now_s();
         hl_embed_fwd_args ea = {x, ids, emb, N, V, d}; o->embed_fwd(&ea);
         for (int l = 0; l < s.L; l++) { // forward (same weights for every layer)
             hl_rmsnorm_fwd_args r1 = {xn, rstd, x, n1, N, d, 1e-5f}; o->rmsnorm_fwd(&r1);
@@ -186,7 +181,7 @@ static double model_step(const hl_ops *o, model_shape s, double *flops, int reps
         }
         hl_embed_bwd_args eb = {demb, dx, ids, N, V, d}; o->embed_bwd(&eb);
         hl_adamw_args ad = {params, m, vv, grads, nparams, 1e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, 1}; o->adamw(&ad);
-        double dt = now_s() - t0;
+        double dt = hl_now_s() - t0;
         if (rep > 0 && dt < best) best = dt; // rep 0 is a warm-up
     }
     double pairs = (double)s.B * s.H * s.T * (s.T + 1) / 2.0;
@@ -287,9 +282,9 @@ int main(int argc, char **argv) {
             cpu->attn_fwd(&fa); cpu->attn_bwd(&ba);
             tf = tb = 1e30;
             for (int r = 0; r < 5; r++) {
-                double t0 = now_s(); cpu->attn_fwd(&fa);
-                double t1 = now_s(); cpu->attn_bwd(&ba);
-                double t2 = now_s();
+                double t0 = hl_now_s(); cpu->attn_fwd(&fa);
+                double t1 = hl_now_s(); cpu->attn_bwd(&ba);
+                double t2 = hl_now_s();
                 if (t1 - t0 < tf) tf = t1 - t0;
                 if (t2 - t1 < tb) tb = t2 - t1;
             }

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "core/clock.h"
 #include "text/datadir.h"
 #include "text/tokenizer.h"
 
@@ -28,12 +29,6 @@ enum { REPS = 3 };
 static const char *corpora[] = {"corpus/tinyshakespeare.txt", "corpus/kjv.txt", "corpus/wikitext2_valid.txt",
                                  "corpus/wikitext2_test.txt"};
 #define N_CORPORA (int)(sizeof corpora / sizeof corpora[0])
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void cpu_model(char *out, size_t n) {
     snprintf(out, n, "unknown");
@@ -111,7 +106,7 @@ int main(void) {
             for (int r = 0; r < REPS; r++) {
                 hl_ids ids = {0};
                 int rc = HL_OK;
-                double t0 = now_s();
+                double t0 = hl_now_s();
                 if (mode == 0) rc = hl_tokenizer_encode(t, text, bytes[i], &ids, err, sizeof err);
                 for (size_t p = 0; mode == 1 && rc == HL_OK && p < bytes[i];) {
                     const char *nl = memchr(text + p, '\n', bytes[i] - p);
@@ -119,7 +114,7 @@ int main(void) {
                     rc = hl_tokenizer_encode(t, text + p, e - p, &ids, err, sizeof err);
                     p = e;
                 }
-                double dt = now_s() - t0;
+                double dt = hl_now_s() - t0;
                 if (rc != HL_OK) { fprintf(stderr, "bench_tokenizer: FAIL: %s\n", err); return 1; }
                 if (dt < ours_s[mode][i]) ours_s[mode][i] = dt;
                 ours_n[mode][i] = ids.n;

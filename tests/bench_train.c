@@ -16,16 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "core/clock.h"
 #include "kernels/kernels.h"
 #include "models/model.h"
 #include "models/losses.h"
 #include "harness/spec.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 static int load_config(const char *layers, hl_spec *spec) {
     char err[HL_ERR_LEN], set_layers[64];
@@ -48,7 +43,7 @@ static double time_steps(hl_model *m, const int32_t *tokens, const int32_t *targ
     for (int s = 0; s < steps; s++) {
         double g = hl_blas_sgemm_gflops(1024, 3);
         if (g > *sgemm) *sgemm = g;
-        double t0 = now_s();
+        double t0 = hl_now_s();
         const float *logits;
         float *dlogits, *row_losses, loss;
         hl_model_loss_buffers(m, &dlogits, &row_losses);
@@ -57,7 +52,7 @@ static double time_steps(hl_model *m, const int32_t *tokens, const int32_t *targ
         hl_loss_xent(hl_model_ops(m), logits, targets, B * T, hl_model_cfg(m)->vocab_size, -1,
                      row_losses, dlogits, &loss, NULL, NULL, 0);
         hl_model_backward(m, dlogits, NULL, 0);
-        double dt = now_s() - t0;
+        double dt = hl_now_s() - t0;
         if (s > 0 && dt < best) best = dt;   // first step warms caches and pages
     }
     return best;

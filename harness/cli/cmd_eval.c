@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/fileio.h"
 #include "core/sha256.h"
 #include "db/db.h"
@@ -236,16 +237,6 @@ static int group_average(const eval_args *a, int arg, const eval_job *jobs, int 
     return out_add(out, g->name, "avg", avg.value, avg.n, avg.sem, avg.version, avg.params);
 }
 
-static int copy_file(FILE *dst, void *src) {
-    FILE *s = src;
-    char buf[1 << 16];
-    size_t k;
-    rewind(s);
-    while ((k = fread(buf, 1, sizeof buf, s)) > 0)
-        if (fwrite(buf, 1, k, dst) != k) return 1;
-    return ferror(s) ? 1 : 0;
-}
-
 // Records the evaluation as a run: sweep "eval" keyed by the task list, the
 // settings and the checkpoint file (path, size, mtime), one run (the
 // checkpoint's spec), replaced by a later evaluation of the same.
@@ -312,12 +303,6 @@ static int record(const eval_args *a, const hl_spec *spec, const out_list *out, 
     return rc;
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 // Everything after the checks: model, runs, output.
 static int run_all(const eval_args *a, const hl_spec *spec, const hl_tokenizer *tok, const char *data_dir,
                    eval_job *jobs, int n_jobs, int default_L, int max_L, char *err, size_t errlen) {
@@ -337,7 +322,7 @@ static int run_all(const eval_args *a, const hl_spec *spec, const hl_tokenizer *
     FILE *samples = NULL;
     if (!rc && a->samples && !(samples = tmpfile())) rc = hl_fail(err, errlen, HL_EFAIL, "cannot create a temporary file: %s", strerror(errno));
     out_list out = {0};
-    double t0 = now_s();
+    double t0 = hl_now_s();
     for (int j = 0; j < n_jobs && !rc; j++) {
         rc = hl_eval_run(m, tok, &jobs[j].cfg, data_dir, default_L, samples, &jobs[j].rep, &jobs[j].st, err, errlen);
         if (rc) break;
@@ -354,8 +339,8 @@ static int run_all(const eval_args *a, const hl_spec *spec, const hl_tokenizer *
                 st->seconds > 0 ? (double)st->tokens / st->seconds : 0.0);
         if (j + 1 == n_jobs || jobs[j + 1].arg != jobs[j].arg) rc = rc ? rc : group_average(a, jobs[j].arg, jobs, j + 1, &out);
     }
-    double wall = now_s() - t0;
-    if (!rc && samples) rc = hl_write_atomic(a->samples, copy_file, samples, err, errlen);
+    double wall = hl_now_s() - t0;
+    if (!rc && samples) rc = hl_write_atomic_stream(a->samples, samples, err, errlen);
     if (!rc && a->db) rc = record(a, spec, &out, wall, err, errlen);
     if (samples) fclose(samples);
     out_free(&out);

@@ -8,14 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "core/clock.h"
 #include "harness/eval/eval_internal.h"
 #include "harness/eval/evaluate.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 // Writes sample as one line. HL_OK or HL_EFAIL.
 static int write_sample(FILE *f, cJSON *sample, char *err, size_t errlen) {
@@ -36,7 +31,7 @@ static int run_item(hl_model *m, const hl_tokenizer *tok, hl_eval_task *t, long 
     hl_eval_ll *ll = NULL;
     char *text = NULL;
     hl_eval_ll_path path = HL_EVAL_LL_ROWS;
-    double t0 = now_s();
+    double t0 = hl_now_s();
     if (it.kind == HL_EVAL_LOGLIK) {
         ll = calloc((size_t)(it.n_req > 0 ? it.n_req : 1), sizeof *ll);
         if (!ll) return hl_fail(err, errlen, HL_EFAIL, "out of memory");
@@ -47,7 +42,7 @@ static int run_item(hl_model *m, const hl_tokenizer *tok, hl_eval_task *t, long 
         rc = hl_eval_answer_generate(gen, m, tok, &it, max_length, &text, &a.truncated, &st->tokens, err, errlen);
         a.text = text;
     }
-    st->seconds += now_s() - t0;
+    st->seconds += hl_now_s() - t0;
     if (rc) {
         char why[HL_ERR_LEN];
         snprintf(why, sizeof why, "%s", err);

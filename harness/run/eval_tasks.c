@@ -6,26 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "core/clock.h"
 #include "core/fileio.h"
 #include "harness/eval/evaluate.h"
 #include "harness/run/eval_tasks.h"
 #include "text/tokenizer.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static int copy_stream(FILE *dst, void *src) {
-    FILE *s = src;
-    char buf[1 << 16];
-    size_t k;
-    rewind(s);
-    while ((k = fread(buf, 1, sizeof buf, s)) > 0)
-        if (fwrite(buf, 1, k, dst) != k) return 1;
-    return ferror(s) ? 1 : 0;
-}
 
 // DIR/<spec_hash>.eval<E>.<task>.jsonl, E the entry's index in the spec's
 // eval list, the task text's characters outside [A-Za-z0-9_.-] as '_'.
@@ -87,7 +72,7 @@ int hl_run_eval_tasks(void *ctx, hl_model *m, const hl_spec *spec, const hl_sink
         int done = 0;
         for (; !rc && done < t->n; done++) {
             hl_eval_stats st;
-            double t0 = now_s();
+            double t0 = hl_now_s();
             FILE *samples = NULL;
             if (opts->samples_dir && !(samples = tmpfile())) {
                 rc = hl_fail(err, errlen, HL_EFAIL, "--samples-dir: cannot create a temporary file");
@@ -98,7 +83,7 @@ int hl_run_eval_tasks(void *ctx, hl_model *m, const hl_spec *spec, const hl_sink
             if (!rc && samples) {
                 char path[4096];
                 samples_path(opts->samples_dir, spec, i, &t->cfg[done], path, sizeof path);
-                rc = hl_write_atomic(path, copy_stream, samples, err, errlen);
+                rc = hl_write_atomic_stream(path, samples, err, errlen);
             }
             if (samples) fclose(samples);
             if (rc) break;
@@ -106,7 +91,7 @@ int hl_run_eval_tasks(void *ctx, hl_model *m, const hl_spec *spec, const hl_sink
             report_eval_task(sink, c, c->max_length ? c->max_length : spec->train.task.seq_len, &reps[done]);
             if (opts->progress)
                 fprintf(stderr, "[%s] eval %s: %ld items, %ld tokens, %.1f s\n", opts->label ? opts->label : spec->name,
-                        t->cfg[done].task, st.items, st.tokens, now_s() - t0);
+                        t->cfg[done].task, st.items, st.tokens, hl_now_s() - t0);
         }
         if (!rc && t->group[0] && report_group_avg(sink, t, reps))
             rc = hl_fail(err, errlen, HL_EFAIL, "out of memory");

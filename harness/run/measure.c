@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+#include "core/clock.h"
 #include "core/rng.h"
 #include "harness/run/measure.h"
 #include "harness/train/optim.h"
@@ -18,12 +19,6 @@
 #define DTYPE_BYTES 4
 #define HYMBA_CONTEXT 8192
 #define HYMBA_BATCH 128
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 const char *hl_cpu_model(void) {
     static char model[128];
@@ -228,17 +223,17 @@ static int measure_inference(const point_ctx *p, reporter *r, int B, int C, char
     const float *logits;
     // prefill: warmup + repeats, each timed alone
     for (int i = 0; !rc && i < mc->warmup + reps; i++) {
-        double t0 = now_s();
+        double t0 = hl_now_s();
         rc = hl_infer_prefill(st, p->tokens, B, C, NULL, &logits, err, errlen);
-        if (i >= mc->warmup) t[i - mc->warmup] = now_s() - t0;
+        if (i >= mc->warmup) t[i - mc->warmup] = hl_now_s() - t0;
     }
     if (!rc) report_rate(r, "prefill_tok_s", (double)B * C, t, reps);
     // decode: each repetition prefills (untimed), then times n steps
     for (int i = 0; !rc && n > 0 && i < mc->warmup + reps; i++) {
         rc = hl_infer_prefill(st, p->tokens, B, C, NULL, &logits, err, errlen);
-        double t0 = now_s();
+        double t0 = hl_now_s();
         for (int k = 0; !rc && k < n; k++) rc = hl_infer_step(st, p->tokens + (size_t)k * B, &logits, err, errlen);
-        if (i >= mc->warmup) t[i - mc->warmup] = now_s() - t0;
+        if (i >= mc->warmup) t[i - mc->warmup] = hl_now_s() - t0;
     }
     if (!rc && n > 0) {
         report_rate(r, "decode_tok_s", (double)B * n, t, reps);
@@ -264,7 +259,7 @@ static int measure_train(const point_ctx *p, reporter *r, int B, int C, char *er
     double t[1000];
     int N = B * C, V = s->model.vocab_size;
     for (int i = 0; !rc && i < mc->warmup + mc->repeats; i++) {
-        double t0 = now_s(), scale;
+        double t0 = hl_now_s(), scale;
         const float *logits;
         float loss, aux;
         hl_model_zero_grad(m);
@@ -275,7 +270,7 @@ static int measure_train(const point_ctx *p, reporter *r, int B, int C, char *er
         if (!rc) rc = hl_model_clip_grads(m, hl_model_grad_norm(m, &adam), s->train.grad_clip, &scale);
         if (!rc) rc = hl_adamw_step(m, &adam, &s->train, s->train.lr, i + 1);
         if (rc && !err[0]) snprintf(err, errlen, "training step: %s", hl_op_error());
-        if (i >= mc->warmup) t[i - mc->warmup] = now_s() - t0;
+        if (i >= mc->warmup) t[i - mc->warmup] = hl_now_s() - t0;
     }
     if (!rc) report_rate(r, "train_tok_s", (double)N, t, mc->repeats);
     hl_adam_free(&adam);

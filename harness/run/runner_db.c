@@ -11,6 +11,7 @@
 // training are waited for (and taken over if it dies) for at most --wait
 // seconds. SQLite connections are never carried across fork(): the parent
 // closes its connection around each fork.
+#include "core/clock.h"
 #include "harness/run/measure.h"
 #include "harness/run/runner.h"
 #include "harness/run/eval_tasks.h"
@@ -51,12 +52,6 @@ typedef struct {
     double wait_t0;          // since when only runs busy under another runner are left (0: not now)
 } rctx;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 // ---------------------------------------------------------------- planning
 static int plan_all(rctx *c, const char *sweep_hash, char *err, size_t errlen) {
     long long sweep_id;
@@ -92,10 +87,10 @@ static void child_main(rctx *c, rjob *j) {
     hl_sink iface = hl_db_sink_iface(sink);
     hl_run_summary sum;
     memset(&sum, 0, sizeof sum);
-    double t0 = now_s();
+    double t0 = hl_now_s();
     hl_train_run(&r->spec, &opts, &iface, &sum);
     hl_measure_after_train(&r->spec, c->o->backend, &iface, &sum);
-    double wall = now_s() - t0;
+    double wall = hl_now_s() - t0;
     if (hl_db_sink_error(sink) && sum.status == HL_RUN_DONE) {
         sum.status = HL_RUN_FAILED;
         sum.fail_step = sum.steps;
@@ -244,11 +239,11 @@ static void drop_foreign(rctx *c) {
 static int give_up_waiting(rctx *c) {
     int pending = n_pending(c);
     if (!c->wait_t0) {
-        c->wait_t0 = now_s();
+        c->wait_t0 = hl_now_s();
         fprintf(stderr, "hylab run: waiting for %d run%s that another runner on this host is training"
                 " (at most %d s, --wait)\n", pending, pending == 1 ? "" : "s", c->o->wait_s);
     }
-    if (now_s() - c->wait_t0 < c->o->wait_s) return 0;
+    if (hl_now_s() - c->wait_t0 < c->o->wait_s) return 0;
     for (int k = 0; k < c->n; k++) {
         rjob *j = &c->jobs[k];
         hl_db_run_state st;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "core/clock.h"
 #include "harness/train/optim.h"
 #include "harness/train/train.h"
 #include "kernels/kernels.h"
@@ -15,12 +16,6 @@
 #include "models/checkpoint.h"
 #include "models/losses.h"
 #include "tasks/task.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 // ---------------------------------------------------------------- tasks
 // The harness joins tasks and the model: a task fills a batch and names the
@@ -78,7 +73,7 @@ typedef struct { int tty; double start, last_print; } progress;
 
 static void progress_update(progress *pr, const char *label, int step, int steps, double loss,
                             double tokens_per_s, int force) {
-    double t = now_s();
+    double t = hl_now_s();
     if (!force && pr->tty && t - pr->last_print < 0.2) return;
     if (!force && !pr->tty && t - pr->last_print < 30 && step % (steps / 10 ? steps / 10 : 1)) return;
     pr->last_print = t;
@@ -171,7 +166,7 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
     const hl_train_config *tc = &spec->train;
     const hl_model_config *mc = &spec->model;
     char err[HL_ERR_LEN];
-    double t_start = now_s();
+    double t_start = hl_now_s();
     summary_init(sum, opts);
     hl_blas_init(opts->threads);
     snprintf(sum->blas_core, sizeof sum->blas_core, "%s", hl_blas_core());
@@ -203,12 +198,12 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
     // and the run fails at that step (a status, not a NaN).
     const char *bad_env = getenv("HYLAB_DEBUG_BAD_TOKEN_STEP");
     int bad_token_step = bad_env ? atoi(bad_env) : 0;
-    progress pr = {isatty(2), now_s(), 0};
+    progress pr = {isatty(2), hl_now_s(), 0};
     int curve_every = tc->steps > 200 ? tc->steps / 200 : 1;
     double train_time = 0, loss = 0, tokens = 0;
     sum->status = HL_RUN_DONE;
     for (int step = 1; step <= tc->steps; step++) {
-        double t0 = now_s();
+        double t0 = hl_now_s();
         int rc = hl_task_fill(tasks.train, HL_SPLIT_TRAIN, (uint64_t)(step - 1) * B, B, &tb, err, sizeof err);
         if (!rc && step == bad_token_step) tb.inputs[0] = -1;   // test hook: a programming error
         if (!rc) rc = train_step_grads(m, ops, &tb, &loss, err, sizeof err);
@@ -236,7 +231,7 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
             fail_at(sum, HL_RUN_FAILED, step, err);
             break;
         }
-        train_time += now_s() - t0;
+        train_time += hl_now_s() - t0;
         tokens += (double)B * T;
         sum->steps = step;
         if (sink->curve && (step % curve_every == 0 || step == tc->steps || step == 1)) {
@@ -268,7 +263,7 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
                                .unit = "tokens/s", .repeats = tc->steps, .spread = NAN};
         sink->measurement(sink->ctx, &meas);
     }
-    sum->wall_s = now_s() - t_start;
+    sum->wall_s = hl_now_s() - t_start;
     hl_task_batch_free(&tb); hl_task_batch_free(&eb);
     hl_adam_free(&st);
     hl_model_free(m);
