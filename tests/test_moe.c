@@ -11,6 +11,7 @@
 #include <string.h>
 #include "kernels/kernels.h"
 #include "models/layer.h"
+#include "models/losses.h"
 #include "models/model_config.h"
 #include "tests/test.h"
 
@@ -142,7 +143,7 @@ static double loss_of(rig *g, const float *x, const float *R, float *out, int n,
     return s;
 }
 
-static void test_gradients(hl_moe_router router, const char *name) {
+static void test_gradients(hl_moe_router router, int corrupt, const char *name) {
     const int B = 2, T = 4, C = 5, E = 4, k = 2, F = 6, n = B * T;
     hl_model_config c = moe_cfg(C, E, k, F, router, 0.5f, 0.3f);
     rig g; rig_make(&g, &hl_layer_ffn_moe, &c, B, T);
@@ -150,6 +151,8 @@ static void test_gradients(hl_moe_router router, const char *name) {
     fill(x, (size_t)n * C, 1.0); fill(R, (size_t)n * C, 1.0);
     loss_of(&g, x, R, out, n, C);
     g.L.type->backward(&g.L, &g.r, dx, R, x);
+    if (corrupt)   // what a lost router gradient (softmax/top-k weights) looks like: the check must fail
+        memset(g.L.g[0], 0, sizeof(float) * g.numel[0]);
     double worst = 0; const char *where = "";
     const double eps = 1e-3;
     // along a random direction of the input and of each parameter tensor
@@ -172,7 +175,8 @@ static void test_gradients(hl_moe_router router, const char *name) {
         if (s >= 0) free(dir);
         free(save);
     }
-    hl_check(g.status == HL_OK && worst < 1e-2, name, "worst rel err %.3g at %s", worst, where);
+    if (corrupt) hl_check(g.status == HL_OK && worst > 1e-2, name, "zeroed router gradient passed (worst %.3g)", worst);
+    else hl_check(g.status == HL_OK && worst < 1e-2, name, "worst rel err %.3g at %s", worst, where);
     rig_free(&g);
 }
 
@@ -243,13 +247,55 @@ static void test_spec(void) {
     bad_spec("{\"ffn\": {\"type\": \"moe\", \"moe\": {\"router\": \"sigmoid\"}}}", "model.ffn.moe.router", "moe_bad_router");
 }
 
+// A whole model with moe on layers 1 and 3 (every 2, offset 1): creates,
+// runs forward and backward on cpu_ref and cpu (same loss and aux loss within
+// 1e-4), and hl_loss_aux walks exactly the two moe layers (aux > 0 with both
+// coefficients on).
+static void test_model(void) {
+    hl_model_config mc; char err[512] = "";
+    int rc = read_model("{\"layers\": \"ASAS\", \"d_model\": 16, \"vocab_size\": 32, \"ffn\": {\"type\": \"moe\", "
+                        "\"moe\": {\"n_experts\": 4, \"top_k\": 2, \"d_ff\": 24, \"every\": 2, \"offset\": 1, "
+                        "\"load_balance\": 0.01, \"z_loss\": 0.001}}, \"attn\": {\"n_heads\": 2, \"n_kv_heads\": 2}}",
+                        &mc, err, sizeof err);
+    if (!hl_check(rc == HL_OK, "moe_model_spec", "%s", err)) return;
+    const int B = 2, T = 6;
+    int32_t tok[12], tgt[12];
+    for (int i = 0; i < B * T; i++) { tok[i] = (i * 7 + 3) % 32; tgt[i] = (i * 5 + 1) % 32; }
+    float loss[2] = {0}, aux[2] = {0}; int n_aux = 0, ok = 1;
+    for (int bi = 0; bi < 2; bi++) {
+        hl_model *m = hl_model_create(&mc, hl_backend_get(bi ? "cpu" : "cpu_ref"), B, T, err, sizeof err);
+        if (!m) { ok = 0; break; }
+        hl_model_init(m, 5);
+        const float *logits; float *dl, *rl;
+        hl_model_loss_buffers(m, &dl, &rl);
+        rc = hl_model_forward(m, tok, B, T, NULL, B * T, &logits, err, sizeof err);
+        if (!rc) rc = hl_loss_xent(hl_model_ops(m), logits, tgt, B * T, 32, -1, rl, dl, &loss[bi], NULL, err, sizeof err);
+        if (!rc) rc = hl_loss_aux(m, &aux[bi], err, sizeof err);
+        hl_model_zero_grad(m);
+        if (!rc) rc = hl_model_backward(m, dl, err, sizeof err);
+        if (!rc) rc = hl_model_last_status(m);
+        n_aux = 0;
+        for (int l = 0; l < 4; l++) {
+            const hl_layer *L = hl_model_part(m, l, HL_PART_FFN);
+            n_aux += L && (L->type->caps & HL_CAP_AUX_LOSS) && L->index % 2 == 1;
+        }
+        ok &= rc == HL_OK && isfinite(loss[bi]) && aux[bi] > 0 && n_aux == 2;
+        hl_model_free(m);
+    }
+    ok &= fabs(loss[0] - loss[1]) <= 1e-4 * fabs(loss[0]) && fabs(aux[0] - aux[1]) <= 1e-4 * fabs(aux[0]);
+    hl_check(ok, "moe_model_forward_backward_cpu_ref_vs_cpu", "rc %d %s: loss %g / %g, aux %g / %g, %d moe layers",
+             rc, err, loss[0], loss[1], aux[0], aux[1], n_aux);
+}
+
 int main(void) {
     test_forward_naive(HL_MOE_SOFTMAX_TOPK, 2, 0, "moe_forward_naive_softmax_topk");
     test_forward_naive(HL_MOE_SOFTMAX_TOPK_RENORM, 2, 0, "moe_forward_naive_softmax_topk_renorm");
     test_forward_naive(HL_MOE_SOFTMAX_TOPK_RENORM, 4, 1, "moe_topk_all_renorm_equals_softmax_weighted_sum");
-    test_gradients(HL_MOE_SOFTMAX_TOPK, "moe_grad_fd_softmax_topk");
-    test_gradients(HL_MOE_SOFTMAX_TOPK_RENORM, "moe_grad_fd_softmax_topk_renorm");
+    test_gradients(HL_MOE_SOFTMAX_TOPK, 0, "moe_grad_fd_softmax_topk");
+    test_gradients(HL_MOE_SOFTMAX_TOPK_RENORM, 0, "moe_grad_fd_softmax_topk_renorm");
+    test_gradients(HL_MOE_SOFTMAX_TOPK_RENORM, 1, "moe_grad_fd_detects_corruption");
     test_one_expert_is_swiglu();
     test_spec();
+    test_model();
     return hl_test_done();
 }
