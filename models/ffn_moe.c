@@ -259,6 +259,13 @@ static double moe_flops(const hl_model_config *cfg, int layer, int64_t T) {
     return 2.0 * cfg->d_model * m->n_experts + 6.0 * cfg->d_model * m->d_ff * m->top_k;
 }
 
+// The experts a token is not routed to: (n_experts - top_k) * 3 * d_ff * d_model.
+static int64_t moe_inactive_params(const hl_model_config *cfg, int layer) {
+    (void)layer;
+    const hl_moe_config *m = &cfg->ffn.moe;
+    return (int64_t)(m->n_experts - m->top_k) * 3 * m->d_ff * cfg->d_model;
+}
+
 static int64_t moe_cache_bytes(const hl_model_config *cfg, int layer, int64_t T, int bytes) {
     (void)cfg; (void)layer; (void)T; (void)bytes;
     return 0;
@@ -271,5 +278,5 @@ const hl_layer_type hl_layer_ffn_moe = {
     .forward = moe_forward, .backward = moe_backward,
     .flops = moe_flops, .cache_bytes = moe_cache_bytes,
     .state_floats = NULL, .state_prefill = NULL, .state_step = NULL,
-    .aux_loss = moe_aux_loss,
+    .aux_loss = moe_aux_loss, .inactive_params = moe_inactive_params,
 };

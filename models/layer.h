@@ -165,6 +165,10 @@ typedef struct hl_layer_type {
     // (its gradient is added by its own backward); summed by hl_loss_aux
     // (losses.h). NULL otherwise.
     double (*aux_loss)(const hl_layer *L);
+    // Parameters of this part that one token does not use (a mixture of
+    // experts: the n_experts - top_k experts it is not routed to); counted by
+    // hl_model_count's active_params. NULL: 0 (every parameter is used).
+    int64_t (*inactive_params)(const hl_model_config *cfg, int layer);
 } hl_layer_type;
 
 // ---------------------------------------------------------------- registry (registry.c)

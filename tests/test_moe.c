@@ -258,6 +258,10 @@ static void test_model(void) {
                         "\"load_balance\": 0.01, \"z_loss\": 0.001}}, \"attn\": {\"n_heads\": 2, \"n_kv_heads\": 2}}",
                         &mc, err, sizeof err);
     if (!hl_check(rc == HL_OK, "moe_model_spec", "%s", err)) return;
+    hl_model_counts k = hl_model_count(&mc, 16);
+    int64_t want = 2 * (int64_t)(4 - 2) * 3 * 24 * 16;   // layers 1, 3: two experts of three (24, 16) matrices unused
+    hl_check(k.params - k.active_params == want, "moe_model_active_params", "params %lld, active %lld (want %lld fewer)",
+             (long long)k.params, (long long)k.active_params, (long long)want);
     const int B = 2, T = 6;
     int32_t tok[12], tgt[12];
     for (int i = 0; i < B * T; i++) { tok[i] = (i * 7 + 3) % 32; tgt[i] = (i * 5 + 1) % 32; }
