@@ -3,7 +3,7 @@
 // one registry line; tests/test_plugin.sh proves it). Mixers: 'A' attention.c,
 // 'S' mamba.c, 'H' hybrid.c. Code outside a module never switches on its
 // letter: it asks the type's capabilities (HL_CAP_*) and hooks.
-// FFNs: "swiglu" ffn_swiglu.c; "none" has no entry (the block then has no FFN
+// FFNs: "swiglu" ffn_swiglu.c, "moe" ffn_moe.c; "none" has no entry (the block then has no FFN
 // and no FFN norm). The FFN is chosen per layer (model.ffn.pattern, models/ffn.c).
 // Spec keys: each type lists the config sections it reads (core/config.h;
 // model.attn is attention.c's, model.ssm mamba.c's); the "model" section
@@ -106,7 +106,7 @@ typedef struct {
 #define HL_CAP_KV       1u  // has K/V (attention): model.attn.window, global_layers and
                             // kv_share apply to it; its V head dim is resolved per layer
 #define HL_CAP_STATE    2u  // has a recurrent state (an SSM)
-#define HL_CAP_AUX_LOSS 4u  // adds an auxiliary loss (hook aux_loss; none yet)
+#define HL_CAP_AUX_LOSS 4u  // adds an auxiliary loss (hook aux_loss; ffn_moe.c)
 
 typedef struct hl_layer_type {
     char letter;       // 'A', 'S', 'H' for mixers; 0 for FFNs
@@ -165,6 +165,10 @@ typedef struct hl_layer_type {
     // (its gradient is added by its own backward); summed by hl_loss_aux
     // (losses.h). NULL otherwise.
     double (*aux_loss)(const hl_layer *L);
+    // Parameters of this part that one token does not use (a mixture of
+    // experts: the n_experts - top_k experts it is not routed to); counted by
+    // hl_model_count's active_params. NULL: 0 (every parameter is used).
+    int64_t (*inactive_params)(const hl_model_config *cfg, int layer);
 } hl_layer_type;
 
 // ---------------------------------------------------------------- registry (registry.c)
@@ -173,13 +177,14 @@ int hl_layer_type_count(void);
 const hl_layer_type *hl_mixer_type(char letter);       // NULL if unknown
 const hl_layer_type *hl_ffn_layer_type(hl_ffn_type t); // NULL for none (and unsupported)
 int hl_ffn_supported(hl_ffn_type t);                   // 1 for none and the registered FFNs
-// An FFN name of the spec: "none", a registered FFN's name, or "moe" (known,
-// not supported yet). 0 and *out set, or -1 when unknown.
+// An FFN name of the spec: "none" or a registered FFN's name ("moe" is one). 0 and *out set, or -1 when unknown.
 int hl_ffn_from_name(const char *name, hl_ffn_type *out);
 const char *hl_ffn_name(hl_ffn_type t);                // "none", "swiglu", "moe"
 // The supported FFN names as "swiglu, none" (quoted: "\"swiglu\" or \"none\"").
 void hl_ffn_names(char *out, size_t n, int quoted);
-// The FFN of layer `layer`: model.ffn.pattern cycled over layers, else model.ffn.type.
+// The FFN of layer `layer`: model.ffn.pattern cycled over layers, else
+// model.ffn.type; type "moe" with model.ffn.moe.every > 1 gives moe on layers
+// l % every == offset and swiglu on the others (Jamba's e = 2).
 hl_ffn_type hl_ffn_of_layer(const hl_model_config *cfg, int layer);
 // The spec section model.ffn (models/ffn.c): type, pattern, d_ff.
 extern const hl_cfg_section hl_ffn_section;

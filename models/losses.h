@@ -46,7 +46,7 @@ int hl_loss_kl(const float *student, const float *teacher, int N, int V, double 
 
 // Auxiliary losses of the model's modules after a forward: the sum over the
 // mixers and FFNs that declare HL_CAP_AUX_LOSS of their aux_loss hook
-// (layer.h); 0 when none does (no registered module has one yet). A module's
+// (layer.h; the moe FFN, models/ffn_moe.c, has one); 0 when none does. A module's
 // aux loss enters the total with weight 1 and its gradient is added by the
 // module's own backward. *loss receives the sum; HL_EBADINPUT when a module
 // declares the capability without the hook.

@@ -189,10 +189,13 @@ hl_model_counts hl_model_count(const hl_model_config *cfg, int64_t context) {
     }
     free(t);
     double f = 2.0 * cfg->d_model * cfg->vocab_size;   // lm_head
+    c.active_params = c.params;
     for (int l = 0; l < cfg->n_layers; l++) {
-        const hl_layer_type *ffn = hl_ffn_layer_type(cfg->layer[l].ffn);
-        f += hl_mixer_type(cfg->layer[l].kind)->flops(cfg, l, context);
+        const hl_layer_type *ffn = hl_ffn_layer_type(cfg->layer[l].ffn), *mix = hl_mixer_type(cfg->layer[l].kind);
+        f += mix->flops(cfg, l, context);
         if (ffn) f += ffn->flops(cfg, l, context);
+        if (mix->inactive_params) c.active_params -= mix->inactive_params(cfg, l);
+        if (ffn && ffn->inactive_params) c.active_params -= ffn->inactive_params(cfg, l);
     }
     c.flops_per_token = f;
     return c;

@@ -30,6 +30,7 @@ typedef struct {
 typedef struct {
     int64_t params;
     int64_t by_component[8]; // indexed like hl_component_names
+    int64_t active_params;   // params a token uses: params less the experts it is not routed to
     double flops_per_token;  // forward FLOPs per token at the given context
 } hl_model_counts;
 extern const char *const hl_component_names[8];

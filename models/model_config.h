@@ -33,11 +33,25 @@ typedef struct {
     int dt_rank;             // resolved: 0 in the file means ceil(d_model/16)
 } hl_ssm_config;
 
+// model.ffn.moe (models/ffn.c): the mixture-of-experts FFN "moe" (models/ffn_moe.c).
+// All zero when no layer has a moe FFN.
+typedef enum { HL_MOE_SOFTMAX_TOPK = 0, HL_MOE_SOFTMAX_TOPK_RENORM = 1 } hl_moe_router;
+typedef struct {
+    int n_experts, top_k;    // 1 <= top_k <= n_experts
+    int d_ff;                // each expert's SwiGLU hidden size
+    hl_moe_router router;    // softmax_topk (Jamba: top-k softmax weights as they are) or
+                             // softmax_topk_renorm (Mixtral: divided by their sum)
+    float load_balance;      // coefficient of the load-balancing loss (0 = off)
+    float z_loss;            // coefficient of the router z-loss (0 = off)
+    int every, offset;       // with type "moe": moe on layers l % every == offset, swiglu elsewhere
+} hl_moe_config;
+
 typedef struct {
     hl_ffn_type type;        // every layer's FFN when the pattern is empty
     int d_ff;                // 0 when no layer has a swiglu FFN
     int n_pattern;           // 0: `type` on every layer; else pattern[l % n_pattern] on layer l
     hl_ffn_type pattern[HL_MAX_LAYERS];
+    hl_moe_config moe;
 } hl_ffn_config;
 
 // Per-layer facts resolved from the spec (what model code reads).

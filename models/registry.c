@@ -8,7 +8,8 @@
     X(hl_layer_attention)   /* 'A' attention.c */ \
     X(hl_layer_mamba)       /* 'S' mamba.c */ \
     X(hl_layer_hybrid)      /* 'H' hybrid.c */ \
-    X(hl_layer_ffn_swiglu)  /* "swiglu" ffn_swiglu.c */
+    X(hl_layer_ffn_swiglu)  /* "swiglu" ffn_swiglu.c */ \
+    X(hl_layer_ffn_moe)     /* "moe" ffn_moe.c */
 
 #define HL_DECLARE_TYPE(sym) extern const hl_layer_type sym;
 #define HL_LIST_TYPE(sym) &sym,
@@ -69,7 +70,10 @@ void hl_ffn_names(char *out, size_t n, int quoted) {
 }
 
 hl_ffn_type hl_ffn_of_layer(const hl_model_config *cfg, int layer) {
-    return cfg->ffn.n_pattern > 0 ? cfg->ffn.pattern[layer % cfg->ffn.n_pattern] : cfg->ffn.type;
+    if (cfg->ffn.n_pattern > 0) return cfg->ffn.pattern[layer % cfg->ffn.n_pattern];
+    const hl_moe_config *m = &cfg->ffn.moe;
+    if (cfg->ffn.type == HL_FFN_MOE && m->every > 1 && layer % m->every != m->offset) return HL_FFN_SWIGLU;
+    return cfg->ffn.type;
 }
 
 unsigned hl_layer_caps(const hl_model_config *cfg, int layer) {

@@ -21,7 +21,7 @@
 
 typedef struct {
     const char *name, *layers;
-    int d, H, Hkv, hd, window, meta, swiglu, V;
+    int d, H, Hkv, hd, window, meta, swiglu, V;   // swiglu 2: moe on odd layers, swiglu on even ones
     int global;          // with window > 0: this layer stays global (-1: none)
     int share_src, share_dst[3];   // KV sharing: layers share_dst read share_src's K/V (-1: none)
 } dspec;
@@ -36,6 +36,8 @@ static const dspec SPECS[] = {
     {"mix_AHSA", "AHSA", 16, 4, 4, 4, 4, 1, 0, 12, 1, 0, {3, -1, -1}},
     // an SWA producer read by a global consumer: the cache keeps every position
     {"A_swa_producer_global_consumer", "AA", 8, 2, 1, 4, 4, 1, 1, 7, 1, 0, {1, -1, -1}},
+    // a mixture of experts FFN (position-wise: nothing to cache)
+    {"AS_moe_every2_meta", "ASA", 16, 4, 2, 4, 0, 1, 2, 12, -1, -1, {-1, -1, -1}},
 };
 #define N_SPECS ((int)(sizeof SPECS / sizeof SPECS[0]))
 
@@ -49,7 +51,10 @@ static hl_model_config cfg_of(const dspec *s) {
     c.attn.head_dim = s->hd ? s->hd : 2; c.attn.rope_theta = 10000.0f; c.attn.window = s->window;
     c.ssm.d_state = 4; c.ssm.d_conv = 3; c.ssm.expand = 2; c.ssm.dt_rank = 2;
     c.meta_tokens = s->meta;
-    c.ffn.type = s->swiglu ? HL_FFN_SWIGLU : HL_FFN_NONE; c.ffn.d_ff = 20;
+    c.ffn.type = s->swiglu == 2 ? HL_FFN_MOE : s->swiglu ? HL_FFN_SWIGLU : HL_FFN_NONE; c.ffn.d_ff = 20;
+    if (s->swiglu == 2)
+        c.ffn.moe = (hl_moe_config){ .n_experts = 4, .top_k = 2, .d_ff = 12, .router = HL_MOE_SOFTMAX_TOPK_RENORM,
+                                     .load_balance = 0.01f, .z_loss = 0.001f, .every = 2, .offset = 1 };
     c.norm_eps = 1e-5f;
     for (int l = 0; l < c.n_layers; l++) {
         hl_layer_plan *p = &c.layer[l];

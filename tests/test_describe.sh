@@ -33,6 +33,15 @@ out=$("$HYLAB" describe sweeps/specs/jamba-v0.1-dense.json --json --context 2621
 c=$(num "$out" "\"cache_bytes\":{" 262144)
 between "$c" 4294967296 4311744512; check jamba_cache_256k_4gib "$?" "exit $rc, got '$c'"
 
+# Jamba v0.1 with its MoE (16 experts, top 2, on every 2nd layer from 1):
+# 52B parameters, 12B active (Lieber et al. 2024, table 1; HF counts 51.57B)
+out=$("$HYLAB" describe sweeps/specs/jamba-v0.1-dense.json --json --set model.ffn.type=moe \
+  --set model.ffn.moe.n_experts=16 --set model.ffn.moe.top_k=2 --set model.ffn.moe.every=2 \
+  --set model.ffn.moe.offset=1 --set model.ffn.moe.d_ff=14336); rc=$?
+p=$(num "$out" "" params); a=$(num "$out" "" active_params)
+between "$p" 51000000000 52100000000 && between "$a" 11800000000 12200000000
+check jamba_moe_params_52b_active_12b "$?" "exit $rc, params '$p', active '$a'"
+
 # text output names the layer map; --help; bad specs exit 2 with the loader's message
 "$HYLAB" describe sweeps/specs/hymba-1.5b.json | grep -q "consumer of 16"
 check describe_text_layer_map "$?" "no 'consumer of 16' in the layer map"

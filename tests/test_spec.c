@@ -425,8 +425,8 @@ static void test_ffn_pattern(void) {
     hl_check(rc == HL_OK && s.model.ffn.d_ff == 128 && s.model.layer[1].ffn == HL_FFN_SWIGLU, "ffn_pattern_over_type", "%s", err);
     hl_spec_free(&s);
     static const struct { const char *set, *msg; } bad[] = {
-        {"model.ffn.pattern=[\"swiglu\",\"moe2\"]", "t.json: model.ffn.pattern[1]: unknown FFN \"moe2\" (known: swiglu, none)"},
-        {"model.ffn.pattern=[\"moe\"]", "t.json: model.ffn.pattern[0]: \"moe\" is not supported yet"},
+        {"model.ffn.pattern=[\"swiglu\",\"moe2\"]", "t.json: model.ffn.pattern[1]: unknown FFN \"moe2\" (known: swiglu, moe, none)"},
+        {"model.ffn.pattern=[\"moe\",\"mamba\"]", "t.json: model.ffn.pattern[1]: unknown FFN \"mamba\" (known: swiglu, moe, none)"},
         {"model.ffn.pattern=[3]", "t.json: --set model.ffn.pattern[0]: must be a string (got 3)"},
         {"model.ffn.pattern=\"swiglu\"", "t.json: --set model.ffn.pattern: must be an array of strings (got \"swiglu\")"},
     };

@@ -159,6 +159,10 @@ static void print_text(const hl_spec *s, const describe_args *a, const hl_model_
     printf("%s: %d layers (pattern \"%s\"), d_model %d, vocab %d, %d meta tokens, ffn %s",
            s->name, c->n_layers, c->layers_pattern, c->d_model, c->vocab_size, c->meta_tokens, ffn_name(c));
     if (c->ffn.d_ff > 0) printf(" (d_ff %d)", c->ffn.d_ff);
+    if (c->ffn.moe.n_experts > 0)
+        printf(" (moe: %d experts, top %d, expert d_ff %d, %s, every %d from %d)", c->ffn.moe.n_experts, c->ffn.moe.top_k,
+               c->ffn.moe.d_ff, c->ffn.moe.router == HL_MOE_SOFTMAX_TOPK_RENORM ? "softmax_topk_renorm" : "softmax_topk",
+               c->ffn.moe.every, c->ffn.moe.offset);
     printf(", %s embeddings\n\nlayer map:\n", c->tie_embeddings ? "tied" : "untied");
     printf("  %5s  %-4s  %-10s  %-16s  %-7s  %15s\n", "layer", "kind", "attention", "kv", "ffn", "params");
     for (int l = 0; l < c->n_layers; l++) {
@@ -170,6 +174,8 @@ static void print_text(const hl_spec *s, const describe_args *a, const hl_model_
                commas(f->params[l], b1, sizeof b1));
     }
     printf("\nparameters: %s\n", commas(k->params, b1, sizeof b1));
+    if (k->active_params != k->params)
+        printf("active parameters per token: %s\n", commas(k->active_params, b1, sizeof b1));
     for (int i = 0; i < 8; i++)
         if (k->by_component[i])
             printf("  %-12s %15s\n", hl_component_names[i], commas(k->by_component[i], b1, sizeof b1));
@@ -203,8 +209,8 @@ static void print_json(const hl_spec *s, const describe_args *a, const hl_model_
     const hl_model_config *c = &s->model;
     printf("{\"name\":");
     print_json_string(s->name);
-    printf(",\"spec_hash\":\"%s\",\"dtype_bytes\":%d,\"params\":%lld,\"params_by_component\":{",
-           s->hash, a->dtype_bytes, (long long)k->params);
+    printf(",\"spec_hash\":\"%s\",\"dtype_bytes\":%d,\"params\":%lld,\"active_params\":%lld,\"params_by_component\":{",
+           s->hash, a->dtype_bytes, (long long)k->params, (long long)k->active_params);
     for (int i = 0; i < 8; i++)
         printf("%s\"%s\":%lld", i ? "," : "", hl_component_names[i], (long long)k->by_component[i]);
     printf("},\"flops_per_token\":{");
