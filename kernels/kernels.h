@@ -197,6 +197,46 @@ typedef struct {
     int B, T, C, N;
 } hl_scan_bwd_args;
 
+// ---------------------------------------------------------------- Mamba-2 SSD scan
+// Mamba-2's scan (state-spaces/mamba mamba_chunk_scan_combined with
+// dt_softplus=True, D per head, z and the norm handled outside): H heads of
+// P channels, G groups of B/C shared by H/G consecutive heads (head h reads
+// group g = h / (H/G)), a scalar A per head:
+//   delta[b,t,h] = softplus(dt[b,t,h] + dt_bias[h])
+//   A[h]         = -exp(A_log[h])
+//   s[h,p,n]_t   = exp(delta*A[h]) * s[h,p,n]_{t-1} + delta * x[b,t,h,p] * Bm[b,t,g,n]
+//   y[b,t,h,p]   = sum_n s[h,p,n]_t * Cm[b,t,g,n] + D[h] * x[b,t,h,p]
+// s_{-1} = 0. cpu_ref runs this recurrence (the oracle); cpu runs the chunked
+// SSD algorithm (ssd_minimal_discrete: within a chunk of `chunk` positions
+// the quadratic masked form, between chunks the state passed on), whose
+// result is the same up to rounding for any chunk length (the last chunk may
+// be shorter). chunk > 0; cpu_ref ignores it.
+typedef struct {
+    float *y;            // (B, T, H, P)
+    const float *x;      // (B, T, H, P)
+    const float *dt;     // (B, T, H) before bias and softplus
+    const float *dt_bias;// (H)
+    const float *A_log;  // (H)
+    const float *Bm;     // (B, T, G, N)
+    const float *Cm;     // (B, T, G, N)
+    const float *D;      // (H)
+    int B, T, H, P, G, N;   // G > 0 divides H
+    int chunk;
+} hl_ssd_fwd_args;
+typedef struct {
+    float *dx;           // (B, T, H, P) written (=)
+    float *ddt;          // (B, T, H)    written (=)
+    float *dBm;          // (B, T, G, N) written (=)
+    float *dCm;          // (B, T, G, N) written (=)
+    float *ddt_bias;     // (H) added (+=)
+    float *dA_log;       // (H) added (+=)
+    float *dD;           // (H) added (+=)
+    const float *dy;     // (B, T, H, P)
+    const float *x, *dt, *dt_bias, *A_log, *Bm, *Cm, *D;
+    int B, T, H, P, G, N;
+    int chunk;
+} hl_ssd_bwd_args;
+
 // ---------------------------------------------------------------- activations
 // silu(x) = x * sigmoid(x). In-place allowed for forward.
 typedef struct { float *out; const float *inp; size_t n; } hl_silu_fwd_args;
@@ -358,7 +398,8 @@ typedef struct {
     X(p, adamw, hl_adamw_args)             X(p, axpby, hl_axpby_args)                \
     X(p, cache_fill, hl_cache_fill_args)   X(p, attn_decode, hl_attn_decode_args)    \
     X(p, conv1d_step, hl_conv1d_step_args) X(p, scan_state, hl_scan_state_args)      \
-    X(p, scan_step, hl_scan_step_args)
+    X(p, scan_step, hl_scan_step_args)                                            \
+    X(p, ssd_fwd, hl_ssd_fwd_args)         X(p, ssd_bwd, hl_ssd_bwd_args)
 
 // Each op: int (*name)(const args *): HL_OK or an error status (see the top
 // of this file); NULL = unsupported. rope_bwd: out = d inp, inp = d out.

@@ -266,3 +266,34 @@ int hl_validate_scan_step(const hl_scan_step_args *a) {
     NEED("scan_step", a->Bm, used && a->N > 0); NEED("scan_step", a->Cm, used && a->N > 0);
     return HL_OK;
 }
+
+// Shared by ssd_fwd and ssd_bwd: sizes >= 0, G > 0 dividing H, chunk > 0.
+static int ssd_sizes_ok(const char *op, int B, int T, int H, int P, int G, int N, int chunk) {
+    NONNEG(op, B); NONNEG(op, T); NONNEG(op, H); NONNEG(op, P); NONNEG(op, N);
+    POSITIVE(op, G); POSITIVE(op, chunk);
+    if (H % G) return hl_op_fail(HL_EBADINPUT, "%s: H = %d is not a multiple of G = %d", op, H, G);
+    return HL_OK;
+}
+
+int hl_validate_ssd_fwd(const hl_ssd_fwd_args *a) {
+    int rc = ssd_sizes_ok("ssd_fwd", a->B, a->T, a->H, a->P, a->G, a->N, a->chunk);
+    if (rc) return rc;
+    int used = a->B > 0 && a->T > 0 && a->H > 0 && a->P > 0, usedN = used && a->N > 0;
+    NEED("ssd_fwd", a->y, used); NEED("ssd_fwd", a->x, used); NEED("ssd_fwd", a->dt, used && usedN);
+    NEED("ssd_fwd", a->dt_bias, usedN); NEED("ssd_fwd", a->A_log, usedN); NEED("ssd_fwd", a->D, used);
+    NEED("ssd_fwd", a->Bm, usedN); NEED("ssd_fwd", a->Cm, usedN);
+    return HL_OK;
+}
+
+int hl_validate_ssd_bwd(const hl_ssd_bwd_args *a) {
+    int rc = ssd_sizes_ok("ssd_bwd", a->B, a->T, a->H, a->P, a->G, a->N, a->chunk);
+    if (rc) return rc;
+    int used = a->B > 0 && a->T > 0 && a->H > 0 && a->P > 0, usedN = used && a->N > 0;
+    NEED("ssd_bwd", a->dx, used); NEED("ssd_bwd", a->ddt, used); NEED("ssd_bwd", a->dD, used);
+    NEED("ssd_bwd", a->ddt_bias, used); NEED("ssd_bwd", a->dA_log, used);
+    NEED("ssd_bwd", a->dy, used); NEED("ssd_bwd", a->x, used); NEED("ssd_bwd", a->dt, used);
+    NEED("ssd_bwd", a->dt_bias, used); NEED("ssd_bwd", a->A_log, used); NEED("ssd_bwd", a->D, used);
+    NEED("ssd_bwd", a->dBm, usedN); NEED("ssd_bwd", a->dCm, usedN);
+    NEED("ssd_bwd", a->Bm, usedN); NEED("ssd_bwd", a->Cm, usedN);
+    return HL_OK;
+}

@@ -399,7 +399,8 @@ static void test_op_status(void) {
     for (int op = 0; op < HL_OP_COUNT; op++) {
         const char *name = hl_op_names[op];
         size_t len = strlen(name);
-        if ((len > 4 && !strcmp(name + len - 4, "_bwd")) || op == HL_OP_xent_fwd || op == HL_OP_adamw) continue;
+        if ((len > 4 && !strcmp(name + len - 4, "_bwd")) || op == HL_OP_xent_fwd || op == HL_OP_adamw ||
+            op == HL_OP_ssd_fwd) continue;   // no layer runs ssd_fwd yet (Mamba-2 layer: issue 10)
         hl_ops ops = *ref->ops;
 #define HL_NULL_OP(p, nm, T) if (op == HL_OP_##nm) ops.nm = NULL;
         HL_OP_LIST(HL_NULL_OP, _)

@@ -345,6 +345,35 @@ static void make_scan_dt(kcase *c, int B, int T, int C, int N, float dt_lo, floa
 }
 static void make_scan(kcase *c, int B, int T, int C, int N) { make_scan_dt(c, B, T, C, N, -1.5f, 1.0f); }
 
+// ---- ssd (Mamba-2): in = {x (B,T,H,P), dt (B,T,H), dt_bias, A_log (H), Bm, Cm (B,T,G,N), D (H)}, out = {y}
+static int ssd_fwd(const hl_ops *ops, kcase *c) {
+    hl_ssd_fwd_args a = {c->out[0].y, c->in[0].x, c->in[1].x, c->in[2].x, c->in[3].x, c->in[4].x,
+                         c->in[5].x, c->in[6].x, c->B, c->T, c->H, c->hd, c->Hkv, c->N, c->K};
+    return HL_OP_CALL(ops, ssd_fwd, &a);
+}
+static int ssd_bwd(const hl_ops *ops, kcase *c) {
+    hl_ssd_bwd_args a = {c->in[0].g, c->in[1].g, c->in[4].g, c->in[5].g, c->in[2].g, c->in[3].g, c->in[6].g,
+                         c->out[0].r, c->in[0].x, c->in[1].x, c->in[2].x, c->in[3].x, c->in[4].x, c->in[5].x,
+                         c->in[6].x, c->B, c->T, c->H, c->hd, c->Hkv, c->N, c->K};
+    return HL_OP_CALL(ops, ssd_bwd, &a);
+}
+// H heads of P channels, G groups (kept in Hkv), chunk length in K.
+static void make_ssd(kcase *c, int B, int T, int H, int P, int G, int N, int chunk) {
+    snprintf(c->name, sizeof c->name, "ssd B%d T%d H%d P%d G%d N%d chunk%d", B, T, H, P, G, N, chunk);
+    c->B = B; c->T = T; c->H = H; c->hd = P; c->Hkv = G; c->N = N; c->K = chunk;
+    add_in(c, "x", (size_t)B * T * H * P, -1, 1, 0);
+    add_in(c, "dt", (size_t)B * T * H, -1.5f, 1.0f, 0);
+    add_in(c, "dt_bias", H, -2, 0, 1);
+    ktensor *al = add_in(c, "A_log", H, 0, 1, 1);
+    for (int h = 0; h < H; h++) al->x[h] = logf((float)(h % 16 + 1)) + rnd_uniform(-0.2f, 0.2f); // A = -(1..16) as mamba2
+    add_in(c, "Bm", (size_t)B * T * G * N, -1, 1, 0);
+    add_in(c, "Cm", (size_t)B * T * G * N, -1, 1, 0);
+    add_in(c, "D", H, -1, 1, 1);
+    add_out(c, "y", (size_t)B * T * H * P, 1);
+    c->fwd = ssd_fwd; c->bwd = ssd_bwd;
+    c->op_fwd = HL_OP_ssd_fwd; c->op_bwd = HL_OP_ssd_bwd;
+}
+
 // ---- silu / swiglu (n elements)
 static int silu_fwd(const hl_ops *ops, kcase *c) {
     hl_silu_fwd_args a = {c->out[0].y, c->in[0].x, c->in[0].n};
@@ -441,6 +470,9 @@ static void rec_unsupported(const hl_backend *be, hl_op_id op) {
 //   conv1d: K = 4 products in float: 1e-6.
 //   scan: float state over T steps with fast exp; the backward recomputes
 //     states and sums over T in float: 1e-5.
+//   ssd: the chunked SSD (float sums over a chunk and over N) against the
+//     double recurrence; the backward recomputes float states from chunk
+//     checkpoints: 1e-5.
 //   silu, swiglu: fast exp sigmoid (~2 ulp): 1e-6.
 //   xent: log-sum-exp in float (fast exp) over V up to 1003 vs double: 1e-5.
 //   adamw, axpby: a few float operations per element: 1e-6.
@@ -464,6 +496,7 @@ static const op_tol g_tol[HL_OP_COUNT] = {
     // inference-only ops (no backward, so no FD check; see test_attn_decode):
     [HL_OP_cache_fill] = {0.0},   [HL_OP_attn_decode] = {1e-5},
     [HL_OP_conv1d_step] = {1e-6}, [HL_OP_scan_state] = {1e-5},   [HL_OP_scan_step] = {1e-5},
+    [HL_OP_ssd_fwd] = {1e-5},     [HL_OP_ssd_bwd] = {1e-5},
 };
 static double tol_of(const hl_backend *be, hl_op_id op) { return !strcmp(be->name, "cpu_ref") ? 0.0 : g_tol[op].tol; }
 // The worst error seen per op (printed with the report, for tuning the table).
@@ -1283,6 +1316,14 @@ int main(void) {
     CASE(make_scan(&c, 1, 40, 70, 20), 0);
     CASE(make_scan(&c, 2, 9, 16, 32), 1);
     CASE(make_scan_dt(&c, 2, 30, 48, 16, -30.0f, 30.0f), 0);
+    // Mamba-2 SSD: chunks that divide T (T 24, chunk 8), that do not (T 23,
+    // chunk 8 and 5), one chunk longer than T, chunk 1; groups 1, 2 and H
+    CASE(make_ssd(&c, 2, 24, 4, 5, 2, 6, 8), 1);
+    CASE(make_ssd(&c, 2, 23, 4, 5, 1, 6, 8), 1);
+    CASE(make_ssd(&c, 1, 23, 3, 4, 3, 7, 5), 1);
+    CASE(make_ssd(&c, 2, 9, 2, 3, 1, 4, 64), 1);
+    CASE(make_ssd(&c, 1, 7, 2, 3, 2, 4, 1), 0);
+    CASE(make_ssd(&c, 2, 70, 6, 16, 2, 32, 16), 0);
     CASE(make_silu(&c, 101), 1);
     CASE(make_swiglu(&c, 101), 1);
     CASE(make_xent(&c, 9, 37), 1);
