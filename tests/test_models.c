@@ -28,6 +28,7 @@ static hl_model_config make_cfg(const tiny_spec *s) {
     c.attn.n_heads = s->H; c.attn.n_kv_heads = s->Hkv; c.attn.head_dim = s->hd;
     c.attn.rope_theta = 10000.0f; c.attn.window = s->window;
     c.ssm.d_state = 4; c.ssm.d_conv = 3; c.ssm.expand = 2; c.ssm.dt_rank = 2;
+    c.ssm.headdim = 4; c.ssm.ngroups = 1; c.ssm.chunk_size = 3;   // Mamba-2 ('M'): chunks shorter than T
     c.meta_tokens = s->meta;
     c.ffn.type = s->ffn_swiglu ? HL_FFN_SWIGLU : HL_FFN_NONE; c.ffn.d_ff = s->d_ff;
     for (int i = 0; s->ffn_pattern && s->ffn_pattern[i]; i++)
@@ -589,7 +590,9 @@ static int fwd_loss_bwd(hl_model *m, const batch *b, char *err, size_t errlen) {
 // clean run is HL_OK, and a backward failure sticks (hl_model_last_status)
 // until the next forward starts clean.
 static void test_op_status_reaches_caller(void) {
-    hl_model_config c = make_cfg(&SPEC_MIX);
+    tiny_spec every = SPEC_MIX;   // every mixer: SPEC_MIX plus a Mamba-2 layer (ssd_fwd, ssd_bwd)
+    every.layers = "AHSAM";
+    hl_model_config c = make_cfg(&every);
     const int B = 2, T = 5;
     char err[1024] = "";
     batch b = make_batch(B, T, c.vocab_size);
