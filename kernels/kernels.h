@@ -379,6 +379,33 @@ typedef struct {
     int B, C, N;
 } hl_scan_step_args;
 
+// ssd_state: the state s of ssd_fwd's recurrence after the first lens[b]
+// positions of row b (s_{-1} = 0; lens[b] = 0 gives zeros).
+typedef struct {
+    float *s;            // (B, H, P, N) written
+    const float *x;      // (B, T, H, P)
+    const float *dt;     // (B, T, H)
+    const float *dt_bias;// (H)
+    const float *A_log;  // (H)
+    const float *Bm;     // (B, T, G, N)
+    const int32_t *lens; // (B) each in [0, T]
+    int B, T, H, P, G, N;   // G > 0 divides H
+} hl_ssd_state_args;
+
+// ssd_step: one position of ssd_fwd from state s (updated in place):
+//   s = exp(delta*A) s + delta x Bm^T;  y = s Cm + D x.
+typedef struct {
+    float *y;            // (B, H, P)
+    float *s;            // (B, H, P, N)
+    const float *x;      // (B, H, P)
+    const float *dt;     // (B, H)
+    const float *dt_bias;// (H)
+    const float *A_log;  // (H)
+    const float *Bm, *Cm;// (B, G, N)
+    const float *D;      // (H)
+    int B, H, P, G, N;   // G > 0 divides H
+} hl_ssd_step_args;
+
 // ---------------------------------------------------------------- the table
 // HL_OP_LIST(X, p) lists every op once as X(p, name, argument struct type)
 // (p: passed through, for the caller's use); the
@@ -399,7 +426,8 @@ typedef struct {
     X(p, cache_fill, hl_cache_fill_args)   X(p, attn_decode, hl_attn_decode_args)    \
     X(p, conv1d_step, hl_conv1d_step_args) X(p, scan_state, hl_scan_state_args)      \
     X(p, scan_step, hl_scan_step_args)                                            \
-    X(p, ssd_fwd, hl_ssd_fwd_args)         X(p, ssd_bwd, hl_ssd_bwd_args)
+    X(p, ssd_fwd, hl_ssd_fwd_args)         X(p, ssd_bwd, hl_ssd_bwd_args)            \
+    X(p, ssd_state, hl_ssd_state_args)     X(p, ssd_step, hl_ssd_step_args)
 
 // Each op: int (*name)(const args *): HL_OK or an error status (see the top
 // of this file); NULL = unsupported. rope_bwd: out = d inp, inp = d out.

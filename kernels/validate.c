@@ -297,3 +297,24 @@ int hl_validate_ssd_bwd(const hl_ssd_bwd_args *a) {
     NEED("ssd_bwd", a->Bm, usedN); NEED("ssd_bwd", a->Cm, usedN);
     return HL_OK;
 }
+
+int hl_validate_ssd_state(const hl_ssd_state_args *a) {
+    int rc = ssd_sizes_ok("ssd_state", a->B, a->T, a->H, a->P, a->G, a->N, 1);
+    if (rc) return rc;
+    int used = a->B > 0 && a->H > 0 && a->P > 0 && a->N > 0, seq = used && a->T > 0;
+    NEED("ssd_state", a->lens, a->B > 0);
+    NEED("ssd_state", a->s, used);
+    NEED("ssd_state", a->x, seq); NEED("ssd_state", a->dt, seq); NEED("ssd_state", a->dt_bias, seq);
+    NEED("ssd_state", a->A_log, seq); NEED("ssd_state", a->Bm, seq);
+    return ints_within("ssd_state", "lens", a->lens, a->B > 0 ? a->B : 0, 0, a->T);
+}
+
+int hl_validate_ssd_step(const hl_ssd_step_args *a) {
+    int rc = ssd_sizes_ok("ssd_step", a->B, 1, a->H, a->P, a->G, a->N, 1);
+    if (rc) return rc;
+    int used = a->B > 0 && a->H > 0 && a->P > 0, usedN = used && a->N > 0;
+    NEED("ssd_step", a->y, used); NEED("ssd_step", a->x, used); NEED("ssd_step", a->D, used);
+    NEED("ssd_step", a->dt, usedN); NEED("ssd_step", a->dt_bias, usedN); NEED("ssd_step", a->A_log, usedN);
+    NEED("ssd_step", a->s, usedN); NEED("ssd_step", a->Bm, usedN); NEED("ssd_step", a->Cm, usedN);
+    return HL_OK;
+}

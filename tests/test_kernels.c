@@ -479,7 +479,7 @@ static void rec_unsupported(const hl_backend *be, hl_op_id op) {
 //   decoding (inference only: no backward, no finite differences):
 //     cache_fill copies (exact: 0); attn_decode as attention (fast exp,
 //     float sums over up to 50 keys): 1e-5; conv1d_step K products: 1e-6;
-//     scan_state, scan_step as scan: 1e-5.
+//     scan_state, scan_step as scan: 1e-5; ssd_state, ssd_step as ssd: 1e-5.
 typedef struct { double tol; } op_tol;
 static const op_tol g_tol[HL_OP_COUNT] = {
     [HL_OP_matmul_fwd] = {1e-5},  [HL_OP_matmul_bwd] = {1e-5},
@@ -497,6 +497,7 @@ static const op_tol g_tol[HL_OP_COUNT] = {
     [HL_OP_cache_fill] = {0.0},   [HL_OP_attn_decode] = {1e-5},
     [HL_OP_conv1d_step] = {1e-6}, [HL_OP_scan_state] = {1e-5},   [HL_OP_scan_step] = {1e-5},
     [HL_OP_ssd_fwd] = {1e-5},     [HL_OP_ssd_bwd] = {1e-5},
+    [HL_OP_ssd_state] = {1e-5},   [HL_OP_ssd_step] = {1e-5},
 };
 static double tol_of(const hl_backend *be, hl_op_id op) { return !strcmp(be->name, "cpu_ref") ? 0.0 : g_tol[op].tol; }
 // The worst error seen per op (printed with the report, for tuning the table).
@@ -959,6 +960,67 @@ static void test_scan_decode(const hl_backend *be, const hl_backend *ref) {
     gfree_all();
 }
 
+// ssd_state after k positions (row 1: k - 1), then ssd_step to the end,
+// gives ssd_fwd's outputs (Mamba-2's decoding, as test_scan_decode).
+static void test_ssd_decode(const hl_backend *be, const hl_backend *ref) {
+    if (!hl_backend_supports(be, HL_OP_ssd_state) || !hl_backend_supports(be, HL_OP_ssd_step)) {
+        rec_unsupported(be, HL_OP_ssd_state); rec_unsupported(be, HL_OP_ssd_step); return;
+    }
+    enum { B = 2, T = 13, H = 4, P = 3, G = 2, N = 5, C = H * P, GN = G * N };
+    float *x = gbuf(B * T * C), *dt = gbuf(B * T * H), *dtb = gbuf(H), *Al = gbuf(H), *Bm = gbuf(B * T * GN),
+          *Cm = gbuf(B * T * GN), *D = gbuf(H), *full = gbuf(B * T * C);
+    fill(x, B * T * C, -1, 1); fill(dt, B * T * H, -1.5f, 1.0f); fill(dtb, H, -0.5f, 0.5f); fill(Al, H, -1, 1.5f);
+    fill(Bm, B * T * GN, -1, 1); fill(Cm, B * T * GN, -1, 1); fill(D, H, -1, 1);
+    hl_ssd_fwd_args f = {full, x, dt, dtb, Al, Bm, Cm, D, B, T, H, P, G, N, 4};
+    HL_OP_CALL(ref->ops, ssd_fwd, &f);
+    const hl_backend *bes[2] = {be, ref};
+    const int ks[] = {1, 5, T};
+    for (int ki = 0; ki < 3; ki++) {
+        int32_t lens[B] = {ks[ki], ks[ki] - 1};
+        float *s[2] = {gbuf(B * C * N), gbuf(B * C * N)};
+        int rc = HL_OK;
+        double e_fwd = 0, e_par = 0, e_state = 0;
+        for (int k = 0; k < 2; k++) {
+            dcall c = {.be = bes[k]};
+            hl_ssd_state_args a = {dput(&c, s[k], B * C * N), dput(&c, x, B * T * C), dput(&c, dt, B * T * H), dput(&c, dtb, H),
+                                   dput(&c, Al, H), dput(&c, Bm, B * T * GN), dput(&c, lens, B), B, T, H, P, G, N};
+            int r = HL_OP_CALL(bes[k]->ops, ssd_state, &a);
+            rc = rc ? rc : r;
+            dcall_end(&c);
+        }
+        e_state = rel_err(s[0], s[1], B * C * N);
+        for (int t = 0; t + lens[1] < T; t++) {
+            int32_t pos[B] = {lens[0] + t < T ? lens[0] + t : T - 1, lens[1] + t};
+            int rows = lens[0] + t < T ? B : 1;   // row 0 ends first: then only row 1's outputs are checked
+            float *xt = gbuf(B * C), *dtt = gbuf(B * H), *Bt = gbuf(B * GN), *Ct = gbuf(B * GN), *want = gbuf(B * C);
+            rows_at(xt, x, pos, B, T, C); rows_at(dtt, dt, pos, B, T, H); rows_at(Bt, Bm, pos, B, T, GN);
+            rows_at(Ct, Cm, pos, B, T, GN); rows_at(want, full, pos, B, T, C);
+            float *y[2] = {gbuf(B * C), gbuf(B * C)};
+            for (int k = 0; k < 2; k++) {
+                dcall c = {.be = bes[k]};
+                hl_ssd_step_args a = {dput(&c, y[k], B * C), dput(&c, s[k], B * C * N), dput(&c, xt, B * C), dput(&c, dtt, B * H),
+                                      dput(&c, dtb, H), dput(&c, Al, H), dput(&c, Bt, B * GN), dput(&c, Ct, B * GN),
+                                      dput(&c, D, H), B, H, P, G, N};
+                int r = HL_OP_CALL(bes[k]->ops, ssd_step, &a);
+                rc = rc ? rc : r;
+                dcall_end(&c);
+            }
+            for (int b = B - rows; b < B; b++) {
+                e_fwd = fmax(e_fwd, rel_err(y[0] + b * C, want + b * C, C));
+                e_par = fmax(e_par, rel_err(y[0] + b * C, y[1] + b * C, C));
+            }
+        }
+        note_err(be, HL_OP_ssd_state, e_state); note_err(be, HL_OP_ssd_step, e_par);
+        char what[160];
+        snprintf(what, sizeof what, "%s ssd_state (lens %d, %d) matches cpu_ref", be->name, lens[0], lens[1]);
+        rec(be, HL_OP_ssd_state, hl_check(rc == HL_OK && e_state <= tol_of(be, HL_OP_ssd_state), what, "rel err %.3g", e_state));
+        snprintf(what, sizeof what, "%s ssd_state + ssd_step from (lens %d, %d) equal ssd_fwd", be->name, lens[0], lens[1]);
+        rec(be, HL_OP_ssd_step, hl_check(rc == HL_OK && e_fwd <= 1e-5 && e_par <= tol_of(be, HL_OP_ssd_step) && guards_ok(),
+                                         what, "status %d, rel err vs ssd_fwd %.3g, vs cpu_ref %.3g", rc, e_fwd, e_par));
+    }
+    gfree_all();
+}
+
 // A backend that is cpu_ref with its op table replaced (for the meta-tests).
 static hl_backend with_ops(const hl_ops *ops) {
     hl_backend b = *hl_backend_get("cpu_ref");
@@ -1340,6 +1402,7 @@ int main(void) {
         test_attn_decode(be, ref);
         test_conv1d_step(be, ref);
         test_scan_decode(be, ref);
+        test_ssd_decode(be, ref);
     }
     test_fd_can_fail();
     test_fd_zero_gradient();

@@ -13,6 +13,8 @@
 // per-head parameter gradients go to per-batch partials summed in batch
 // order, so results do not depend on the thread count.
 // The chunked (matmul-form) backward is not written yet.
+// Decoding: ssd_state (the recurrence over a prefix) and ssd_step (one
+// position), per (batch, head), OpenMP over those.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,4 +185,52 @@ void hl_cpu_ssd_bwd(const hl_ssd_bwd_args *a) {
         a->dD[h] += (float)dD; a->ddt_bias[h] += (float)ddt_bias; a->dA_log[h] += (float)dA_log;
     }
     free(part);
+}
+
+// ssd_state: the recurrence per (batch, head) in float, OpenMP over those.
+void hl_cpu_ssd_state(const hl_ssd_state_args *a) {
+    int T = a->T, H = a->H, P = a->P, G = a->G, N = a->N, hpg = H / G;
+    size_t PN = (size_t)P * N;
+    #pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < a->B; b++)
+        for (int h = 0; h < H; h++) {
+            int g = h / hpg;
+            float *s = a->s + ((size_t)b * H + h) * PN;   // (P, N)
+            memset(s, 0, sizeof(float) * PN);
+            if (a->lens[b] == 0) continue;
+            double A = -exp((double)a->A_log[h]);
+            for (int t = 0; t < a->lens[b]; t++) {
+                size_t bt = (size_t)b * T + t;
+                double delta = ssd_softplus(a->dt[bt * H + h] + a->dt_bias[h]);
+                float dA = (float)exp(delta * A);
+                const float *x = a->x + (bt * H + h) * P, *Bv = a->Bm + (bt * G + g) * N;
+                for (int p = 0; p < P; p++) {
+                    float dx = (float)delta * x[p], *sp = s + (size_t)p * N;
+                    for (int n = 0; n < N; n++) sp[n] = dA * sp[n] + dx * Bv[n];
+                }
+            }
+        }
+}
+
+// ssd_step: one position per (batch, head), OpenMP over those.
+void hl_cpu_ssd_step(const hl_ssd_step_args *a) {
+    int H = a->H, P = a->P, G = a->G, N = a->N, hpg = H / G;
+    #pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < a->B; b++)
+        for (int h = 0; h < H; h++) {
+            int g = h / hpg;
+            double delta = N ? ssd_softplus(a->dt[(size_t)b * H + h] + a->dt_bias[h]) : 0.0;
+            float dA = N ? (float)exp(delta * -exp((double)a->A_log[h])) : 0.0f;
+            const float *x = a->x + ((size_t)b * H + h) * P;
+            const float *Bv = a->Bm + ((size_t)b * G + g) * N, *Cv = a->Cm + ((size_t)b * G + g) * N;
+            float *s = a->s + ((size_t)b * H + h) * P * N;
+            for (int p = 0; p < P; p++) {
+                float dx = (float)delta * x[p], y = a->D[h] * x[p], *sp = s + (size_t)p * N;
+                for (int n = 0; n < N; n++) {
+                    sp[n] = dA * sp[n] + dx * Bv[n];
+                    y += sp[n] * Cv[n];
+                }
+                a->y[((size_t)b * H + h) * P + p] = y;
+            }
+        }
 }

@@ -90,3 +90,47 @@ void hl_ref_ssd_bwd(const hl_ssd_bwd_args *a) {
     for (size_t i = 0; i < nbn; i++) { a->dBm[i] = (float)dB[i]; a->dCm[i] = (float)dC[i]; }
     free(ss); free(gs); free(dB); free(dC);
 }
+
+void hl_ref_ssd_state(const hl_ssd_state_args *a) {
+    int T = a->T, H = a->H, P = a->P, G = a->G, N = a->N, hpg = H / G;
+    size_t PN = (size_t)P * N;
+    double *s = malloc(sizeof(double) * (PN + 1)); // (P, N) state of one head
+    for (int b = 0; b < a->B; b++)
+        for (int h = 0; h < H; h++) {
+            int g = h / hpg;
+            for (size_t i = 0; i < PN; i++) s[i] = 0.0;
+            double A = a->lens[b] > 0 ? -exp((double)a->A_log[h]) : 0.0;
+            for (int t = 0; t < a->lens[b]; t++) {
+                size_t bt = (size_t)b * T + t;
+                double delta = hl_softplus(a->dt[bt * H + h] + a->dt_bias[h]), dA = exp(delta * A);
+                const float *x = a->x + (bt * H + h) * P, *Bv = a->Bm + (bt * G + g) * N;
+                for (int p = 0; p < P; p++)
+                    for (int n = 0; n < N; n++) s[(size_t)p * N + n] = dA * s[(size_t)p * N + n] + delta * x[p] * Bv[n];
+            }
+            float *out = a->s + ((size_t)b * H + h) * PN;
+            for (size_t i = 0; i < PN; i++) out[i] = (float)s[i];
+        }
+    free(s);
+}
+
+void hl_ref_ssd_step(const hl_ssd_step_args *a) {
+    int H = a->H, P = a->P, G = a->G, N = a->N, hpg = H / G;
+    for (int b = 0; b < a->B; b++)
+        for (int h = 0; h < H; h++) {
+            int g = h / hpg;
+            double delta = N ? hl_softplus(a->dt[(size_t)b * H + h] + a->dt_bias[h]) : 0.0;
+            double dA = N ? exp(delta * -exp((double)a->A_log[h])) : 0.0;
+            const float *x = a->x + ((size_t)b * H + h) * P;
+            const float *Bv = a->Bm + ((size_t)b * G + g) * N, *Cv = a->Cm + ((size_t)b * G + g) * N;
+            float *s = a->s + ((size_t)b * H + h) * P * N;
+            for (int p = 0; p < P; p++) {
+                double y = (double)a->D[h] * x[p];
+                for (int n = 0; n < N; n++) {
+                    double v = dA * s[(size_t)p * N + n] + delta * x[p] * Bv[n];
+                    s[(size_t)p * N + n] = (float)v;
+                    y += v * Cv[n];
+                }
+                a->y[((size_t)b * H + h) * P + p] = (float)y;
+            }
+        }
+}
