@@ -20,8 +20,10 @@
 // LIMITS (next steps, see /work/briefs/wip10-mamba2.md): the gated norm is
 // over all di channels, which is mamba2.py's for ngroups 1; with ngroups > 1
 // mamba2.py normalises each group of di/ngroups channels separately, so the
-// check refuses ngroups > 1 for now. No decode state yet (hl_infer_create
-// refuses a model with an 'M' layer).
+// check refuses ngroups > 1 for now.
+// Decoding (models/decode.h): the conv rings of x, B and C and the SSM state
+// (H, headdim, N) per row; prefill fills them from the forward's saved
+// activations (cache_fill, ssd_state), a step runs conv1d_step and ssd_step.
 #include <math.h>
 #include <stddef.h>
 #include "models/mamba.h"
@@ -247,6 +249,87 @@ static int64_t m2_cache_bytes(const hl_model_config *cfg, int layer, int64_t T, 
     return ((int64_t)m.conv * m.K + (int64_t)m.H * m.P * m.N) * bytes;
 }
 
+// ---------------------------------------------------------------- inference state
+// Per row: the conv rings of x (K, di), B (K, GN) and C (K, GN) (slot p % K
+// holds the pre-conv input of position p), then the SSM state (H, P, N).
+// Laid out as four parts (max_B, per_row) back to back (layer.h state_parts).
+static size_t m2_state_floats(const hl_model_config *cfg, int layer, int max_B, int max_len) {
+    (void)layer; (void)max_len;
+    m2_dims m = m2_dims_of(cfg);
+    return (size_t)max_B * ((size_t)m.K * m.conv + (size_t)m.H * m.P * m.N);
+}
+
+static int m2_state_parts(const hl_model_config *cfg, int layer, int max_B, int max_len, size_t *per_row,
+                          int max_parts) {
+    (void)layer; (void)max_B; (void)max_len;
+    m2_dims m = m2_dims_of(cfg);
+    if (max_parts < 4) return 0;
+    per_row[0] = (size_t)m.K * m.di;            // conv ring of x
+    per_row[1] = (size_t)m.K * m.GN;            // conv ring of B
+    per_row[2] = (size_t)m.K * m.GN;            // conv ring of C
+    per_row[3] = (size_t)m.H * m.P * m.N;       // SSM state
+    return 4;
+}
+
+// The four parts of a state made for max_B rows: rings[3] and the SSM state.
+static float *m2_state_split(const m2_dims *m, float *state, int max_B, float *rings[3]) {
+    rings[0] = state;
+    rings[1] = rings[0] + (size_t)max_B * m->K * m->di;
+    rings[2] = rings[1] + (size_t)max_B * m->K * m->GN;
+    return rings[2] + (size_t)max_B * m->K * m->GN;
+}
+
+static void m2_state_prefill(hl_layer *L, const hl_run *r, const hl_decode_ctx *c) {
+    m2_dims m = m2_dims_of(L->cfg);
+    m2_bufs b; size_t off = 0;
+    carve(&m, r->B, r->T, L->act, &off, &b);
+    float *rings[3], *ssm = m2_state_split(&m, c->state[L->index], c->max_B, rings);
+    const float *pre[3] = {b.x, b.Bp, b.Cp};
+    int width[3] = {m.di, m.GN, m.GN};
+    for (int k = 0; k < 3; k++) {
+        hl_cache_fill_args f = { .cache = rings[k], .src = pre[k], .lens = c->lens, .B = r->B, .T = r->T,
+                                 .C = width[k], .n_meta = 0, .R = m.K };
+        HL_RUN_OP(r, cache_fill, &f);
+    }
+    hl_ssd_state_args s = { .s = ssm, .x = b.xs, .dt = b.dt, .dt_bias = L->p[SLOT_DT_B], .A_log = L->p[SLOT_ALOG],
+                            .Bm = b.Bs, .lens = c->lens, .B = r->B, .T = r->T, .H = m.H, .P = m.P, .G = m.G, .N = m.N };
+    HL_RUN_OP(r, ssd_state, &s);
+}
+
+// One token per row: m2_forward with conv1d_step and ssd_step in place of the
+// sequence ops.
+static void m2_state_step(hl_layer *L, const hl_run *r, const hl_decode_ctx *c, float *out, const float *inp) {
+    m2_dims m = m2_dims_of(L->cfg);
+    m2_bufs b; size_t off = 0;
+    carve(&m, r->B, 1, L->act, &off, &b);
+    int n = r->B;
+    const float *W = L->p[SLOT_IN];
+    float *rings[3], *ssm = m2_state_split(&m, c->state[L->index], c->max_B, rings);
+    float *pre[3] = {b.x, b.Bp, b.Cp}, *cv[3] = {b.xc, b.Bc, b.Cc}, *act[3] = {b.xs, b.Bs, b.Cs};
+    int width[3] = {m.di, m.GN, m.GN};
+    hl_linear(r, b.z, inp, w_rows(W, &m, 0), n, m.d, m.di);
+    for (int k = 0; k < 3; k++) {
+        hl_linear(r, pre[k], inp, w_rows(W, &m, k + 1), n, m.d, width[k]);
+        hl_conv1d_step_args cs = { .out = cv[k], .state = rings[k], .inp = pre[k],
+                                   .weight = L->p[SLOT_CONV_W] + conv_ch(&m, k) * m.K,
+                                   .bias = L->p[SLOT_CONV_B] + conv_ch(&m, k), .pos = c->pos, .B = n, .C = width[k], .K = m.K };
+        HL_RUN_OP(r, conv1d_step, &cs);
+        hl_silu_fwd_args si = { .out = act[k], .inp = cv[k], .n = (size_t)n * width[k] };
+        HL_RUN_OP(r, silu_fwd, &si);
+    }
+    hl_linear(r, b.dt, inp, w_rows(W, &m, 4), n, m.d, m.H);
+    hl_ssd_step_args st = { .y = b.y, .s = ssm, .x = b.xs, .dt = b.dt, .dt_bias = L->p[SLOT_DT_B],
+                            .A_log = L->p[SLOT_ALOG], .Bm = b.Bs, .Cm = b.Cs, .D = L->p[SLOT_D], .B = n, .H = m.H,
+                            .P = m.P, .G = m.G, .N = m.N };
+    HL_RUN_OP(r, ssd_step, &st);
+    hl_swiglu_fwd_args gate = { .out = b.g, .gate = b.z, .up = b.y, .n = (size_t)n * m.di };
+    HL_RUN_OP(r, swiglu_fwd, &gate);
+    hl_rmsnorm_fwd_args nm = { .out = b.gn, .rstd = b.rstd, .inp = b.g, .weight = L->p[SLOT_NORM], .N = n, .C = m.di,
+                               .eps = L->cfg->norm_eps };
+    HL_RUN_OP(r, rmsnorm_fwd, &nm);
+    hl_linear(r, out, b.gn, L->p[SLOT_OUT], n, m.di, m.d);
+}
+
 const hl_layer_type hl_layer_mamba2 = {
     .letter = 'M', .name = "mamba2", .part = HL_PART_MIXER, .caps = HL_CAP_STATE,
     .sections = {&hl_layer_mamba_ssm_section},
@@ -255,4 +338,6 @@ const hl_layer_type hl_layer_mamba2 = {
     .act_floats = m2_act_floats, .scratch_floats = m2_scratch_floats,
     .forward = m2_forward, .backward = m2_backward,
     .flops = m2_flops, .cache_bytes = m2_cache_bytes,
+    .state_floats = m2_state_floats, .state_prefill = m2_state_prefill, .state_step = m2_state_step,
+    .state_parts = m2_state_parts,
 };

@@ -33,9 +33,11 @@ static const dspec SPECS[] = {
     {"S_meta", "SS", 8, 0, 0, 0, 0, 2, 0, 9, -1, -1, {-1, -1, -1}},
     {"S_nometa", "S", 8, 0, 0, 0, 0, 0, 1, 9, -1, -1, {-1, -1, -1}},
     {"H_swa_meta_kvshare", "HHH", 12, 4, 2, 4, 4, 3, 1, 10, -1, 0, {1, 2, -1}},
-    {"mix_AHSA", "AHSA", 16, 4, 4, 4, 4, 1, 0, 12, 1, 0, {3, -1, -1}},
+    {"mix_AHSAM", "AHSAM", 16, 4, 4, 4, 4, 1, 0, 12, 1, 0, {3, -1, -1}},
     // an SWA producer read by a global consumer: the cache keeps every position
     {"A_swa_producer_global_consumer", "AA", 8, 2, 1, 4, 4, 1, 1, 7, 1, 0, {1, -1, -1}},
+    {"M_meta", "MM", 8, 0, 0, 0, 0, 2, 0, 9, -1, -1, {-1, -1, -1}},
+    {"M_nometa", "M", 8, 0, 0, 0, 0, 0, 1, 9, -1, -1, {-1, -1, -1}},
 };
 #define N_SPECS ((int)(sizeof SPECS / sizeof SPECS[0]))
 
@@ -48,6 +50,7 @@ static hl_model_config cfg_of(const dspec *s) {
     c.attn.n_heads = s->H ? s->H : 1; c.attn.n_kv_heads = s->Hkv ? s->Hkv : 1;
     c.attn.head_dim = s->hd ? s->hd : 2; c.attn.rope_theta = 10000.0f; c.attn.window = s->window;
     c.ssm.d_state = 4; c.ssm.d_conv = 3; c.ssm.expand = 2; c.ssm.dt_rank = 2;
+    c.ssm.headdim = 4; c.ssm.ngroups = 1; c.ssm.chunk_size = 3;   // Mamba-2 ('M'): 4 heads, chunks < T
     c.meta_tokens = s->meta;
     c.ffn.type = s->swiglu ? HL_FFN_SWIGLU : HL_FFN_NONE; c.ffn.d_ff = 20;
     c.norm_eps = 1e-5f;
@@ -392,15 +395,14 @@ static void test_past_model_max_T(const dspec *sp) {
 // a step return that status with a message naming the op, and the state
 // then holds no sequences (a further step is refused).
 static void test_op_status(void) {
-    hl_model_config c = cfg_of(&SPECS[5]);   // mix_AHSA: every mixer
+    hl_model_config c = cfg_of(&SPECS[5]);   // mix_AHSAM: every mixer
     const hl_backend *ref = hl_backend_get("cpu_ref");
     int missed = 0;
     char which[600] = "", err[512];
     for (int op = 0; op < HL_OP_COUNT; op++) {
         const char *name = hl_op_names[op];
         size_t len = strlen(name);
-        if ((len > 4 && !strcmp(name + len - 4, "_bwd")) || op == HL_OP_xent_fwd || op == HL_OP_adamw ||
-            op == HL_OP_ssd_fwd) continue;   // no layer runs ssd_fwd yet (Mamba-2 layer: issue 10)
+        if ((len > 4 && !strcmp(name + len - 4, "_bwd")) || op == HL_OP_xent_fwd || op == HL_OP_adamw) continue;
         hl_ops ops = *ref->ops;
 #define HL_NULL_OP(p, nm, T) if (op == HL_OP_##nm) ops.nm = NULL;
         HL_OP_LIST(HL_NULL_OP, _)
