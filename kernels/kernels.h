@@ -84,14 +84,18 @@ typedef struct {
 } hl_embed_bwd_args;
 
 // ---------------------------------------------------------------- rmsnorm
-// out = x * rsqrt(mean(x^2) + eps) * weight; rstd saved for backward
+// out = x * rsqrt(mean(x^2) + eps) * weight; rstd saved for backward.
+// groups G (0 or 1: the whole row): each row is normalised in G groups of
+// C/G consecutive channels, the mean over its group (Mamba-2's gated norm
+// with ngroups > 1); the weight stays per channel. G divides C.
 typedef struct {
     float *out;          // (N, C)
-    float *rstd;         // (N) written: 1/sqrt(mean(x^2)+eps)
+    float *rstd;         // (N, G) written: 1/sqrt(mean(x^2)+eps) per row and group
     const float *inp;    // (N, C)
     const float *weight; // (C)
     int N, C;
     float eps;
+    int groups;          // G; 0 means 1
 } hl_rmsnorm_fwd_args;
 typedef struct {
     float *dinp;         // (N, C) written (=)
@@ -99,8 +103,9 @@ typedef struct {
     const float *dout;   // (N, C)
     const float *inp;    // (N, C)
     const float *weight; // (C)
-    const float *rstd;   // (N) from forward
+    const float *rstd;   // (N, G) from forward
     int N, C;
+    int groups;          // G as in forward
 } hl_rmsnorm_bwd_args;
 
 // ---------------------------------------------------------------- rope

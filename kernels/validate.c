@@ -58,8 +58,17 @@ int hl_validate_embed_bwd(const hl_embed_bwd_args *a) {
     return ids_in_range("embed_bwd", "ids", a->ids, a->N, a->V);
 }
 
+// groups: 0 or 1 (the whole row), or G > 1 dividing C.
+static int norm_groups_ok(const char *op, int groups, int C) {
+    NONNEG(op, groups);
+    if (groups > 1 && C % groups)
+        return hl_op_fail(HL_EBADINPUT, "%s: C = %d is not a multiple of groups = %d", op, C, groups);
+    return HL_OK;
+}
+
 int hl_validate_rmsnorm_fwd(const hl_rmsnorm_fwd_args *a) {
     NONNEG("rmsnorm_fwd", a->N); POSITIVE("rmsnorm_fwd", a->C);
+    if (norm_groups_ok("rmsnorm_fwd", a->groups, a->C)) return HL_EBADINPUT;
     if (!(a->eps >= 0)) return hl_op_fail(HL_EBADINPUT, "rmsnorm_fwd: eps = %g must be >= 0", a->eps);
     int used = a->N > 0;
     NEED("rmsnorm_fwd", a->out, used); NEED("rmsnorm_fwd", a->rstd, used);
@@ -69,6 +78,7 @@ int hl_validate_rmsnorm_fwd(const hl_rmsnorm_fwd_args *a) {
 
 int hl_validate_rmsnorm_bwd(const hl_rmsnorm_bwd_args *a) {
     NONNEG("rmsnorm_bwd", a->N); POSITIVE("rmsnorm_bwd", a->C);
+    if (norm_groups_ok("rmsnorm_bwd", a->groups, a->C)) return HL_EBADINPUT;
     int used = a->N > 0;
     NEED("rmsnorm_bwd", a->dinp, used); NEED("rmsnorm_bwd", a->dweight, used);
     NEED("rmsnorm_bwd", a->dout, used); NEED("rmsnorm_bwd", a->inp, used);

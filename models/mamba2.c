@@ -8,7 +8,8 @@
 //   y   = ssd(x, dt, dt_bias, A_log, Bm, Cm, D)   kernels.h ssd_fwd: H = di / headdim heads
 //                                      of headdim channels, G groups, scalar A per head,
 //                                      the chunked SSD of chunk_size positions
-//   out = out_proj(rmsnorm(y * silu(z)) * norm.weight)    out_proj (d, di)
+//   out = out_proj(rmsnorm(y * silu(z)) * norm.weight)    out_proj (d, di); the norm is over
+//                                      each group of di/G channels (RMSNormGated group_size)
 // Keys: model.ssm (mamba.c): d_state, d_conv, expand, headdim, ngroups,
 // chunk_size (dt_rank unused). Parameters per mixer:
 //   d*(2*di + 2*G*N + H) + (di + 2*G*N)*(K + 1) + 3*H + di + di*d
@@ -17,10 +18,6 @@
 // of dt ~ exp(U[log 1e-3, log 1e-1]) clamped >= 1e-4; D = 1; norm weight 1;
 // conv U(+-1/sqrt(K)) (PyTorch's default); in_proj normal(0, 0.02);
 // out_proj normal(0, 0.02/sqrt(2*n_layers)).
-// LIMITS (next steps, see /work/briefs/wip10-mamba2.md): the gated norm is
-// over all di channels, which is mamba2.py's for ngroups 1; with ngroups > 1
-// mamba2.py normalises each group of di/ngroups channels separately, so the
-// check refuses ngroups > 1 for now.
 // Decoding (models/decode.h): the conv rings of x, B and C and the SSM state
 // (H, headdim, N) per row; prefill fills them from the forward's saved
 // activations (cache_fill, ssd_state), a step runs conv1d_step and ssd_step.
@@ -50,7 +47,7 @@ static m2_dims m2_dims_of(const hl_model_config *cfg) {
 // Saved activations, n = B*T rows each:
 //   z, x, Bp, Cp, dt: in_proj parts (n, di | di | GN | GN | H)
 //   xc, Bc, Cc: after the conv, before SiLU; xs, Bs, Cs after SiLU
-//   y (n, di) ssd output; g (n, di) y * silu(z); gn (n, di) normed; rstd (n)
+//   y (n, di) ssd output; g (n, di) y * silu(z); gn (n, di) normed; rstd (n, G)
 typedef struct { float *z, *x, *Bp, *Cp, *dt, *xc, *Bc, *Cc, *xs, *Bs, *Cs, *y, *g, *gn, *rstd; } m2_bufs;
 
 static void carve(const m2_dims *m, int B, int T, float *base, size_t *off, m2_bufs *b) {
@@ -69,7 +66,7 @@ static void carve(const m2_dims *m, int B, int T, float *base, size_t *off, m2_b
     b->y = hl_take(base, off, n * m->di);
     b->g = hl_take(base, off, n * m->di);
     b->gn = hl_take(base, off, n * m->di);
-    b->rstd = hl_take(base, off, n);
+    b->rstd = hl_take(base, off, n * m->G);
 }
 
 // Backward temporaries (n rows): dgn, dg, dz, dy, dxs, dxc, dx (di each), dBs, dBc, dB,
@@ -98,9 +95,6 @@ static int hl_mamba2_check(const hl_model_config *cfg, int layer, char *err, siz
     if (s->ngroups <= 0 || H % s->ngroups)
         return hl_fail(err, errlen, HL_EBADINPUT, "model.ssm.ngroups: must divide the %d heads (d_inner / headdim = %d / %d) (got %d, layer %d)",
                        H, di, s->headdim, s->ngroups, layer);
-    if (s->ngroups > 1)
-        return hl_fail(err, errlen, HL_EBADINPUT, "model.ssm.ngroups: more than 1 group is not supported yet by layer 'M' "
-                       "(the per-group gated norm) (got %d, layer %d)", s->ngroups, layer);
     return HL_OK;
 }
 
@@ -185,7 +179,7 @@ static void m2_forward(hl_layer *L, const hl_run *r, float *out, const float *in
     hl_swiglu_fwd_args gate = { .out = b.g, .gate = b.z, .up = b.y, .n = (size_t)n * m.di };
     HL_RUN_OP(r, swiglu_fwd, &gate);
     hl_rmsnorm_fwd_args nm = { .out = b.gn, .rstd = b.rstd, .inp = b.g, .weight = L->p[SLOT_NORM], .N = n, .C = m.di,
-                               .eps = L->cfg->norm_eps };
+                               .eps = L->cfg->norm_eps, .groups = m.G };
     HL_RUN_OP(r, rmsnorm_fwd, &nm);
     hl_linear(r, out, b.gn, L->p[SLOT_OUT], n, m.di, m.d);
 }
@@ -202,7 +196,7 @@ static void m2_backward(hl_layer *L, const hl_run *r, float *dinp, const float *
     float *gW = L->g[SLOT_IN];
     hl_linear_bwd(r, g.dgn, L->g[SLOT_OUT], dout, b.gn, L->p[SLOT_OUT], n, m.di, m.d);
     hl_rmsnorm_bwd_args nm = { .dinp = g.dg, .dweight = L->g[SLOT_NORM], .dout = g.dgn, .inp = b.g,
-                               .weight = L->p[SLOT_NORM], .rstd = b.rstd, .N = n, .C = m.di };
+                               .weight = L->p[SLOT_NORM], .rstd = b.rstd, .N = n, .C = m.di, .groups = m.G };
     HL_RUN_OP(r, rmsnorm_bwd, &nm);
     hl_swiglu_bwd_args gate = { .dgate = g.dz, .dup = g.dy, .dout = g.dg, .gate = b.z, .up = b.y, .n = ndi };
     HL_RUN_OP(r, swiglu_bwd, &gate);
@@ -325,7 +319,7 @@ static void m2_state_step(hl_layer *L, const hl_run *r, const hl_decode_ctx *c, 
     hl_swiglu_fwd_args gate = { .out = b.g, .gate = b.z, .up = b.y, .n = (size_t)n * m.di };
     HL_RUN_OP(r, swiglu_fwd, &gate);
     hl_rmsnorm_fwd_args nm = { .out = b.gn, .rstd = b.rstd, .inp = b.g, .weight = L->p[SLOT_NORM], .N = n, .C = m.di,
-                               .eps = L->cfg->norm_eps };
+                               .eps = L->cfg->norm_eps, .groups = m.G };
     HL_RUN_OP(r, rmsnorm_fwd, &nm);
     hl_linear(r, out, b.gn, L->p[SLOT_OUT], n, m.di, m.d);
 }

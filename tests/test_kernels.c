@@ -229,21 +229,22 @@ static void make_embed(kcase *c, int N, int V, int C) {
 
 // ---- rmsnorm: in = {inp (N, C), weight (C)}, out = {out (N, C), rstd (N)}
 static int rmsnorm_fwd(const hl_ops *ops, kcase *c) {
-    hl_rmsnorm_fwd_args a = {c->out[0].y, c->out[1].y, c->in[0].x, c->in[1].x, c->N, c->C, c->eps};
+    hl_rmsnorm_fwd_args a = {c->out[0].y, c->out[1].y, c->in[0].x, c->in[1].x, c->N, c->C, c->eps, c->K};
     return HL_OP_CALL(ops, rmsnorm_fwd, &a);
 }
 static int rmsnorm_bwd(const hl_ops *ops, kcase *c) {
     hl_rmsnorm_bwd_args a = {c->in[0].g, c->in[1].g, c->out[0].r, c->in[0].x, c->in[1].x,
-                             c->out[1].y, c->N, c->C};
+                             c->out[1].y, c->N, c->C, c->K};
     return HL_OP_CALL(ops, rmsnorm_bwd, &a);
 }
-static void make_rmsnorm(kcase *c, int N, int C) {
-    snprintf(c->name, sizeof c->name, "rmsnorm N%d C%d", N, C);
-    c->N = N; c->C = C; c->eps = 1e-5f;
+// groups (kept in K): 0 the whole row, else G groups of C/G channels.
+static void make_rmsnorm_g(kcase *c, int N, int C, int groups) {
+    snprintf(c->name, sizeof c->name, "rmsnorm N%d C%d groups%d", N, C, groups);
+    c->N = N; c->C = C; c->eps = 1e-5f; c->K = groups;
     add_in(c, "inp", (size_t)N * C, -2, 2, 0);
     add_in(c, "weight", C, 0.5f, 1.5f, 1);
     add_out(c, "out", (size_t)N * C, 1);
-    add_out(c, "rstd", N, 0);
+    add_out(c, "rstd", (size_t)N * (groups > 1 ? groups : 1), 0);
     c->fwd = rmsnorm_fwd; c->bwd = rmsnorm_bwd;
     c->op_fwd = HL_OP_rmsnorm_fwd; c->op_bwd = HL_OP_rmsnorm_bwd;
 }
@@ -1358,7 +1359,10 @@ int main(void) {
     CASE(make_matmul(&c, 1, 45, 19, 1), 1);   // one row: the cpu forward's sgemv path (batch-1 decoding)
     CASE(make_matmul(&c, 1, 130, 77, 0), 0);
     CASE(make_embed(&c, 23, 11, 37), 1);
-    CASE(make_rmsnorm(&c, 13, 45), 1);
+    CASE(make_rmsnorm_g(&c, 13, 45, 0), 1);
+    CASE(make_rmsnorm_g(&c, 13, 45, 1), 0);
+    CASE(make_rmsnorm_g(&c, 7, 45, 3), 1);    // Mamba-2's grouped gated norm
+    CASE(make_rmsnorm_g(&c, 5, 300, 4), 0);   // groups across the cpu dweight column blocks
     CASE(make_rope(&c, 2, 9, 3, 10), 1);
     CASE(make_rope(&c, 1, 300, 2, 18), 0);
     // attention: GQA 6/2, odd T, hd/vd not multiples of 8, windows and meta
