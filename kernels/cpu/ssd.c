@@ -62,13 +62,19 @@ void hl_cpu_ssd_fwd(const hl_ssd_fwd_args *a) {
                     for (int i = 0; i < L; i++) {
                         size_t bt = (size_t)b * T + c0 + i;
                         const float *x = a->x + (bt * H + h) * P, *Ci = a->Cm + (bt * G + g) * N;
-                        float *y = a->y + (bt * H + h) * P, ecum = (float)exp(cum[i]);
+                        float *y = a->y + (bt * H + h) * P, ecum = (float)exp(cum[i]);   // (P) accumulated in place
                         for (int p = 0; p < P; p++) {
-                            float off = 0.0f, diag = 0.0f;
+                            float off = 0.0f;
                             const float *sp = s + (size_t)p * N;
+                            #pragma omp simd reduction(+:off)
                             for (int n = 0; n < N; n++) off += Ci[n] * sp[n];
-                            for (int j = 0; j <= i; j++) diag += M[(size_t)i * Lc + j] * xd[(size_t)j * P + p];
-                            y[p] = a->D[h] * x[p] + ecum * off + diag;
+                            y[p] = a->D[h] * x[p] + ecum * off;
+                        }
+                        for (int j = 0; j <= i; j++) {   // the diagonal block, row i: sum_j M[i,j] xd[j, :]
+                            float mij = M[(size_t)i * Lc + j];
+                            const float *xj = xd + (size_t)j * P;
+                            #pragma omp simd
+                            for (int p = 0; p < P; p++) y[p] += mij * xj[p];
                         }
                     }
                     float etot = (float)exp(cum[L - 1]);
