@@ -104,7 +104,7 @@ void hl_cpu_ssd_bwd(const hl_ssd_bwd_args *a) {
     {
         float *ck = malloc(sizeof(float) * ((size_t)nck * PN + 1));  // (nck, P, N) state before each chunk
         float *ss = malloc(sizeof(float) * ((size_t)Lc * PN + 1));   // (L, P, N) the chunk's states
-        double *gs = malloc(sizeof(double) * (PN + 1));               // (P, N) dLoss/ds_t
+        float *gs = malloc(sizeof(float) * (PN + 1));                 // (P, N) dLoss/ds_t
         #pragma omp for collapse(2) schedule(static)
         for (int b = 0; b < B; b++)
             for (int g = 0; g < G; g++) {
@@ -130,7 +130,7 @@ void hl_cpu_ssd_bwd(const hl_ssd_bwd_args *a) {
                         }
                     }
                     // pass 2: chunks last first
-                    for (size_t i = 0; i < PN; i++) gs[i] = 0.0;
+                    memset(gs, 0, sizeof(float) * PN);
                     for (int c = nck - 1; c >= 0; c--) {
                         int c0 = c * Lc, L = T - c0 < Lc ? T - c0 : Lc;
                         for (int i = 0; i < L; i++) {
@@ -154,22 +154,25 @@ void hl_cpu_ssd_bwd(const hl_ssd_bwd_args *a) {
                             float *dBv = a->dBm + (bt * G + g) * N, *dCv = a->dCm + (bt * G + g) * N;
                             const float *prev = i ? ss + (size_t)(i - 1) * PN : ck + (size_t)c * PN;
                             const float *cur = ss + (size_t)i * PN;
+                            float fdA = (float)dA, fdelta = (float)delta;
                             for (int p = 0; p < P; p++) {
-                                double dx = (double)dy[p] * a->D[h], sprev = 0.0;
-                                dD += (double)dy[p] * x[p];
+                                // per row p: sprev = sum_n gs*s_{t-1}, sB = sum_n gs*B (gs after adding dy*C)
+                                float dyp = dy[p], dxp = fdelta * x[p], sprev = 0.0f, sB = 0.0f;
+                                float *gp = gs + (size_t)p * N;
+                                const float *pp = prev + (size_t)p * N, *cp = cur + (size_t)p * N;
+                                dD += (double)dyp * x[p];
+                                #pragma omp simd reduction(+:sprev, sB)
                                 for (int n = 0; n < N; n++) {
-                                    size_t k = (size_t)p * N + n;
-                                    gs[k] += (double)dy[p] * Cv[n];
-                                    dCv[n] += dy[p] * cur[k];
-                                    sprev += gs[k] * prev[k];
-                                    ddelta += gs[k] * (double)Bv[n] * x[p];
-                                    dBv[n] += (float)(gs[k] * delta * x[p]);
-                                    dx += gs[k] * delta * Bv[n];
-                                    gs[k] *= dA;
+                                    float gk = gp[n] + dyp * Cv[n];
+                                    dCv[n] += dyp * cp[n];
+                                    sprev += gk * pp[n];
+                                    sB += gk * Bv[n];
+                                    dBv[n] += gk * dxp;
+                                    gp[n] = gk * fdA;
                                 }
-                                ddelta += A * dA * sprev;
+                                ddelta += A * dA * sprev + (double)x[p] * sB;
                                 dA_log += delta * dA * sprev * A;
-                                a->dx[(bt * H + h) * P + p] = (float)dx;
+                                a->dx[(bt * H + h) * P + p] = dyp * a->D[h] + fdelta * sB;
                             }
                             double ddt = ddelta * ssd_softplus_grad(xin);
                             a->ddt[bt * H + h] = (float)ddt;
