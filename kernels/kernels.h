@@ -84,14 +84,18 @@ typedef struct {
 } hl_embed_bwd_args;
 
 // ---------------------------------------------------------------- rmsnorm
-// out = x * rsqrt(mean(x^2) + eps) * weight; rstd saved for backward
+// out = x * rsqrt(mean(x^2) + eps) * weight; rstd saved for backward.
+// groups G (0 or 1: the whole row): each row is normalised in G groups of
+// C/G consecutive channels, the mean over its group (Mamba-2's gated norm
+// with ngroups > 1); the weight stays per channel. G divides C.
 typedef struct {
     float *out;          // (N, C)
-    float *rstd;         // (N) written: 1/sqrt(mean(x^2)+eps)
+    float *rstd;         // (N, G) written: 1/sqrt(mean(x^2)+eps) per row and group
     const float *inp;    // (N, C)
     const float *weight; // (C)
     int N, C;
     float eps;
+    int groups;          // G; 0 means 1
 } hl_rmsnorm_fwd_args;
 typedef struct {
     float *dinp;         // (N, C) written (=)
@@ -99,8 +103,9 @@ typedef struct {
     const float *dout;   // (N, C)
     const float *inp;    // (N, C)
     const float *weight; // (C)
-    const float *rstd;   // (N) from forward
+    const float *rstd;   // (N, G) from forward
     int N, C;
+    int groups;          // G as in forward
 } hl_rmsnorm_bwd_args;
 
 // ---------------------------------------------------------------- rope
@@ -196,6 +201,46 @@ typedef struct {
     const float *u, *dt, *dt_bias, *A_log, *Bm, *Cm, *D;
     int B, T, C, N;
 } hl_scan_bwd_args;
+
+// ---------------------------------------------------------------- Mamba-2 SSD scan
+// Mamba-2's scan (state-spaces/mamba mamba_chunk_scan_combined with
+// dt_softplus=True, D per head, z and the norm handled outside): H heads of
+// P channels, G groups of B/C shared by H/G consecutive heads (head h reads
+// group g = h / (H/G)), a scalar A per head:
+//   delta[b,t,h] = softplus(dt[b,t,h] + dt_bias[h])
+//   A[h]         = -exp(A_log[h])
+//   s[h,p,n]_t   = exp(delta*A[h]) * s[h,p,n]_{t-1} + delta * x[b,t,h,p] * Bm[b,t,g,n]
+//   y[b,t,h,p]   = sum_n s[h,p,n]_t * Cm[b,t,g,n] + D[h] * x[b,t,h,p]
+// s_{-1} = 0. cpu_ref runs this recurrence (the oracle); cpu runs the chunked
+// SSD algorithm (ssd_minimal_discrete: within a chunk of `chunk` positions
+// the quadratic masked form, between chunks the state passed on), whose
+// result is the same up to rounding for any chunk length (the last chunk may
+// be shorter). chunk > 0; cpu_ref ignores it.
+typedef struct {
+    float *y;            // (B, T, H, P)
+    const float *x;      // (B, T, H, P)
+    const float *dt;     // (B, T, H) before bias and softplus
+    const float *dt_bias;// (H)
+    const float *A_log;  // (H)
+    const float *Bm;     // (B, T, G, N)
+    const float *Cm;     // (B, T, G, N)
+    const float *D;      // (H)
+    int B, T, H, P, G, N;   // G > 0 divides H
+    int chunk;
+} hl_ssd_fwd_args;
+typedef struct {
+    float *dx;           // (B, T, H, P) written (=)
+    float *ddt;          // (B, T, H)    written (=)
+    float *dBm;          // (B, T, G, N) written (=)
+    float *dCm;          // (B, T, G, N) written (=)
+    float *ddt_bias;     // (H) added (+=)
+    float *dA_log;       // (H) added (+=)
+    float *dD;           // (H) added (+=)
+    const float *dy;     // (B, T, H, P)
+    const float *x, *dt, *dt_bias, *A_log, *Bm, *Cm, *D;
+    int B, T, H, P, G, N;
+    int chunk;
+} hl_ssd_bwd_args;
 
 // ---------------------------------------------------------------- activations
 // silu(x) = x * sigmoid(x). In-place allowed for forward.
@@ -339,6 +384,33 @@ typedef struct {
     int B, C, N;
 } hl_scan_step_args;
 
+// ssd_state: the state s of ssd_fwd's recurrence after the first lens[b]
+// positions of row b (s_{-1} = 0; lens[b] = 0 gives zeros).
+typedef struct {
+    float *s;            // (B, H, P, N) written
+    const float *x;      // (B, T, H, P)
+    const float *dt;     // (B, T, H)
+    const float *dt_bias;// (H)
+    const float *A_log;  // (H)
+    const float *Bm;     // (B, T, G, N)
+    const int32_t *lens; // (B) each in [0, T]
+    int B, T, H, P, G, N;   // G > 0 divides H
+} hl_ssd_state_args;
+
+// ssd_step: one position of ssd_fwd from state s (updated in place):
+//   s = exp(delta*A) s + delta x Bm^T;  y = s Cm + D x.
+typedef struct {
+    float *y;            // (B, H, P)
+    float *s;            // (B, H, P, N)
+    const float *x;      // (B, H, P)
+    const float *dt;     // (B, H)
+    const float *dt_bias;// (H)
+    const float *A_log;  // (H)
+    const float *Bm, *Cm;// (B, G, N)
+    const float *D;      // (H)
+    int B, H, P, G, N;   // G > 0 divides H
+} hl_ssd_step_args;
+
 // ---------------------------------------------------------------- the table
 // HL_OP_LIST(X, p) lists every op once as X(p, name, argument struct type)
 // (p: passed through, for the caller's use); the
@@ -358,7 +430,9 @@ typedef struct {
     X(p, adamw, hl_adamw_args)             X(p, axpby, hl_axpby_args)                \
     X(p, cache_fill, hl_cache_fill_args)   X(p, attn_decode, hl_attn_decode_args)    \
     X(p, conv1d_step, hl_conv1d_step_args) X(p, scan_state, hl_scan_state_args)      \
-    X(p, scan_step, hl_scan_step_args)
+    X(p, scan_step, hl_scan_step_args)                                            \
+    X(p, ssd_fwd, hl_ssd_fwd_args)         X(p, ssd_bwd, hl_ssd_bwd_args)            \
+    X(p, ssd_state, hl_ssd_state_args)     X(p, ssd_step, hl_ssd_step_args)
 
 // Each op: int (*name)(const args *): HL_OK or an error status (see the top
 // of this file); NULL = unsupported. rope_bwd: out = d inp, inp = d out.

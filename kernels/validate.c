@@ -58,8 +58,17 @@ int hl_validate_embed_bwd(const hl_embed_bwd_args *a) {
     return ids_in_range("embed_bwd", "ids", a->ids, a->N, a->V);
 }
 
+// groups: 0 or 1 (the whole row), or G > 1 dividing C.
+static int norm_groups_ok(const char *op, int groups, int C) {
+    NONNEG(op, groups);
+    if (groups > 1 && C % groups)
+        return hl_op_fail(HL_EBADINPUT, "%s: C = %d is not a multiple of groups = %d", op, C, groups);
+    return HL_OK;
+}
+
 int hl_validate_rmsnorm_fwd(const hl_rmsnorm_fwd_args *a) {
     NONNEG("rmsnorm_fwd", a->N); POSITIVE("rmsnorm_fwd", a->C);
+    if (norm_groups_ok("rmsnorm_fwd", a->groups, a->C)) return HL_EBADINPUT;
     if (!(a->eps >= 0)) return hl_op_fail(HL_EBADINPUT, "rmsnorm_fwd: eps = %g must be >= 0", a->eps);
     int used = a->N > 0;
     NEED("rmsnorm_fwd", a->out, used); NEED("rmsnorm_fwd", a->rstd, used);
@@ -69,6 +78,7 @@ int hl_validate_rmsnorm_fwd(const hl_rmsnorm_fwd_args *a) {
 
 int hl_validate_rmsnorm_bwd(const hl_rmsnorm_bwd_args *a) {
     NONNEG("rmsnorm_bwd", a->N); POSITIVE("rmsnorm_bwd", a->C);
+    if (norm_groups_ok("rmsnorm_bwd", a->groups, a->C)) return HL_EBADINPUT;
     int used = a->N > 0;
     NEED("rmsnorm_bwd", a->dinp, used); NEED("rmsnorm_bwd", a->dweight, used);
     NEED("rmsnorm_bwd", a->dout, used); NEED("rmsnorm_bwd", a->inp, used);
@@ -264,5 +274,57 @@ int hl_validate_scan_step(const hl_scan_step_args *a) {
     NEED("scan_step", a->dt_bias, used); NEED("scan_step", a->D, used);
     NEED("scan_step", a->h, used && a->N > 0); NEED("scan_step", a->A_log, used && a->N > 0);
     NEED("scan_step", a->Bm, used && a->N > 0); NEED("scan_step", a->Cm, used && a->N > 0);
+    return HL_OK;
+}
+
+// Shared by ssd_fwd and ssd_bwd: sizes >= 0, G > 0 dividing H, chunk > 0.
+static int ssd_sizes_ok(const char *op, int B, int T, int H, int P, int G, int N, int chunk) {
+    NONNEG(op, B); NONNEG(op, T); NONNEG(op, H); NONNEG(op, P); NONNEG(op, N);
+    POSITIVE(op, G); POSITIVE(op, chunk);
+    if (H % G) return hl_op_fail(HL_EBADINPUT, "%s: H = %d is not a multiple of G = %d", op, H, G);
+    return HL_OK;
+}
+
+int hl_validate_ssd_fwd(const hl_ssd_fwd_args *a) {
+    int rc = ssd_sizes_ok("ssd_fwd", a->B, a->T, a->H, a->P, a->G, a->N, a->chunk);
+    if (rc) return rc;
+    int used = a->B > 0 && a->T > 0 && a->H > 0 && a->P > 0, usedN = used && a->N > 0;
+    NEED("ssd_fwd", a->y, used); NEED("ssd_fwd", a->x, used); NEED("ssd_fwd", a->dt, used && usedN);
+    NEED("ssd_fwd", a->dt_bias, usedN); NEED("ssd_fwd", a->A_log, usedN); NEED("ssd_fwd", a->D, used);
+    NEED("ssd_fwd", a->Bm, usedN); NEED("ssd_fwd", a->Cm, usedN);
+    return HL_OK;
+}
+
+int hl_validate_ssd_bwd(const hl_ssd_bwd_args *a) {
+    int rc = ssd_sizes_ok("ssd_bwd", a->B, a->T, a->H, a->P, a->G, a->N, a->chunk);
+    if (rc) return rc;
+    int used = a->B > 0 && a->T > 0 && a->H > 0 && a->P > 0, usedN = used && a->N > 0;
+    NEED("ssd_bwd", a->dx, used); NEED("ssd_bwd", a->ddt, used); NEED("ssd_bwd", a->dD, used);
+    NEED("ssd_bwd", a->ddt_bias, used); NEED("ssd_bwd", a->dA_log, used);
+    NEED("ssd_bwd", a->dy, used); NEED("ssd_bwd", a->x, used); NEED("ssd_bwd", a->dt, used);
+    NEED("ssd_bwd", a->dt_bias, used); NEED("ssd_bwd", a->A_log, used); NEED("ssd_bwd", a->D, used);
+    NEED("ssd_bwd", a->dBm, usedN); NEED("ssd_bwd", a->dCm, usedN);
+    NEED("ssd_bwd", a->Bm, usedN); NEED("ssd_bwd", a->Cm, usedN);
+    return HL_OK;
+}
+
+int hl_validate_ssd_state(const hl_ssd_state_args *a) {
+    int rc = ssd_sizes_ok("ssd_state", a->B, a->T, a->H, a->P, a->G, a->N, 1);
+    if (rc) return rc;
+    int used = a->B > 0 && a->H > 0 && a->P > 0 && a->N > 0, seq = used && a->T > 0;
+    NEED("ssd_state", a->lens, a->B > 0);
+    NEED("ssd_state", a->s, used);
+    NEED("ssd_state", a->x, seq); NEED("ssd_state", a->dt, seq); NEED("ssd_state", a->dt_bias, seq);
+    NEED("ssd_state", a->A_log, seq); NEED("ssd_state", a->Bm, seq);
+    return ints_within("ssd_state", "lens", a->lens, a->B > 0 ? a->B : 0, 0, a->T);
+}
+
+int hl_validate_ssd_step(const hl_ssd_step_args *a) {
+    int rc = ssd_sizes_ok("ssd_step", a->B, 1, a->H, a->P, a->G, a->N, 1);
+    if (rc) return rc;
+    int used = a->B > 0 && a->H > 0 && a->P > 0, usedN = used && a->N > 0;
+    NEED("ssd_step", a->y, used); NEED("ssd_step", a->x, used); NEED("ssd_step", a->D, used);
+    NEED("ssd_step", a->dt, usedN); NEED("ssd_step", a->dt_bias, usedN); NEED("ssd_step", a->A_log, usedN);
+    NEED("ssd_step", a->s, usedN); NEED("ssd_step", a->Bm, usedN); NEED("ssd_step", a->Cm, usedN);
     return HL_OK;
 }

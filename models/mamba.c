@@ -311,6 +311,11 @@ static int64_t mamba_cache_bytes(const hl_model_config *cfg, int layer, int64_t 
 //   d_conv   4, in [1, 256]
 //   expand   2, in [1, 16]; d_inner = expand * d_model <= 2^18 (HL_MAX_WIDTH)
 //   dt_rank  0, in [0, 65536]; 0 means ceil(d_model / 16) (stored resolved)
+// and, read by Mamba-2 ('M', models/mamba2.c) only, left out of the
+// canonical spec while at their defaults (so older specs keep their hash):
+//   headdim     64, in [1, 65536]; must divide d_inner (mamba2.c's check)
+//   ngroups     1, in [1, 65536]; must divide d_inner / headdim
+//   chunk_size  256, in [1, 65536]: the SSD chunk length of training
 static int ssm_finish(const hl_cfg_ctx *c, const char *path, void *obj) {
     hl_model_config *mc = obj;
     char p[HL_CFG_PATH_LEN];
@@ -326,7 +331,14 @@ static int ssm_finish(const hl_cfg_ctx *c, const char *path, void *obj) {
     {.name = key, .kind = HL_CFG_INT, .offset = offsetof(hl_model_config, ssm.field), .dflt = d, .min = (d) ? 1 : 0, .max = hi}
 static const hl_cfg_key ssm_keys[] = {
     SSM_INT("d_state", d_state, 16, 1024), SSM_INT("d_conv", d_conv, 4, 256), SSM_INT("expand", expand, 2, 16),
-    SSM_INT("dt_rank", dt_rank, 0, HL_MAX_D_MODEL), {.name = NULL}};
+    SSM_INT("dt_rank", dt_rank, 0, HL_MAX_D_MODEL),
+    {.name = "headdim", .kind = HL_CFG_INT, .offset = offsetof(hl_model_config, ssm.headdim), .dflt = 64, .min = 1,
+     .max = HL_MAX_D_MODEL, .flags = HL_CFG_OMIT_DEFAULT},
+    {.name = "ngroups", .kind = HL_CFG_INT, .offset = offsetof(hl_model_config, ssm.ngroups), .dflt = 1, .min = 1,
+     .max = HL_MAX_D_MODEL, .flags = HL_CFG_OMIT_DEFAULT},
+    {.name = "chunk_size", .kind = HL_CFG_INT, .offset = offsetof(hl_model_config, ssm.chunk_size), .dflt = 256,
+     .min = 1, .max = HL_MAX_D_MODEL, .flags = HL_CFG_OMIT_DEFAULT},
+    {.name = NULL}};
 
 const hl_cfg_section hl_layer_mamba_ssm_section = {.name = "ssm", .keys = ssm_keys, .finish = ssm_finish};
 

@@ -31,6 +31,7 @@ typedef struct {
 typedef struct {
     int d_state, d_conv, expand;
     int dt_rank;             // resolved: 0 in the file means ceil(d_model/16)
+    int headdim, ngroups, chunk_size;   // Mamba-2 ('M', models/mamba2.c) only
 } hl_ssm_config;
 
 // model.ffn.moe (models/ffn.c): the mixture-of-experts FFN "moe" (models/ffn_moe.c).

@@ -50,9 +50,9 @@ static void run_matmul(const hl_ops *o, bench *b) {
 }
 static void run_rmsnorm(const hl_ops *o, bench *b) {
     float **f = b->buf;
-    hl_rmsnorm_fwd_args fa = {f[0], f[1], f[2], f[3], b->N, b->C, 1e-5f};
+    hl_rmsnorm_fwd_args fa = {f[0], f[1], f[2], f[3], b->N, b->C, 1e-5f, 0};
     o->rmsnorm_fwd(&fa);
-    hl_rmsnorm_bwd_args ba = {f[4], f[5], f[0], f[2], f[3], f[1], b->N, b->C};
+    hl_rmsnorm_bwd_args ba = {f[4], f[5], f[0], f[2], f[3], f[1], b->N, b->C, 0};
     o->rmsnorm_bwd(&ba);
 }
 static void run_rope(const hl_ops *o, bench *b) {
@@ -138,7 +138,7 @@ static double model_step(const hl_ops *o, model_shape s, double *flops, int reps
         double t0 = hl_now_s();
         hl_embed_fwd_args ea = {x, ids, emb, N, V, d}; o->embed_fwd(&ea);
         for (int l = 0; l < s.L; l++) { // forward (same weights for every layer)
-            hl_rmsnorm_fwd_args r1 = {xn, rstd, x, n1, N, d, 1e-5f}; o->rmsnorm_fwd(&r1);
+            hl_rmsnorm_fwd_args r1 = {xn, rstd, x, n1, N, d, 1e-5f, 0}; o->rmsnorm_fwd(&r1);
             hl_matmul_fwd_args mq = {q, xn, Wq, NULL, N, d, d}, mk = {k, xn, Wk, NULL, N, d, d}, mv = {v, xn, Wv, NULL, N, d, d};
             o->matmul_fwd(&mq); o->matmul_fwd(&mk); o->matmul_fwd(&mv);
             hl_rope_args rq = {q, q, s.B, s.T, s.H, hd, 10000.0f}, rk = {k, k, s.B, s.T, s.H, hd, 10000.0f};
@@ -146,27 +146,27 @@ static double model_step(const hl_ops *o, model_shape s, double *flops, int reps
             hl_attn_fwd_args aa = {att, lse, q, k, v, s.B, s.T, s.H, s.H, hd, hd, 0, 0}; o->attn_fwd(&aa);
             hl_matmul_fwd_args mo = {tmp, att, Wo, NULL, N, d, d}; o->matmul_fwd(&mo);
             hl_axpby_args res = {x, x, tmp, 1.0f, 1.0f, Nd}; o->axpby(&res);
-            hl_rmsnorm_fwd_args r2 = {xn, rstd, x, n2, N, d, 1e-5f}; o->rmsnorm_fwd(&r2);
+            hl_rmsnorm_fwd_args r2 = {xn, rstd, x, n2, N, d, 1e-5f, 0}; o->rmsnorm_fwd(&r2);
             hl_matmul_fwd_args mg = {g, xn, Wg, NULL, N, d, dff}, mu = {u, xn, Wu, NULL, N, d, dff};
             o->matmul_fwd(&mg); o->matmul_fwd(&mu);
             hl_swiglu_fwd_args sw = {hh, g, u, Nf}; o->swiglu_fwd(&sw);
             hl_matmul_fwd_args md = {tmp, hh, Wd, NULL, N, dff, d}; o->matmul_fwd(&md);
             o->axpby(&res);
         }
-        hl_rmsnorm_fwd_args rf = {xn, rstd, x, n1, N, d, 1e-5f}; o->rmsnorm_fwd(&rf);
+        hl_rmsnorm_fwd_args rf = {xn, rstd, x, n1, N, d, 1e-5f, 0}; o->rmsnorm_fwd(&rf);
         hl_matmul_fwd_args ml = {logits, xn, emb, NULL, N, d, V}; o->matmul_fwd(&ml);
         hl_xent_fwd_args xa = {losses, logits, tg, N, V, -100}; o->xent_fwd(&xa);
         // backward
         hl_xent_bwd_args xb = {logits, logits, tg, N, V, -100, 1.0f / N}; o->xent_bwd(&xb);
         hl_matmul_bwd_args mlb = {dxn, demb, NULL, logits, xn, emb, N, d, V}; o->matmul_bwd(&mlb);
-        hl_rmsnorm_bwd_args rfb = {dx, dn1, dxn, x, n1, rstd, N, d}; o->rmsnorm_bwd(&rfb);
+        hl_rmsnorm_bwd_args rfb = {dx, dn1, dxn, x, n1, rstd, N, d, 0}; o->rmsnorm_bwd(&rfb);
         hl_axpby_args acc_dx = {dx, dx, tmp, 1.0f, 1.0f, Nd}, acc_dxn = {dxn, dxn, tmp, 1.0f, 1.0f, Nd};
         for (int l = s.L - 1; l >= 0; l--) {
             hl_matmul_bwd_args bd = {dhh, dWd, NULL, dx, hh, Wd, N, dff, d}; o->matmul_bwd(&bd);
             hl_swiglu_bwd_args sb = {dg, du, dhh, g, u, Nf}; o->swiglu_bwd(&sb);
             hl_matmul_bwd_args bg = {dxn, dWg, NULL, dg, xn, Wg, N, d, dff}, bu = {tmp, dWu, NULL, du, xn, Wu, N, d, dff};
             o->matmul_bwd(&bg); o->matmul_bwd(&bu); o->axpby(&acc_dxn);
-            hl_rmsnorm_bwd_args r2b = {tmp, dn2, dxn, x, n2, rstd, N, d}; o->rmsnorm_bwd(&r2b);
+            hl_rmsnorm_bwd_args r2b = {tmp, dn2, dxn, x, n2, rstd, N, d, 0}; o->rmsnorm_bwd(&r2b);
             o->axpby(&acc_dx);
             hl_matmul_bwd_args bo = {datt, dWo, NULL, dx, att, Wo, N, d, d}; o->matmul_bwd(&bo);
             hl_attn_bwd_args ab = {dq, dk, dv, datt, att, lse, q, k, v, s.B, s.T, s.H, s.H, hd, hd, 0, 0};
@@ -176,7 +176,7 @@ static double model_step(const hl_ops *o, model_shape s, double *flops, int reps
             hl_matmul_bwd_args bq = {dxn, dWq, NULL, dq, xn, Wq, N, d, d}, bk = {tmp, dWk, NULL, dk, xn, Wk, N, d, d};
             hl_matmul_bwd_args bv = {tmp, dWv, NULL, dv, xn, Wv, N, d, d};
             o->matmul_bwd(&bq); o->matmul_bwd(&bk); o->axpby(&acc_dxn); o->matmul_bwd(&bv); o->axpby(&acc_dxn);
-            hl_rmsnorm_bwd_args r1b = {tmp, dn1, dxn, x, n1, rstd, N, d}; o->rmsnorm_bwd(&r1b);
+            hl_rmsnorm_bwd_args r1b = {tmp, dn1, dxn, x, n1, rstd, N, d, 0}; o->rmsnorm_bwd(&r1b);
             o->axpby(&acc_dx);
         }
         hl_embed_bwd_args eb = {demb, dx, ids, N, V, d}; o->embed_bwd(&eb);

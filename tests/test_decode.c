@@ -24,20 +24,23 @@ typedef struct {
     int d, H, Hkv, hd, window, meta, swiglu, V;   // swiglu 2: moe on odd layers, swiglu on even ones
     int global;          // with window > 0: this layer stays global (-1: none)
     int share_src, share_dst[3];   // KV sharing: layers share_dst read share_src's K/V (-1: none)
+    int ssm_groups;      // model.ssm.ngroups (0: 1)
 } dspec;
 
 // W 4 everywhere a window is used (k = 3, 4, 5 cross it).
 static const dspec SPECS[] = {
-    {"A_global_gqa", "AA", 16, 4, 2, 4, 0, 0, 1, 13, -1, -1, {-1, -1, -1}},
-    {"A_swa_meta_gqa_kvshare", "AAA", 16, 4, 2, 4, 4, 2, 1, 11, 0, 1, {2, -1, -1}},
-    {"S_meta", "SS", 8, 0, 0, 0, 0, 2, 0, 9, -1, -1, {-1, -1, -1}},
-    {"S_nometa", "S", 8, 0, 0, 0, 0, 0, 1, 9, -1, -1, {-1, -1, -1}},
-    {"H_swa_meta_kvshare", "HHH", 12, 4, 2, 4, 4, 3, 1, 10, -1, 0, {1, 2, -1}},
-    {"mix_AHSA", "AHSA", 16, 4, 4, 4, 4, 1, 0, 12, 1, 0, {3, -1, -1}},
+    {"A_global_gqa", "AA", 16, 4, 2, 4, 0, 0, 1, 13, -1, -1, {-1, -1, -1}, 0},
+    {"A_swa_meta_gqa_kvshare", "AAA", 16, 4, 2, 4, 4, 2, 1, 11, 0, 1, {2, -1, -1}, 0},
+    {"S_meta", "SS", 8, 0, 0, 0, 0, 2, 0, 9, -1, -1, {-1, -1, -1}, 0},
+    {"S_nometa", "S", 8, 0, 0, 0, 0, 0, 1, 9, -1, -1, {-1, -1, -1}, 0},
+    {"H_swa_meta_kvshare", "HHH", 12, 4, 2, 4, 4, 3, 1, 10, -1, 0, {1, 2, -1}, 0},
+    {"mix_AHSAM", "AHSAM", 16, 4, 4, 4, 4, 1, 0, 12, 1, 0, {3, -1, -1}, 0},
     // an SWA producer read by a global consumer: the cache keeps every position
     {"A_swa_producer_global_consumer", "AA", 8, 2, 1, 4, 4, 1, 1, 7, 1, 0, {1, -1, -1}},
     // a mixture of experts FFN (position-wise: nothing to cache)
-    {"AS_moe_every2_meta", "ASA", 16, 4, 2, 4, 0, 1, 2, 12, -1, -1, {-1, -1, -1}},
+    {"AS_moe_every2_meta", "ASA", 16, 4, 2, 4, 0, 1, 2, 12, -1, -1, {-1, -1, -1}, 0},
+    {"M_meta", "MM", 8, 0, 0, 0, 0, 2, 0, 9, -1, -1, {-1, -1, -1}, 0},
+    {"M_nometa_groups2", "M", 8, 0, 0, 0, 0, 0, 1, 9, -1, -1, {-1, -1, -1}, 2},
 };
 #define N_SPECS ((int)(sizeof SPECS / sizeof SPECS[0]))
 
@@ -50,6 +53,7 @@ static hl_model_config cfg_of(const dspec *s) {
     c.attn.n_heads = s->H ? s->H : 1; c.attn.n_kv_heads = s->Hkv ? s->Hkv : 1;
     c.attn.head_dim = s->hd ? s->hd : 2; c.attn.rope_theta = 10000.0f; c.attn.window = s->window;
     c.ssm.d_state = 4; c.ssm.d_conv = 3; c.ssm.expand = 2; c.ssm.dt_rank = 2;
+    c.ssm.headdim = 4; c.ssm.ngroups = s->ssm_groups ? s->ssm_groups : 1; c.ssm.chunk_size = 3;   // Mamba-2 ('M'): 4 heads, chunks < T
     c.meta_tokens = s->meta;
     c.ffn.type = s->swiglu == 2 ? HL_FFN_MOE : s->swiglu ? HL_FFN_SWIGLU : HL_FFN_NONE; c.ffn.d_ff = 20;
     if (s->swiglu == 2)
@@ -397,7 +401,7 @@ static void test_past_model_max_T(const dspec *sp) {
 // a step return that status with a message naming the op, and the state
 // then holds no sequences (a further step is refused).
 static void test_op_status(void) {
-    hl_model_config c = cfg_of(&SPECS[5]);   // mix_AHSA: every mixer
+    hl_model_config c = cfg_of(&SPECS[5]);   // mix_AHSAM: every mixer
     const hl_backend *ref = hl_backend_get("cpu_ref");
     int missed = 0;
     char which[600] = "", err[512];

@@ -55,6 +55,19 @@ rm -f "$tmp"
 err=$("$HYLAB" describe sweeps/specs/hymba-1.5b.json --set model.attn.n_kv_heads=3 2>&1 >/dev/null); rc=$?
 check describe_bad_set_exit_2 "$([ "$rc" = 2 ] && printf '%s' "$err" | grep -q "n_kv_heads"; echo $?)" "exit $rc, stderr '$err'"
 
+# Mamba-2 ('M'): one mixer at d_model 2560, d_state 128 and the defaults
+# (headdim 64, expand 2, ngroups 1, d_conv 4) is 40,214,000 parameters
+# (PAPERS.md 5.5); headdim and ngroups that do not divide: exit 2 naming the key
+echo '{"name":"mamba2","model":{"vocab_size":50280,"d_model":2560,"layers":"M","ssm":{"d_state":128},"ffn":{"type":"none"}}}' > "$tmp"
+out=$("$HYLAB" describe "$tmp" --json); rc=$?
+p=$(num "$out" "" ssm)
+check mamba2_mixer_params_40214000 "$([ "$rc" = 0 ] && [ "$p" = 40214000 ]; echo $?)" "exit $rc, got '$p'"
+err=$("$HYLAB" describe "$tmp" --set model.ssm.headdim=48 2>&1 >/dev/null); rc=$?
+check mamba2_bad_headdim_exit_2 "$([ "$rc" = 2 ] && printf '%s' "$err" | grep -q "model.ssm.headdim: must divide"; echo $?)" "exit $rc, stderr '$err'"
+err=$("$HYLAB" describe "$tmp" --set model.ssm.ngroups=3 2>&1 >/dev/null); rc=$?
+check mamba2_bad_ngroups_exit_2 "$([ "$rc" = 2 ] && printf '%s' "$err" | grep -q "model.ssm.ngroups: must divide the 80 heads"; echo $?)" "exit $rc, stderr '$err'"
+rm -f "$tmp"
+
 # limits: a context past HL_MAX_CONTEXT is refused (it overflowed the int64
 # cache count); a model at every size limit is still counted, with no overflow
 err=$("$HYLAB" describe sweeps/specs/llama2-7b.json --context 9223372036854775000 2>&1 >/dev/null); rc=$?

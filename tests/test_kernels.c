@@ -229,21 +229,22 @@ static void make_embed(kcase *c, int N, int V, int C) {
 
 // ---- rmsnorm: in = {inp (N, C), weight (C)}, out = {out (N, C), rstd (N)}
 static int rmsnorm_fwd(const hl_ops *ops, kcase *c) {
-    hl_rmsnorm_fwd_args a = {c->out[0].y, c->out[1].y, c->in[0].x, c->in[1].x, c->N, c->C, c->eps};
+    hl_rmsnorm_fwd_args a = {c->out[0].y, c->out[1].y, c->in[0].x, c->in[1].x, c->N, c->C, c->eps, c->K};
     return HL_OP_CALL(ops, rmsnorm_fwd, &a);
 }
 static int rmsnorm_bwd(const hl_ops *ops, kcase *c) {
     hl_rmsnorm_bwd_args a = {c->in[0].g, c->in[1].g, c->out[0].r, c->in[0].x, c->in[1].x,
-                             c->out[1].y, c->N, c->C};
+                             c->out[1].y, c->N, c->C, c->K};
     return HL_OP_CALL(ops, rmsnorm_bwd, &a);
 }
-static void make_rmsnorm(kcase *c, int N, int C) {
-    snprintf(c->name, sizeof c->name, "rmsnorm N%d C%d", N, C);
-    c->N = N; c->C = C; c->eps = 1e-5f;
+// groups (kept in K): 0 the whole row, else G groups of C/G channels.
+static void make_rmsnorm_g(kcase *c, int N, int C, int groups) {
+    snprintf(c->name, sizeof c->name, "rmsnorm N%d C%d groups%d", N, C, groups);
+    c->N = N; c->C = C; c->eps = 1e-5f; c->K = groups;
     add_in(c, "inp", (size_t)N * C, -2, 2, 0);
     add_in(c, "weight", C, 0.5f, 1.5f, 1);
     add_out(c, "out", (size_t)N * C, 1);
-    add_out(c, "rstd", N, 0);
+    add_out(c, "rstd", (size_t)N * (groups > 1 ? groups : 1), 0);
     c->fwd = rmsnorm_fwd; c->bwd = rmsnorm_bwd;
     c->op_fwd = HL_OP_rmsnorm_fwd; c->op_bwd = HL_OP_rmsnorm_bwd;
 }
@@ -345,6 +346,35 @@ static void make_scan_dt(kcase *c, int B, int T, int C, int N, float dt_lo, floa
 }
 static void make_scan(kcase *c, int B, int T, int C, int N) { make_scan_dt(c, B, T, C, N, -1.5f, 1.0f); }
 
+// ---- ssd (Mamba-2): in = {x (B,T,H,P), dt (B,T,H), dt_bias, A_log (H), Bm, Cm (B,T,G,N), D (H)}, out = {y}
+static int ssd_fwd(const hl_ops *ops, kcase *c) {
+    hl_ssd_fwd_args a = {c->out[0].y, c->in[0].x, c->in[1].x, c->in[2].x, c->in[3].x, c->in[4].x,
+                         c->in[5].x, c->in[6].x, c->B, c->T, c->H, c->hd, c->Hkv, c->N, c->K};
+    return HL_OP_CALL(ops, ssd_fwd, &a);
+}
+static int ssd_bwd(const hl_ops *ops, kcase *c) {
+    hl_ssd_bwd_args a = {c->in[0].g, c->in[1].g, c->in[4].g, c->in[5].g, c->in[2].g, c->in[3].g, c->in[6].g,
+                         c->out[0].r, c->in[0].x, c->in[1].x, c->in[2].x, c->in[3].x, c->in[4].x, c->in[5].x,
+                         c->in[6].x, c->B, c->T, c->H, c->hd, c->Hkv, c->N, c->K};
+    return HL_OP_CALL(ops, ssd_bwd, &a);
+}
+// H heads of P channels, G groups (kept in Hkv), chunk length in K.
+static void make_ssd(kcase *c, int B, int T, int H, int P, int G, int N, int chunk) {
+    snprintf(c->name, sizeof c->name, "ssd B%d T%d H%d P%d G%d N%d chunk%d", B, T, H, P, G, N, chunk);
+    c->B = B; c->T = T; c->H = H; c->hd = P; c->Hkv = G; c->N = N; c->K = chunk;
+    add_in(c, "x", (size_t)B * T * H * P, -1, 1, 0);
+    add_in(c, "dt", (size_t)B * T * H, -1.5f, 1.0f, 0);
+    add_in(c, "dt_bias", H, -2, 0, 1);
+    ktensor *al = add_in(c, "A_log", H, 0, 1, 1);
+    for (int h = 0; h < H; h++) al->x[h] = logf((float)(h % 16 + 1)) + rnd_uniform(-0.2f, 0.2f); // A = -(1..16) as mamba2
+    add_in(c, "Bm", (size_t)B * T * G * N, -1, 1, 0);
+    add_in(c, "Cm", (size_t)B * T * G * N, -1, 1, 0);
+    add_in(c, "D", H, -1, 1, 1);
+    add_out(c, "y", (size_t)B * T * H * P, 1);
+    c->fwd = ssd_fwd; c->bwd = ssd_bwd;
+    c->op_fwd = HL_OP_ssd_fwd; c->op_bwd = HL_OP_ssd_bwd;
+}
+
 // ---- silu / swiglu (n elements)
 static int silu_fwd(const hl_ops *ops, kcase *c) {
     hl_silu_fwd_args a = {c->out[0].y, c->in[0].x, c->in[0].n};
@@ -441,13 +471,16 @@ static void rec_unsupported(const hl_backend *be, hl_op_id op) {
 //   conv1d: K = 4 products in float: 1e-6.
 //   scan: float state over T steps with fast exp; the backward recomputes
 //     states and sums over T in float: 1e-5.
+//   ssd: the chunked SSD (float sums over a chunk and over N) against the
+//     double recurrence; the backward recomputes float states from chunk
+//     checkpoints: 1e-5.
 //   silu, swiglu: fast exp sigmoid (~2 ulp): 1e-6.
 //   xent: log-sum-exp in float (fast exp) over V up to 1003 vs double: 1e-5.
 //   adamw, axpby: a few float operations per element: 1e-6.
 //   decoding (inference only: no backward, no finite differences):
 //     cache_fill copies (exact: 0); attn_decode as attention (fast exp,
 //     float sums over up to 50 keys): 1e-5; conv1d_step K products: 1e-6;
-//     scan_state, scan_step as scan: 1e-5.
+//     scan_state, scan_step as scan: 1e-5; ssd_state, ssd_step as ssd: 1e-5.
 typedef struct { double tol; } op_tol;
 static const op_tol g_tol[HL_OP_COUNT] = {
     [HL_OP_matmul_fwd] = {1e-5},  [HL_OP_matmul_bwd] = {1e-5},
@@ -464,6 +497,8 @@ static const op_tol g_tol[HL_OP_COUNT] = {
     // inference-only ops (no backward, so no FD check; see test_attn_decode):
     [HL_OP_cache_fill] = {0.0},   [HL_OP_attn_decode] = {1e-5},
     [HL_OP_conv1d_step] = {1e-6}, [HL_OP_scan_state] = {1e-5},   [HL_OP_scan_step] = {1e-5},
+    [HL_OP_ssd_fwd] = {1e-5},     [HL_OP_ssd_bwd] = {1e-5},
+    [HL_OP_ssd_state] = {1e-5},   [HL_OP_ssd_step] = {1e-5},
 };
 static double tol_of(const hl_backend *be, hl_op_id op) { return !strcmp(be->name, "cpu_ref") ? 0.0 : g_tol[op].tol; }
 // The worst error seen per op (printed with the report, for tuning the table).
@@ -926,6 +961,67 @@ static void test_scan_decode(const hl_backend *be, const hl_backend *ref) {
     gfree_all();
 }
 
+// ssd_state after k positions (row 1: k - 1), then ssd_step to the end,
+// gives ssd_fwd's outputs (Mamba-2's decoding, as test_scan_decode).
+static void test_ssd_decode(const hl_backend *be, const hl_backend *ref) {
+    if (!hl_backend_supports(be, HL_OP_ssd_state) || !hl_backend_supports(be, HL_OP_ssd_step)) {
+        rec_unsupported(be, HL_OP_ssd_state); rec_unsupported(be, HL_OP_ssd_step); return;
+    }
+    enum { B = 2, T = 13, H = 4, P = 3, G = 2, N = 5, C = H * P, GN = G * N };
+    float *x = gbuf(B * T * C), *dt = gbuf(B * T * H), *dtb = gbuf(H), *Al = gbuf(H), *Bm = gbuf(B * T * GN),
+          *Cm = gbuf(B * T * GN), *D = gbuf(H), *full = gbuf(B * T * C);
+    fill(x, B * T * C, -1, 1); fill(dt, B * T * H, -1.5f, 1.0f); fill(dtb, H, -0.5f, 0.5f); fill(Al, H, -1, 1.5f);
+    fill(Bm, B * T * GN, -1, 1); fill(Cm, B * T * GN, -1, 1); fill(D, H, -1, 1);
+    hl_ssd_fwd_args f = {full, x, dt, dtb, Al, Bm, Cm, D, B, T, H, P, G, N, 4};
+    HL_OP_CALL(ref->ops, ssd_fwd, &f);
+    const hl_backend *bes[2] = {be, ref};
+    const int ks[] = {1, 5, T};
+    for (int ki = 0; ki < 3; ki++) {
+        int32_t lens[B] = {ks[ki], ks[ki] - 1};
+        float *s[2] = {gbuf(B * C * N), gbuf(B * C * N)};
+        int rc = HL_OK;
+        double e_fwd = 0, e_par = 0, e_state = 0;
+        for (int k = 0; k < 2; k++) {
+            dcall c = {.be = bes[k]};
+            hl_ssd_state_args a = {dput(&c, s[k], B * C * N), dput(&c, x, B * T * C), dput(&c, dt, B * T * H), dput(&c, dtb, H),
+                                   dput(&c, Al, H), dput(&c, Bm, B * T * GN), dput(&c, lens, B), B, T, H, P, G, N};
+            int r = HL_OP_CALL(bes[k]->ops, ssd_state, &a);
+            rc = rc ? rc : r;
+            dcall_end(&c);
+        }
+        e_state = rel_err(s[0], s[1], B * C * N);
+        for (int t = 0; t + lens[1] < T; t++) {
+            int32_t pos[B] = {lens[0] + t < T ? lens[0] + t : T - 1, lens[1] + t};
+            int rows = lens[0] + t < T ? B : 1;   // row 0 ends first: then only row 1's outputs are checked
+            float *xt = gbuf(B * C), *dtt = gbuf(B * H), *Bt = gbuf(B * GN), *Ct = gbuf(B * GN), *want = gbuf(B * C);
+            rows_at(xt, x, pos, B, T, C); rows_at(dtt, dt, pos, B, T, H); rows_at(Bt, Bm, pos, B, T, GN);
+            rows_at(Ct, Cm, pos, B, T, GN); rows_at(want, full, pos, B, T, C);
+            float *y[2] = {gbuf(B * C), gbuf(B * C)};
+            for (int k = 0; k < 2; k++) {
+                dcall c = {.be = bes[k]};
+                hl_ssd_step_args a = {dput(&c, y[k], B * C), dput(&c, s[k], B * C * N), dput(&c, xt, B * C), dput(&c, dtt, B * H),
+                                      dput(&c, dtb, H), dput(&c, Al, H), dput(&c, Bt, B * GN), dput(&c, Ct, B * GN),
+                                      dput(&c, D, H), B, H, P, G, N};
+                int r = HL_OP_CALL(bes[k]->ops, ssd_step, &a);
+                rc = rc ? rc : r;
+                dcall_end(&c);
+            }
+            for (int b = B - rows; b < B; b++) {
+                e_fwd = fmax(e_fwd, rel_err(y[0] + b * C, want + b * C, C));
+                e_par = fmax(e_par, rel_err(y[0] + b * C, y[1] + b * C, C));
+            }
+        }
+        note_err(be, HL_OP_ssd_state, e_state); note_err(be, HL_OP_ssd_step, e_par);
+        char what[160];
+        snprintf(what, sizeof what, "%s ssd_state (lens %d, %d) matches cpu_ref", be->name, lens[0], lens[1]);
+        rec(be, HL_OP_ssd_state, hl_check(rc == HL_OK && e_state <= tol_of(be, HL_OP_ssd_state), what, "rel err %.3g", e_state));
+        snprintf(what, sizeof what, "%s ssd_state + ssd_step from (lens %d, %d) equal ssd_fwd", be->name, lens[0], lens[1]);
+        rec(be, HL_OP_ssd_step, hl_check(rc == HL_OK && e_fwd <= 1e-5 && e_par <= tol_of(be, HL_OP_ssd_step) && guards_ok(),
+                                         what, "status %d, rel err vs ssd_fwd %.3g, vs cpu_ref %.3g", rc, e_fwd, e_par));
+    }
+    gfree_all();
+}
+
 // A backend that is cpu_ref with its op table replaced (for the meta-tests).
 static hl_backend with_ops(const hl_ops *ops) {
     hl_backend b = *hl_backend_get("cpu_ref");
@@ -1263,7 +1359,10 @@ int main(void) {
     CASE(make_matmul(&c, 1, 45, 19, 1), 1);   // one row: the cpu forward's sgemv path (batch-1 decoding)
     CASE(make_matmul(&c, 1, 130, 77, 0), 0);
     CASE(make_embed(&c, 23, 11, 37), 1);
-    CASE(make_rmsnorm(&c, 13, 45), 1);
+    CASE(make_rmsnorm_g(&c, 13, 45, 0), 1);
+    CASE(make_rmsnorm_g(&c, 13, 45, 1), 0);
+    CASE(make_rmsnorm_g(&c, 7, 45, 3), 1);    // Mamba-2's grouped gated norm
+    CASE(make_rmsnorm_g(&c, 5, 300, 4), 0);   // groups across the cpu dweight column blocks
     CASE(make_rope(&c, 2, 9, 3, 10), 1);
     CASE(make_rope(&c, 1, 300, 2, 18), 0);
     // attention: GQA 6/2, odd T, hd/vd not multiples of 8, windows and meta
@@ -1283,6 +1382,14 @@ int main(void) {
     CASE(make_scan(&c, 1, 40, 70, 20), 0);
     CASE(make_scan(&c, 2, 9, 16, 32), 1);
     CASE(make_scan_dt(&c, 2, 30, 48, 16, -30.0f, 30.0f), 0);
+    // Mamba-2 SSD: chunks that divide T (T 24, chunk 8), that do not (T 23,
+    // chunk 8 and 5), one chunk longer than T, chunk 1; groups 1, 2 and H
+    CASE(make_ssd(&c, 2, 24, 4, 5, 2, 6, 8), 1);
+    CASE(make_ssd(&c, 2, 23, 4, 5, 1, 6, 8), 1);
+    CASE(make_ssd(&c, 1, 23, 3, 4, 3, 7, 5), 1);
+    CASE(make_ssd(&c, 2, 9, 2, 3, 1, 4, 64), 1);
+    CASE(make_ssd(&c, 1, 7, 2, 3, 2, 4, 1), 0);
+    CASE(make_ssd(&c, 2, 70, 6, 16, 2, 32, 16), 0);
     CASE(make_silu(&c, 101), 1);
     CASE(make_swiglu(&c, 101), 1);
     CASE(make_xent(&c, 9, 37), 1);
@@ -1299,6 +1406,7 @@ int main(void) {
         test_attn_decode(be, ref);
         test_conv1d_step(be, ref);
         test_scan_decode(be, ref);
+        test_ssd_decode(be, ref);
     }
     test_fd_can_fail();
     test_fd_zero_gradient();

@@ -17,6 +17,7 @@ typedef struct {
     int n_share; int share[4][3];   // groups of up to 3 consecutive layers (0-terminated after first)
     int share_len[4];
     const char *ffn_pattern;        // NULL: ffn_swiglu on every layer; else per layer, cyclic: 's' swiglu, 'n' none
+    int ssm_groups;                 // model.ssm.ngroups (0: 1)
 } tiny_spec;
 
 static hl_model_config make_cfg(const tiny_spec *s) {
@@ -28,6 +29,7 @@ static hl_model_config make_cfg(const tiny_spec *s) {
     c.attn.n_heads = s->H; c.attn.n_kv_heads = s->Hkv; c.attn.head_dim = s->hd;
     c.attn.rope_theta = 10000.0f; c.attn.window = s->window;
     c.ssm.d_state = 4; c.ssm.d_conv = 3; c.ssm.expand = 2; c.ssm.dt_rank = 2;
+    c.ssm.headdim = 4; c.ssm.ngroups = s->ssm_groups ? s->ssm_groups : 1; c.ssm.chunk_size = 3;   // Mamba-2 ('M'): chunks shorter than T
     c.meta_tokens = s->meta;
     c.ffn.type = s->ffn_swiglu ? HL_FFN_SWIGLU : HL_FFN_NONE; c.ffn.d_ff = s->d_ff;
     for (int i = 0; s->ffn_pattern && s->ffn_pattern[i]; i++)
@@ -55,20 +57,23 @@ static hl_model_config make_cfg(const tiny_spec *s) {
 
 // A: SWA + meta + KV sharing + GQA, swiglu, untied
 static const tiny_spec SPEC_A = { "attn_swa_meta_kvshare_gqa", "AAA", 16, 4, 2, 4, 3, 2, 1, 24, 0, 11,
-                                  1, {0}, 1, {{1, 2}}, {2}, NULL };
+                                  1, {0}, 1, {{1, 2}}, {2}, NULL, 0 };
 // S: Mamba with meta tokens, no FFN, tied
 static const tiny_spec SPEC_S = { "mamba_meta_noffn", "SS", 8, 0, 0, 0, 0, 2, 0, 0, 1, 9,
-                                  0, {0}, 0, {{0}}, {0}, NULL };
+                                  0, {0}, 0, {{0}}, {0}, NULL, 0 };
 // H: hybrid heads with meta, SWA, KV sharing (group of 3), swiglu, tied
 static const tiny_spec SPEC_H = { "hybrid_meta_swa_kvshare", "HHHH", 12, 4, 2, 4, 3, 3, 1, 16, 1, 10,
-                                  1, {0}, 1, {{1, 2, 3}}, {3}, NULL };
+                                  1, {0}, 1, {{1, 2, 3}}, {3}, NULL, 0 };
 // mix: A, H, S with an A->A share through an S layer, no FFN, untied
 static const tiny_spec SPEC_MIX = { "mix_AHSA", "AHSA", 16, 4, 4, 4, 4, 1, 0, 0, 0, 12,
-                                    1, {1}, 1, {{0, 3}}, {2}, NULL };
+                                    1, {1}, 1, {{0, 3}}, {2}, NULL, 0 };
 
+// M: Mamba-2 with 2 groups of B/C (4 heads) and the grouped gated norm, meta tokens, swiglu
+static const tiny_spec SPEC_M2G = { "mamba2_groups2_meta", "MM", 8, 0, 0, 0, 0, 2, 1, 12, 0, 9,
+                                    0, {0}, 0, {{0}}, {0}, NULL, 2 };
 // FFN per layer: pattern swiglu, none over "ASA" (layer 1 has no FFN), untied
 static const tiny_spec SPEC_FFN_PATTERN = { "ffn_pattern_swiglu_none", "ASA", 8, 2, 1, 4, 0, 1, 1, 12, 0, 9,
-                                            0, {0}, 0, {{0}}, {0}, "sn" };
+                                            0, {0}, 0, {{0}}, {0}, "sn", 0 };
 
 // ---------------------------------------------------------------- helpers
 typedef struct { int B, T; int32_t *tokens, *pos, *targets; int n_out; } batch;
@@ -517,7 +522,7 @@ static void test_registry_walk(void) {
         if (t->part != HL_PART_MIXER) continue;
         char layers[3] = { t->letter, t->letter, 0 }, name[64];
         snprintf(name, sizeof name, "registry_%s", t->name);
-        tiny_spec s = { name, layers, 8, 2, 1, 4, 3, 2, 1, 12, i % 2, 7, 0, {0}, 0, {{0}}, {0}, NULL };
+        tiny_spec s = { name, layers, 8, 2, 1, 4, 3, 2, 1, 12, i % 2, 7, 0, {0}, 0, {{0}}, {0}, NULL, 0 };
         hl_model_config c = make_cfg(&s);
         if (t->caps & HL_CAP_KV) { s.n_share = 1; s.share[0][0] = 0; s.share[0][1] = 1; s.share_len[0] = 2; }
         c = make_cfg(&s);
@@ -589,7 +594,9 @@ static int fwd_loss_bwd(hl_model *m, const batch *b, char *err, size_t errlen) {
 // clean run is HL_OK, and a backward failure sticks (hl_model_last_status)
 // until the next forward starts clean.
 static void test_op_status_reaches_caller(void) {
-    hl_model_config c = make_cfg(&SPEC_MIX);
+    tiny_spec every = SPEC_MIX;   // every mixer: SPEC_MIX plus a Mamba-2 layer (ssd_fwd, ssd_bwd)
+    every.layers = "AHSAM";
+    hl_model_config c = make_cfg(&every);
     const int B = 2, T = 5;
     char err[1024] = "";
     batch b = make_batch(B, T, c.vocab_size);
@@ -611,7 +618,8 @@ static void test_op_status_reaches_caller(void) {
         if (!m) { missed++; continue; }
         err[0] = 0;
         int decoding = op == HL_OP_cache_fill || op == HL_OP_attn_decode || op == HL_OP_conv1d_step ||
-                       op == HL_OP_scan_state || op == HL_OP_scan_step;   // test_decode.c checks those
+                       op == HL_OP_scan_state || op == HL_OP_scan_step || op == HL_OP_ssd_state ||
+                       op == HL_OP_ssd_step;   // test_decode.c checks those
         int rc = fwd_loss_bwd(m, &b, err, sizeof err), want = op == HL_OP_adamw || decoding ? HL_OK : HL_EUNSUPPORTED;
         if (rc != want || (rc && !strstr(err, hl_op_names[op]))) {
             missed++;
@@ -655,15 +663,16 @@ int main(void) {
     test_names_and_init();
     test_cache_and_flops();
     test_op_status_reaches_caller();
-    const tiny_spec *specs[] = { &SPEC_A, &SPEC_S, &SPEC_H, &SPEC_MIX };
-    for (int i = 0; i < 4; i++) test_counts(specs[i]);
-    for (int i = 0; i < 4; i++) test_aux_loss(specs[i]);
+    const tiny_spec *specs[] = { &SPEC_A, &SPEC_S, &SPEC_H, &SPEC_MIX, &SPEC_M2G };
+    for (int i = 0; i < 5; i++) test_counts(specs[i]);
+    for (int i = 0; i < 5; i++) test_aux_loss(specs[i]);
     test_gradients(&SPEC_A, 1);
     test_gradients(&SPEC_S, 0);
     test_gradients(&SPEC_H, 1);
     test_gradients(&SPEC_MIX, 0);
-    for (int i = 0; i < 4; i++) test_parity(specs[i]);
-    for (int i = 0; i < 4; i++) {
+    test_gradients(&SPEC_M2G, 0);
+    for (int i = 0; i < 5; i++) test_parity(specs[i]);
+    for (int i = 0; i < 5; i++) {
         test_forward_properties(specs[i], hl_backend_get("cpu_ref"));
         test_forward_properties(specs[i], hl_backend_get("cpu"));
     }

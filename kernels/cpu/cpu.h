@@ -35,6 +35,10 @@ void hl_cpu_attn_decode(const hl_attn_decode_args *a);
 void hl_cpu_conv1d_step(const hl_conv1d_step_args *a);
 void hl_cpu_scan_state(const hl_scan_state_args *a);
 void hl_cpu_scan_step(const hl_scan_step_args *a);
+void hl_cpu_ssd_fwd(const hl_ssd_fwd_args *a);
+void hl_cpu_ssd_bwd(const hl_ssd_bwd_args *a);
+void hl_cpu_ssd_state(const hl_ssd_state_args *a);
+void hl_cpu_ssd_step(const hl_ssd_step_args *a);
 
 // The core of every fast exp: Cody-Waite reduction xc = n ln2 + r (n rounded
 // to an integer with the 1.5 * 2^23 trick) and Cephes' degree-6 polynomial

@@ -72,37 +72,42 @@ void hl_cpu_embed_bwd(const hl_embed_bwd_args *a) {
     }
 }
 
+// Each row is G groups of Cg = C/G channels (G = 1: the whole row).
 void hl_cpu_rmsnorm_fwd(const hl_rmsnorm_fwd_args *a) {
-    int C = a->C;
+    int C = a->C, G = a->groups > 1 ? a->groups : 1, Cg = C / G;
     #pragma omp parallel for schedule(static)
-    for (int n = 0; n < a->N; n++) {
-        const float *x = a->inp + (size_t)n * C; // (C)
-        float *y = a->out + (size_t)n * C;       // (C)
-        float ss = 0.0f;
-        #pragma omp simd reduction(+:ss)
-        for (int c = 0; c < C; c++) ss += x[c] * x[c];
-        float rstd = 1.0f / sqrtf(ss / C + a->eps);
-        a->rstd[n] = rstd;
-        #pragma omp simd
-        for (int c = 0; c < C; c++) y[c] = x[c] * rstd * a->weight[c];
-    }
+    for (int n = 0; n < a->N; n++)
+        for (int gi = 0; gi < G; gi++) {
+            const float *x = a->inp + (size_t)n * C + (size_t)gi * Cg; // (Cg)
+            float *y = a->out + (size_t)n * C + (size_t)gi * Cg;       // (Cg)
+            const float *w = a->weight + (size_t)gi * Cg;
+            float ss = 0.0f;
+            #pragma omp simd reduction(+:ss)
+            for (int c = 0; c < Cg; c++) ss += x[c] * x[c];
+            float rstd = 1.0f / sqrtf(ss / Cg + a->eps);
+            a->rstd[(size_t)n * G + gi] = rstd;
+            #pragma omp simd
+            for (int c = 0; c < Cg; c++) y[c] = x[c] * rstd * w[c];
+        }
 }
 
 void hl_cpu_rmsnorm_bwd(const hl_rmsnorm_bwd_args *a) {
-    int C = a->C;
-    // dx_c = r w_c g_c - x_c r^3 / C * sum_j g_j w_j x_j
+    int C = a->C, G = a->groups > 1 ? a->groups : 1, Cg = C / G;
+    // per group: dx_c = r w_c g_c - x_c r^3 / Cg * sum_j g_j w_j x_j
     #pragma omp parallel for schedule(static)
-    for (int n = 0; n < a->N; n++) {
-        const float *x = a->inp + (size_t)n * C, *g = a->dout + (size_t)n * C; // (C)
-        float *dx = a->dinp + (size_t)n * C;                                    // (C)
-        float r = a->rstd[n], dot = 0.0f;
-        #pragma omp simd reduction(+:dot)
-        for (int c = 0; c < C; c++) dot += g[c] * a->weight[c] * x[c];
-        float k = r * r * r * dot / C;
-        #pragma omp simd
-        for (int c = 0; c < C; c++) dx[c] = r * a->weight[c] * g[c] - x[c] * k;
-    }
-    // dweight_c += sum_n g[n,c] x[n,c] r[n], parallel over column blocks
+    for (int n = 0; n < a->N; n++)
+        for (int gi = 0; gi < G; gi++) {
+            size_t base = (size_t)n * C + (size_t)gi * Cg;
+            const float *x = a->inp + base, *g = a->dout + base, *w = a->weight + (size_t)gi * Cg; // (Cg)
+            float *dx = a->dinp + base;                                                             // (Cg)
+            float r = a->rstd[(size_t)n * G + gi], dot = 0.0f;
+            #pragma omp simd reduction(+:dot)
+            for (int c = 0; c < Cg; c++) dot += g[c] * w[c] * x[c];
+            float k = r * r * r * dot / Cg;
+            #pragma omp simd
+            for (int c = 0; c < Cg; c++) dx[c] = r * w[c] * g[c] - x[c] * k;
+        }
+    // dweight_c += sum_n g[n,c] x[n,c] r[n, group of c], parallel over column blocks
     int nblocks = (C + COL_BLOCK - 1) / COL_BLOCK;
     #pragma omp parallel for schedule(static)
     for (int blk = 0; blk < nblocks; blk++) {
@@ -110,9 +115,14 @@ void hl_cpu_rmsnorm_bwd(const hl_rmsnorm_bwd_args *a) {
         float acc[COL_BLOCK] = {0};
         for (int n = 0; n < a->N; n++) {
             const float *x = a->inp + (size_t)n * C, *g = a->dout + (size_t)n * C;
-            float r = a->rstd[n];
-            #pragma omp simd
-            for (int c = c0; c < c1; c++) acc[c - c0] += g[c] * x[c] * r;
+            const float *r = a->rstd + (size_t)n * G;
+            if (G == 1) {
+                float r0 = r[0];
+                #pragma omp simd
+                for (int c = c0; c < c1; c++) acc[c - c0] += g[c] * x[c] * r0;
+            } else {
+                for (int c = c0; c < c1; c++) acc[c - c0] += g[c] * x[c] * r[c / Cg];
+            }
         }
         for (int c = c0; c < c1; c++) a->dweight[c] += acc[c - c0];
     }

@@ -35,6 +35,10 @@ void hl_ref_attn_decode(const hl_attn_decode_args *a);
 void hl_ref_conv1d_step(const hl_conv1d_step_args *a);
 void hl_ref_scan_state(const hl_scan_state_args *a);
 void hl_ref_scan_step(const hl_scan_step_args *a);
+void hl_ref_ssd_fwd(const hl_ssd_fwd_args *a);
+void hl_ref_ssd_bwd(const hl_ssd_bwd_args *a);
+void hl_ref_ssd_state(const hl_ssd_state_args *a);
+void hl_ref_ssd_step(const hl_ssd_step_args *a);
 
 // Scalar helpers of the reference backend. The cpu backend states the same
 // rules independently (vsoftplus in cpu/ssm.c, mask_row in cpu/attention.c),

@@ -54,32 +54,37 @@ void hl_ref_embed_bwd(const hl_embed_bwd_args *a) {
             a->dtable[(size_t)a->ids[n] * a->C + c] += a->dout[(size_t)n * a->C + c];
 }
 
+// Each row is G groups of Cg = C/G channels (G = 1: the whole row).
 void hl_ref_rmsnorm_fwd(const hl_rmsnorm_fwd_args *a) {
-    for (int n = 0; n < a->N; n++) {
-        const float *x = a->inp + (size_t)n * a->C; // (C)
-        double ss = 0.0;
-        for (int c = 0; c < a->C; c++) ss += (double)x[c] * x[c];
-        float rstd = (float)(1.0 / sqrt(ss / a->C + a->eps));
-        a->rstd[n] = rstd;
-        for (int c = 0; c < a->C; c++)
-            a->out[(size_t)n * a->C + c] = x[c] * rstd * a->weight[c];
-    }
+    int G = a->groups > 1 ? a->groups : 1, Cg = a->C / G;
+    for (int n = 0; n < a->N; n++)
+        for (int gi = 0; gi < G; gi++) {
+            size_t base = (size_t)n * a->C + (size_t)gi * Cg;
+            const float *x = a->inp + base; // (Cg)
+            double ss = 0.0;
+            for (int c = 0; c < Cg; c++) ss += (double)x[c] * x[c];
+            float rstd = (float)(1.0 / sqrt(ss / Cg + a->eps));
+            a->rstd[(size_t)n * G + gi] = rstd;
+            for (int c = 0; c < Cg; c++)
+                a->out[base + c] = x[c] * rstd * a->weight[gi * Cg + c];
+        }
 }
 
 void hl_ref_rmsnorm_bwd(const hl_rmsnorm_bwd_args *a) {
-    // y_c = x_c r w_c, r = (mean x^2 + eps)^-1/2
-    // dx_c = r w_c g_c - x_c r^3 / C * sum_j g_j w_j x_j ; dw_c += g_c x_c r
-    for (int n = 0; n < a->N; n++) {
-        const float *x = a->inp + (size_t)n * a->C;  // (C)
-        const float *g = a->dout + (size_t)n * a->C; // (C)
-        double r = a->rstd[n], dot = 0.0;
-        for (int c = 0; c < a->C; c++) dot += (double)g[c] * a->weight[c] * x[c];
-        for (int c = 0; c < a->C; c++) {
-            a->dinp[(size_t)n * a->C + c] =
-                (float)(r * a->weight[c] * g[c] - x[c] * r * r * r * dot / a->C);
-            a->dweight[c] += (float)((double)g[c] * x[c] * r);
+    // per group of Cg channels: y_c = x_c r w_c, r = (mean x^2 + eps)^-1/2
+    // dx_c = r w_c g_c - x_c r^3 / Cg * sum_j g_j w_j x_j ; dw_c += g_c x_c r
+    int G = a->groups > 1 ? a->groups : 1, Cg = a->C / G;
+    for (int n = 0; n < a->N; n++)
+        for (int gi = 0; gi < G; gi++) {
+            size_t base = (size_t)n * a->C + (size_t)gi * Cg;
+            const float *x = a->inp + base, *g = a->dout + base, *w = a->weight + (size_t)gi * Cg; // (Cg)
+            double r = a->rstd[(size_t)n * G + gi], dot = 0.0;
+            for (int c = 0; c < Cg; c++) dot += (double)g[c] * w[c] * x[c];
+            for (int c = 0; c < Cg; c++) {
+                a->dinp[base + c] = (float)(r * w[c] * g[c] - x[c] * r * r * r * dot / Cg);
+                a->dweight[gi * Cg + c] += (float)((double)g[c] * x[c] * r);
+            }
         }
-    }
 }
 
 // Rotates every head of (B, T, H, hd) by +angle (sign 1) or -angle (sign -1).

@@ -1,0 +1,90 @@
+// test_ssd.c: the Mamba-2 scan op ssd_fwd (kernels.h) of every backend
+// against an independent numpy port of state-spaces/mamba's
+// ssd_minimal_discrete (tests/ref/ssd_minimal.py, which also checks it
+// against the plain recurrence in float64 and writes tests/fixtures/ssd/),
+// for chunk lengths that divide T = 37 (1, 37), that do not (5, 8, 16) and
+// that exceed it (64); and the op's refusal of groups that do not divide the
+// heads. Parity with cpu_ref and finite differences: tests/test_kernels.c.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/npy.h"
+#include "kernels/kernels.h"
+#include "tests/test.h"
+
+#define FIX "tests/fixtures/ssd/"
+enum { X, DT, DT_BIAS, A_LOG, BM, CM, DD, Y, NARR };
+static const char *const NAMES[NARR] = {"x", "dt", "dt_bias", "A_log", "Bm", "Cm", "D", "y"};
+
+typedef struct { float *h; int64_t shape[HL_NPY_MAX_DIMS]; int ndim; size_t n; } arr;
+
+static int load(arr *a, const char *name) {
+    char path[256], err[256];
+    snprintf(path, sizeof path, FIX "%s.npy", name);
+    int rc = hl_npy_read_f32(path, &a->h, &a->ndim, a->shape, err, sizeof err);
+    if (!hl_check(rc == HL_OK, "fixture loads", "%s: %s", path, err)) return 0;
+    a->n = 1;
+    for (int d = 0; d < a->ndim; d++) a->n *= (size_t)a->shape[d];
+    return 1;
+}
+
+static float *dev(const hl_backend *be, const float *h, size_t n) {
+    float *d = be->alloc(n * sizeof(float) + 1);
+    if (!d) { fprintf(stderr, "test_ssd: alloc failed\n"); exit(1); }
+    if (h) be->h2d(d, h, n * sizeof(float));
+    return d;
+}
+
+int main(void) {
+    arr a[NARR];
+    for (int i = 0; i < NARR; i++)
+        if (!load(&a[i], NAMES[i])) return hl_test_done();
+    int B = (int)a[X].shape[0], T = (int)a[X].shape[1], H = (int)a[X].shape[2], P = (int)a[X].shape[3];
+    int G = (int)a[BM].shape[2], N = (int)a[BM].shape[3];
+    hl_check(a[X].ndim == 4 && a[BM].ndim == 4 && a[Y].n == a[X].n && a[DT].n == (size_t)B * T * H && T == 37,
+             "fixture shapes", "B %d T %d H %d P %d G %d N %d", B, T, H, P, G, N);
+    const int chunks[] = {1, 5, 8, 16, 37, 64};
+    float *y = malloc(sizeof(float) * a[Y].n);   // (B, T, H, P)
+    for (int bi = 0; bi < hl_backend_count(); bi++) {
+        const hl_backend *be = hl_backend_at(bi);
+        float *d[NARR];
+        for (int i = 0; i < NARR; i++) d[i] = dev(be, i == Y ? NULL : a[i].h, a[i].n);
+        for (size_t k = 0; k < sizeof chunks / sizeof chunks[0]; k++) {
+            hl_ssd_fwd_args f = {d[Y], d[X], d[DT], d[DT_BIAS], d[A_LOG], d[BM], d[CM], d[DD],
+                                 B, T, H, P, G, N, chunks[k]};
+            int rc = HL_OP_CALL(be->ops, ssd_fwd, &f);
+            be->sync();
+            be->d2h(y, d[Y], a[Y].n * sizeof(float));
+            double e = 0.0, m = 0.0;
+            for (size_t i = 0; i < a[Y].n; i++) {
+                double diff = fabs((double)y[i] - a[Y].h[i]);
+                if (!(diff <= e)) e = diff;
+                if (fabs(a[Y].h[i]) > m) m = fabs(a[Y].h[i]);
+            }
+            e /= m;
+            char what[160];
+            snprintf(what, sizeof what, "%s ssd_fwd chunk %d equals numpy ssd_minimal_discrete", be->name, chunks[k]);
+            hl_check(rc == HL_OK && e <= 1e-5, what, "status %d (%s), rel err %.3g", rc, hl_op_error(), e);
+        }
+        // G = 3 does not divide H = 4: refused, nothing written
+        float sentinel = -3.5f;
+        be->h2d(d[Y], &sentinel, sizeof sentinel);
+        hl_ssd_fwd_args bad = {d[Y], d[X], d[DT], d[DT_BIAS], d[A_LOG], d[BM], d[CM], d[DD], B, T, H, P, 3, N, 8};
+        int rc = HL_OP_CALL(be->ops, ssd_fwd, &bad);
+        float back = 0.0f;
+        be->d2h(&back, d[Y], sizeof back);
+        char what[160];
+        snprintf(what, sizeof what, "%s ssd_fwd refuses G not dividing H", be->name);
+        hl_check(rc == HL_EBADINPUT && strstr(hl_op_error(), "not a multiple of G") && back == sentinel, what,
+                 "status %d, '%s'", rc, hl_op_error());
+        hl_ssd_fwd_args zero_chunk = {d[Y], d[X], d[DT], d[DT_BIAS], d[A_LOG], d[BM], d[CM], d[DD], B, T, H, P, G, N, 0};
+        rc = HL_OP_CALL(be->ops, ssd_fwd, &zero_chunk);
+        snprintf(what, sizeof what, "%s ssd_fwd refuses chunk 0", be->name);
+        hl_check(rc == HL_EBADINPUT && strstr(hl_op_error(), "chunk"), what, "status %d, '%s'", rc, hl_op_error());
+        for (int i = 0; i < NARR; i++) be->free(d[i], a[i].n * sizeof(float) + 1);
+    }
+    free(y);
+    for (int i = 0; i < NARR; i++) free(a[i].h);
+    return hl_test_done();
+}
