@@ -36,7 +36,7 @@ static const dspec SPECS[] = {
     {"H_swa_meta_kvshare", "HHH", 12, 4, 2, 4, 4, 3, 1, 10, -1, 0, {1, 2, -1}, 0},
     {"mix_AHSAM", "AHSAM", 16, 4, 4, 4, 4, 1, 0, 12, 1, 0, {3, -1, -1}, 0},
     // an SWA producer read by a global consumer: the cache keeps every position
-    {"A_swa_producer_global_consumer", "AA", 8, 2, 1, 4, 4, 1, 1, 7, 1, 0, {1, -1, -1}},
+    {"A_swa_producer_global_consumer", "AA", 8, 2, 1, 4, 4, 1, 1, 7, 1, 0, {1, -1, -1}, 0},
     // a mixture of experts FFN (position-wise: nothing to cache)
     {"AS_moe_every2_meta", "ASA", 16, 4, 2, 4, 0, 1, 2, 12, -1, -1, {-1, -1, -1}, 0},
     {"M_meta", "MM", 8, 0, 0, 0, 0, 2, 0, 9, -1, -1, {-1, -1, -1}, 0},
