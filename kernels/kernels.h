@@ -301,6 +301,98 @@ typedef struct {
     float a, b; size_t n;
 } hl_axpby_args;
 
+// ---------------------------------------------------------------- mixture of experts
+// The routing of a mixture-of-experts FFN (models/ffn_moe.c): n tokens, E
+// experts, each token sent to its top k (no capacity limit: nothing dropped).
+// An "assignment" a = t*k + j is token t's j-th chosen expert. The experts'
+// matrix products run as matmul_fwd/bwd on each expert's contiguous block of
+// rows; these ops route, group and move the rows.
+//
+// moe_route_fwd, per token t (in double, stored as float):
+//   probs[t]  = softmax(logits[t])
+//   sel[t,j]  = the experts of the k largest probs, largest first (ties: the
+//               lower index first)
+//   w[t,j]    = probs[t, sel[t,j]]                      (router 0: softmax_topk)
+//             = that / sum_j' probs[t, sel[t,j']]       (router 1: softmax_topk_renorm)
+//   lse[t]    = logsumexp(logits[t])
+// and the statistics over the n tokens, stats (HL_MOE_STATS(E) floats):
+//   stats[0]       balance = E * sum_e f_e * P_e  (HF transformers'
+//                  load_balancing_loss_func without its coefficient; 1*k when
+//                  routing is uniform), f_e = (assignments to e) / n (the f_e
+//                  sum to k), P_e = mean_t probs[t,e]
+//   stats[1]       mean_t lse[t]^2 (the router z-loss without its coefficient)
+//   stats[2]       mean_t entropy of probs[t] (nats)
+//   stats[3+e]     f_e;   stats[3+E+e]  P_e
+// n = 0 writes stats as zeros.
+#define HL_MOE_STATS(E) (3 + 2 * (E))
+enum { HL_MOE_ROUTER_TOPK = 0, HL_MOE_ROUTER_TOPK_RENORM = 1 };
+typedef struct {
+    float *probs;        // (n, E) written
+    int32_t *sel;        // (n, k) written, each in [0, E)
+    float *w;            // (n, k) written
+    float *lse;          // (n) written
+    float *stats;        // (HL_MOE_STATS(E)) written
+    const float *logits; // (n, E)
+    int n, E, k;         // 1 <= k <= E
+    int router;          // HL_MOE_ROUTER_*
+} hl_moe_route_fwd_args;
+// moe_route_bwd: dlogits (written) of
+//   sum_a dw[a] * w[a] + load_balance * stats[0] + z_loss * stats[1]
+// through the softmax (f_e, the discrete counts, carries no gradient: d
+// balance / d probs[t,e] = E f_e / n; d z / d logits[t] = 2 lse[t] probs[t] / n).
+typedef struct {
+    float *dlogits;      // (n, E) written
+    const float *dw;     // (n, k)
+    const float *probs;  // (n, E) from forward
+    const int32_t *sel;  // (n, k) from forward
+    const float *lse;    // (n)    from forward
+    int n, E, k, router;
+    float load_balance, z_loss;
+} hl_moe_route_bwd_args;
+// moe_group: sorts the assignments by expert, stably (within an expert by
+// assignment, i.e. token order): offs[e] .. offs[e+1]-1 are expert e's rows
+// (offs[0] = 0, offs[E] = n*k), rows[a] the grouped row of assignment a
+// (a permutation of 0 .. n*k-1).
+typedef struct {
+    int32_t *offs;       // (E + 1) written
+    int32_t *rows;       // (n * k) written
+    const int32_t *sel;  // (n, k) each in [0, E)
+    int n, E, k;
+} hl_moe_group_args;
+// moe_dispatch_fwd: xs[rows[a]] = inp[a / k] (every grouped row written once).
+// moe_dispatch_bwd: dinp[t] = sum_j dxs[rows[t*k + j]] (j ascending, from 0.0f).
+typedef struct {
+    float *xs;           // (n*k, C) written
+    const float *inp;    // (n, C)
+    const int32_t *rows; // (n*k) a permutation of 0 .. n*k-1
+    int n, k, C;
+} hl_moe_dispatch_fwd_args;
+typedef struct {
+    float *dinp;         // (n, C) written (=)
+    const float *dxs;    // (n*k, C)
+    const int32_t *rows; // (n*k)
+    int n, k, C;
+} hl_moe_dispatch_bwd_args;
+// moe_combine_fwd: out[t] = sum_j w[t*k+j] * y[rows[t*k+j]] (j ascending,
+// from 0.0f: with k = 1 and w = 1 out is y bit for bit).
+// moe_combine_bwd: dy[rows[a]] = w[a] * dout[a/k]; dw[a] = dout[a/k] . y[rows[a]].
+typedef struct {
+    float *out;          // (n, C) written
+    const float *y;      // (n*k, C) grouped rows
+    const float *w;      // (n, k)
+    const int32_t *rows; // (n*k)
+    int n, k, C;
+} hl_moe_combine_fwd_args;
+typedef struct {
+    float *dy;           // (n*k, C) written (=)
+    float *dw;           // (n, k)   written (=)
+    const float *dout;   // (n, C)
+    const float *y;      // (n*k, C)
+    const float *w;      // (n, k)
+    const int32_t *rows; // (n*k)
+    int n, k, C;
+} hl_moe_combine_bwd_args;
+
 // ---------------------------------------------------------------- decoding
 // Inference-only ops (models/decode.h): no backward, so the tests check them
 // against cpu_ref and against the training ops they continue, not by finite
@@ -432,7 +524,14 @@ typedef struct {
     X(p, conv1d_step, hl_conv1d_step_args) X(p, scan_state, hl_scan_state_args)      \
     X(p, scan_step, hl_scan_step_args)                                            \
     X(p, ssd_fwd, hl_ssd_fwd_args)         X(p, ssd_bwd, hl_ssd_bwd_args)            \
-    X(p, ssd_state, hl_ssd_state_args)     X(p, ssd_step, hl_ssd_step_args)
+    X(p, ssd_state, hl_ssd_state_args)     X(p, ssd_step, hl_ssd_step_args)          \
+    X(p, moe_route_fwd, hl_moe_route_fwd_args)                                    \
+    X(p, moe_route_bwd, hl_moe_route_bwd_args)                                    \
+    X(p, moe_group, hl_moe_group_args)                                            \
+    X(p, moe_dispatch_fwd, hl_moe_dispatch_fwd_args)                              \
+    X(p, moe_dispatch_bwd, hl_moe_dispatch_bwd_args)                              \
+    X(p, moe_combine_fwd, hl_moe_combine_fwd_args)                                \
+    X(p, moe_combine_bwd, hl_moe_combine_bwd_args)
 
 // Each op: int (*name)(const args *): HL_OK or an error status (see the top
 // of this file); NULL = unsupported. rope_bwd: out = d inp, inp = d out.

@@ -328,3 +328,79 @@ int hl_validate_ssd_step(const hl_ssd_step_args *a) {
     NEED("ssd_step", a->s, usedN); NEED("ssd_step", a->Bm, usedN); NEED("ssd_step", a->Cm, usedN);
     return HL_OK;
 }
+
+// ---------------------------------------------------------------- mixture of experts
+// Shared by the moe ops: n >= 0, E > 0, 1 <= k <= E (E < 0: not checked, for
+// dispatch/combine, which do not see E), C >= 0.
+static int moe_sizes_ok(const char *op, int n, int E, int k, int C) {
+    NONNEG(op, n); NONNEG(op, C); POSITIVE(op, k);
+    if (E >= 0) {
+        POSITIVE(op, E);
+        if (k > E) return hl_op_fail(HL_EBADINPUT, "%s: k = %d must be <= E = %d", op, k, E);
+    }
+    return HL_OK;
+}
+static int moe_router_ok(const char *op, int router) {
+    if (router != HL_MOE_ROUTER_TOPK && router != HL_MOE_ROUTER_TOPK_RENORM)
+        return hl_op_fail(HL_EBADINPUT, "%s: router = %d is not HL_MOE_ROUTER_TOPK (0) or _TOPK_RENORM (1)", op, router);
+    return HL_OK;
+}
+
+int hl_validate_moe_route_fwd(const hl_moe_route_fwd_args *a) {
+    if (moe_sizes_ok("moe_route_fwd", a->n, a->E, a->k, 0) || moe_router_ok("moe_route_fwd", a->router)) return HL_EBADINPUT;
+    int used = a->n > 0;
+    NEED("moe_route_fwd", a->stats, 1);
+    NEED("moe_route_fwd", a->probs, used); NEED("moe_route_fwd", a->sel, used); NEED("moe_route_fwd", a->w, used);
+    NEED("moe_route_fwd", a->lse, used); NEED("moe_route_fwd", a->logits, used);
+    return HL_OK;
+}
+
+int hl_validate_moe_route_bwd(const hl_moe_route_bwd_args *a) {
+    if (moe_sizes_ok("moe_route_bwd", a->n, a->E, a->k, 0) || moe_router_ok("moe_route_bwd", a->router)) return HL_EBADINPUT;
+    int used = a->n > 0;
+    NEED("moe_route_bwd", a->dlogits, used); NEED("moe_route_bwd", a->dw, used); NEED("moe_route_bwd", a->probs, used);
+    NEED("moe_route_bwd", a->sel, used); NEED("moe_route_bwd", a->lse, used);
+    if (!isfinite(a->load_balance) || !isfinite(a->z_loss))
+        return hl_op_fail(HL_EBADINPUT, "moe_route_bwd: load_balance = %g and z_loss = %g must be finite", a->load_balance, a->z_loss);
+    return ints_within("moe_route_bwd", "sel", a->sel, used ? (long long)a->n * a->k : 0, 0, a->E - 1);
+}
+
+int hl_validate_moe_group(const hl_moe_group_args *a) {
+    if (moe_sizes_ok("moe_group", a->n, a->E, a->k, 0)) return HL_EBADINPUT;
+    NEED("moe_group", a->offs, 1);
+    NEED("moe_group", a->rows, a->n > 0); NEED("moe_group", a->sel, a->n > 0);
+    return ints_within("moe_group", "sel", a->sel, a->n > 0 ? (long long)a->n * a->k : 0, 0, a->E - 1);
+}
+
+// dispatch and combine: rows inside [0, n*k).
+static int moe_rows_ok(const char *op, const int32_t *rows, int n, int k, int C) {
+    if (moe_sizes_ok(op, n, -1, k, C)) return HL_EBADINPUT;
+    NEED(op, rows, n > 0);
+    return ints_within(op, "rows", rows, n > 0 ? (long long)n * k : 0, 0, (long long)n * k - 1);
+}
+
+int hl_validate_moe_dispatch_fwd(const hl_moe_dispatch_fwd_args *a) {
+    int used = a->n > 0 && a->C > 0;
+    NEED("moe_dispatch_fwd", a->xs, used); NEED("moe_dispatch_fwd", a->inp, used);
+    return moe_rows_ok("moe_dispatch_fwd", a->rows, a->n, a->k, a->C);
+}
+
+int hl_validate_moe_dispatch_bwd(const hl_moe_dispatch_bwd_args *a) {
+    int used = a->n > 0 && a->C > 0;
+    NEED("moe_dispatch_bwd", a->dinp, used); NEED("moe_dispatch_bwd", a->dxs, used);
+    return moe_rows_ok("moe_dispatch_bwd", a->rows, a->n, a->k, a->C);
+}
+
+int hl_validate_moe_combine_fwd(const hl_moe_combine_fwd_args *a) {
+    int used = a->n > 0 && a->C > 0;
+    NEED("moe_combine_fwd", a->out, used); NEED("moe_combine_fwd", a->y, used); NEED("moe_combine_fwd", a->w, used);
+    return moe_rows_ok("moe_combine_fwd", a->rows, a->n, a->k, a->C);
+}
+
+int hl_validate_moe_combine_bwd(const hl_moe_combine_bwd_args *a) {
+    int used = a->n > 0;
+    NEED("moe_combine_bwd", a->dw, used); NEED("moe_combine_bwd", a->w, used);
+    NEED("moe_combine_bwd", a->dy, used && a->C > 0); NEED("moe_combine_bwd", a->dout, used && a->C > 0);
+    NEED("moe_combine_bwd", a->y, used && a->C > 0);
+    return moe_rows_ok("moe_combine_bwd", a->rows, a->n, a->k, a->C);
+}

@@ -10,7 +10,12 @@
 // rows routed to expert e are gathered (by token, ascending), run through
 // one matmul per projection, and scattered back with their weights.
 // Auxiliary losses (layer.h aux_loss; summed by hl_loss_aux, gradient added
-// by backward), over the n = B*T positions of the forward (meta tokens included):
+// by backward), over all n = B*T positions of the forward. Masking: none, by
+// decision. Meta tokens and positions whose target is ignored are routed and
+// run through their experts like any other, so they load the experts and
+// count in the balance (the losses balance compute, which they use). This is
+// what HF's load_balancing_loss_func does without an attention mask; hylab
+// batches have no padding for such a mask to remove.
 //   load balance  load_balance * E * sum_e f_e * P_e, f_e = (assignments to e) / n,
 //                 P_e = mean_t p_te (HF transformers' load_balancing_loss_func;
 //                 f has no gradient; with top_k > 1 f sums to top_k)
@@ -18,22 +23,26 @@
 // Tensors (no biases): mlp.router.weight (E, d), mlp.experts.gate_proj
 // (E, F, d), mlp.experts.up_proj (E, F, d), mlp.experts.down_proj (E, d, F).
 // Init as swiglu: normal(0, 0.02), down_proj 0.02/sqrt(2*n_layers).
-// Routing, gathering and scattering run on the host (the CPU backends' memory
-// is host memory); the matmuls and the SwiGLU go through the op table.
-#include <math.h>
-#include <string.h>
+// Every step is an op (kernels.h "mixture of experts"): moe_route_fwd,
+// moe_group (rows sorted by expert), moe_dispatch_fwd (gather), one matmul
+// per expert and projection over its block of rows, one swiglu_fwd over all
+// rows, moe_combine_fwd (weighted scatter back), and their backwards. The
+// host reads only the E + 1 expert offsets (to size the matmuls) and the
+// statistics (aux_loss, stat).
+#include <stdio.h>
 #include "models/layer.h"
 
 enum { SLOT_ROUTER, SLOT_GATE, SLOT_UP, SLOT_DOWN, N_SLOTS };
 
 typedef struct {
-    float *aux;     // (2) load-balance and z-loss terms of the last forward (coefficients applied)
+    float *stats;   // (HL_MOE_STATS(E)) moe_route_fwd's statistics of the last forward (first: carve(cfg, 1, 1) finds it)
     float *logits;  // (n, E) router logits
     float *probs;   // (n, E) softmax(logits)
-    float *sel;     // (n, k) chosen experts (exact small integers)
+    int32_t *sel;   // (n, k) chosen experts
     float *w;       // (n, k) their combine weights
-    float *pos;     // (n*k) grouped row r -> its assignment t*k + j
-    float *offs;    // (E + 1) expert e's rows are [offs[e], offs[e+1])
+    float *lse;     // (n) logsumexp(logits)
+    int32_t *offs;  // (E + 1) expert e's grouped rows are [offs[e], offs[e+1])
+    int32_t *rows;  // (n*k) assignment t*k + j -> its grouped row
     float *xs;      // (n*k, d) gathered inputs
     float *gate;    // (n*k, F) gate_proj(xs)
     float *up;      // (n*k, F) up_proj(xs)
@@ -41,16 +50,20 @@ typedef struct {
     float *eo;      // (n*k, d) expert outputs (unweighted)
 } moe_bufs;
 
+// int32 arrays live in the float arenas (same size, 64-byte aligned carving).
+static int32_t *take_i32(float *base, size_t *off, size_t n) { return (int32_t *)(void *)hl_take(base, off, n); }
+
 static void carve(const hl_model_config *cfg, int B, int T, float *base, size_t *off, moe_bufs *b) {
     size_t n = (size_t)B * T, E = cfg->ffn.moe.n_experts, k = cfg->ffn.moe.top_k;
     size_t F = cfg->ffn.moe.d_ff, C = cfg->d_model;
-    b->aux = hl_take(base, off, 2);
+    b->stats = hl_take(base, off, HL_MOE_STATS(E));
     b->logits = hl_take(base, off, n * E);
     b->probs = hl_take(base, off, n * E);
-    b->sel = hl_take(base, off, n * k);
+    b->sel = take_i32(base, off, n * k);
     b->w = hl_take(base, off, n * k);
-    b->pos = hl_take(base, off, n * k);
-    b->offs = hl_take(base, off, E + 1);
+    b->lse = hl_take(base, off, n);
+    b->offs = take_i32(base, off, E + 1);
+    b->rows = take_i32(base, off, n * k);
     b->xs = hl_take(base, off, n * k * C);
     b->gate = hl_take(base, off, n * k * F);
     b->up = hl_take(base, off, n * k * F);
@@ -81,42 +94,37 @@ static size_t moe_act_floats(const hl_model_config *cfg, int layer, int B, int T
     return off;
 }
 
-// Scratch: deo, dxs, dpart (n*k, d); dh, dgate, dup (n*k, F); dprobs, dlogits (n, E); dxr (n, d);
-// dw (n*k doubles).
+// Backward temporaries (r->scratch), in this order.
+typedef struct {
+    float *deo, *dxs, *dpart;      // (n*k, d)
+    float *dh, *dgate, *dup;       // (n*k, F)
+    float *dw;                     // (n, k)
+    float *dlogits;                // (n, E)
+    float *dxr;                    // (n, d)
+} moe_grads;
+
+static void carve_grads(const hl_model_config *cfg, int B, int T, float *base, size_t *off, moe_grads *g) {
+    size_t n = (size_t)B * T, nk = n * cfg->ffn.moe.top_k, C = cfg->d_model, F = cfg->ffn.moe.d_ff;
+    g->deo = hl_take(base, off, nk * C);
+    g->dxs = hl_take(base, off, nk * C);
+    g->dpart = hl_take(base, off, nk * C);
+    g->dh = hl_take(base, off, nk * F);
+    g->dgate = hl_take(base, off, nk * F);
+    g->dup = hl_take(base, off, nk * F);
+    g->dw = hl_take(base, off, nk);
+    g->dlogits = hl_take(base, off, n * cfg->ffn.moe.n_experts);
+    g->dxr = hl_take(base, off, n * C);
+}
+
 static size_t moe_scratch_floats(const hl_model_config *cfg, int layer, int B, int T) {
     (void)layer;
-    size_t n = (size_t)B * T, nk = n * cfg->ffn.moe.top_k, off = 0;
-    for (int i = 0; i < 3; i++) hl_take(NULL, &off, nk * cfg->d_model);
-    for (int i = 0; i < 3; i++) hl_take(NULL, &off, nk * cfg->ffn.moe.d_ff);
-    for (int i = 0; i < 2; i++) hl_take(NULL, &off, n * cfg->ffn.moe.n_experts);
-    hl_take(NULL, &off, n * cfg->d_model);
-    hl_take(NULL, &off, 2 * nk);
+    moe_grads g; size_t off = 0;
+    carve_grads(cfg, B, T, NULL, &off, &g);
     return off;
 }
 
-// Row t: probs (softmax in double), the top-k experts and their weights;
-// returns logsumexp(logits_t).
-static double route_row(const hl_moe_config *m, const float *lg, float *pr, float *sel, float *w) {
-    int E = m->n_experts, k = m->top_k;
-    double mx = lg[0], s = 0.0;
-    for (int e = 1; e < E; e++) if (lg[e] > mx) mx = lg[e];
-    for (int e = 0; e < E; e++) s += exp((double)lg[e] - mx);
-    for (int e = 0; e < E; e++) pr[e] = (float)(exp((double)lg[e] - mx) / s);
-    double sum = 0.0;
-    for (int j = 0; j < k; j++) {
-        int best = -1;
-        for (int e = 0; e < E; e++) {
-            int taken = 0;
-            for (int i = 0; i < j; i++) taken |= (int)sel[i] == e;
-            if (!taken && (best < 0 || pr[e] > pr[best])) best = e;
-        }
-        sel[j] = (float)best;
-        w[j] = pr[best];
-        sum += pr[best];
-    }
-    if (m->router == HL_MOE_SOFTMAX_TOPK_RENORM)
-        for (int j = 0; j < k; j++) w[j] = (float)(w[j] / sum);
-    return mx + log(s);
+static int router_kind(const hl_moe_config *m) {
+    return m->router == HL_MOE_SOFTMAX_TOPK_RENORM ? HL_MOE_ROUTER_TOPK_RENORM : HL_MOE_ROUTER_TOPK;
 }
 
 static void moe_forward(hl_layer *L, const hl_run *r, float *out, const float *inp) {
@@ -125,131 +133,83 @@ static void moe_forward(hl_layer *L, const hl_run *r, float *out, const float *i
     moe_bufs b; size_t off = 0;
     carve(L->cfg, r->B, r->T, L->act, &off, &b);
     if (hl_linear(r, b.logits, inp, L->p[SLOT_ROUTER], n, C, E)) return;   // (n, E)
-    double z = 0.0;
-    for (int t = 0; t < n; t++) {
-        double lse = route_row(m, b.logits + (size_t)t * E, b.probs + (size_t)t * E, b.sel + (size_t)t * k,
-                               b.w + (size_t)t * k);
-        z += lse * lse;
-    }
-    // group by expert: counts, offsets, rows in token order
-    int cnt[1024 + 1] = {0}, fill[1024];
-    for (int a = 0; a < n * k; a++) cnt[(int)b.sel[a]]++;
-    double lb = 0.0;
-    for (int e = 0, o = 0; e < E; e++) {
-        double P = 0.0;
-        for (int t = 0; t < n; t++) P += b.probs[(size_t)t * E + e];
-        lb += ((double)cnt[e] / n) * (P / n);
-        b.offs[e] = (float)o; fill[e] = o; o += cnt[e];
-    }
-    b.offs[E] = (float)(n * k);
-    b.aux[0] = (float)(m->load_balance * E * lb);
-    b.aux[1] = (float)(m->z_loss * z / n);
-    for (int a = 0; a < n * k; a++) {
-        int row = fill[(int)b.sel[a]]++;
-        b.pos[row] = (float)a;
-        memcpy(b.xs + (size_t)row * C, inp + (size_t)(a / k) * C, sizeof(float) * C);
-    }
+    hl_moe_route_fwd_args ra = {b.probs, b.sel, b.w, b.lse, b.stats, b.logits, n, E, k, router_kind(m)};
+    hl_moe_group_args ga = {b.offs, b.rows, b.sel, n, E, k};
+    hl_moe_dispatch_fwd_args da = {b.xs, inp, b.rows, n, k, C};
+    if (HL_RUN_OP(r, moe_route_fwd, &ra) || HL_RUN_OP(r, moe_group, &ga) || HL_RUN_OP(r, moe_dispatch_fwd, &da)) return;
+    // offs is read on the host (the CPU backends' memory is host memory; a
+    // device backend copies these E + 1 ints back first)
     for (int e = 0; e < E; e++) {
-        int o = (int)b.offs[e], c = (int)b.offs[e + 1] - o;
-        if (c == 0) continue;
+        int o = b.offs[e], c = b.offs[e + 1] - o;
         size_t wo = (size_t)e * F * C;
         hl_linear(r, b.gate + (size_t)o * F, b.xs + (size_t)o * C, L->p[SLOT_GATE] + wo, c, C, F);
         hl_linear(r, b.up + (size_t)o * F, b.xs + (size_t)o * C, L->p[SLOT_UP] + wo, c, C, F);
-        hl_swiglu_fwd_args s = { .out = b.h + (size_t)o * F, .gate = b.gate + (size_t)o * F,
-                                 .up = b.up + (size_t)o * F, .n = (size_t)c * F };
-        HL_RUN_OP(r, swiglu_fwd, &s);
-        hl_linear(r, b.eo + (size_t)o * C, b.h + (size_t)o * F, L->p[SLOT_DOWN] + wo, c, F, C);
     }
-    memset(out, 0, sizeof(float) * (size_t)n * C);   // out (B, T, d)
-    for (int row = 0; row < n * k; row++) {
-        int a = (int)b.pos[row];
-        float wt = b.w[a], *o = out + (size_t)(a / k) * C;
-        const float *y = b.eo + (size_t)row * C;
-        for (int c = 0; c < C; c++) o[c] += wt * y[c];
+    hl_swiglu_fwd_args s = { .out = b.h, .gate = b.gate, .up = b.up, .n = (size_t)n * k * F };
+    HL_RUN_OP(r, swiglu_fwd, &s);
+    for (int e = 0; e < E; e++) {
+        int o = b.offs[e], c = b.offs[e + 1] - o;
+        hl_linear(r, b.eo + (size_t)o * C, b.h + (size_t)o * F, L->p[SLOT_DOWN] + (size_t)e * F * C, c, F, C);
     }
+    hl_moe_combine_fwd_args ca = {out, b.eo, b.w, b.rows, n, k, C};   // out (B, T, d)
+    HL_RUN_OP(r, moe_combine_fwd, &ca);
 }
 
 static void moe_backward(hl_layer *L, const hl_run *r, float *dinp, const float *dout, const float *inp) {
     const hl_moe_config *m = &L->cfg->ffn.moe;
     int E = m->n_experts, k = m->top_k, F = m->d_ff, C = L->cfg->d_model, n = r->B * r->T;
     size_t nk = (size_t)n * k;
-    moe_bufs b; size_t off = 0, so = 0;
+    moe_bufs b; moe_grads g; size_t off = 0, so = 0;
     carve(L->cfg, r->B, r->T, L->act, &off, &b);
-    float *deo = hl_take(r->scratch, &so, nk * C);          // (n*k, d)
-    float *dxs = hl_take(r->scratch, &so, nk * C);          // (n*k, d)
-    float *dpart = hl_take(r->scratch, &so, nk * C);        // (n*k, d)
-    float *dh = hl_take(r->scratch, &so, nk * F);           // (n*k, F)
-    float *dgate = hl_take(r->scratch, &so, nk * F);        // (n*k, F)
-    float *dup = hl_take(r->scratch, &so, nk * F);          // (n*k, F)
-    float *dprobs = hl_take(r->scratch, &so, (size_t)n * E);  // (n, E)
-    float *dlogits = hl_take(r->scratch, &so, (size_t)n * E); // (n, E)
-    float *dxr = hl_take(r->scratch, &so, (size_t)n * C);   // (n, d)
-    // weights: dw_a = dout_t . eo_row; experts: deo_row = w_a * dout_t
-    memset(dprobs, 0, sizeof(float) * (size_t)n * E);
-    double *dw = (double *)(void *)hl_take(r->scratch, &so, 2 * nk);   // (n*k) d(out)/d(w_a)
-    for (int row = 0; row < (int)nk; row++) {
-        int a = (int)b.pos[row];
-        const float *g = dout + (size_t)(a / k) * C, *y = b.eo + (size_t)row * C;
-        double s = 0.0;
-        for (int c = 0; c < C; c++) { s += (double)g[c] * y[c]; deo[(size_t)row * C + c] = b.w[a] * g[c]; }
-        dw[a] = s;
-    }
-    for (int t = 0; t < n; t++) {
-        const float *pr = b.probs + (size_t)t * E, *sel = b.sel + (size_t)t * k;
-        float *dp = dprobs + (size_t)t * E;
-        if (m->router == HL_MOE_SOFTMAX_TOPK) {
-            for (int j = 0; j < k; j++) dp[(int)sel[j]] += (float)dw[(size_t)t * k + j];
-        } else {   // w_j = p_j / S: dp_i = dw_i / S - sum_j dw_j p_j / S^2 (i in the top k)
-            double S = 0.0, q = 0.0;
-            for (int j = 0; j < k; j++) { S += pr[(int)sel[j]]; q += dw[(size_t)t * k + j] * pr[(int)sel[j]]; }
-            for (int j = 0; j < k; j++) dp[(int)sel[j]] += (float)(dw[(size_t)t * k + j] / S - q / (S * S));
-        }
-    }
-    if (m->load_balance != 0) {   // d/dp_te = load_balance * E * f_e / n
-        for (int e = 0; e < E; e++) {
-            double g = (double)m->load_balance * E * (((double)b.offs[e + 1] - b.offs[e]) / n) / n;
-            for (int t = 0; t < n; t++) dprobs[(size_t)t * E + e] += (float)g;
-        }
-    }
-    for (int t = 0; t < n; t++) {   // softmax backward, plus the z-loss: 2 z_loss lse p / n
-        const float *pr = b.probs + (size_t)t * E, *lg = b.logits + (size_t)t * E, *dp = dprobs + (size_t)t * E;
-        float *dl = dlogits + (size_t)t * E;
-        double s = 0.0, zg = 0.0;
-        for (int e = 0; e < E; e++) s += (double)pr[e] * dp[e];
-        if (m->z_loss != 0) {
-            double mx = lg[0], se = 0.0;
-            for (int e = 1; e < E; e++) if (lg[e] > mx) mx = lg[e];
-            for (int e = 0; e < E; e++) se += exp((double)lg[e] - mx);
-            zg = 2.0 * m->z_loss * (mx + log(se)) / n;
-        }
-        for (int e = 0; e < E; e++) dl[e] = (float)(pr[e] * (dp[e] - s) + zg * pr[e]);
-    }
+    carve_grads(L->cfg, r->B, r->T, r->scratch, &so, &g);
+    // the combine: expert outputs and weights; then the router (with the aux losses' gradients)
+    hl_moe_combine_bwd_args cb = {g.deo, g.dw, dout, b.eo, b.w, b.rows, n, k, C};
+    hl_moe_route_bwd_args rb = {g.dlogits, g.dw, b.probs, b.sel, b.lse, n, E, k, router_kind(m),
+                                (float)m->load_balance, (float)m->z_loss};
+    if (HL_RUN_OP(r, moe_combine_bwd, &cb) || HL_RUN_OP(r, moe_route_bwd, &rb)) return;
     for (int e = 0; e < E; e++) {
-        int o = (int)b.offs[e], c = (int)b.offs[e + 1] - o;
-        if (c == 0) continue;
+        int o = b.offs[e], c = b.offs[e + 1] - o;
         size_t wo = (size_t)e * F * C, fo = (size_t)o * F, co = (size_t)o * C;
-        hl_linear_bwd(r, dh + fo, L->g[SLOT_DOWN] + wo, deo + co, b.h + fo, L->p[SLOT_DOWN] + wo, c, F, C);
-        hl_swiglu_bwd_args s = { .dgate = dgate + fo, .dup = dup + fo, .dout = dh + fo, .gate = b.gate + fo,
-                                 .up = b.up + fo, .n = (size_t)c * F };
-        HL_RUN_OP(r, swiglu_bwd, &s);
-        hl_linear_bwd(r, dxs + co, L->g[SLOT_GATE] + wo, dgate + fo, b.xs + co, L->p[SLOT_GATE] + wo, c, C, F);
-        hl_linear_bwd(r, dpart + co, L->g[SLOT_UP] + wo, dup + fo, b.xs + co, L->p[SLOT_UP] + wo, c, C, F);
-        hl_add_inplace(r, dxs + co, dpart + co, (size_t)c * C);
+        hl_linear_bwd(r, g.dh + fo, L->g[SLOT_DOWN] + wo, g.deo + co, b.h + fo, L->p[SLOT_DOWN] + wo, c, F, C);
     }
-    memset(dinp, 0, sizeof(float) * (size_t)n * C);   // dinp (B, T, d)
-    for (int row = 0; row < (int)nk; row++) {
-        float *d = dinp + (size_t)((int)b.pos[row] / k) * C;
-        const float *x = dxs + (size_t)row * C;
-        for (int c = 0; c < C; c++) d[c] += x[c];
+    hl_swiglu_bwd_args s = { .dgate = g.dgate, .dup = g.dup, .dout = g.dh, .gate = b.gate, .up = b.up, .n = nk * F };
+    HL_RUN_OP(r, swiglu_bwd, &s);
+    for (int e = 0; e < E; e++) {
+        int o = b.offs[e], c = b.offs[e + 1] - o;
+        size_t wo = (size_t)e * F * C, fo = (size_t)o * F, co = (size_t)o * C;
+        hl_linear_bwd(r, g.dxs + co, L->g[SLOT_GATE] + wo, g.dgate + fo, b.xs + co, L->p[SLOT_GATE] + wo, c, C, F);
+        hl_linear_bwd(r, g.dpart + co, L->g[SLOT_UP] + wo, g.dup + fo, b.xs + co, L->p[SLOT_UP] + wo, c, C, F);
     }
-    hl_linear_bwd(r, dxr, L->g[SLOT_ROUTER], dlogits, inp, L->p[SLOT_ROUTER], n, C, E);
-    hl_add_inplace(r, dinp, dxr, (size_t)n * C);
+    hl_add_inplace(r, g.dxs, g.dpart, nk * C);
+    hl_moe_dispatch_bwd_args db = {dinp, g.dxs, b.rows, n, k, C};   // dinp (B, T, d)
+    HL_RUN_OP(r, moe_dispatch_bwd, &db);
+    hl_linear_bwd(r, g.dxr, L->g[SLOT_ROUTER], g.dlogits, inp, L->p[SLOT_ROUTER], n, C, E);
+    hl_add_inplace(r, dinp, g.dxr, (size_t)n * C);
 }
 
+// The aux losses of the last forward: the coefficients times moe_route_fwd's
+// balance and mean lse^2 (read on the host, as offs).
 static double moe_aux_loss(const hl_layer *L) {
+    const hl_moe_config *m = &L->cfg->ffn.moe;
     moe_bufs b; size_t off = 0;
     carve(L->cfg, 1, 1, L->act, &off, &b);
-    return (double)b.aux[0] + b.aux[1];
+    return m->load_balance * b.stats[0] + m->z_loss * b.stats[1];
+}
+
+// Router statistics of the last forward (layer.h stat): load_balance (the
+// balance term without its coefficient: E sum_e f_e P_e, top_k when
+// balanced), z (mean lse^2), entropy (mean router entropy, nats), then
+// frac.e{e}: the fraction of the n*top_k assignments that went to expert e
+// (the fractions sum to 1; 1/E when balanced).
+static int moe_stat(const hl_layer *L, int i, char *name, size_t len, double *value) {
+    const hl_moe_config *m = &L->cfg->ffn.moe;
+    static const char *const head[3] = {"load_balance", "z", "entropy"};
+    if (i < 0 || i >= 3 + m->n_experts) return 0;
+    moe_bufs b; size_t off = 0;
+    carve(L->cfg, 1, 1, L->act, &off, &b);
+    if (i < 3) { snprintf(name, len, "%s", head[i]); *value = b.stats[i]; }
+    else { snprintf(name, len, "frac.e%d", i - 3); *value = (double)b.stats[i] / m->top_k; }
+    return 1;
 }
 
 // Active FLOPs per token: the router and top_k experts.
@@ -278,5 +238,5 @@ const hl_layer_type hl_layer_ffn_moe = {
     .forward = moe_forward, .backward = moe_backward,
     .flops = moe_flops, .cache_bytes = moe_cache_bytes,
     .state_floats = NULL, .state_prefill = NULL, .state_step = NULL,
-    .aux_loss = moe_aux_loss, .inactive_params = moe_inactive_params,
+    .aux_loss = moe_aux_loss, .inactive_params = moe_inactive_params, .stat = moe_stat,
 };

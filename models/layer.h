@@ -169,6 +169,13 @@ typedef struct hl_layer_type {
     // experts: the n_experts - top_k experts it is not routed to); counted by
     // hl_model_count's active_params. NULL: 0 (every parameter is used).
     int64_t (*inactive_params)(const hl_model_config *cfg, int layer);
+    // Statistics of the last forward for the training curves (the moe FFN:
+    // its router's load balance, entropy and per-expert fractions): writes
+    // statistic i's name (e.g. "entropy", "frac.e5") and value and returns 1;
+    // 0 when i is past the last. harness/train records them at the loss
+    // curve's cadence as "<type name>.L<layer>.<name>" (split "train").
+    // NULL: none.
+    int (*stat)(const hl_layer *L, int i, char *name, size_t len, double *value);
 } hl_layer_type;
 
 // ---------------------------------------------------------------- registry (registry.c)

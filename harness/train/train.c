@@ -13,6 +13,7 @@
 #include "harness/train/train.h"
 #include "kernels/kernels.h"
 #include "models/model.h"
+#include "models/layer.h"
 #include "models/checkpoint.h"
 #include "models/losses.h"
 #include "tasks/task.h"
@@ -161,6 +162,23 @@ static int train_step_grads(hl_model *m, const hl_ops *ops, const hl_task_batch 
     return rc;
 }
 
+// The statistics of the modules' last forward (layer.h stat: the moe FFN's
+// router load balance, entropy, per-expert fractions) as "train" curves
+// named "<type>.L<layer>.<stat>", e.g. "moe.L3.frac.e5".
+static void record_layer_stats(const hl_model *m, const hl_sink *sink, int step) {
+    for (int l = 0; l < hl_model_cfg(m)->n_layers; l++)
+        for (int part = HL_PART_MIXER; part <= HL_PART_FFN; part++) {
+            const hl_layer *L = hl_model_part(m, l, part);
+            if (!L || !L->type || !L->type->stat) continue;
+            char stat[64], name[128];
+            double v;
+            for (int i = 0; L->type->stat(L, i, stat, sizeof stat, &v); i++) {
+                snprintf(name, sizeof name, "%s.L%d.%s", L->type->name, l, stat);
+                sink->curve(sink->ctx, step, "train", name, v);
+            }
+        }
+}
+
 hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
                            const hl_sink *sink, hl_run_summary *sum) {
     const hl_train_config *tc = &spec->train;
@@ -237,6 +255,7 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
         if (sink->curve && (step % curve_every == 0 || step == tc->steps || step == 1)) {
             sink->curve(sink->ctx, step, "train", "loss", loss);
             sink->curve(sink->ctx, step, "train", "lr", lr);
+            record_layer_stats(m, sink, step);
         }
         if (opts->progress) progress_update(&pr, opts->label ? opts->label : spec->name, step, tc->steps, loss, tokens / train_time, step == tc->steps);
         if (tc->debug_abort_step && step == tc->debug_abort_step) {

@@ -39,6 +39,13 @@ void hl_cpu_ssd_fwd(const hl_ssd_fwd_args *a);
 void hl_cpu_ssd_bwd(const hl_ssd_bwd_args *a);
 void hl_cpu_ssd_state(const hl_ssd_state_args *a);
 void hl_cpu_ssd_step(const hl_ssd_step_args *a);
+void hl_cpu_moe_route_fwd(const hl_moe_route_fwd_args *a);
+void hl_cpu_moe_route_bwd(const hl_moe_route_bwd_args *a);
+void hl_cpu_moe_group(const hl_moe_group_args *a);
+void hl_cpu_moe_dispatch_fwd(const hl_moe_dispatch_fwd_args *a);
+void hl_cpu_moe_dispatch_bwd(const hl_moe_dispatch_bwd_args *a);
+void hl_cpu_moe_combine_fwd(const hl_moe_combine_fwd_args *a);
+void hl_cpu_moe_combine_bwd(const hl_moe_combine_bwd_args *a);
 
 // The core of every fast exp: Cody-Waite reduction xc = n ln2 + r (n rounded
 // to an integer with the 1.5 * 2^23 trick) and Cephes' degree-6 polynomial

@@ -39,6 +39,13 @@ void hl_ref_ssd_fwd(const hl_ssd_fwd_args *a);
 void hl_ref_ssd_bwd(const hl_ssd_bwd_args *a);
 void hl_ref_ssd_state(const hl_ssd_state_args *a);
 void hl_ref_ssd_step(const hl_ssd_step_args *a);
+void hl_ref_moe_route_fwd(const hl_moe_route_fwd_args *a);
+void hl_ref_moe_route_bwd(const hl_moe_route_bwd_args *a);
+void hl_ref_moe_group(const hl_moe_group_args *a);
+void hl_ref_moe_dispatch_fwd(const hl_moe_dispatch_fwd_args *a);
+void hl_ref_moe_dispatch_bwd(const hl_moe_dispatch_bwd_args *a);
+void hl_ref_moe_combine_fwd(const hl_moe_combine_fwd_args *a);
+void hl_ref_moe_combine_bwd(const hl_moe_combine_bwd_args *a);
 
 // Scalar helpers of the reference backend. The cpu backend states the same
 // rules independently (vsoftplus in cpu/ssm.c, mask_row in cpu/attention.c),
