@@ -96,7 +96,7 @@ struct kcase {
     hl_op_id op_fwd, op_bwd;               // the ops they run (support, report, tolerance)
     // shapes and options used by the callbacks
     int B, T, C, N, K, H, Hkv, hd, vd, window, n_meta, V, IC, OC, has_bias;
-    float eps, theta, dloss, fd_eps;
+    float eps, theta, dloss, fd_eps, load_balance, z_loss;
     int32_t ignore, *ids;
 };
 
@@ -429,6 +429,85 @@ static void make_xent(kcase *c, int N, int V) {
     c->op_fwd = HL_OP_xent_fwd; c->op_bwd = HL_OP_xent_bwd;
 }
 
+// A random permutation of 0 .. m-1 into rows (grouped rows of assignments, shuffled levels).
+static void random_rows(int32_t *rows, int m) {
+    for (int i = 0; i < m; i++) rows[i] = i;
+    for (int i = m - 1; i > 0; i--) { int j = (int)(rnd_u32() % (uint32_t)(i + 1)), t = rows[i]; rows[i] = rows[j]; rows[j] = t; }
+}
+// ---- mixture of experts (kernels.h): n tokens in N, E experts in V, top k in
+// K, router in H, width in C; sel / rows (int32) live in ids.
+// moe_route: in = {logits (n, E)}, out = {w (n, k) in the loss, stats weighted
+// by the coefficients (r[0] = load_balance, r[1] = z_loss, the rest 0), probs,
+// lse (both saved for backward, not in the loss)}; sel in ids.
+static int moe_route_fwd(const hl_ops *ops, kcase *c) {
+    hl_moe_route_fwd_args a = {c->out[2].y, c->ids, c->out[0].y, c->out[3].y, c->out[1].y, c->in[0].x,
+                               c->N, c->V, c->K, c->H};
+    return HL_OP_CALL(ops, moe_route_fwd, &a);
+}
+static int moe_route_bwd(const hl_ops *ops, kcase *c) {
+    hl_moe_route_bwd_args a = {c->in[0].g, c->out[0].r, c->out[2].y, c->ids, c->out[3].y, c->N, c->V, c->K, c->H,
+                               c->load_balance, c->z_loss};
+    return HL_OP_CALL(ops, moe_route_bwd, &a);
+}
+static void make_moe_route(kcase *c, int n, int E, int k, int router, float lb, float z) {
+    snprintf(c->name, sizeof c->name, "moe_route n%d E%d k%d router%d lb%g z%g", n, E, k, router, lb, z);
+    c->N = n; c->V = E; c->K = k; c->H = router; c->load_balance = lb; c->z_loss = z;
+    c->ids = gbuf_i32((size_t)n * k);
+    ktensor *lg = add_in(c, "logits", (size_t)n * E, -3, 3, 0);
+    for (int t = 0; t < n; t++) {   // each row a shuffle of levels 0.6 apart (+-0.1): a step of fd_eps changes no top k
+        int32_t perm[64];
+        random_rows(perm, E);
+        for (int e = 0; e < E; e++) lg->x[(size_t)t * E + e] = -2.0f + 0.6f * (float)perm[e] + rnd_uniform(-0.1f, 0.1f);
+    }
+    add_out(c, "w", (size_t)n * k, 1);
+    koutput *st = add_out(c, "stats", HL_MOE_STATS(E), 1);
+    for (int i = 0; i < HL_MOE_STATS(E); i++) st->r[i] = i == 0 ? lb : i == 1 ? z : 0.0f;
+    add_out(c, "probs", (size_t)n * E, 0);
+    add_out(c, "lse", n, 0);
+    c->fwd = moe_route_fwd; c->bwd = moe_route_bwd;
+    c->op_fwd = HL_OP_moe_route_fwd; c->op_bwd = HL_OP_moe_route_bwd;
+}
+
+// moe_dispatch: in = {inp (n, C)}, out = {xs (n*k, C)}.
+static int moe_dispatch_fwd(const hl_ops *ops, kcase *c) {
+    hl_moe_dispatch_fwd_args a = {c->out[0].y, c->in[0].x, c->ids, c->N, c->K, c->C};
+    return HL_OP_CALL(ops, moe_dispatch_fwd, &a);
+}
+static int moe_dispatch_bwd(const hl_ops *ops, kcase *c) {
+    hl_moe_dispatch_bwd_args a = {c->in[0].g, c->out[0].r, c->ids, c->N, c->K, c->C};
+    return HL_OP_CALL(ops, moe_dispatch_bwd, &a);
+}
+static void make_moe_dispatch(kcase *c, int n, int k, int C) {
+    snprintf(c->name, sizeof c->name, "moe_dispatch n%d k%d C%d", n, k, C);
+    c->N = n; c->K = k; c->C = C;
+    c->ids = gbuf_i32((size_t)n * k);
+    random_rows(c->ids, n * k);
+    add_in(c, "inp", (size_t)n * C, -1, 1, 0);
+    add_out(c, "xs", (size_t)n * k * C, 1);
+    c->fwd = moe_dispatch_fwd; c->bwd = moe_dispatch_bwd;
+    c->op_fwd = HL_OP_moe_dispatch_fwd; c->op_bwd = HL_OP_moe_dispatch_bwd;
+}
+// moe_combine: in = {y (n*k, C), w (n, k)}, out = {out (n, C)}.
+static int moe_combine_fwd(const hl_ops *ops, kcase *c) {
+    hl_moe_combine_fwd_args a = {c->out[0].y, c->in[0].x, c->in[1].x, c->ids, c->N, c->K, c->C};
+    return HL_OP_CALL(ops, moe_combine_fwd, &a);
+}
+static int moe_combine_bwd(const hl_ops *ops, kcase *c) {
+    hl_moe_combine_bwd_args a = {c->in[0].g, c->in[1].g, c->out[0].r, c->in[0].x, c->in[1].x, c->ids, c->N, c->K, c->C};
+    return HL_OP_CALL(ops, moe_combine_bwd, &a);
+}
+static void make_moe_combine(kcase *c, int n, int k, int C) {
+    snprintf(c->name, sizeof c->name, "moe_combine n%d k%d C%d", n, k, C);
+    c->N = n; c->K = k; c->C = C;
+    c->ids = gbuf_i32((size_t)n * k);
+    random_rows(c->ids, n * k);
+    add_in(c, "y", (size_t)n * k * C, -1, 1, 0);
+    add_in(c, "w", (size_t)n * k, 0, 1, 0);
+    add_out(c, "out", (size_t)n * C, 1);
+    c->fwd = moe_combine_fwd; c->bwd = moe_combine_bwd;
+    c->op_fwd = HL_OP_moe_combine_fwd; c->op_bwd = HL_OP_moe_combine_bwd;
+}
+
 // ------------------------------------------------------------ per-op report
 // Every (backend, op) ends "ok" (every check of it passed), "unsupported"
 // (the op is NULL or the backend's support query says no: not a failure)
@@ -499,6 +578,12 @@ static const op_tol g_tol[HL_OP_COUNT] = {
     [HL_OP_conv1d_step] = {1e-6}, [HL_OP_scan_state] = {1e-5},   [HL_OP_scan_step] = {1e-5},
     [HL_OP_ssd_fwd] = {1e-5},     [HL_OP_ssd_bwd] = {1e-5},
     [HL_OP_ssd_state] = {1e-5},   [HL_OP_ssd_step] = {1e-5},
+    // mixture of experts: the same double arithmetic as cpu_ref row by row
+    // (route, group: exact in practice); dispatch and combine move or
+    // weight-sum k rows (combine_bwd's dot products in another order): 1e-6.
+    [HL_OP_moe_route_fwd] = {1e-6}, [HL_OP_moe_route_bwd] = {1e-6}, [HL_OP_moe_group] = {0.0},
+    [HL_OP_moe_dispatch_fwd] = {0.0}, [HL_OP_moe_dispatch_bwd] = {1e-6},
+    [HL_OP_moe_combine_fwd] = {1e-6}, [HL_OP_moe_combine_bwd] = {1e-6},
 };
 static double tol_of(const hl_backend *be, hl_op_id op) { return !strcmp(be->name, "cpu_ref") ? 0.0 : g_tol[op].tol; }
 // The worst error seen per op (printed with the report, for tuning the table).
@@ -1047,6 +1132,35 @@ static void test_fd_can_fail(void) {
     gfree_all();
 }
 
+// Planted bugs in the router's backward: dropping the load-balance term, or
+// the renormalisation's cross term (treating renorm weights as plain top-k
+// weights), must each be caught by the finite differences.
+static int moe_route_bwd_no_lb(const hl_moe_route_bwd_args *a) {
+    hl_moe_route_bwd_args b = *a;
+    b.load_balance = 0.0f;
+    return hl_ops_cpu_ref.moe_route_bwd(&b);
+}
+static int moe_route_bwd_no_renorm(const hl_moe_route_bwd_args *a) {
+    hl_moe_route_bwd_args b = *a;
+    b.router = HL_MOE_ROUTER_TOPK;
+    return hl_ops_cpu_ref.moe_route_bwd(&b);
+}
+static void test_fd_catches_moe_route(void) {
+    for (int bug = 0; bug < 2; bug++) {
+        hl_ops bad = hl_ops_cpu_ref;
+        bad.moe_route_bwd = bug ? moe_route_bwd_no_renorm : moe_route_bwd_no_lb;
+        hl_backend be = with_ops(&bad);
+        kcase c = {0};
+        make_moe_route(&c, 9, 6, 2, HL_MOE_ROUTER_TOPK_RENORM, 2.0f, 0.0f);
+        c.fd_eps = 1e-2f;
+        double err = check_fd(&be, &c, 1e-2, 0);
+        hl_check(err > 1e-2, bug ? "finite differences catch moe_route_bwd without the renorm term"
+                                 : "finite differences catch moe_route_bwd without the load-balance term",
+                 "wrong router backward passed (err %.3g)", err);
+        gfree_all();
+    }
+}
+
 // An input whose analytical gradient is exactly zero everywhere must fail the
 // FD check, whether FD sees the input (backward forgot dbias) or not (forward
 // and backward both ignore the bias: zero against zero, nothing checked).
@@ -1233,6 +1347,69 @@ static void test_op_status(const hl_backend *be) {
     be->free(dout, sizeof out); be->free(dlosses, sizeof losses); be->free(dgrad, sizeof logits);
 }
 
+// ------------------------------------------------------------ mixture-of-experts routing
+// moe_route_fwd's choices (sel, int32: outside the kcase's float checks) and
+// moe_group's sort, exactly as cpu_ref; rows a permutation grouped by expert
+// in assignment order; ties to the lower index; bad arguments refused.
+static void test_moe_group(const hl_backend *be, const hl_backend *ref) {
+    enum { n = 41, E = 7, k = 3 };
+    float logits[n * E], probs[2][n * E], w[2][n * k], lse[2][n], stats[2][HL_MOE_STATS(E)];
+    int32_t sel[2][n * k], offs[2][E + 1], rows[2][n * k];
+    for (int i = 0; i < n * E; i++) logits[i] = rnd_uniform(-3, 3);
+    for (int e = 0; e < E; e++) logits[e] = 0.5f;               // row 0: all tied -> experts 0, 1, 2
+    logits[E + 4] = logits[E + 2] = 9.0f;                        // row 1: a tie at the top -> 2 before 4
+    const hl_backend *bes[2] = {ref, be};
+    int rc = HL_OK;
+    for (int b = 0; b < 2; b++) {
+        dcall c = {.be = bes[b]};
+        hl_moe_route_fwd_args ra = {dput(&c, probs[b], sizeof probs[b] / 4), dput(&c, sel[b], n * k),
+                                    dput(&c, w[b], n * k), dput(&c, lse[b], n), dput(&c, stats[b], HL_MOE_STATS(E)),
+                                    dput(&c, logits, n * E), n, E, k, HL_MOE_ROUTER_TOPK};
+        hl_moe_group_args ga = {dput(&c, offs[b], E + 1), dput(&c, rows[b], n * k), ra.sel, n, E, k};
+        rc |= HL_OP_CALL(bes[b]->ops, moe_route_fwd, &ra) | HL_OP_CALL(bes[b]->ops, moe_group, &ga);
+        dcall_end(&c);
+    }
+    int perm = 1, grouped = 1, seen[n * k] = {0};
+    for (int a = 0; a < n * k; a++) {
+        int r = rows[1][a], e = sel[1][a];
+        perm &= r >= 0 && r < n * k && !seen[r];
+        if (r >= 0 && r < n * k) seen[r] = 1;
+        grouped &= r >= offs[1][e] && r < offs[1][e + 1];
+        for (int a2 = 0; a2 < a; a2++) grouped &= sel[1][a2] != e || rows[1][a2] < r;   // assignment order
+    }
+    int ties = sel[1][0] == 0 && sel[1][1] == 1 && sel[1][2] == 2 && sel[1][k] == 2 && sel[1][k + 1] == 4;
+    char what[160];
+    snprintf(what, sizeof what, "%s moe_route_fwd sel equals cpu_ref's, ties to the lower index", be->name);
+    rec(be, HL_OP_moe_route_fwd, hl_check(rc == HL_OK && !memcmp(sel[0], sel[1], sizeof sel[0]) && ties, what,
+                                          "status %d, ties ok %d", rc, ties));
+    snprintf(what, sizeof what, "%s moe_group equals cpu_ref's; a permutation grouped by expert in order", be->name);
+    rec(be, HL_OP_moe_group, hl_check(!memcmp(offs[0], offs[1], sizeof offs[0]) && !memcmp(rows[0], rows[1], sizeof rows[0]) &&
+                                      offs[1][0] == 0 && offs[1][E] == n * k && perm && grouped && guards_ok(),
+                                      what, "perm %d grouped %d offs[E] %d", perm, grouped, (int)offs[1][E]));
+    // bad arguments: nothing written
+    int32_t bad_sel[2] = {0, E}, out_i[E + 1], rows_bad[2] = {0, 2};
+    float out_f[8];
+    for (int i = 0; i <= E; i++) out_i[i] = -5;
+    dcall c = {.be = be};
+    hl_moe_group_args gb = {dput(&c, out_i, E + 1), dput(&c, rows[1], 2), dput(&c, bad_sel, 2), 1, E, 2};
+    int rc1 = HL_OP_CALL(be->ops, moe_group, &gb);
+    dcall_end(&c);
+    int untouched = 1;
+    for (int i = 0; i <= E; i++) untouched &= out_i[i] == -5;
+    status_check(be, HL_OP_moe_group, rc1, HL_EBADINPUT, untouched, "an expert id >= E refused", "sel[1]");
+    hl_moe_route_fwd_args rk = {probs[1], sel[1], w[1], lse[1], stats[1], logits, 1, 2, 3, HL_MOE_ROUTER_TOPK};
+    status_check(be, HL_OP_moe_route_fwd, HL_OP_CALL(be->ops, moe_route_fwd, &rk), HL_EBADINPUT, 1, "k > E refused", "k = 3");
+    rk.k = 1; rk.router = 2;
+    status_check(be, HL_OP_moe_route_fwd, HL_OP_CALL(be->ops, moe_route_fwd, &rk), HL_EBADINPUT, 1, "unknown router refused", "router");
+    for (int i = 0; i < 8; i++) out_f[i] = SENTINEL;
+    c = (dcall){.be = be};
+    hl_moe_combine_fwd_args cf = {dput(&c, out_f, 8), dput(&c, logits, 16), dput(&c, logits, 2), dput(&c, rows_bad, 2), 1, 2, 8};
+    int rc2 = HL_OP_CALL(be->ops, moe_combine_fwd, &cf);
+    dcall_end(&c);
+    status_check(be, HL_OP_moe_combine_fwd, rc2, HL_EBADINPUT, all_sentinel(out_f, 8), "a row outside [0, n*k) refused", "rows[1]");
+    gfree_all();
+}
+
 // A support query that refuses one op makes it unsupported, and the walk
 // reports it so (not as a failure).
 static int no_attn(hl_op_id op) { return op != HL_OP_attn_fwd && op != HL_OP_attn_bwd; }
@@ -1394,6 +1571,16 @@ int main(void) {
     CASE(make_swiglu(&c, 101), 1);
     CASE(make_xent(&c, 9, 37), 1);
     CASE(make_xent(&c, 5, 1003), 0);
+    // mixture of experts: both routers, with and without the aux losses, top 1 and top E
+    CASE(make_moe_route(&c, 9, 6, 2, HL_MOE_ROUTER_TOPK, 0.0f, 0.0f), 1);
+    CASE(make_moe_route(&c, 9, 6, 2, HL_MOE_ROUTER_TOPK_RENORM, 0.7f, 0.3f), 1);
+    CASE(make_moe_route(&c, 11, 5, 1, HL_MOE_ROUTER_TOPK, 0.5f, 0.2f), 1);
+    CASE(make_moe_route(&c, 7, 4, 4, HL_MOE_ROUTER_TOPK_RENORM, 0.5f, 0.0f), 1);
+    CASE(make_moe_route(&c, 300, 16, 2, HL_MOE_ROUTER_TOPK, 0.01f, 0.001f), 0);
+    CASE(make_moe_dispatch(&c, 13, 2, 19), 1);
+    CASE(make_moe_dispatch(&c, 7, 1, 5), 1);
+    CASE(make_moe_combine(&c, 13, 2, 19), 1);
+    CASE(make_moe_combine(&c, 9, 3, 33), 1);
 #undef CASE
     for (int b = 0; b < hl_backend_count(); b++) {
         const hl_backend *be = hl_backend_at(b);
@@ -1407,8 +1594,10 @@ int main(void) {
         test_conv1d_step(be, ref);
         test_scan_decode(be, ref);
         test_ssd_decode(be, ref);
+        test_moe_group(be, ref);
     }
     test_fd_can_fail();
+    test_fd_catches_moe_route();
     test_fd_zero_gradient();
     test_blas_setup();
     report();
