@@ -75,6 +75,18 @@ static const rule mamba_rules[] = {
     {"time_step_scale", R_IGNORE, NULL, NULL, 0}, {"use_associative_scan", R_IGNORE, NULL, NULL, 0},
     {"use_mambapy", R_IGNORE, NULL, NULL, 0}, {NULL, 0, NULL, NULL, 0}};
 
+// Mixtral = Mistral (sliding_window: HF's default null = global) + a moe FFN on
+// every layer. intermediate_size is the expert width. The load-balancing loss
+// enters HF's training loss only with output_router_logits: hylab's
+// load_balance is router_aux_loss_coef then, else 0 (router_special).
+static const rule mixtral_rules[] = {
+    {"num_local_experts", R_INT, "model.ffn.moe.n_experts", NULL, 1},
+    {"num_experts_per_tok", R_INT, "model.ffn.moe.top_k", "2", 0},
+    {"intermediate_size", R_INT, "model.ffn.moe.d_ff", NULL, 1},
+    {"router_aux_loss_coef", R_SPECIAL, "model.ffn.moe.load_balance", NULL, 0},
+    {"output_router_logits", R_SPECIAL, NULL, NULL, 0},
+    {"router_jitter_noise", R_EQ, "0", NULL, 0}, {NULL, 0, NULL, NULL, 0}};
+
 typedef struct {
     const char *file;            // DIR/config.json, for messages
     const cJSON *config;
@@ -89,10 +101,12 @@ static const rule *find_rule(const rule *table, const char *key) {
     return NULL;
 }
 
-// The rule for a key in this family (common, family, then Llama's for Mistral).
+// The rule for a key in this family (common, family, then Llama's for Mistral
+// and Mixtral; Mixtral's own, then Mistral's, first).
 static const rule *rule_for(hl_hf_family fam, const char *key) {
     const rule *r = find_rule(common_rules, key);
-    if (!r && fam == HL_HF_MISTRAL) r = find_rule(mistral_rules, key);
+    if (!r && fam == HL_HF_MIXTRAL) r = find_rule(mixtral_rules, key);
+    if (!r && (fam == HL_HF_MISTRAL || fam == HL_HF_MIXTRAL)) r = find_rule(mistral_rules, key);
     if (!r) r = find_rule(fam == HL_HF_MAMBA ? mamba_rules : llama_rules, key);
     return r;
 }
@@ -169,7 +183,17 @@ static int mamba_intermediate(cfg_ctx *c, const cJSON *v) {
     return HL_OK;
 }
 
+// Mixtral's router_aux_loss_coef (a number >= 0) and output_router_logits (a
+// bool): checked here; model.ffn.moe.load_balance is set by map_config once
+// both are known.
+static int router_special(cfg_ctx *c, const char *key, const cJSON *v) {
+    if (!strcmp(key, "output_router_logits"))
+        return cJSON_IsBool(v) ? HL_OK : bad_value(c, key, v, "expected true or false");
+    return cJSON_IsNumber(v) && v->valuedouble >= 0 ? HL_OK : bad_value(c, key, v, "expected a number >= 0");
+}
+
 static int special(cfg_ctx *c, const char *key, const cJSON *v) {
+    if (!strcmp(key, "router_aux_loss_coef") || !strcmp(key, "output_router_logits")) return router_special(c, key, v);
     if (!strcmp(key, "rope_parameters")) return rope_parameters(c, v);
     if (!strcmp(key, "sliding_window")) return sliding_window(c, v);
     if (!strcmp(key, "time_step_rank")) return time_step_rank(c, v);
@@ -215,9 +239,10 @@ static int map_config(cfg_ctx *c) {
         int rc = apply_rule(c, r, kv->string, kv);
         if (rc) return rc;
     }
-    const rule *tables[3] = {common_rules, c->family == HL_HF_MAMBA ? mamba_rules : llama_rules,
-                             c->family == HL_HF_MISTRAL ? mistral_rules : NULL};
-    for (int t = 0; t < 3; t++)
+    const rule *tables[4] = {common_rules, c->family == HL_HF_MAMBA ? mamba_rules : llama_rules,
+                             c->family == HL_HF_MISTRAL || c->family == HL_HF_MIXTRAL ? mistral_rules : NULL,
+                             c->family == HL_HF_MIXTRAL ? mixtral_rules : NULL};
+    for (int t = 0; t < 4; t++)
         for (const rule *r = tables[t]; r && r->key; r++) {
             if (cJSON_GetObjectItemCaseSensitive(c->config, r->key)) continue;
             if (r->required)
@@ -226,15 +251,21 @@ static int map_config(cfg_ctx *c) {
         }
     if (c->family == HL_HF_MISTRAL && !cJSON_GetObjectItemCaseSensitive(c->config, "sliding_window"))
         spec_set(c->spec, "model.attn.window", cJSON_CreateNumber(4096));
+    if (c->family == HL_HF_MIXTRAL) {   // the aux loss is HF's training loss only with output_router_logits
+        const cJSON *on = cJSON_GetObjectItemCaseSensitive(c->config, "output_router_logits");
+        const cJSON *coef = cJSON_GetObjectItemCaseSensitive(c->config, "router_aux_loss_coef");
+        double lb = cJSON_IsTrue(on) ? (coef ? coef->valuedouble : 0.001) : 0.0;   // HF's default coefficient 0.001
+        spec_set(c->spec, "model.ffn.moe.load_balance", cJSON_CreateNumber(lb));
+    }
     return HL_OK;
 }
 
 static int family_of(cfg_ctx *c, const cJSON *mt) {
-    static const char *const names[] = {"llama", "mistral", "mamba"};
-    for (int i = 0; i < 3; i++)
+    static const char *const names[] = {"llama", "mistral", "mamba", "mixtral"};
+    for (int i = 0; i < 4; i++)
         if (cJSON_IsString(mt) && !strcmp(mt->valuestring, names[i])) { c->family = (hl_hf_family)i; return HL_OK; }
     if (!mt) return hl_fail(c->err, c->errlen, HL_EBADINPUT, "%s: model_type: missing", c->file);
-    return bad_value(c, "model_type", mt, "not supported (llama, mistral or mamba)");
+    return bad_value(c, "model_type", mt, "not supported (llama, mistral, mixtral or mamba)");
 }
 
 // The fixed part of the spec of a family; the name from the directory.
@@ -248,7 +279,8 @@ static void spec_skeleton(cfg_ctx *c, const char *dir) {
     int mamba = c->family == HL_HF_MAMBA;
     char layers[2] = { mamba ? hl_layer_mamba.letter : hl_layer_attention.letter, 0 };
     spec_set(c->spec, "model.layers", cJSON_CreateString(layers));
-    spec_set(c->spec, "model.ffn.type", cJSON_CreateString(mamba ? "none" : "swiglu"));
+    spec_set(c->spec, "model.ffn.type", cJSON_CreateString(mamba ? "none" : c->family == HL_HF_MIXTRAL ? "moe" : "swiglu"));
+    if (c->family == HL_HF_MIXTRAL) spec_set(c->spec, "model.ffn.moe.router", cJSON_CreateString("softmax_topk_renorm"));
     if (!mamba) return;
     // No attention layer: n_heads 1 keeps the (unused) attention defaults
     // valid for any hidden_size.
@@ -257,9 +289,10 @@ static void spec_skeleton(cfg_ctx *c, const char *dir) {
 }
 
 const char *hl_hf_config_field(hl_hf_family family, const char *spec_path) {
-    const rule *tables[3] = {common_rules, family == HL_HF_MAMBA ? mamba_rules : llama_rules,
-                             family == HL_HF_MISTRAL ? mistral_rules : NULL};
-    for (int t = 0; t < 3; t++)
+    const rule *tables[4] = {common_rules, family == HL_HF_MIXTRAL ? mixtral_rules : NULL,
+                             family == HL_HF_MAMBA ? mamba_rules : llama_rules,
+                             family == HL_HF_MISTRAL || family == HL_HF_MIXTRAL ? mistral_rules : NULL};
+    for (int t = 0; t < 4; t++)
         for (const rule *r = tables[t]; r && r->key; r++)
             if (r->kind != R_EQ && r->arg && !strcmp(r->arg, spec_path)) return r->key;
     return NULL;
@@ -297,18 +330,42 @@ static const char *const mamba_names[][2] = {
     {"model.embed_tokens.", "backbone.embeddings."}, {"model.norm.", "backbone.norm_f."},
     {"model.layers.", "backbone.layers."}, {".input_layernorm.", ".norm."}, {".mamba.", ".mixer."}};
 
+// Mixtral: the router (the stacked experts: expert_part below).
+static const char *const mixtral_names[][2] = {{".mlp.router.weight", ".block_sparse_moe.gate.weight"}};
+
 void hl_hf_tensor_name(hl_hf_family family, const char *hylab_name, char *out, size_t outlen) {
     char a[256], b[256], *cur = a, *next = b;
     snprintf(a, sizeof a, "%s", hylab_name);
-    for (size_t i = 0; family == HL_HF_MAMBA && i < sizeof mamba_names / sizeof mamba_names[0]; i++) {
-        const char *at = strstr(cur, mamba_names[i][0]);
+    const char *const (*names)[2] = family == HL_HF_MAMBA ? mamba_names : family == HL_HF_MIXTRAL ? mixtral_names : NULL;
+    size_t n_names = family == HL_HF_MAMBA ? sizeof mamba_names / sizeof mamba_names[0]
+                   : family == HL_HF_MIXTRAL ? sizeof mixtral_names / sizeof mixtral_names[0] : 0;
+    for (size_t i = 0; i < n_names; i++) {
+        const char *at = strstr(cur, names[i][0]);
         if (!at) continue;
         int head = (int)(at - cur);
         memcpy(next, cur, (size_t)head);
-        snprintf(next + head, sizeof a - (size_t)head, "%s%s", mamba_names[i][1], at + strlen(mamba_names[i][0]));
+        snprintf(next + head, sizeof a - (size_t)head, "%s%s", names[i][1], at + strlen(names[i][0]));
         char *t = cur; cur = next; next = t;
     }
     snprintf(out, outlen, "%s", cur);
+}
+
+// Mixtral keeps one tensor per expert where hylab stacks them: hylab's
+// model.layers.{i}.mlp.experts.{gate,up,down}_proj (E, rows, cols) is HF's
+// model.layers.{i}.block_sparse_moe.experts.{e}.{w1,w3,w2}.weight (rows,
+// cols), e < E. Returns E and writes part e's HF name for such a tensor;
+// 0 for any other tensor or family.
+static int expert_part(hl_hf_family family, const hl_tensor_info *info, int e, char *out, size_t outlen) {
+    static const char *const proj[][2] = {{".mlp.experts.gate_proj", "w1"}, {".mlp.experts.up_proj", "w3"},
+                                          {".mlp.experts.down_proj", "w2"}};
+    if (family != HL_HF_MIXTRAL || info->ndim != 3) return 0;
+    for (int i = 0; i < 3; i++) {
+        const char *at = strstr(info->name, proj[i][0]);
+        if (!at || at[strlen(proj[i][0])]) continue;
+        snprintf(out, outlen, "%.*s.block_sparse_moe.experts.%d.%s.weight", (int)(at - info->name), info->name, e, proj[i][1]);
+        return (int)info->shape[0];
+    }
+    return 0;
 }
 
 // ================================================================ reading weights
@@ -392,25 +449,43 @@ static const hl_st_tensor *shards_find(const shard_set *s, const char *name, int
     return NULL;
 }
 
-// Loads one model tensor from the shards: present, right shape, finite.
-static int load_tensor(shard_set *s, hl_hf_family fam, const hl_tensor_info *info, float *dst,
-                       char *err, size_t errlen) {
-    char name[256];
-    hl_hf_tensor_name(fam, info->name, name, sizeof name);
+// Loads one HF tensor `name` of shape (ndim, shape) from the shards into dst:
+// present, right shape, finite.
+static int load_named(shard_set *s, const char *name, int ndim, const int64_t *shape, float *dst,
+                      char *err, size_t errlen) {
     int fi = 0;
     const hl_st_tensor *t = shards_find(s, name, &fi);
     if (!t) return hl_fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s' missing (the model has it)", s->files[0].path, name);
     hl_st_file *f = &s->files[fi];
-    int same = t->ndim == info->ndim;
-    for (int d = 0; same && d < t->ndim; d++) same = t->shape[d] == info->shape[d];
+    int same = t->ndim == ndim;
+    size_t numel = 1;
+    for (int d = 0; d < ndim; d++) numel *= (size_t)shape[d];
+    for (int d = 0; same && d < t->ndim; d++) same = t->shape[d] == shape[d];
     if (!same)
         return hl_fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': shape does not match config.json", f->path, name);
     s->used[fi][t - f->tensors] = 1;
     int rc = hl_st_read_f32(f, t, dst, err, errlen);
-    for (size_t i = 0; !rc && i < info->numel; i++)
+    for (size_t i = 0; !rc && i < numel; i++)
         if (!isfinite(dst[i]))
             rc = hl_fail(err, errlen, HL_EBADINPUT, "%s: tensor '%s': element %zu is not finite", f->path, name, i);
     return rc;
+}
+
+// Loads one model tensor: under its HF name, or (Mixtral's experts) stacked
+// from its E per-expert tensors.
+static int load_tensor(shard_set *s, hl_hf_family fam, const hl_tensor_info *info, float *dst,
+                       char *err, size_t errlen) {
+    char name[256];
+    int parts = expert_part(fam, info, 0, name, sizeof name);
+    for (int e = 0; e < parts; e++) {
+        expert_part(fam, info, e, name, sizeof name);
+        size_t per = (size_t)info->shape[1] * info->shape[2];
+        int rc = load_named(s, name, 2, info->shape + 1, dst + (size_t)e * per, err, errlen);
+        if (rc) return rc;
+    }
+    if (parts) return HL_OK;
+    hl_hf_tensor_name(fam, info->name, name, sizeof name);
+    return load_named(s, name, info->ndim, info->shape, dst, err, errlen);
 }
 
 // A tied lm_head.weight in the files (some writers keep it) must equal the
@@ -498,14 +573,20 @@ int hl_hf_export_family(const hl_model_config *cfg, hl_hf_family *family, char *
     for (int l = 0; l < cfg->n_layers; l++)
         if (cfg->layer[l].kv_source >= 0)
             return hl_fail(err, errlen, HL_EBADINPUT, "model.attn.kv_share: KV sharing has no Llama equivalent");
-    if (cfg->ffn.type != HL_FFN_SWIGLU)
-        return hl_fail(err, errlen, HL_EBADINPUT, "model.ffn.type: Llama layers need \"swiglu\"");
-    if (hf_ffn_per_layer(cfg, HL_FFN_SWIGLU, err, errlen)) return HL_EBADINPUT;
+    int moe = cfg->ffn.type == HL_FFN_MOE;
+    if (cfg->ffn.type != HL_FFN_SWIGLU && !moe)
+        return hl_fail(err, errlen, HL_EBADINPUT, "model.ffn.type: Llama layers need \"swiglu\" (Mixtral's \"moe\")");
+    if (hf_ffn_per_layer(cfg, cfg->ffn.type, err, errlen)) return HL_EBADINPUT;
+    if (moe && cfg->ffn.moe.router != HL_MOE_SOFTMAX_TOPK_RENORM)
+        return hl_fail(err, errlen, HL_EBADINPUT, "model.ffn.moe.router: Mixtral renormalises its top-k weights "
+                       "(needs \"softmax_topk_renorm\")");
+    if (moe && cfg->ffn.moe.z_loss != 0)
+        return hl_fail(err, errlen, HL_EBADINPUT, "model.ffn.moe.z_loss: Mixtral has no router z-loss (needs 0)");
     if (cfg->layer[0].v_head_dim != cfg->attn.head_dim)
         return hl_fail(err, errlen, HL_EBADINPUT, "model.attn.v_head_dim: Llama needs v_head_dim == head_dim");
     if (cfg->attn.window && cfg->attn.n_global)
         return hl_fail(err, errlen, HL_EBADINPUT, "model.attn.global_layers: Mistral slides the window in every layer");
-    *family = cfg->attn.window ? HL_HF_MISTRAL : HL_HF_LLAMA;
+    *family = moe ? HL_HF_MIXTRAL : cfg->attn.window ? HL_HF_MISTRAL : HL_HF_LLAMA;
     return HL_OK;
 }
 
@@ -522,8 +603,9 @@ static double shortest(float v) {
 static void add_num(cJSON *o, const char *key, double v) { cJSON_AddNumberToObject(o, key, v); }
 
 static cJSON *export_config(const hl_model_config *cfg, hl_hf_family fam) {
-    static const char *const arch[] = {"LlamaForCausalLM", "MistralForCausalLM", "MambaForCausalLM"};
-    static const char *const type[] = {"llama", "mistral", "mamba"};
+    static const char *const arch[] = {"LlamaForCausalLM", "MistralForCausalLM", "MambaForCausalLM",
+                                       "MixtralForCausalLM"};
+    static const char *const type[] = {"llama", "mistral", "mamba", "mixtral"};
     cJSON *c = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(c, "architectures");
     cJSON_AddItemToArray(a, cJSON_CreateString(arch[fam]));
     cJSON_AddStringToObject(c, "model_type", type[fam]);
@@ -547,13 +629,25 @@ static cJSON *export_config(const hl_model_config *cfg, hl_hf_family fam) {
     add_num(c, "num_attention_heads", cfg->attn.n_heads);
     add_num(c, "num_key_value_heads", cfg->attn.n_kv_heads);
     add_num(c, "head_dim", cfg->attn.head_dim);
-    add_num(c, "intermediate_size", cfg->ffn.d_ff);
+    add_num(c, "intermediate_size", fam == HL_HF_MIXTRAL ? cfg->ffn.moe.d_ff : cfg->ffn.d_ff);
     add_num(c, "rms_norm_eps", shortest(cfg->norm_eps));
     add_num(c, "rope_theta", shortest(cfg->attn.rope_theta));
     add_num(c, "max_position_embeddings", 4096);
     cJSON_AddBoolToObject(c, "attention_bias", 0);
     cJSON_AddBoolToObject(c, "mlp_bias", 0);
     if (fam == HL_HF_MISTRAL) add_num(c, "sliding_window", cfg->attn.window);
+    if (fam == HL_HF_MIXTRAL) {   // sliding_window null = global; the aux loss on iff load_balance != 0
+        if (cfg->attn.window) add_num(c, "sliding_window", cfg->attn.window);
+        else cJSON_AddNullToObject(c, "sliding_window");
+        add_num(c, "num_local_experts", cfg->ffn.moe.n_experts);
+        add_num(c, "num_experts_per_tok", cfg->ffn.moe.top_k);
+        // load_balance 0: HF's default coefficient, unused (transformers 5
+        // wants a float here, and cJSON writes 0 as an integer); no jitter
+        // (router_jitter_noise left at its default 0.0, for the same reason)
+        double lb = cfg->ffn.moe.load_balance;
+        add_num(c, "router_aux_loss_coef", lb != 0 ? shortest((float)lb) : 0.001);
+        cJSON_AddBoolToObject(c, "output_router_logits", lb != 0);
+    }
     return c;
 }
 
@@ -585,19 +679,35 @@ static int write_text(const char *path, const char *text, char *err, size_t errl
     return bad ? hl_fail(err, errlen, HL_EFAIL, "%s: write failed: %s", path, strerror(errno)) : HL_OK;
 }
 
-// model.safetensors: the parameters in model order under their HF names.
+// model.safetensors: the parameters in model order under their HF names
+// (Mixtral's stacked experts split into one tensor per expert, in expert order).
 static int export_weights(hl_model *m, hl_hf_family fam, const char *path, char *err, size_t errlen) {
-    int n = hl_model_num_tensors(m);
-    hl_st_tensor *t = calloc((size_t)n, sizeof *t);
+    int n = 0;
+    char name[256];
+    for (int i = 0; i < hl_model_num_tensors(m); i++) {
+        int parts = expert_part(fam, hl_model_tensor(m, i), 0, name, sizeof name);
+        n += parts ? parts : 1;
+    }
+    hl_st_tensor *t = calloc((size_t)n + 1, sizeof *t);
     float *host = malloc((hl_model_numel(m) ? hl_model_numel(m) : 1) * sizeof *host);   // host staging
     if (!t || !host) { free(t); free(host); return hl_fail(err, errlen, HL_EFAIL, "%s: out of memory", path); }
     hl_model_params_to_host(m, host);
-    for (int i = 0; i < n; i++) {
+    for (int i = 0, k = 0; i < hl_model_num_tensors(m); i++) {
         const hl_tensor_info *info = hl_model_tensor(m, i);
-        hl_hf_tensor_name(fam, info->name, t[i].name, sizeof t[i].name);
-        t[i].ndim = info->ndim;
-        for (int d = 0; d < info->ndim; d++) t[i].shape[d] = info->shape[d];
-        t[i].data = host + info->offset;
+        int parts = expert_part(fam, info, 0, name, sizeof name);
+        for (int e = 0; e < parts; e++, k++) {
+            expert_part(fam, info, e, t[k].name, sizeof t[k].name);
+            t[k].ndim = 2;
+            t[k].shape[0] = info->shape[1];
+            t[k].shape[1] = info->shape[2];
+            t[k].data = host + info->offset + (size_t)e * info->shape[1] * info->shape[2];
+        }
+        if (parts) continue;
+        hl_hf_tensor_name(fam, info->name, t[k].name, sizeof t[k].name);
+        t[k].ndim = info->ndim;
+        for (int d = 0; d < info->ndim; d++) t[k].shape[d] = info->shape[d];
+        t[k].data = host + info->offset;
+        k++;
     }
     const hl_st_meta meta[1] = {{"format", "pt"}};
     int rc = hl_st_write(path, t, n, meta, 1, err, errlen);
