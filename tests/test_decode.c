@@ -401,7 +401,7 @@ static void test_past_model_max_T(const dspec *sp) {
 // a step return that status with a message naming the op, and the state
 // then holds no sequences (a further step is refused).
 static void test_op_status(void) {
-    hl_model_config c = cfg_of(&SPECS[5]);   // mix_AHSAM: every mixer
+    hl_model_config c = cfg_of(&SPECS[5]), cmoe = cfg_of(&SPECS[7]);   // mix_AHSAM: every mixer; AS_moe: the moe ops
     const hl_backend *ref = hl_backend_get("cpu_ref");
     int missed = 0;
     char which[600] = "", err[512];
@@ -415,7 +415,7 @@ static void test_op_status(void) {
 #undef HL_NULL_OP
         hl_backend be = *ref;
         be.ops = &ops;
-        hl_model *m = model_of(&c, &be, 2, 6);
+        hl_model *m = model_of(strncmp(name, "moe_", 4) ? &c : &cmoe, &be, 2, 6);
         hl_infer *s = m ? hl_infer_create(m, 2, 8, err, sizeof err) : NULL;
         int32_t prompt[6] = {1, 2, 3, 4, 5, 6}, lens[2] = {3, 2}, tok[2] = {1, 2};
         const float *lg;

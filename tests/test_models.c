@@ -597,6 +597,10 @@ static void test_op_status_reaches_caller(void) {
     tiny_spec every = SPEC_MIX;   // every mixer: SPEC_MIX plus a Mamba-2 layer (ssd_fwd, ssd_bwd)
     every.layers = "AHSAM";
     hl_model_config c = make_cfg(&every);
+    c.ffn.moe = (hl_moe_config){ .n_experts = 3, .top_k = 2, .d_ff = 8, .router = HL_MOE_SOFTMAX_TOPK_RENORM,
+                                 .load_balance = 0.01f, .z_loss = 0.001f, .every = 1 };
+    c.ffn.type = HL_FFN_MOE; c.ffn.moe.every = 2; c.ffn.moe.offset = 1; c.ffn.n_pattern = 0; c.ffn.d_ff = 8;   // and moe FFNs (the moe_* ops), swiglu between
+    for (int l = 0; l < c.n_layers; l++) c.layer[l].ffn = hl_ffn_of_layer(&c, l);
     const int B = 2, T = 5;
     char err[1024] = "";
     batch b = make_batch(B, T, c.vocab_size);
