@@ -5,10 +5,14 @@
 // expert top-1 == dense SwiGLU bit for bit, forward and backward; top_k =
 // n_experts renormalised == the softmax-weighted sum of every expert), and
 // the spec section model.ffn.moe (placement every/offset, bad input naming
-// the key, left out of canonical specs without moe layers).
+// the key, left out of canonical specs without moe layers), and a Mixtral
+// model's loss and gradients against transformers' (committed fixture).
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/safetensors.h"
+#include "harness/hf_io.h"
 #include "kernels/kernels.h"
 #include "models/layer.h"
 #include "models/losses.h"
@@ -291,6 +295,88 @@ static void test_model(void) {
              rc, err, loss[0], loss[1], aux[0], aux[1], n_aux);
 }
 
+// Mixtral against transformers: tests/fixtures/moe/mixtral (written by
+// tests/ref/moe_mixtral.py) imported through hl_hf_open (what `hylab import`
+// runs), forward on the fixture's T tokens, cross-entropy with HF's label
+// alignment (targets token[t+1], the last ignored), backward: the loss and
+// every parameter's gradient (the routers' through the renormalised top-2
+// weights, the experts' through the grouped matmuls) against HF's, relative
+// L2 <= 1e-4 per tensor, on backend `backend`. Negative control: a router
+// gradient 1% off fails the same comparison.
+#define MIXTRAL "tests/fixtures/moe/mixtral"
+static void test_mixtral_grads(const char *backend) {
+    char err[HL_ERR_LEN], name[300];
+    int32_t ids[64], targets[64];
+    int T = 0;
+    FILE *f = fopen(MIXTRAL "/tokens.txt", "r");
+    while (f && T < 64 && fscanf(f, "%d", &ids[T]) == 1) T++;
+    if (f) fclose(f);
+    hl_st_file g;
+    int have = T > 1 && hl_st_open(MIXTRAL "/grads.safetensors", &g, err, sizeof err) == HL_OK;
+    snprintf(name, sizeof name, "mixtral_%s_fixture", backend);
+    if (!hl_check(have, name, "%d tokens; %s", T, T > 1 ? err : "tokens.txt unreadable")) return;
+    hl_spec spec;
+    hl_model *m = NULL;
+    hl_hf_family fam;
+    int rc = hl_hf_open(MIXTRAL, hl_backend_get(backend), 1, T, &spec, &m, &fam, err, sizeof err);
+    snprintf(name, sizeof name, "mixtral_%s_import", backend);
+    if (!hl_check(rc == HL_OK && fam == HL_HF_MIXTRAL, name, "%s", err)) { hl_st_close(&g); return; }
+    for (int t = 0; t < T; t++) targets[t] = t + 1 < T ? ids[t + 1] : -1;
+    const float *logits;
+    float *dlogits, *row_losses, loss = NAN, ref_loss = NAN;
+    hl_model_loss_buffers(m, &dlogits, &row_losses);
+    hl_model_zero_grad(m);
+    rc = hl_model_forward(m, ids, 1, T, NULL, T, &logits, err, sizeof err);
+    if (!rc) rc = hl_loss_xent(hl_model_ops(m), logits, targets, T, spec.model.vocab_size, -1, row_losses, dlogits,
+                               &loss, NULL, err, sizeof err);
+    if (!rc) rc = hl_model_backward(m, dlogits, err, sizeof err);
+    const hl_st_tensor *lt = hl_st_find(&g, "loss");
+    if (lt) hl_st_read_f32(&g, lt, &ref_loss, err, sizeof err);
+    snprintf(name, sizeof name, "mixtral_%s_loss_matches_transformers", backend);
+    hl_check(rc == HL_OK && fabs(loss - ref_loss) <= 1e-4 * fabs(ref_loss), name, "status %d, loss %.7g vs %.7g: %s",
+             rc, loss, ref_loss, err);
+    float *host = malloc(sizeof(float) * hl_model_numel(m) + 1);
+    hl_model_grads_to_host(m, host);
+    double worst = 0, router_rel = INFINITY;
+    const char *worst_name = "";
+    int compared = 0, router_tensors = 0;
+    for (int i = 0; i < hl_model_num_tensors(m); i++) {
+        const hl_tensor_info *info = hl_model_tensor(m, i);
+        char key[300];
+        snprintf(key, sizeof key, "grad.%s", info->name);
+        const hl_st_tensor *t = hl_st_find(&g, key);
+        float *ref = t && hl_st_numel(t) == info->numel ? malloc(sizeof(float) * info->numel) : NULL;
+        if (ref && hl_st_read_f32(&g, t, ref, err, sizeof err)) { free(ref); ref = NULL; }
+        double d2 = 0, r2 = 0, e2 = 0;
+        const float *gm = host + info->offset;
+        for (size_t k = 0; ref && k < info->numel; k++) {
+            double d = (double)gm[k] - ref[k], e = 1.01 * gm[k] - ref[k];
+            d2 += d * d; r2 += (double)ref[k] * ref[k]; e2 += e * e;
+        }
+        double rel = r2 > 0 ? sqrt(d2 / r2) : INFINITY;
+        compared += ref != NULL;
+        if (ref && strstr(info->name, "mlp.router.weight")) {
+            router_tensors++;
+            router_rel = fmin(router_rel, r2 > 0 ? sqrt(e2 / r2) : 0);   // the 1% error the check must catch
+        }
+        if (!(rel <= worst)) { worst = rel; worst_name = info->name; }
+        free(ref);
+    }
+    printf("# mixtral %s: loss %.7f vs transformers %.7f; %d gradients, worst rel %.2e (%s)\n", backend, loss, ref_loss,
+           compared, worst, worst_name);
+    snprintf(name, sizeof name, "mixtral_%s_every_gradient_matches_transformers", backend);
+    hl_check(compared == hl_model_num_tensors(m) && compared == g.n - 1 && worst <= 1e-4, name,
+             "%d of %d tensors compared (%d references), worst rel %.3g (%s)", compared, hl_model_num_tensors(m), g.n - 1,
+             worst, worst_name);
+    snprintf(name, sizeof name, "mixtral_%s_router_gradient_check_can_fail", backend);
+    hl_check(router_tensors == 2 && router_rel > 1e-4, name, "%d routers, a 1%% error gives rel %.3g", router_tensors,
+             router_rel);
+    free(host);
+    hl_model_free(m);
+    hl_spec_free(&spec);
+    hl_st_close(&g);
+}
+
 int main(void) {
     test_forward_naive(HL_MOE_SOFTMAX_TOPK, 2, 0, "moe_forward_naive_softmax_topk");
     test_forward_naive(HL_MOE_SOFTMAX_TOPK_RENORM, 2, 0, "moe_forward_naive_softmax_topk_renorm");
@@ -301,5 +387,7 @@ int main(void) {
     test_one_expert_is_swiglu();
     test_spec();
     test_model();
+    test_mixtral_grads("cpu_ref");
+    test_mixtral_grads("cpu");
     return hl_test_done();
 }

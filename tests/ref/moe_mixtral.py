@@ -24,6 +24,14 @@ under tests/fixtures/moe/mixtral/:
   router.npy          I64 (L, T, k): the experts each layer chose per token
                       (documentation for a failing test; the logits differ
                       when a choice differs)
+  grads.safetensors   F32 "loss" (1,): HF's causal-LM loss with labels = the
+                      tokens (mean cross-entropy of logits[t] against
+                      token[t+1], t < T-1; no aux loss: output_router_logits
+                      is false) and "grad.<hylab name>": its gradient for
+                      every parameter under hylab's names and layout (experts
+                      stacked: mlp.experts.gate_proj/up_proj (E, F, d),
+                      down_proj (E, d, F); the router mlp.router.weight), so
+                      tests/test_moe.c compares without any renaming
 
 With --check-export DIR (a directory written by `hylab export` from the
 imported fixture) it writes nothing and instead checks that transformers
@@ -83,6 +91,24 @@ def check_export(path):
         sys.exit("the exported directory does not reproduce the fixture's logits")
 
 
+def hylab_grads(model):
+    """d loss / d parameter under hylab's names and stacked layout."""
+    out, F = {}, model.config.intermediate_size
+    for k, p in model.named_parameters():
+        g = p.grad.detach().float().clone()
+        if ".mlp.experts.gate_up_proj" in k:
+            pre = k.split(".mlp.")[0]
+            out[f"grad.{pre}.mlp.experts.gate_proj"] = g[:, :F].contiguous()
+            out[f"grad.{pre}.mlp.experts.up_proj"] = g[:, F:].contiguous()
+        elif ".mlp.experts.down_proj" in k:
+            out[f"grad.{k.split('.mlp.')[0]}.mlp.experts.down_proj"] = g.contiguous()
+        elif ".mlp.gate.weight" in k:
+            out["grad." + k.replace(".mlp.gate.", ".mlp.router.")] = g.contiguous()
+        else:
+            out["grad." + k] = g.contiguous()
+    return out
+
+
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--check-export":
         return check_export(sys.argv[2])
@@ -119,6 +145,11 @@ def main():
         logits = model(input_ids=ids).logits[0].float().numpy()
     for h in hooks:
         h.remove()
+    model.zero_grad()
+    loss = model(input_ids=ids, labels=ids).loss
+    loss.backward()
+    grads = hylab_grads(model)
+    grads["loss"] = loss.detach().float().reshape(1).clone()
     if os.path.exists(OUT):
         shutil.rmtree(OUT)
     os.makedirs(OUT)
@@ -131,6 +162,7 @@ def main():
         f.write(" ".join(str(int(t)) for t in ids[0]) + "\n")
     np.save(os.path.join(OUT, "expected.npy"), logits.astype(np.float32))
     np.save(os.path.join(OUT, "router.npy"), torch.stack(routes).numpy().astype(np.int64))
+    save_file(grads, os.path.join(OUT, "grads.safetensors"), metadata={"format": "pt"})
     # the written directory loads back (transformers' own conversion of the published names)
     back = MixtralForCausalLM.from_pretrained(OUT, torch_dtype=torch.float32).eval()
     with torch.no_grad():
