@@ -78,7 +78,11 @@ static const rule mamba_rules[] = {
 // Mixtral = Mistral (sliding_window: HF's default null = global) + a moe FFN on
 // every layer. intermediate_size is the expert width. The load-balancing loss
 // enters HF's training loss only with output_router_logits: hylab's
-// load_balance is router_aux_loss_coef then, else 0 (router_special).
+// load_balance is router_aux_loss_coef then, else 0 (router_special). Not the
+// same loss: HF pools every layer's assignments and probabilities into one
+// term (E sum_e mean_l f_le * mean_l P_le), hylab adds one term per moe
+// layer (ffn_moe.c), so at balance HF's is top_k and hylab's n_layers * top_k.
+// The coefficient is copied as is (export too).
 static const rule mixtral_rules[] = {
     {"num_local_experts", R_INT, "model.ffn.moe.n_experts", NULL, 1},
     {"num_experts_per_tok", R_INT, "model.ffn.moe.top_k", "2", 0},
