@@ -26,9 +26,10 @@
 // Every step is an op (kernels.h "mixture of experts"): moe_route_fwd,
 // moe_group (rows sorted by expert), moe_dispatch_fwd (gather), one matmul
 // per expert and projection over its block of rows, one swiglu_fwd over all
-// rows, moe_combine_fwd (weighted scatter back), and their backwards. The
-// host reads only the E + 1 expert offsets (to size the matmuls) and the
-// statistics (aux_loss, stat).
+// rows, moe_combine_fwd (each token sums its k rows times their weights),
+// and their backwards. The host reads only the E + 1 expert offsets (to size
+// the matmuls) and the statistics (aux_loss, and the stat hook: the router
+// statistics harness/train records as curves moe.L<l>.*).
 #include <stdio.h>
 #include "models/layer.h"
 
