@@ -41,7 +41,7 @@ groups=$(q "$db" "SELECT count(DISTINCT step || substr(name, 1, 7)) FROM curves 
 MSG="$bad of $groups (step, layer) groups have fractions outside [0,1] or not summing to 1"
 check moe_frac_sum_to_one sh -c '[ "$1" = 0 ] && [ "$2" = "$3" ]' sh "$bad" "$groups" "$((steps * 2))"
 
-bad=$(q "$db" "SELECT count(*) FROM curves WHERE (name LIKE 'moe.%.entropy' AND (value < 0 OR value > ln(4) + 1e-6))
+bad=$(q "$db" "SELECT count(*) FROM curves WHERE (name LIKE 'moe.%.entropy' AND (value < 0 OR value > 1.3862944 + 1e-6))
   OR (name LIKE 'moe.%.load_balance' AND (value <= 0 OR value > 8 + 1e-6)) OR (name LIKE 'moe.%.z' AND value < 0)")
 MSG="$bad entropy/load_balance/z points out of range"
 check moe_stats_in_range sh -c '[ "$1" = 0 ]' sh "$bad"
