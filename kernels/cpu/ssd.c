@@ -146,16 +146,16 @@ void hl_cpu_ssd_bwd(const hl_ssd_bwd_args *a) {
                 memset(a->dCm + r, 0, sizeof(float) * N);
             }
             if (N == 0 || P == 0) { ssd_bwd_skip_only(a, b, g, part); continue; }
-            size_t flt = ((size_t)3 * Lc + 15) / 16 * 16, dbl = (size_t)8 * Lc;   // float and double (Lc) arrays
+            size_t dbl = (size_t)14 * Lc;   // 7 double (Lc) arrays, in floats
             float *mem = hl_cpu_scratch(0, 3 * LL + 2 * (size_t)Lc * N + (size_t)Lc * P + (size_t)(nck + 1) * hpg * PN
-                                           + flt + dbl);
+                                           + dbl);
             float *CB = mem, *W = CB + LL, *dCB = W + LL;       // (Lc, Lc) each: C B^T, dY X^T then M, group's dCB
             float *tmp = dCB + LL, *Ce = tmp + (size_t)Lc * N;  // (Lc, N) each
             float *V = Ce + (size_t)Lc * N;                     // (Lc, P) B dS1^T
             float *ck = V + (size_t)Lc * P;                     // (nck, hpg, P, N) states at chunk starts
             float *dS = ck + (size_t)nck * hpg * PN;            // (hpg, P, N) dLoss/d(state after the chunk)
-            float *colq = dS + (size_t)hpg * PN, *rowq = colq + Lc, *ddf = rowq + Lc;   // (Lc) each
-            double *delta = (double *)(colq + flt), *cum = delta + Lc, *dcum = cum + Lc, *ddelta = dcum + Lc;
+            double *delta = (double *)(dS + (size_t)hpg * PN), *cum = delta + Lc, *dcum = cum + Lc;   // (Lc) each
+            double *ddelta = dcum + Lc, *colq = ddelta + Lc, *rowq = colq + Lc, *ddf = rowq + Lc;
             // pass 1: the states at chunk starts (ck[0] = 0, zeroed by hl_cpu_scratch)
             for (int c = 0; c + 1 < nck; c++) {
                 int c0 = c * Lc, L = Lc;
@@ -192,18 +192,20 @@ void hl_cpu_ssd_bwd(const hl_ssd_bwd_args *a) {
                     double A = -exp((double)a->A_log[h]), last;
                     ssd_decay(a->dt + row0 * H + h, H, a->dt_bias[h], A, L, delta, cum);
                     last = cum[L - 1];
-                    for (int i = 0; i < L; i++) { dcum[i] = 0.0; colq[i] = 0.0f; ddf[i] = 0.0f; }
+                    for (int i = 0; i < L; i++) { dcum[i] = 0.0; colq[i] = 0.0; ddf[i] = 0.0; }
                     // intra-chunk: W = dY X^T, then W = M (for dX = M^T dY)
                     gemm(0, 1, L, L, P, 1.0f, dyc, HP, xc, HP, 0.0f, W, Lc);
                     for (int i = 0; i < L; i++) {
-                        float *wi = W + (size_t)i * Lc, *dcbi = dCB + (size_t)i * Lc, rq = 0.0f;
+                        float *wi = W + (size_t)i * Lc, *dcbi = dCB + (size_t)i * Lc;
+                        double rq = 0.0;   // these sums cancel (dcum = rowq - colq): double
                         const float *cbi = CB + (size_t)i * Lc;
                         double ci = cum[i];
                         #pragma omp simd reduction(+:rq)
                         for (int j = 0; j <= i; j++) {
                             float e = hl_fast_expf((float)(ci - cum[j])), dj = (float)delta[j];
-                            float m = cbi[j] * e, gij = wi[j], q = gij * dj * m;
-                            ddf[j] += m * gij;
+                            float m = cbi[j] * e, gij = wi[j];
+                            double q = (double)(gij * dj) * m;
+                            ddf[j] += (double)m * gij;
                             rq += q;
                             colq[j] += q;
                             dcbi[j] += gij * dj * e;
@@ -213,7 +215,7 @@ void hl_cpu_ssd_bwd(const hl_ssd_bwd_args *a) {
                         rowq[i] = rq;
                     }
                     gemm(1, 0, L, P, L, 1.0f, W, Lc, dyc, HP, 0.0f, dxc, HP);        // dX = M^T dY
-                    for (int i = 0; i < L; i++) { dcum[i] += (double)rowq[i] - colq[i]; ddelta[i] = ddf[i]; }
+                    for (int i = 0; i < L; i++) { dcum[i] += rowq[i] - colq[i]; ddelta[i] = ddf[i]; }
                     if (c > 0) {   // inter-chunk term diag(exp(cum)) C s0^T (s0 = 0 in chunk 0)
                         gemm(0, 0, L, N, P, 1.0f, dyc, HP, s0, N, 0.0f, tmp, N);     // dY s0
                         for (int i = 0; i < L; i++) {
