@@ -17,6 +17,9 @@
 #include "models/checkpoint.h"
 #include "models/mamba.h"
 
+// The Mamba-2 mixer (models/mamba2.c; no header of its own: registry.c lists it).
+extern const hl_layer_type hl_layer_mamba2;
+
 #define PATH_LEN 1100
 
 // ================================================================ config.json -> spec
@@ -75,6 +78,29 @@ static const rule mamba_rules[] = {
     {"time_step_scale", R_IGNORE, NULL, NULL, 0}, {"use_associative_scan", R_IGNORE, NULL, NULL, 0},
     {"use_mambapy", R_IGNORE, NULL, NULL, 0}, {NULL, 0, NULL, NULL, 0}};
 
+// Mamba2Config (transformers) -> mixer 'M' (models/mamba2.c); absent keys take
+// Mamba2Config's defaults. num_heads must be expand * hidden_size / head_dim;
+// time_step_limit must be (0, inf) (no clamp of dt); time_step_rank and the
+// time_step_min/max/floor initialisation ranges do not change the computation.
+static const rule mamba2_rules[] = {
+    {"state_size", R_INT, "model.ssm.d_state", "128", 0}, {"conv_kernel", R_INT, "model.ssm.d_conv", "4", 0},
+    {"expand", R_INT, "model.ssm.expand", "2", 0}, {"head_dim", R_INT, "model.ssm.headdim", "64", 0},
+    {"n_groups", R_INT, "model.ssm.ngroups", "8", 0}, {"chunk_size", R_INT, "model.ssm.chunk_size", "256", 0},
+    {"num_heads", R_SPECIAL, NULL, NULL, 1}, {"time_step_limit", R_SPECIAL, NULL, NULL, 0},
+    {"layer_norm_epsilon", R_NUM, "model.norm_eps", "1e-5", 0},
+    {"tie_word_embeddings", R_BOOL, "model.tie_embeddings", "false", 0},
+    {"use_bias", R_EQ, "false", NULL, 0}, {"use_conv_bias", R_EQ, "true", NULL, 0},
+    {"rms_norm", R_EQ, "true", NULL, 0}, {"norm_before_gate", R_EQ, "false", NULL, 0},
+    {"residual_in_fp32", R_IGNORE, NULL, NULL, 0}, {"rescale_prenorm_residual", R_IGNORE, NULL, NULL, 0},
+    {"time_step_rank", R_IGNORE, NULL, NULL, 0}, {"time_step_floor", R_IGNORE, NULL, NULL, 0},
+    {"time_step_max", R_IGNORE, NULL, NULL, 0}, {"time_step_min", R_IGNORE, NULL, NULL, 0},
+    {NULL, 0, NULL, NULL, 0}};
+
+// The family's own table (Mistral: Llama's, plus mistral_rules).
+static const rule *family_rules(hl_hf_family fam) {
+    return fam == HL_HF_MAMBA ? mamba_rules : fam == HL_HF_MAMBA2 ? mamba2_rules : llama_rules;
+}
+
 typedef struct {
     const char *file;            // DIR/config.json, for messages
     const cJSON *config;
@@ -93,7 +119,7 @@ static const rule *find_rule(const rule *table, const char *key) {
 static const rule *rule_for(hl_hf_family fam, const char *key) {
     const rule *r = find_rule(common_rules, key);
     if (!r && fam == HL_HF_MISTRAL) r = find_rule(mistral_rules, key);
-    if (!r) r = find_rule(fam == HL_HF_MAMBA ? mamba_rules : llama_rules, key);
+    if (!r) r = find_rule(family_rules(fam), key);
     return r;
 }
 
@@ -169,8 +195,34 @@ static int mamba_intermediate(cfg_ctx *c, const cJSON *v) {
     return HL_OK;
 }
 
+// A config number (default dflt when absent).
+static double config_num(const cfg_ctx *c, const char *key, double dflt) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->config, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
+// Mamba-2's num_heads must be d_inner / head_dim (expand * hidden_size / head_dim).
+static int mamba2_num_heads(cfg_ctx *c, const cJSON *v) {
+    double di = config_num(c, "expand", 2) * config_num(c, "hidden_size", 0), hd = config_num(c, "head_dim", 64);
+    if (!is_int(v) || hd <= 0 || v->valuedouble * hd != di)
+        return bad_value(c, "num_heads", v, "must equal expand * hidden_size / head_dim");
+    return HL_OK;
+}
+
+// Mamba-2's time_step_limit: only (0, inf), no clamp of dt (a JSON upper bound
+// >= 1e30 stands for inf, which JSON cannot write).
+static int mamba2_time_step_limit(cfg_ctx *c, const cJSON *v) {
+    const cJSON *lo = cJSON_GetArrayItem(v, 0), *hi = cJSON_GetArrayItem(v, 1);
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != 2 || !cJSON_IsNumber(lo) || !cJSON_IsNumber(hi) ||
+        lo->valuedouble != 0.0 || hi->valuedouble < 1e30)
+        return bad_value(c, "time_step_limit", v, "not supported: hylab does not clamp dt (needs [0.0, inf])");
+    return HL_OK;
+}
+
 static int special(cfg_ctx *c, const char *key, const cJSON *v) {
     if (!strcmp(key, "rope_parameters")) return rope_parameters(c, v);
+    if (!strcmp(key, "num_heads")) return mamba2_num_heads(c, v);
+    if (!strcmp(key, "time_step_limit")) return mamba2_time_step_limit(c, v);
     if (!strcmp(key, "sliding_window")) return sliding_window(c, v);
     if (!strcmp(key, "time_step_rank")) return time_step_rank(c, v);
     return mamba_intermediate(c, v);
@@ -215,8 +267,7 @@ static int map_config(cfg_ctx *c) {
         int rc = apply_rule(c, r, kv->string, kv);
         if (rc) return rc;
     }
-    const rule *tables[3] = {common_rules, c->family == HL_HF_MAMBA ? mamba_rules : llama_rules,
-                             c->family == HL_HF_MISTRAL ? mistral_rules : NULL};
+    const rule *tables[3] = {common_rules, family_rules(c->family), c->family == HL_HF_MISTRAL ? mistral_rules : NULL};
     for (int t = 0; t < 3; t++)
         for (const rule *r = tables[t]; r && r->key; r++) {
             if (cJSON_GetObjectItemCaseSensitive(c->config, r->key)) continue;
@@ -230,11 +281,11 @@ static int map_config(cfg_ctx *c) {
 }
 
 static int family_of(cfg_ctx *c, const cJSON *mt) {
-    static const char *const names[] = {"llama", "mistral", "mamba"};
-    for (int i = 0; i < 3; i++)
+    static const char *const names[] = {"llama", "mistral", "mamba", "mamba2"};
+    for (int i = 0; i < 4; i++)
         if (cJSON_IsString(mt) && !strcmp(mt->valuestring, names[i])) { c->family = (hl_hf_family)i; return HL_OK; }
     if (!mt) return hl_fail(c->err, c->errlen, HL_EBADINPUT, "%s: model_type: missing", c->file);
-    return bad_value(c, "model_type", mt, "not supported (llama, mistral or mamba)");
+    return bad_value(c, "model_type", mt, "not supported (llama, mistral, mamba or mamba2)");
 }
 
 // The fixed part of the spec of a family; the name from the directory.
@@ -245,8 +296,9 @@ static void spec_skeleton(cfg_ctx *c, const char *dir) {
     for (const char *p = name; *p; p++)
         if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", *p)) plain = 0;
     cJSON_AddStringToObject(c->spec, "name", plain ? name : "hf-import");
-    int mamba = c->family == HL_HF_MAMBA;
-    char layers[2] = { mamba ? hl_layer_mamba.letter : hl_layer_attention.letter, 0 };
+    int mamba = c->family == HL_HF_MAMBA || c->family == HL_HF_MAMBA2;
+    char layers[2] = { c->family == HL_HF_MAMBA2 ? hl_layer_mamba2.letter : mamba ? hl_layer_mamba.letter
+                       : hl_layer_attention.letter, 0 };
     spec_set(c->spec, "model.layers", cJSON_CreateString(layers));
     spec_set(c->spec, "model.ffn.type", cJSON_CreateString(mamba ? "none" : "swiglu"));
     if (!mamba) return;
@@ -257,8 +309,7 @@ static void spec_skeleton(cfg_ctx *c, const char *dir) {
 }
 
 const char *hl_hf_config_field(hl_hf_family family, const char *spec_path) {
-    const rule *tables[3] = {common_rules, family == HL_HF_MAMBA ? mamba_rules : llama_rules,
-                             family == HL_HF_MISTRAL ? mistral_rules : NULL};
+    const rule *tables[3] = {common_rules, family_rules(family), family == HL_HF_MISTRAL ? mistral_rules : NULL};
     for (int t = 0; t < 3; t++)
         for (const rule *r = tables[t]; r && r->key; r++)
             if (r->kind != R_EQ && r->arg && !strcmp(r->arg, spec_path)) return r->key;
@@ -295,12 +346,14 @@ int hl_hf_spec_from_config(const char *dir, char **spec_json, hl_hf_family *fami
 // hylab -> HF renames of the Mamba layout, applied in order (first match each).
 static const char *const mamba_names[][2] = {
     {"model.embed_tokens.", "backbone.embeddings."}, {"model.norm.", "backbone.norm_f."},
-    {"model.layers.", "backbone.layers."}, {".input_layernorm.", ".norm."}, {".mamba.", ".mixer."}};
+    {"model.layers.", "backbone.layers."}, {".input_layernorm.", ".norm."}, {".mamba.", ".mixer."},
+    {".mamba2.", ".mixer."}};
 
 void hl_hf_tensor_name(hl_hf_family family, const char *hylab_name, char *out, size_t outlen) {
     char a[256], b[256], *cur = a, *next = b;
     snprintf(a, sizeof a, "%s", hylab_name);
-    for (size_t i = 0; family == HL_HF_MAMBA && i < sizeof mamba_names / sizeof mamba_names[0]; i++) {
+    int mamba = family == HL_HF_MAMBA || family == HL_HF_MAMBA2;   // Mamba2ForCausalLM: the same names
+    for (size_t i = 0; mamba && i < sizeof mamba_names / sizeof mamba_names[0]; i++) {
         const char *at = strstr(cur, mamba_names[i][0]);
         if (!at) continue;
         int head = (int)(at - cur);

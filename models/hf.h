@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include "models/model.h"
 
-typedef enum { HL_HF_LLAMA = 0, HL_HF_MISTRAL = 1, HL_HF_MAMBA = 2 } hl_hf_family;
+typedef enum { HL_HF_LLAMA = 0, HL_HF_MISTRAL = 1, HL_HF_MAMBA = 2, HL_HF_MAMBA2 = 3 } hl_hf_family;
 
 // Reads DIR/config.json and writes a hylab spec for it into *spec_json
 // (malloc'd JSON text, not yet validated or canonical: the caller runs it

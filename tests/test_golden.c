@@ -1,7 +1,9 @@
 // test_golden.c: golden tests against Hugging Face transformers (in the style
 // of llm.c's test_gpt2.c). tests/golden/make_fixtures.py (developers, torch +
 // transformers) wrote tiny random LlamaForCausalLM (GQA, untied) and
-// MambaForCausalLM directories and, in expected.safetensors, the logits, the
+// MambaForCausalLM directories (and tests/ref/golden_mamba2.py a
+// Mamba2ForCausalLM one, tests/fixtures/mamba2: 2 groups, chunk 5 not
+// dividing T) and, in expected.safetensors, the logits, the
 // loss and the gradient of every parameter for a fixed batch (B=2, T=12).
 // Here, with no Python: each directory goes through hylab's Hugging Face
 // import (hl_hf_open, what `hylab import` runs), forward + loss + backward
@@ -45,7 +47,7 @@ static float *read_f32(expected_file *e, const char *name, size_t *numel) {
 
 static int open_expected(const char *fixture, expected_file *e) {
     char path[256], err[HL_ERR_LEN];
-    snprintf(path, sizeof path, GOLDEN "%s/expected.safetensors", fixture);
+    snprintf(path, sizeof path, "%s%s/expected.safetensors", strchr(fixture, '/') ? "" : GOLDEN, fixture);
     if (hl_st_open(path, &e->f, err, sizeof err)) { printf("# %s\n", err); return -1; }
     const hl_st_tensor *t = hl_st_find(&e->f, "input_ids");
     if (!t || strcmp(t->dtype, "I64") || t->ndim != 2) return -1;
@@ -131,8 +133,9 @@ static void check_grads(hl_model *m, hl_hf_family fam, expected_file *e, const c
 
 static void golden(const char *fixture, const char *backend) {
     char dir[256], err[HL_ERR_LEN], label[96], name[160];
-    snprintf(dir, sizeof dir, GOLDEN "%s", fixture);
-    snprintf(label, sizeof label, "golden_%s_%s", fixture, backend);
+    const char *base = strrchr(fixture, '/');
+    snprintf(dir, sizeof dir, "%s%s", base ? "" : GOLDEN, fixture);
+    snprintf(label, sizeof label, "golden_%s_%s", base ? base + 1 : fixture, backend);
     expected_file e;
     memset(&e, 0, sizeof e);
     hl_spec spec;
@@ -227,6 +230,7 @@ int main(void) {
     for (int i = 0; i < 2; i++) {
         golden("llama", backends[i]);
         golden("mamba", backends[i]);
+        golden("tests/fixtures/mamba2", backends[i]);
     }
     mixed_dtypes_and_shards();
     return hl_test_done();
