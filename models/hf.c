@@ -531,13 +531,13 @@ static int hf_ffn_per_layer(const hl_model_config *cfg, hl_ffn_type want, char *
 }
 
 int hl_hf_export_family(const hl_model_config *cfg, hl_hf_family *family, char *err, size_t errlen) {
-    // Llama/Mistral and Mamba blocks are exactly the attention and mamba modules.
+    // Llama/Mistral, Mamba and Mamba2 blocks are exactly the attention, mamba and mamba2 modules.
     const hl_layer_type *t = hl_mixer_type(cfg->layer[0].kind);
-    int mamba = t == &hl_layer_mamba;
+    int mamba = t == &hl_layer_mamba || t == &hl_layer_mamba2;
     for (int l = 0; l < cfg->n_layers; l++)
         if (hl_mixer_type(cfg->layer[l].kind) != t || (t != &hl_layer_attention && !mamba))
             return hl_fail(err, errlen, HL_EBADINPUT, "model.layers: \"%s\" has no Hugging Face equivalent "
-                           "(all-A exports as Llama/Mistral, all-S as Mamba)", cfg->layers_pattern);
+                           "(all-A exports as Llama/Mistral, all-S as Mamba, all-M as Mamba2)", cfg->layers_pattern);
     if (cfg->meta_tokens)
         return hl_fail(err, errlen, HL_EBADINPUT, "model.meta_tokens: %d meta tokens have no Hugging Face "
                        "Llama/Mamba equivalent", cfg->meta_tokens);
@@ -545,7 +545,7 @@ int hl_hf_export_family(const hl_model_config *cfg, hl_hf_family *family, char *
         if (cfg->ffn.type != HL_FFN_NONE)
             return hl_fail(err, errlen, HL_EBADINPUT, "model.ffn.type: Mamba blocks have no FFN (needs \"none\")");
         if (hf_ffn_per_layer(cfg, HL_FFN_NONE, err, errlen)) return HL_EBADINPUT;
-        *family = HL_HF_MAMBA;
+        *family = t == &hl_layer_mamba2 ? HL_HF_MAMBA2 : HL_HF_MAMBA;
         return HL_OK;
     }
     for (int l = 0; l < cfg->n_layers; l++)
@@ -575,8 +575,9 @@ static double shortest(float v) {
 static void add_num(cJSON *o, const char *key, double v) { cJSON_AddNumberToObject(o, key, v); }
 
 static cJSON *export_config(const hl_model_config *cfg, hl_hf_family fam) {
-    static const char *const arch[] = {"LlamaForCausalLM", "MistralForCausalLM", "MambaForCausalLM"};
-    static const char *const type[] = {"llama", "mistral", "mamba"};
+    static const char *const arch[] = {"LlamaForCausalLM", "MistralForCausalLM", "MambaForCausalLM",
+                                       "Mamba2ForCausalLM"};
+    static const char *const type[] = {"llama", "mistral", "mamba", "mamba2"};
     cJSON *c = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(c, "architectures");
     cJSON_AddItemToArray(a, cJSON_CreateString(arch[fam]));
     cJSON_AddStringToObject(c, "model_type", type[fam]);
@@ -592,6 +593,19 @@ static cJSON *export_config(const hl_model_config *cfg, hl_hf_family fam) {
         add_num(c, "expand", cfg->ssm.expand);
         add_num(c, "intermediate_size", (double)cfg->ssm.expand * cfg->d_model);
         add_num(c, "time_step_rank", cfg->ssm.dt_rank > 0 ? cfg->ssm.dt_rank : (cfg->d_model + 15) / 16);
+        add_num(c, "layer_norm_epsilon", shortest(cfg->norm_eps));
+        cJSON_AddBoolToObject(c, "use_bias", 0);
+        cJSON_AddBoolToObject(c, "use_conv_bias", 1);
+        return c;
+    }
+    if (fam == HL_HF_MAMBA2) {   // Mamba2Config; time_step_limit left at its (0, inf)
+        add_num(c, "state_size", cfg->ssm.d_state);
+        add_num(c, "conv_kernel", cfg->ssm.d_conv);
+        add_num(c, "expand", cfg->ssm.expand);
+        add_num(c, "head_dim", cfg->ssm.headdim);
+        add_num(c, "num_heads", (double)cfg->ssm.expand * cfg->d_model / cfg->ssm.headdim);
+        add_num(c, "n_groups", cfg->ssm.ngroups);
+        add_num(c, "chunk_size", cfg->ssm.chunk_size);
         add_num(c, "layer_norm_epsilon", shortest(cfg->norm_eps));
         cJSON_AddBoolToObject(c, "use_bias", 0);
         cJSON_AddBoolToObject(c, "use_conv_bias", 1);

@@ -20,6 +20,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <cJSON.h>
 #include "tests/test.h"
 #include "harness/hf_io.h"
 #include "models/checkpoint.h"
@@ -224,6 +226,45 @@ out:
     if (b) { hl_model_free(b); hl_spec_free(&s2); }
 }
 
+// A Mamba2 config.json that leaves out every optional key imports with
+// Mamba2Config's defaults (n_groups 8, state_size 128, chunk_size 256,
+// head_dim 64, expand 2, conv_kernel 4, untied), and a time_step_limit of
+// [0, 1e300] (JSON's stand-in for inf) is accepted.
+static void mamba2_config_defaults(void) {
+    char dir[] = "/tmp/hylab_golden_m2_XXXXXX", path[64], err[HL_ERR_LEN];
+    int ok = hl_check(mkdtemp(dir) != NULL, "golden_mamba2_defaults_tmpdir", "mkdtemp failed");
+    if (!ok) return;
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs("{\"model_type\": \"mamba2\", \"vocab_size\": 64, \"hidden_size\": 256, \"num_hidden_layers\": 1,"
+              " \"num_heads\": 8, \"time_step_limit\": [0.0, 1e300]}\n", f);
+        fclose(f);
+    }
+    char *json = NULL;
+    hl_hf_family fam;
+    int rc = hl_hf_spec_from_config(dir, &json, &fam, err, sizeof err);
+    cJSON *spec = rc == HL_OK ? cJSON_Parse(json) : NULL;
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(spec, "model");
+    const cJSON *ssm = cJSON_GetObjectItemCaseSensitive(model, "ssm");
+    static const char *const keys[] = {"ngroups", "d_state", "chunk_size", "headdim", "expand", "d_conv"};
+    static const int want[] = {8, 128, 256, 64, 2, 4};
+    int same = ssm != NULL && fam == HL_HF_MAMBA2;
+    for (int i = 0; i < 6 && same; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(ssm, keys[i]);
+        same = cJSON_IsNumber(v) && v->valueint == want[i];
+    }
+    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(model, "layers");
+    const cJSON *tie = cJSON_GetObjectItemCaseSensitive(model, "tie_embeddings");
+    same = same && cJSON_IsString(layers) && !strcmp(layers->valuestring, "M") && cJSON_IsFalse(tie);
+    hl_check(rc == HL_OK && same, "golden_mamba2_config_defaults", "status %d (%s), spec %s", rc,
+             rc ? err : "", json ? json : "(none)");
+    cJSON_Delete(spec);
+    free(json);
+    remove(path);
+    rmdir(dir);
+}
+
 int main(void) {
     hl_blas_init(1);
     const char *backends[] = {"cpu_ref", "cpu"};
@@ -233,5 +274,6 @@ int main(void) {
         golden("tests/fixtures/mamba2", backends[i]);
     }
     mixed_dtypes_and_shards();
+    mamba2_config_defaults();
     return hl_test_done();
 }
