@@ -209,12 +209,21 @@ static int mamba2_num_heads(cfg_ctx *c, const cJSON *v) {
     return HL_OK;
 }
 
-// Mamba-2's time_step_limit: only (0, inf), no clamp of dt (a JSON upper bound
-// >= 1e30 stands for inf, which JSON cannot write).
+// An infinite upper bound as config files spell it: JSON has no infinity, so
+// transformers 5 writes {"__float__": "Infinity"}, others "Infinity" or a
+// number >= 1e30. (A bare Infinity token is not JSON: the parser refuses it.)
+static int is_inf_bound(const cJSON *v) {
+    const cJSON *f = cJSON_IsObject(v) && cJSON_GetArraySize(v) == 1 ? cJSON_GetObjectItemCaseSensitive(v, "__float__") : NULL;
+    if (f) v = f;
+    if (cJSON_IsString(v)) return !strcmp(v->valuestring, "Infinity") || !strcmp(v->valuestring, "inf");
+    return cJSON_IsNumber(v) && v->valuedouble >= 1e30;
+}
+
+// Mamba-2's time_step_limit: only (0, inf), no clamp of dt.
 static int mamba2_time_step_limit(cfg_ctx *c, const cJSON *v) {
     const cJSON *lo = cJSON_GetArrayItem(v, 0), *hi = cJSON_GetArrayItem(v, 1);
-    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != 2 || !cJSON_IsNumber(lo) || !cJSON_IsNumber(hi) ||
-        lo->valuedouble != 0.0 || hi->valuedouble < 1e30)
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != 2 || !cJSON_IsNumber(lo) || lo->valuedouble != 0.0 ||
+        !is_inf_bound(hi))
         return bad_value(c, "time_step_limit", v, "not supported: hylab does not clamp dt (needs [0.0, inf])");
     return HL_OK;
 }

@@ -6,7 +6,7 @@
 # export -> import gives identical tensors and the fixture's own file; and
 # configs hylab cannot express
 # (num_heads != expand * hidden_size / head_dim, a time_step_limit that
-# clamps dt, rms_norm false, norm_before_gate true, use_bias true, an
+# clamps dt; (0, inf) imports in the spellings JSON allows, rms_norm false, norm_before_gate true, use_bias true, an
 # unknown key) exit 2 naming the field, nothing written. The numbers are
 # checked against transformers by test_golden (import; it also checks that
 # absent keys take Mamba2Config's defaults) and, where torch is
@@ -77,8 +77,25 @@ bad() {
 }
 bad_dir hf_mamba2_num_heads 's/"num_heads": 8/"num_heads": 4/'
 bad hf_mamba2_num_heads "config.json: num_heads: must equal expand \* hidden_size / head_dim (got 4)"
-bad_dir hf_mamba2_dt_limit 's/"n_groups": 2,/"n_groups": 2, "time_step_limit": [0.0, 0.1],/'
+# json_dir NAME PY: $dir/NAME, the fixture with config.json set by the Python statement PY on dict c.
+json_dir() {
+  mkdir -p "$dir/$1" && cp "$FX/model.safetensors" "$dir/$1/" &&
+    "$PY" -c "import json, sys; c = json.load(open(sys.argv[1])); $2; json.dump(c, open(sys.argv[2], 'w'))" \
+      "$FX/config.json" "$dir/$1/config.json"
+}
+json_dir hf_mamba2_dt_limit 'c["time_step_limit"] = [0.0, 0.1]'
 bad hf_mamba2_dt_limit "config.json: time_step_limit: not supported: hylab does not clamp dt"
+json_dir hf_mamba2_dt_floor 'c["time_step_limit"] = [0.001, {"__float__": "Infinity"}]'
+bad hf_mamba2_dt_floor "config.json: time_step_limit: not supported: hylab does not clamp dt"
+# the spellings of (0, inf) that JSON allows import: transformers 5's (the fixture's), a string, a huge number
+for v in '"Infinity"' '1e300'; do
+  json_dir "inf_$v" "c['time_step_limit'] = [0.0, $v]"
+  "$HYLAB" import "$dir/inf_$v" --out "$dir/inf.st" 2>"$dir/err"; MSG="$(cat "$dir/err")"
+  check "hf_mamba2_time_step_limit_inf_$v" [ -s "$dir/inf.st" ]
+  rm -f "$dir/inf.st"
+done
+MSG="$(cat "$FX/config.json")"
+check hf_mamba2_fixture_has_transformers_inf grep -q '"__float__": "Infinity"' "$FX/config.json"
 bad_dir hf_mamba2_rms_norm 's/"n_groups": 2,/"n_groups": 2, "rms_norm": false,/'
 bad hf_mamba2_rms_norm "config.json: rms_norm: not supported: hylab needs true"
 bad_dir hf_mamba2_norm_before_gate 's/"n_groups": 2,/"n_groups": 2, "norm_before_gate": true,/'

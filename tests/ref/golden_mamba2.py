@@ -22,7 +22,6 @@ untied embeddings. HF runs its torch path (no CUDA kernels on CPU): the
 chunked SSD in float32 (mamba2_chunk_scan). The model runs in eval mode (no
 dropout exists; this only keeps HF off its fused training kernel).
 """
-import json
 import os
 import shutil
 import sys
@@ -63,17 +62,7 @@ def main():
     redraw(model, gen)
     model.eval()
     shutil.rmtree(out, ignore_errors=True)
-    model.save_pretrained(out, safe_serialization=True)
-    # JSON has no Infinity: HF writes time_step_limit (0, inf) as [0.0, Infinity],
-    # which strict parsers refuse; its default is (0, inf), so it is left out.
-    path = os.path.join(out, "config.json")
-    with open(path) as f:
-        text = f.read()
-    conf = json.loads(text)
-    conf.pop("time_step_limit", None)
-    with open(path, "w") as f:
-        json.dump(conf, f, indent=2, sort_keys=True)
-        f.write("\n")
+    model.save_pretrained(out, safe_serialization=True)   # time_step_limit as [0.0, {"__float__": "Infinity"}]
     gen_cfg = os.path.join(out, "generation_config.json")
     if os.path.exists(gen_cfg):
         os.remove(gen_cfg)
