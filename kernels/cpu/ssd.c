@@ -104,11 +104,12 @@ void hl_cpu_ssd_fwd(const hl_ssd_fwd_args *a) {
     for (int b = 0; b < B; b++)
         for (int g = 0; g < G; g++) {
             size_t dbl = ((size_t)4 * Lc + 15) / 16 * 16;   // two double arrays, in floats
-            float *mem = hl_cpu_scratch(0, 2 * LL + (size_t)Lc * N + (size_t)hpg * PN + dbl);
-            float *CB = mem, *Mh = CB + LL;          // (Lc, Lc) each
+            float *mem = hl_cpu_scratch_raw(0, dbl + 2 * LL + (size_t)Lc * N + (size_t)hpg * PN);
+            double *delta = (double *)mem, *cum = delta + Lc;   // (Lc) each, first: aligned for double
+            float *CB = mem + dbl, *Mh = CB + LL;    // (Lc, Lc) each
             float *Bw = Mh + LL;                     // (Lc, N) w*delta*B
             float *S = Bw + (size_t)Lc * N;          // (hpg, P, N) the group's states, zero at t = 0
-            double *delta = (double *)(S + (size_t)hpg * PN), *cum = delta + Lc;   // (Lc) each
+            memset(S, 0, sizeof(float) * hpg * PN);
             for (int c0 = 0; c0 < T; c0 += Lc) {
                 int L = T - c0 < Lc ? T - c0 : Lc;
                 size_t row0 = (size_t)b * T + c0;
@@ -183,16 +184,18 @@ void hl_cpu_ssd_bwd(const hl_ssd_bwd_args *a) {
             }
             if (N == 0 || P == 0) { ssd_bwd_skip_only(a, b, g, part); continue; }
             size_t dbl = (size_t)14 * Lc;   // 7 double (Lc) arrays, in floats
-            float *mem = hl_cpu_scratch(0, 3 * LL + 2 * (size_t)Lc * N + (size_t)Lc * P + (size_t)(nck + 1) * hpg * PN
-                                           + dbl);
-            float *CB = mem, *W = CB + LL, *dCB = W + LL;       // (Lc, Lc) each: C B^T, dY X^T then M, group's dCB
+            float *mem = hl_cpu_scratch_raw(0, dbl + 3 * LL + 2 * (size_t)Lc * N + (size_t)Lc * P
+                                               + (size_t)(nck + 1) * hpg * PN);
+            double *delta = (double *)mem, *cum = delta + Lc, *dcum = cum + Lc;   // (Lc) each, first: aligned
+            double *ddelta = dcum + Lc, *colq = ddelta + Lc, *rowq = colq + Lc, *ddf = rowq + Lc;
+            float *CB = mem + dbl, *W = CB + LL, *dCB = W + LL;  // (Lc, Lc) each: C B^T, dY X^T then M, group's dCB
             float *tmp = dCB + LL, *Ce = tmp + (size_t)Lc * N;  // (Lc, N) each
             float *V = Ce + (size_t)Lc * N;                     // (Lc, P) B dS1^T
             float *ck = V + (size_t)Lc * P;                     // (nck, hpg, P, N) states at chunk starts
             float *dS = ck + (size_t)nck * hpg * PN;            // (hpg, P, N) dLoss/d(state after the chunk)
-            double *delta = (double *)(dS + (size_t)hpg * PN), *cum = delta + Lc, *dcum = cum + Lc;   // (Lc) each
-            double *ddelta = dcum + Lc, *colq = ddelta + Lc, *rowq = colq + Lc, *ddf = rowq + Lc;
-            // pass 1: the states at chunk starts (ck[0] = 0, zeroed by hl_cpu_scratch)
+            memset(ck, 0, sizeof(float) * hpg * PN);            // ck[0]: the zero initial state
+            memset(dS, 0, sizeof(float) * hpg * PN);            // nothing after the last chunk
+            // pass 1: the states at chunk starts
             for (int c = 0; c + 1 < nck; c++) {
                 int c0 = c * Lc, L = Lc;
                 size_t row0 = (size_t)b * T + c0;
