@@ -7,7 +7,9 @@
 // heads. Also ssd_bwd of every backend against cpu_ref's on the fixture's
 // inputs for one (batch, group) task and several (the cpu backend runs its
 // products threaded in the first case, one per task in the second), chunks
-// 5, 8, 16 and 64. Finite differences: tests/test_kernels.c.
+// 5, 8, 16 and 64; and both ops against cpu_ref's at T 150 for chunks 100,
+// 128 and 256 (longer than the cpu backend's 64-row blocks of its
+// triangular products). Finite differences: tests/test_kernels.c.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +91,54 @@ static void check_bwd(arr *h, int B, int T, int H, int P, int G, int N, int chun
     free(dy);
 }
 
+// ssd_fwd of every backend against cpu_ref's on inputs h (sizes as given).
+static void check_fwd(arr *h, int B, int T, int H, int P, int G, int N, int chunk) {
+    size_t n = (size_t)B * T * H * P;
+    float *ref = malloc(sizeof(float) * n), *got = malloc(sizeof(float) * n);   // (B, T, H, P)
+    int rc[2] = {0, 0};
+    for (int bi = 0; bi < hl_backend_count(); bi++) {
+        const hl_backend *be = hl_backend_at(bi);
+        int is_ref = !strcmp(be->name, "cpu_ref");
+        if (bi > 0 && is_ref) continue;
+        float *d[NARR];
+        for (int i = 0; i < NARR; i++) d[i] = dev(be, i == Y ? NULL : h[i].h, h[i].n);
+        hl_ssd_fwd_args f = {d[Y], d[X], d[DT], d[DT_BIAS], d[A_LOG], d[BM], d[CM], d[DD], B, T, H, P, G, N, chunk};
+        rc[!is_ref] = HL_OP_CALL(be->ops, ssd_fwd, &f);
+        be->sync();
+        be->d2h(is_ref ? ref : got, d[Y], n * sizeof(float));
+        for (int i = 0; i < NARR; i++) be->free(d[i], h[i].n * sizeof(float) + 1);
+        if (is_ref) continue;
+        double e = 0.0, m = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            if (!(fabs((double)got[i] - ref[i]) <= e)) e = fabs((double)got[i] - ref[i]);
+            if (fabs(ref[i]) > m) m = fabs(ref[i]);
+        }
+        char what[160];
+        snprintf(what, sizeof what, "%s ssd_fwd (B %d T %d G %d chunk %d) equals cpu_ref's", be->name, B, T, G, chunk);
+        hl_check(rc[0] == HL_OK && rc[1] == HL_OK && m > 0 && e / m <= 1e-5, what, "status %d/%d, rel err %.3g",
+                 rc[0], rc[1], m > 0 ? e / m : e);
+    }
+    free(ref); free(got);
+}
+
+// Deterministic inputs of ssd_fwd in the fixture's layout (B, T, H, P, G, N
+// as given): x, Bm, Cm ~ U(-1, 1), dt ~ U(-3, 1), dt_bias ~ U(-1, 0),
+// A_log ~ U(0, 2) (A up to -7.4: states decay within a chunk), D ~ U(0.5, 1.5).
+static void synthetic(arr *h, int B, int T, int H, int P, int G, int N) {
+    size_t n[NARR] = {(size_t)B * T * H * P, (size_t)B * T * H, (size_t)H, (size_t)H, (size_t)B * T * G * N,
+                      (size_t)B * T * G * N, (size_t)H, (size_t)B * T * H * P};
+    float lo[NARR] = {-1, -3, -1, 0, -1, -1, 0.5f, 0}, hi[NARR] = {1, 1, 0, 2, 1, 1, 1.5f, 0};
+    uint32_t r = 12345u;
+    for (int k = 0; k < NARR; k++) {
+        h[k].n = n[k];
+        h[k].h = malloc(sizeof(float) * n[k]);
+        for (size_t i = 0; i < n[k]; i++) {
+            r = r * 1664525u + 1013904223u;
+            h[k].h[i] = lo[k] + (hi[k] - lo[k]) * (float)(r >> 8) / 16777216.0f;
+        }
+    }
+}
+
 int main(void) {
     arr a[NARR];
     for (int i = 0; i < NARR; i++)
@@ -144,6 +194,19 @@ int main(void) {
         check_bwd(a, 1, T, H, P, 1, N, bchunks[k]);
         check_bwd(a, B, T, H, P, G, N, bchunks[k]);
     }
+    // chunks longer than the cpu backend's 64-row blocks of the triangular
+    // products (T 150: chunk 100 = blocks 64 + 36 then a 50-long chunk;
+    // chunk 128 = 2 blocks then 22; chunk 256 > T), one task and several
+    arr syn[NARR];
+    synthetic(syn, 2, 150, 4, 8, 2, 16);
+    const int lchunks[] = {100, 128, 256};
+    for (size_t k = 0; k < sizeof lchunks / sizeof lchunks[0]; k++) {
+        check_fwd(syn, 2, 150, 4, 8, 2, 16, lchunks[k]);
+        check_fwd(syn, 1, 150, 4, 8, 1, 16, lchunks[k]);
+        check_bwd(syn, 2, 150, 4, 8, 2, 16, lchunks[k]);
+        check_bwd(syn, 1, 150, 4, 8, 1, 16, lchunks[k]);
+    }
+    for (int i = 0; i < NARR; i++) free(syn[i].h);
     for (int i = 0; i < NARR; i++) free(a[i].h);
     return hl_test_done();
 }
