@@ -19,8 +19,9 @@
 // Tasks are (batch, group), OpenMP over them (OpenBLAS runs single-threaded
 // inside; a single task leaves the region inactive so OpenBLAS threads it).
 // A task owns its rows of y, dx, ddt, dBm and dCm; the per-head parameter
-// gradients go to per-batch partials summed in batch order, so results do
-// not depend on the thread count.
+// gradients go to per-batch partials summed in batch order, so the sums do
+// not depend on how tasks are spread over threads (a single task's products
+// are split as OpenBLAS decides for its thread count).
 // Decoding: ssd_state (the recurrence over a prefix) and ssd_step (one
 // position), per (batch, head), OpenMP over those.
 #include <cblas.h>
