@@ -17,6 +17,9 @@
 #include "models/checkpoint.h"
 #include "models/mamba.h"
 
+// The Mamba-2 mixer (models/mamba2.c; no header of its own: registry.c lists it).
+extern const hl_layer_type hl_layer_mamba2;
+
 #define PATH_LEN 1100
 
 // ================================================================ config.json -> spec
@@ -91,6 +94,29 @@ static const rule mixtral_rules[] = {
     {"output_router_logits", R_SPECIAL, NULL, NULL, 0},
     {"router_jitter_noise", R_EQ, "0", NULL, 0}, {NULL, 0, NULL, NULL, 0}};
 
+// Mamba2Config (transformers) -> mixer 'M' (models/mamba2.c); absent keys take
+// Mamba2Config's defaults. num_heads must be expand * hidden_size / head_dim;
+// time_step_limit must be (0, inf) (no clamp of dt); time_step_rank and the
+// time_step_min/max/floor initialisation ranges do not change the computation.
+static const rule mamba2_rules[] = {
+    {"state_size", R_INT, "model.ssm.d_state", "128", 0}, {"conv_kernel", R_INT, "model.ssm.d_conv", "4", 0},
+    {"expand", R_INT, "model.ssm.expand", "2", 0}, {"head_dim", R_INT, "model.ssm.headdim", "64", 0},
+    {"n_groups", R_INT, "model.ssm.ngroups", "8", 0}, {"chunk_size", R_INT, "model.ssm.chunk_size", "256", 0},
+    {"num_heads", R_SPECIAL, NULL, NULL, 1}, {"time_step_limit", R_SPECIAL, NULL, NULL, 0},
+    {"layer_norm_epsilon", R_NUM, "model.norm_eps", "1e-5", 0},
+    {"tie_word_embeddings", R_BOOL, "model.tie_embeddings", "false", 0},
+    {"use_bias", R_EQ, "false", NULL, 0}, {"use_conv_bias", R_EQ, "true", NULL, 0},
+    {"rms_norm", R_EQ, "true", NULL, 0}, {"norm_before_gate", R_EQ, "false", NULL, 0},
+    {"residual_in_fp32", R_IGNORE, NULL, NULL, 0}, {"rescale_prenorm_residual", R_IGNORE, NULL, NULL, 0},
+    {"time_step_rank", R_IGNORE, NULL, NULL, 0}, {"time_step_floor", R_IGNORE, NULL, NULL, 0},
+    {"time_step_max", R_IGNORE, NULL, NULL, 0}, {"time_step_min", R_IGNORE, NULL, NULL, 0},
+    {NULL, 0, NULL, NULL, 0}};
+
+// The family's own table (Mistral: Llama's, plus mistral_rules).
+static const rule *family_rules(hl_hf_family fam) {
+    return fam == HL_HF_MAMBA ? mamba_rules : fam == HL_HF_MAMBA2 ? mamba2_rules : llama_rules;
+}
+
 typedef struct {
     const char *file;            // DIR/config.json, for messages
     const cJSON *config;
@@ -111,7 +137,7 @@ static const rule *rule_for(hl_hf_family fam, const char *key) {
     const rule *r = find_rule(common_rules, key);
     if (!r && fam == HL_HF_MIXTRAL) r = find_rule(mixtral_rules, key);
     if (!r && (fam == HL_HF_MISTRAL || fam == HL_HF_MIXTRAL)) r = find_rule(mistral_rules, key);
-    if (!r) r = find_rule(fam == HL_HF_MAMBA ? mamba_rules : llama_rules, key);
+    if (!r) r = find_rule(family_rules(fam), key);
     return r;
 }
 
@@ -196,9 +222,44 @@ static int router_special(cfg_ctx *c, const char *key, const cJSON *v) {
     return cJSON_IsNumber(v) && v->valuedouble >= 0 ? HL_OK : bad_value(c, key, v, "expected a number >= 0");
 }
 
+// A config number (default dflt when absent).
+static double config_num(const cfg_ctx *c, const char *key, double dflt) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->config, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
+// Mamba-2's num_heads must be d_inner / head_dim (expand * hidden_size / head_dim).
+static int mamba2_num_heads(cfg_ctx *c, const cJSON *v) {
+    double di = config_num(c, "expand", 2) * config_num(c, "hidden_size", 0), hd = config_num(c, "head_dim", 64);
+    if (!is_int(v) || hd <= 0 || v->valuedouble * hd != di)
+        return bad_value(c, "num_heads", v, "must equal expand * hidden_size / head_dim");
+    return HL_OK;
+}
+
+// An infinite upper bound as config files spell it: JSON has no infinity, so
+// transformers 5 writes {"__float__": "Infinity"}, others "Infinity" or a
+// number >= 1e30. (A bare Infinity token is not JSON: the parser refuses it.)
+static int is_inf_bound(const cJSON *v) {
+    const cJSON *f = cJSON_IsObject(v) && cJSON_GetArraySize(v) == 1 ? cJSON_GetObjectItemCaseSensitive(v, "__float__") : NULL;
+    if (f) v = f;
+    if (cJSON_IsString(v)) return !strcmp(v->valuestring, "Infinity") || !strcmp(v->valuestring, "inf");
+    return cJSON_IsNumber(v) && v->valuedouble >= 1e30;
+}
+
+// Mamba-2's time_step_limit: only (0, inf), no clamp of dt.
+static int mamba2_time_step_limit(cfg_ctx *c, const cJSON *v) {
+    const cJSON *lo = cJSON_GetArrayItem(v, 0), *hi = cJSON_GetArrayItem(v, 1);
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != 2 || !cJSON_IsNumber(lo) || lo->valuedouble != 0.0 ||
+        !is_inf_bound(hi))
+        return bad_value(c, "time_step_limit", v, "not supported: hylab does not clamp dt (needs [0.0, inf])");
+    return HL_OK;
+}
+
 static int special(cfg_ctx *c, const char *key, const cJSON *v) {
     if (!strcmp(key, "router_aux_loss_coef") || !strcmp(key, "output_router_logits")) return router_special(c, key, v);
     if (!strcmp(key, "rope_parameters")) return rope_parameters(c, v);
+    if (!strcmp(key, "num_heads")) return mamba2_num_heads(c, v);
+    if (!strcmp(key, "time_step_limit")) return mamba2_time_step_limit(c, v);
     if (!strcmp(key, "sliding_window")) return sliding_window(c, v);
     if (!strcmp(key, "time_step_rank")) return time_step_rank(c, v);
     return mamba_intermediate(c, v);
@@ -243,7 +304,7 @@ static int map_config(cfg_ctx *c) {
         int rc = apply_rule(c, r, kv->string, kv);
         if (rc) return rc;
     }
-    const rule *tables[4] = {common_rules, c->family == HL_HF_MAMBA ? mamba_rules : llama_rules,
+    const rule *tables[4] = {common_rules, family_rules(c->family),
                              c->family == HL_HF_MISTRAL || c->family == HL_HF_MIXTRAL ? mistral_rules : NULL,
                              c->family == HL_HF_MIXTRAL ? mixtral_rules : NULL};
     for (int t = 0; t < 4; t++)
@@ -265,11 +326,11 @@ static int map_config(cfg_ctx *c) {
 }
 
 static int family_of(cfg_ctx *c, const cJSON *mt) {
-    static const char *const names[] = {"llama", "mistral", "mamba", "mixtral"};
-    for (int i = 0; i < 4; i++)
+    static const char *const names[] = {"llama", "mistral", "mamba", "mixtral", "mamba2"};
+    for (int i = 0; i < 5; i++)
         if (cJSON_IsString(mt) && !strcmp(mt->valuestring, names[i])) { c->family = (hl_hf_family)i; return HL_OK; }
     if (!mt) return hl_fail(c->err, c->errlen, HL_EBADINPUT, "%s: model_type: missing", c->file);
-    return bad_value(c, "model_type", mt, "not supported (llama, mistral, mixtral or mamba)");
+    return bad_value(c, "model_type", mt, "not supported (llama, mistral, mixtral, mamba or mamba2)");
 }
 
 // The fixed part of the spec of a family; the name from the directory.
@@ -280,8 +341,9 @@ static void spec_skeleton(cfg_ctx *c, const char *dir) {
     for (const char *p = name; *p; p++)
         if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", *p)) plain = 0;
     cJSON_AddStringToObject(c->spec, "name", plain ? name : "hf-import");
-    int mamba = c->family == HL_HF_MAMBA;
-    char layers[2] = { mamba ? hl_layer_mamba.letter : hl_layer_attention.letter, 0 };
+    int mamba = c->family == HL_HF_MAMBA || c->family == HL_HF_MAMBA2;
+    char layers[2] = { c->family == HL_HF_MAMBA2 ? hl_layer_mamba2.letter : mamba ? hl_layer_mamba.letter
+                       : hl_layer_attention.letter, 0 };
     spec_set(c->spec, "model.layers", cJSON_CreateString(layers));
     spec_set(c->spec, "model.ffn.type", cJSON_CreateString(mamba ? "none" : c->family == HL_HF_MIXTRAL ? "moe" : "swiglu"));
     if (c->family == HL_HF_MIXTRAL) spec_set(c->spec, "model.ffn.moe.router", cJSON_CreateString("softmax_topk_renorm"));
@@ -293,8 +355,7 @@ static void spec_skeleton(cfg_ctx *c, const char *dir) {
 }
 
 const char *hl_hf_config_field(hl_hf_family family, const char *spec_path) {
-    const rule *tables[4] = {common_rules, family == HL_HF_MIXTRAL ? mixtral_rules : NULL,
-                             family == HL_HF_MAMBA ? mamba_rules : llama_rules,
+    const rule *tables[4] = {common_rules, family == HL_HF_MIXTRAL ? mixtral_rules : NULL, family_rules(family),
                              family == HL_HF_MISTRAL || family == HL_HF_MIXTRAL ? mistral_rules : NULL};
     for (int t = 0; t < 4; t++)
         for (const rule *r = tables[t]; r && r->key; r++)
@@ -332,7 +393,8 @@ int hl_hf_spec_from_config(const char *dir, char **spec_json, hl_hf_family *fami
 // hylab -> HF renames of the Mamba layout, applied in order (first match each).
 static const char *const mamba_names[][2] = {
     {"model.embed_tokens.", "backbone.embeddings."}, {"model.norm.", "backbone.norm_f."},
-    {"model.layers.", "backbone.layers."}, {".input_layernorm.", ".norm."}, {".mamba.", ".mixer."}};
+    {"model.layers.", "backbone.layers."}, {".input_layernorm.", ".norm."}, {".mamba.", ".mixer."},
+    {".mamba2.", ".mixer."}};
 
 // Mixtral: the router (the stacked experts: expert_part below).
 static const char *const mixtral_names[][2] = {{".mlp.router.weight", ".block_sparse_moe.gate.weight"}};
@@ -340,8 +402,9 @@ static const char *const mixtral_names[][2] = {{".mlp.router.weight", ".block_sp
 void hl_hf_tensor_name(hl_hf_family family, const char *hylab_name, char *out, size_t outlen) {
     char a[256], b[256], *cur = a, *next = b;
     snprintf(a, sizeof a, "%s", hylab_name);
-    const char *const (*names)[2] = family == HL_HF_MAMBA ? mamba_names : family == HL_HF_MIXTRAL ? mixtral_names : NULL;
-    size_t n_names = family == HL_HF_MAMBA ? sizeof mamba_names / sizeof mamba_names[0]
+    int mamba = family == HL_HF_MAMBA || family == HL_HF_MAMBA2;   // Mamba2ForCausalLM: the same names
+    const char *const (*names)[2] = mamba ? mamba_names : family == HL_HF_MIXTRAL ? mixtral_names : NULL;
+    size_t n_names = mamba ? sizeof mamba_names / sizeof mamba_names[0]
                    : family == HL_HF_MIXTRAL ? sizeof mixtral_names / sizeof mixtral_names[0] : 0;
     for (size_t i = 0; i < n_names; i++) {
         const char *at = strstr(cur, names[i][0]);
@@ -557,13 +620,13 @@ static int hf_ffn_per_layer(const hl_model_config *cfg, hl_ffn_type want, char *
 }
 
 int hl_hf_export_family(const hl_model_config *cfg, hl_hf_family *family, char *err, size_t errlen) {
-    // Llama/Mistral and Mamba blocks are exactly the attention and mamba modules.
+    // Llama/Mistral, Mamba and Mamba2 blocks are exactly the attention, mamba and mamba2 modules.
     const hl_layer_type *t = hl_mixer_type(cfg->layer[0].kind);
-    int mamba = t == &hl_layer_mamba;
+    int mamba = t == &hl_layer_mamba || t == &hl_layer_mamba2;
     for (int l = 0; l < cfg->n_layers; l++)
         if (hl_mixer_type(cfg->layer[l].kind) != t || (t != &hl_layer_attention && !mamba))
             return hl_fail(err, errlen, HL_EBADINPUT, "model.layers: \"%s\" has no Hugging Face equivalent "
-                           "(all-A exports as Llama/Mistral, all-S as Mamba)", cfg->layers_pattern);
+                           "(all-A exports as Llama/Mistral, all-S as Mamba, all-M as Mamba2)", cfg->layers_pattern);
     if (cfg->meta_tokens)
         return hl_fail(err, errlen, HL_EBADINPUT, "model.meta_tokens: %d meta tokens have no Hugging Face "
                        "Llama/Mamba equivalent", cfg->meta_tokens);
@@ -571,7 +634,7 @@ int hl_hf_export_family(const hl_model_config *cfg, hl_hf_family *family, char *
         if (cfg->ffn.type != HL_FFN_NONE)
             return hl_fail(err, errlen, HL_EBADINPUT, "model.ffn.type: Mamba blocks have no FFN (needs \"none\")");
         if (hf_ffn_per_layer(cfg, HL_FFN_NONE, err, errlen)) return HL_EBADINPUT;
-        *family = HL_HF_MAMBA;
+        *family = t == &hl_layer_mamba2 ? HL_HF_MAMBA2 : HL_HF_MAMBA;
         return HL_OK;
     }
     for (int l = 0; l < cfg->n_layers; l++)
@@ -608,8 +671,8 @@ static void add_num(cJSON *o, const char *key, double v) { cJSON_AddNumberToObje
 
 static cJSON *export_config(const hl_model_config *cfg, hl_hf_family fam) {
     static const char *const arch[] = {"LlamaForCausalLM", "MistralForCausalLM", "MambaForCausalLM",
-                                       "MixtralForCausalLM"};
-    static const char *const type[] = {"llama", "mistral", "mamba", "mixtral"};
+                                       "MixtralForCausalLM", "Mamba2ForCausalLM"};
+    static const char *const type[] = {"llama", "mistral", "mamba", "mixtral", "mamba2"};
     cJSON *c = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(c, "architectures");
     cJSON_AddItemToArray(a, cJSON_CreateString(arch[fam]));
     cJSON_AddStringToObject(c, "model_type", type[fam]);
@@ -625,6 +688,19 @@ static cJSON *export_config(const hl_model_config *cfg, hl_hf_family fam) {
         add_num(c, "expand", cfg->ssm.expand);
         add_num(c, "intermediate_size", (double)cfg->ssm.expand * cfg->d_model);
         add_num(c, "time_step_rank", cfg->ssm.dt_rank > 0 ? cfg->ssm.dt_rank : (cfg->d_model + 15) / 16);
+        add_num(c, "layer_norm_epsilon", shortest(cfg->norm_eps));
+        cJSON_AddBoolToObject(c, "use_bias", 0);
+        cJSON_AddBoolToObject(c, "use_conv_bias", 1);
+        return c;
+    }
+    if (fam == HL_HF_MAMBA2) {   // Mamba2Config; time_step_limit left at its (0, inf)
+        add_num(c, "state_size", cfg->ssm.d_state);
+        add_num(c, "conv_kernel", cfg->ssm.d_conv);
+        add_num(c, "expand", cfg->ssm.expand);
+        add_num(c, "head_dim", cfg->ssm.headdim);
+        add_num(c, "num_heads", (double)cfg->ssm.expand * cfg->d_model / cfg->ssm.headdim);
+        add_num(c, "n_groups", cfg->ssm.ngroups);
+        add_num(c, "chunk_size", cfg->ssm.chunk_size);
         add_num(c, "layer_norm_epsilon", shortest(cfg->norm_eps));
         cJSON_AddBoolToObject(c, "use_bias", 0);
         cJSON_AddBoolToObject(c, "use_conv_bias", 1);

@@ -30,7 +30,8 @@
 // blocks with a moe FFN on every layer (router softmax_topk_renorm); the
 // router is block_sparse_moe.gate.weight, hylab's stacked (E, F, d) expert
 // tensors are E tensors block_sparse_moe.experts.{e}.w1/w3/w2.weight each.
-typedef enum { HL_HF_LLAMA = 0, HL_HF_MISTRAL = 1, HL_HF_MAMBA = 2, HL_HF_MIXTRAL = 3 } hl_hf_family;
+typedef enum { HL_HF_LLAMA = 0, HL_HF_MISTRAL = 1, HL_HF_MAMBA = 2, HL_HF_MIXTRAL = 3,
+               HL_HF_MAMBA2 = 4 } hl_hf_family;
 
 // Reads DIR/config.json and writes a hylab spec for it into *spec_json
 // (malloc'd JSON text, not yet validated or canonical: the caller runs it

@@ -143,4 +143,45 @@ if "$HYLAB" run "$dir/spec.json" --save "$dir/trained.safetensors" >"$dir/train.
 else
   fail forward_on_trained_checkpoint "hylab run --save did not produce a checkpoint: $(tail -n 1 "$dir/train.out")"
 fi
+
+# --- Mamba-2 ('M') layers against the numpy reference (its plain recurrence,
+# not the chunked SSD): 2 groups (per-group gated norm), headdim 8, chunk 5
+# (does not divide the 13 positions), a meta token, mixed with S and A; a
+# few training steps move every weight off its init.
+cat >"$dir/m2.json" <<'EOF'
+{"name": "fwd-m2", "model": {"vocab_size": 32, "d_model": 32, "layers": "MSA", "n_layers": 3,
+  "attn": {"n_heads": 2, "head_dim": 16},
+  "ssm": {"d_state": 4, "headdim": 8, "ngroups": 2, "chunk_size": 5}, "meta_tokens": 1,
+  "ffn": {"type": "swiglu", "d_ff": 64}, "tie_embeddings": false},
+ "train": {"task": {"name": "mqar", "seq_len": 16, "num_kv_pairs": 2, "num_examples": 64},
+           "steps": 3, "batch_size": 4, "eval_every": 0},
+ "eval": []}
+EOF
+echo "1 5 9 31 0 7 7 2 30 4 11 3" >"$dir/tok_m2.txt"
+if ! "$HYLAB" run "$dir/m2.json" --save "$dir/m2.safetensors" >"$dir/train.out" 2>&1; then
+  fail forward_m2_matches_numpy_reference "hylab run --save failed: $(tail -n 1 "$dir/train.out")"
+else
+  for be in cpu cpu_ref; do
+    "$HYLAB" forward --ckpt "$dir/m2.safetensors" --tokens "$dir/tok_m2.txt" --out "$dir/m2_$be.npy" --backend $be 2>/dev/null
+    if "$PY" tests/ref/ref_forward.py "$dir/m2.safetensors" "$dir/tok_m2.txt" --compare "$dir/m2_$be.npy" --tol 1e-4 >"$dir/ref.out" 2>&1; then
+      ok "forward_m2_matches_numpy_reference_$be"; sed 's/^/  /' "$dir/ref.out"
+    else
+      fail "forward_m2_matches_numpy_reference_$be" "$(tail -n 3 "$dir/ref.out")"
+    fi
+  done
+  # negative control: one weight of the M layer's gated norm moved by 5% must fail
+  "$PY" - "$dir/m2.safetensors" "$dir/m2_bad.safetensors" <<'EOF'
+import json, struct, sys
+blob = bytearray(open(sys.argv[1], "rb").read())
+n = struct.unpack("<Q", blob[:8])[0]
+e = json.loads(blob[8:8 + n])["model.layers.0.mamba2.norm.weight"]
+at = 8 + n + e["data_offsets"][0]
+struct.pack_into("<f", blob, at, struct.unpack_from("<f", blob, at)[0] * 1.05)
+open(sys.argv[2], "wb").write(blob)
+EOF
+  "$PY" tests/ref/ref_forward.py "$dir/m2_bad.safetensors" "$dir/tok_m2.txt" --compare "$dir/m2_cpu.npy" --tol 1e-4 >"$dir/ref.out" 2>&1
+  rc=$?
+  [ "$rc" = 1 ] && ok forward_m2_reference_rejects_moved_norm_weight ||
+    fail forward_m2_reference_rejects_moved_norm_weight "exit $rc, expected 1: $(tail -n 2 "$dir/ref.out")"
+fi
 done_

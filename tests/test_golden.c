@@ -1,7 +1,9 @@
 // test_golden.c: golden tests against Hugging Face transformers (in the style
 // of llm.c's test_gpt2.c). tests/golden/make_fixtures.py (developers, torch +
 // transformers) wrote tiny random LlamaForCausalLM (GQA, untied) and
-// MambaForCausalLM directories and, in expected.safetensors, the logits, the
+// MambaForCausalLM directories (and tests/ref/golden_mamba2.py a
+// Mamba2ForCausalLM one, tests/fixtures/mamba2: 2 groups, chunk 5 not
+// dividing T) and, in expected.safetensors, the logits, the
 // loss and the gradient of every parameter for a fixed batch (B=2, T=12).
 // Here, with no Python: each directory goes through hylab's Hugging Face
 // import (hl_hf_open, what `hylab import` runs), forward + loss + backward
@@ -18,6 +20,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <cJSON.h>
 #include "tests/test.h"
 #include "harness/hf_io.h"
 #include "models/checkpoint.h"
@@ -45,7 +49,7 @@ static float *read_f32(expected_file *e, const char *name, size_t *numel) {
 
 static int open_expected(const char *fixture, expected_file *e) {
     char path[256], err[HL_ERR_LEN];
-    snprintf(path, sizeof path, GOLDEN "%s/expected.safetensors", fixture);
+    snprintf(path, sizeof path, "%s%s/expected.safetensors", strchr(fixture, '/') ? "" : GOLDEN, fixture);
     if (hl_st_open(path, &e->f, err, sizeof err)) { printf("# %s\n", err); return -1; }
     const hl_st_tensor *t = hl_st_find(&e->f, "input_ids");
     if (!t || strcmp(t->dtype, "I64") || t->ndim != 2) return -1;
@@ -131,8 +135,9 @@ static void check_grads(hl_model *m, hl_hf_family fam, expected_file *e, const c
 
 static void golden(const char *fixture, const char *backend) {
     char dir[256], err[HL_ERR_LEN], label[96], name[160];
-    snprintf(dir, sizeof dir, GOLDEN "%s", fixture);
-    snprintf(label, sizeof label, "golden_%s_%s", fixture, backend);
+    const char *base = strrchr(fixture, '/');
+    snprintf(dir, sizeof dir, "%s%s", base ? "" : GOLDEN, fixture);
+    snprintf(label, sizeof label, "golden_%s_%s", base ? base + 1 : fixture, backend);
     expected_file e;
     memset(&e, 0, sizeof e);
     hl_spec spec;
@@ -221,13 +226,54 @@ out:
     if (b) { hl_model_free(b); hl_spec_free(&s2); }
 }
 
+// A Mamba2 config.json that leaves out every optional key imports with
+// Mamba2Config's defaults (n_groups 8, state_size 128, chunk_size 256,
+// head_dim 64, expand 2, conv_kernel 4, untied), and a time_step_limit of
+// [0, 1e300] (JSON's stand-in for inf) is accepted.
+static void mamba2_config_defaults(void) {
+    char dir[] = "/tmp/hylab_golden_m2_XXXXXX", path[64], err[HL_ERR_LEN];
+    int ok = hl_check(mkdtemp(dir) != NULL, "golden_mamba2_defaults_tmpdir", "mkdtemp failed");
+    if (!ok) return;
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs("{\"model_type\": \"mamba2\", \"vocab_size\": 64, \"hidden_size\": 256, \"num_hidden_layers\": 1,"
+              " \"num_heads\": 8, \"time_step_limit\": [0.0, 1e300]}\n", f);
+        fclose(f);
+    }
+    char *json = NULL;
+    hl_hf_family fam;
+    int rc = hl_hf_spec_from_config(dir, &json, &fam, err, sizeof err);
+    cJSON *spec = rc == HL_OK ? cJSON_Parse(json) : NULL;
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(spec, "model");
+    const cJSON *ssm = cJSON_GetObjectItemCaseSensitive(model, "ssm");
+    static const char *const keys[] = {"ngroups", "d_state", "chunk_size", "headdim", "expand", "d_conv"};
+    static const int want[] = {8, 128, 256, 64, 2, 4};
+    int same = ssm != NULL && fam == HL_HF_MAMBA2;
+    for (int i = 0; i < 6 && same; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(ssm, keys[i]);
+        same = cJSON_IsNumber(v) && v->valueint == want[i];
+    }
+    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(model, "layers");
+    const cJSON *tie = cJSON_GetObjectItemCaseSensitive(model, "tie_embeddings");
+    same = same && cJSON_IsString(layers) && !strcmp(layers->valuestring, "M") && cJSON_IsFalse(tie);
+    hl_check(rc == HL_OK && same, "golden_mamba2_config_defaults", "status %d (%s), spec %s", rc,
+             rc ? err : "", json ? json : "(none)");
+    cJSON_Delete(spec);
+    free(json);
+    remove(path);
+    rmdir(dir);
+}
+
 int main(void) {
     hl_blas_init(1);
     const char *backends[] = {"cpu_ref", "cpu"};
     for (int i = 0; i < 2; i++) {
         golden("llama", backends[i]);
         golden("mamba", backends[i]);
+        golden("tests/fixtures/mamba2", backends[i]);
     }
     mixed_dtypes_and_shards();
+    mamba2_config_defaults();
     return hl_test_done();
 }

@@ -4,7 +4,12 @@
 // against the plain recurrence in float64 and writes tests/fixtures/ssd/),
 // for chunk lengths that divide T = 37 (1, 37), that do not (5, 8, 16) and
 // that exceed it (64); and the op's refusal of groups that do not divide the
-// heads. Parity with cpu_ref and finite differences: tests/test_kernels.c.
+// heads. Also ssd_bwd of every backend against cpu_ref's on the fixture's
+// inputs for one (batch, group) task and several (the cpu backend runs its
+// products threaded in the first case, one per task in the second), chunks
+// 5, 8, 16 and 64; and both ops against cpu_ref's at T 150 for chunks 100,
+// 128 and 256 (longer than the cpu backend's 64-row blocks of its
+// triangular products). Finite differences: tests/test_kernels.c.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +39,104 @@ static float *dev(const hl_backend *be, const float *h, size_t n) {
     if (!d) { fprintf(stderr, "test_ssd: alloc failed\n"); exit(1); }
     if (h) be->h2d(d, h, n * sizeof(float));
     return d;
+}
+
+// ssd_bwd of backend be on host inputs h (the fixture's arrays, read with
+// sizes B, G, N) and dy: writes the 7 gradients to out[0..6] (host, sizes as
+// the args: dx, ddt, dBm, dCm, ddt_bias, dA_log, dD). Returns the status.
+static int run_bwd(const hl_backend *be, arr *h, const float *dy, int B, int T, int H, int P, int G, int N, int chunk,
+                   float *out[7], const size_t n_out[7]) {
+    float *d[NARR], *g[7], *ddy = dev(be, dy, (size_t)B * T * H * P);
+    for (int i = 0; i < NARR; i++) d[i] = dev(be, h[i].h, h[i].n);
+    for (int k = 0; k < 7; k++) { g[k] = dev(be, NULL, n_out[k]); be->zero(g[k], n_out[k] * sizeof(float)); }
+    hl_ssd_bwd_args a = {g[0], g[1], g[2], g[3], g[4], g[5], g[6], ddy, d[X], d[DT], d[DT_BIAS], d[A_LOG], d[BM],
+                         d[CM], d[DD], B, T, H, P, G, N, chunk};
+    int rc = HL_OP_CALL(be->ops, ssd_bwd, &a);
+    be->sync();
+    for (int k = 0; k < 7; k++) { be->d2h(out[k], g[k], n_out[k] * sizeof(float)); be->free(g[k], n_out[k] * sizeof(float) + 1); }
+    for (int i = 0; i < NARR; i++) be->free(d[i], h[i].n * sizeof(float) + 1);
+    be->free(ddy, (size_t)B * T * H * P * sizeof(float) + 1);
+    return rc;
+}
+
+static void check_bwd(arr *h, int B, int T, int H, int P, int G, int N, int chunk) {
+    static const char *const gnames[7] = {"dx", "ddt", "dBm", "dCm", "ddt_bias", "dA_log", "dD"};
+    size_t n_out[7] = {(size_t)B * T * H * P, (size_t)B * T * H, (size_t)B * T * G * N, (size_t)B * T * G * N,
+                       (size_t)H, (size_t)H, (size_t)H};
+    float *dy = malloc(sizeof(float) * n_out[0]);   // (B, T, H, P)
+    for (size_t i = 0; i < n_out[0]; i++) dy[i] = (float)sin(0.37 * (double)i + 0.5);
+    float *ref[7], *got[7];
+    for (int k = 0; k < 7; k++) { ref[k] = malloc(sizeof(float) * n_out[k]); got[k] = malloc(sizeof(float) * n_out[k]); }
+    int rc_ref = run_bwd(hl_backend_get("cpu_ref"), h, dy, B, T, H, P, G, N, chunk, ref, n_out);
+    for (int bi = 0; bi < hl_backend_count(); bi++) {
+        const hl_backend *be = hl_backend_at(bi);
+        if (!strcmp(be->name, "cpu_ref")) continue;
+        int rc = run_bwd(be, h, dy, B, T, H, P, G, N, chunk, got, n_out);
+        for (int k = 0; k < 7; k++) {
+            double e = 0.0, m = 0.0;
+            for (size_t i = 0; i < n_out[k]; i++) {
+                double diff = fabs((double)got[k][i] - ref[k][i]);
+                if (!(diff <= e)) e = diff;
+                if (fabs(ref[k][i]) > m) m = fabs(ref[k][i]);
+            }
+            e = m > 0 ? e / m : e;
+            char what[160];
+            snprintf(what, sizeof what, "%s ssd_bwd %s (B %d G %d chunk %d) equals cpu_ref's", be->name, gnames[k], B, G,
+                     chunk);
+            hl_check(rc == HL_OK && rc_ref == HL_OK && m > 0 && e <= 1e-5, what, "status %d/%d, rel err %.3g (max %.3g)",
+                     rc, rc_ref, e, m);
+        }
+    }
+    for (int k = 0; k < 7; k++) { free(ref[k]); free(got[k]); }
+    free(dy);
+}
+
+// ssd_fwd of every backend against cpu_ref's on inputs h (sizes as given).
+static void check_fwd(arr *h, int B, int T, int H, int P, int G, int N, int chunk) {
+    size_t n = (size_t)B * T * H * P;
+    float *ref = malloc(sizeof(float) * n), *got = malloc(sizeof(float) * n);   // (B, T, H, P)
+    int rc[2] = {0, 0};
+    for (int bi = 0; bi < hl_backend_count(); bi++) {
+        const hl_backend *be = hl_backend_at(bi);
+        int is_ref = !strcmp(be->name, "cpu_ref");
+        if (bi > 0 && is_ref) continue;
+        float *d[NARR];
+        for (int i = 0; i < NARR; i++) d[i] = dev(be, i == Y ? NULL : h[i].h, h[i].n);
+        hl_ssd_fwd_args f = {d[Y], d[X], d[DT], d[DT_BIAS], d[A_LOG], d[BM], d[CM], d[DD], B, T, H, P, G, N, chunk};
+        rc[!is_ref] = HL_OP_CALL(be->ops, ssd_fwd, &f);
+        be->sync();
+        be->d2h(is_ref ? ref : got, d[Y], n * sizeof(float));
+        for (int i = 0; i < NARR; i++) be->free(d[i], h[i].n * sizeof(float) + 1);
+        if (is_ref) continue;
+        double e = 0.0, m = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            if (!(fabs((double)got[i] - ref[i]) <= e)) e = fabs((double)got[i] - ref[i]);
+            if (fabs(ref[i]) > m) m = fabs(ref[i]);
+        }
+        char what[160];
+        snprintf(what, sizeof what, "%s ssd_fwd (B %d T %d G %d chunk %d) equals cpu_ref's", be->name, B, T, G, chunk);
+        hl_check(rc[0] == HL_OK && rc[1] == HL_OK && m > 0 && e / m <= 1e-5, what, "status %d/%d, rel err %.3g",
+                 rc[0], rc[1], m > 0 ? e / m : e);
+    }
+    free(ref); free(got);
+}
+
+// Deterministic inputs of ssd_fwd in the fixture's layout (B, T, H, P, G, N
+// as given): x, Bm, Cm ~ U(-1, 1), dt ~ U(-3, 1), dt_bias ~ U(-1, 0),
+// A_log ~ U(0, 2) (A up to -7.4: states decay within a chunk), D ~ U(0.5, 1.5).
+static void synthetic(arr *h, int B, int T, int H, int P, int G, int N) {
+    size_t n[NARR] = {(size_t)B * T * H * P, (size_t)B * T * H, (size_t)H, (size_t)H, (size_t)B * T * G * N,
+                      (size_t)B * T * G * N, (size_t)H, (size_t)B * T * H * P};
+    float lo[NARR] = {-1, -3, -1, 0, -1, -1, 0.5f, 0}, hi[NARR] = {1, 1, 0, 2, 1, 1, 1.5f, 0};
+    uint32_t r = 12345u;
+    for (int k = 0; k < NARR; k++) {
+        h[k].n = n[k];
+        h[k].h = malloc(sizeof(float) * n[k]);
+        for (size_t i = 0; i < n[k]; i++) {
+            r = r * 1664525u + 1013904223u;
+            h[k].h[i] = lo[k] + (hi[k] - lo[k]) * (float)(r >> 8) / 16777216.0f;
+        }
+    }
 }
 
 int main(void) {
@@ -85,6 +188,25 @@ int main(void) {
         for (int i = 0; i < NARR; i++) be->free(d[i], a[i].n * sizeof(float) + 1);
     }
     free(y);
+    // backward: one task (B 1, G 1: the fixture's Bm/Cm read as one group) and several
+    const int bchunks[] = {5, 8, 16, 64};
+    for (size_t k = 0; k < sizeof bchunks / sizeof bchunks[0]; k++) {
+        check_bwd(a, 1, T, H, P, 1, N, bchunks[k]);
+        check_bwd(a, B, T, H, P, G, N, bchunks[k]);
+    }
+    // chunks longer than the cpu backend's 64-row blocks of the triangular
+    // products (T 150: chunk 100 = blocks 64 + 36 then a 50-long chunk;
+    // chunk 128 = 2 blocks then 22; chunk 256 > T), one task and several
+    arr syn[NARR];
+    synthetic(syn, 2, 150, 4, 8, 2, 16);
+    const int lchunks[] = {100, 128, 256};
+    for (size_t k = 0; k < sizeof lchunks / sizeof lchunks[0]; k++) {
+        check_fwd(syn, 2, 150, 4, 8, 2, 16, lchunks[k]);
+        check_fwd(syn, 1, 150, 4, 8, 1, 16, lchunks[k]);
+        check_bwd(syn, 2, 150, 4, 8, 2, 16, lchunks[k]);
+        check_bwd(syn, 1, 150, 4, 8, 1, 16, lchunks[k]);
+    }
+    for (int i = 0; i < NARR; i++) free(syn[i].h);
     for (int i = 0; i < NARR; i++) free(a[i].h);
     return hl_test_done();
 }

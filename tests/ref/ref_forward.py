@@ -4,7 +4,8 @@
 Reads a hylab safetensors checkpoint with nothing but struct + json + numpy,
 rebuilds the model from the spec in its __metadata__ and the documented
 semantics (DESIGN.md "Checkpoints": HF Llama RoPE and names, RMSNorm, SwiGLU,
-state-spaces/mamba's Mamba, Hymba-style hybrid heads, meta tokens, sliding
+state-spaces/mamba's Mamba and Mamba2 (as its plain recurrence), Hymba-style
+hybrid heads, meta tokens, sliding
 windows, KV sharing), and computes the logits of one token sequence. It shares
 no code with hylab.
 
@@ -138,6 +139,38 @@ def mamba_branch(h, W, prefix, mc):
     return y * silu(z)
 
 
+def mamba2_mixer(h, W, prefix, mc):
+    """state-spaces/mamba Mamba2 (d_ssm = d_inner, rmsnorm, norm_before_gate False)
+    with the scan as its plain recurrence per head (not the chunked SSD)."""
+    s = mc["ssm"]
+    N, G, P = s["d_state"], s.get("ngroups", 1), s.get("headdim", 64)
+    di = s["expand"] * mc["d_model"]
+    H, T = di // P, h.shape[0]
+    zxbcdt = h @ W[prefix + "mamba2.in_proj.weight"].T          # (T, 2di + 2GN + H)
+    z, xbc, dt = zxbcdt[:, :di], zxbcdt[:, di:2 * di + 2 * G * N], zxbcdt[:, 2 * di + 2 * G * N:]
+    cw = W[prefix + "mamba2.conv1d.weight"][:, 0, :]            # (di + 2GN, K)
+    K = cw.shape[1]
+    xp = np.concatenate([np.zeros((K - 1, xbc.shape[1])), xbc], axis=0)
+    xbc = silu(W[prefix + "mamba2.conv1d.bias"] + sum(cw[:, j] * xp[j:j + T] for j in range(K)))
+    x = xbc[:, :di].reshape(T, H, P)
+    Bm = xbc[:, di:di + G * N].reshape(T, G, N)
+    Cm = xbc[:, di + G * N:].reshape(T, G, N)
+    delta = softplus(dt + W[prefix + "mamba2.dt_bias"])          # (T, H)
+    A = -np.exp(W[prefix + "mamba2.A_log"])                      # (H)
+    D = W[prefix + "mamba2.D"]
+    state = np.zeros((H, P, N))
+    y = np.zeros((T, H, P))
+    for t in range(T):
+        for hh in range(H):
+            g = hh // (H // G)
+            state[hh] = np.exp(delta[t, hh] * A[hh]) * state[hh] + delta[t, hh] * np.outer(x[t, hh], Bm[t, g])
+            y[t, hh] = state[hh] @ Cm[t, g] + D[hh] * x[t, hh]
+    y = (y.reshape(T, di) * silu(z)).reshape(T, G, di // G)     # gated, then RMSNorm per group
+    y = y / np.sqrt(np.mean(y * y, axis=-1, keepdims=True) + mc.get("norm_eps", 1e-5))
+    y = y.reshape(T, di) * W[prefix + "mamba2.norm.weight"]
+    return y @ W[prefix + "mamba2.out_proj.weight"].T
+
+
 def forward(meta, W, tokens):
     spec = json.loads(meta["spec"])
     mc = spec["model"]
@@ -156,6 +189,8 @@ def forward(meta, W, tokens):
             out = att @ W[p + "self_attn.o_proj.weight"].T
         elif kind == "S":
             out = mamba_branch(h, W, p, mc) @ W[p + "mamba.out_proj.weight"].T
+        elif kind == "M":
+            out = mamba2_mixer(h, W, p, mc)
         elif kind == "H":
             gy = mamba_branch(h, W, p, mc)
             fused = (rmsnorm(att, W[p + "hybrid.attn_norm.weight"], eps) +
