@@ -39,6 +39,10 @@ void hl_ref_ssd_fwd(const hl_ssd_fwd_args *a);
 void hl_ref_ssd_bwd(const hl_ssd_bwd_args *a);
 void hl_ref_ssd_state(const hl_ssd_state_args *a);
 void hl_ref_ssd_step(const hl_ssd_step_args *a);
+void hl_ref_conba_fwd(const hl_conba_fwd_args *a);
+void hl_ref_conba_bwd(const hl_conba_bwd_args *a);
+void hl_ref_conba_state(const hl_conba_state_args *a);
+void hl_ref_conba_step(const hl_conba_step_args *a);
 
 // Scalar helpers of the reference backend. The cpu backend states the same
 // rules independently (vsoftplus in cpu/ssm.c, mask_row in cpu/attention.c),
