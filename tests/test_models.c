@@ -650,6 +650,28 @@ static void test_op_status_reaches_caller(void) {
     free_batch(&b);
 }
 
+// One Conba mixer at d_model 2560, d_state 16, expand 2, d_conv 4, dt_rank
+// 160, by hand (models/conba.c's formula): parameters d*3di 39,321,600 +
+// di*(K+1) 25,600 + (R+4N)*di 1,146,880 + 2*(di*R+di) 1,648,640 + di*N 81,920
+// + 4*di 20,480 + d*di 13,107,200 = 55,352,320; cache (K*di + di*(2N+2))
+// floats, at 2 bytes 389,120 at any context; FLOPs per token 2*(d*3di +
+// di*(R+4N) + 2*R*di + di*d) + 2*di*K + 10*di*N = 111,288,320.
+static void test_conba_counts(void) {
+    tiny_spec s = SPEC_C;
+    s.layers = "C";
+    hl_model_config c = make_cfg(&s);
+    c.d_model = 2560; c.ssm.d_state = 16; c.ssm.expand = 2; c.ssm.d_conv = 4; c.ssm.dt_rank = 160;
+    int ssm = -1;
+    for (int i = 0; i < 8; i++) if (hl_component_names[i] && !strcmp(hl_component_names[i], "ssm")) ssm = i;
+    hl_model_counts n = hl_model_count(&c, 4096);
+    const hl_layer_type *t = hl_mixer_type('C');
+    hl_check(ssm >= 0 && n.by_component[ssm] == 55352320, "conba_params_by_hand", "ssm params %lld",
+             ssm >= 0 ? (long long)n.by_component[ssm] : -1LL);
+    hl_check(t && t->cache_bytes(&c, 0, 1024, 2) == 389120 && t->cache_bytes(&c, 0, 262144, 2) == 389120,
+             "conba_cache_bytes_by_hand_independent_of_context", "%lld", t ? (long long)t->cache_bytes(&c, 0, 1024, 2) : -1LL);
+    hl_check(t && t->flops(&c, 0, 4096) == 111288320.0, "conba_flops_by_hand", "%.0f", t ? t->flops(&c, 0, 4096) : -1.0);
+}
+
 // The planted bug of the Conba mixer: cpu_ref's conba_bwd with one of its
 // gradient paths broken; the model-level finite-difference check must
 // notice each (-1: no bug, the same model passes). 0: the adaptive gain's
@@ -780,6 +802,7 @@ int main(void) {
     test_gradients(&SPEC_M2G, 0);
     test_gradients(&SPEC_C, 0);
     test_conba_planted_bugs();
+    test_conba_counts();
     for (int i = 0; i < 6; i++) test_parity(specs[i]);
     for (int i = 0; i < 6; i++) {
         test_forward_properties(specs[i], hl_backend_get("cpu_ref"));
