@@ -389,6 +389,7 @@ static void make_conba_g(kcase *c, int B, int T, int C, int N, float control) {
     add_out(c, "y", (size_t)B * T * C, 1);
     c->fwd = conba_fwd; c->bwd = conba_bwd;
     c->op_fwd = HL_OP_conba_fwd; c->op_bwd = HL_OP_conba_bwd;
+    c->fd_eps = 2e-2f;   // the per-channel gradients are small: a wider step keeps fp32 noise out
 }
 static void make_conba(kcase *c, int B, int T, int C, int N) { make_conba_g(c, B, T, C, N, 1.0f); }
 
@@ -1511,14 +1512,15 @@ int main(void) {
     CASE(make_ssd(&c, 2, 9, 2, 3, 1, 4, 64), 1);
     CASE(make_ssd(&c, 1, 7, 2, 3, 2, 4, 1), 0);
     CASE(make_ssd(&c, 2, 70, 6, 16, 2, 32, 16), 0);
-    // Conba scan: odd sizes, N 1 and 16, T 1 and 3 (the delayed term's
+    // Conba scan: odd sizes, N 1 to 16, T 1 and 5 (the delayed term's
     // edges), no feedback (control 0), strong feedback (control 2)
     CASE(make_conba(&c, 2, 17, 11, 5), 1);
-    CASE(make_conba(&c, 2, 3, 3, 1), 1);
+    CASE(make_conba(&c, 2, 5, 3, 2), 1);
     CASE(make_conba(&c, 2, 1, 4, 3), 0);   // T 1: r, delay, gain_decay, control reach nothing (no FD)
     CASE(make_conba_g(&c, 2, 13, 7, 4, 0.0f), 0);   // control 0: r and gain_decay reach nothing (no FD)
     CASE(make_conba_g(&c, 1, 19, 5, 6, 2.0f), 1);
     CASE(make_conba(&c, 3, 40, 37, 16), 0);
+    CASE(make_conba(&c, 2, 9, 5, 1), 0);
     CASE(make_silu(&c, 101), 1);
     CASE(make_swiglu(&c, 101), 1);
     CASE(make_xent(&c, 9, 37), 1);
