@@ -242,6 +242,48 @@ typedef struct {
     int chunk;
 } hl_ssd_bwd_args;
 
+// ---------------------------------------------------------------- Conba scan
+// The scan of the Conba mixer ('C', models/conba.c; hylab's interpretation of
+// MixCon's Conba, docs/conba.md): a Mamba-1 selective scan with a delayed
+// state term, a dynamic state scale and an adaptive output-error feedback.
+// Per row b and channel c (parameters per channel, t = 0..T-1):
+//   delta_t = softplus(dt_t + dt_bias)       A_n = -exp(A_log[c,n])
+//   sig_t   = sigmoid(s_t + s_bias)          (dynamic state scaling)
+//   lam     = sigmoid(delay)   rho = sigmoid(gain_decay)   gam = control
+//   v_t     = u_t + gam * k_{t-1} * tanh(e_{t-1})        (control action)
+//   h_t,n   = sig_t exp(delta_t A_n) ((1-lam) h_{t-1,n} + lam h_{t-2,n})
+//             + delta_t Bm_t,n v_t                      (delayed state term)
+//   y_t     = sum_n Cm_t,n h_t,n + D v_t
+//   e_t     = r_t - y_t                                 (error vs desired r)
+//   k_t     = rho k_{t-1} + (1-rho) e_t^2 / (1 + e_t^2) (adaptive gain)
+// with h_{-1} = h_{-2} = 0, k_{-1} = e_{-1} = 0. cpu_ref runs it in double;
+// the backward recomputes the trajectory (nothing but inputs is saved).
+typedef struct {
+    float *y;              // (B, T, C)
+    const float *u;        // (B, T, C)
+    const float *dt;       // (B, T, C) before bias and softplus
+    const float *dt_bias;  // (C)
+    const float *A_log;    // (C, N)
+    const float *Bm, *Cm;  // (B, T, N)
+    const float *D;        // (C)
+    const float *s;        // (B, T, C) state scale before bias and sigmoid
+    const float *s_bias;   // (C)
+    const float *r;        // (B, T, C) desired output
+    const float *delay;    // (C) logit of lam
+    const float *gain_decay; // (C) logit of rho
+    const float *control;  // (C) gam
+    int B, T, C, N;
+} hl_conba_fwd_args;
+typedef struct {
+    float *du, *ddt, *ds, *dr;   // (B, T, C) written (=)
+    float *dBm, *dCm;            // (B, T, N) written (=)
+    float *ddt_bias, *dD, *ds_bias, *ddelay, *dgain_decay, *dcontrol;  // (C) added (+=)
+    float *dA_log;               // (C, N) added (+=)
+    const float *dy;             // (B, T, C)
+    const float *u, *dt, *dt_bias, *A_log, *Bm, *Cm, *D, *s, *s_bias, *r, *delay, *gain_decay, *control;
+    int B, T, C, N;
+} hl_conba_bwd_args;
+
 // ---------------------------------------------------------------- activations
 // silu(x) = x * sigmoid(x). In-place allowed for forward.
 typedef struct { float *out; const float *inp; size_t n; } hl_silu_fwd_args;
@@ -503,6 +545,28 @@ typedef struct {
     int B, H, P, G, N;   // G > 0 divides H
 } hl_ssd_step_args;
 
+// conba_state: conba_fwd's recurrent state after the first lens[b]
+// positions of row b (lens[b] = 0 gives zeros). Per channel 2N + 2 floats:
+// h_{t-1} (N), h_{t-2} (N), k_{t-1}, e_{t-1} (t = lens[b]).
+typedef struct {
+    float *st;             // (B, C, 2N + 2) written
+    const float *u, *dt, *s, *r;   // (B, T, C)
+    const float *Bm, *Cm;  // (B, T, N)
+    const float *dt_bias, *A_log, *D, *s_bias, *delay, *gain_decay, *control;  // as conba_fwd
+    const int32_t *lens;   // (B) each in [0, T]
+    int B, T, C, N;
+} hl_conba_state_args;
+
+// conba_step: one position of conba_fwd from state st (updated in place).
+typedef struct {
+    float *y;              // (B, C)
+    float *st;             // (B, C, 2N + 2)
+    const float *u, *dt, *s, *r;   // (B, C)
+    const float *Bm, *Cm;  // (B, N)
+    const float *dt_bias, *A_log, *D, *s_bias, *delay, *gain_decay, *control;  // as conba_fwd
+    int B, C, N;
+} hl_conba_step_args;
+
 // ---------------------------------------------------------------- the table
 // HL_OP_LIST(X, p) lists every op once as X(p, name, argument struct type)
 // (p: passed through, for the caller's use); the
@@ -531,7 +595,9 @@ typedef struct {
     X(p, moe_dispatch_fwd, hl_moe_dispatch_fwd_args)                              \
     X(p, moe_dispatch_bwd, hl_moe_dispatch_bwd_args)                              \
     X(p, moe_combine_fwd, hl_moe_combine_fwd_args)                                \
-    X(p, moe_combine_bwd, hl_moe_combine_bwd_args)
+    X(p, moe_combine_bwd, hl_moe_combine_bwd_args)                                \
+    X(p, conba_fwd, hl_conba_fwd_args)     X(p, conba_bwd, hl_conba_bwd_args)        \
+    X(p, conba_state, hl_conba_state_args) X(p, conba_step, hl_conba_step_args)
 
 // Each op: int (*name)(const args *): HL_OK or an error status (see the top
 // of this file); NULL = unsupported. rope_bwd: out = d inp, inp = d out.

@@ -404,3 +404,58 @@ int hl_validate_moe_combine_bwd(const hl_moe_combine_bwd_args *a) {
     NEED("moe_combine_bwd", a->y, used && a->C > 0);
     return moe_rows_ok("moe_combine_bwd", a->rows, a->n, a->k, a->C);
 }
+
+// The per-channel inputs every conba op reads (as conba_fwd's fields):
+// needed when any (b, c) is processed (`used`); A_log also needs N > 0.
+#define CONBA_PARAMS(op, a, used) do {                                              \
+        NEED(op, (a)->dt_bias, used); NEED(op, (a)->D, used); NEED(op, (a)->s_bias, used); \
+        NEED(op, (a)->delay, used); NEED(op, (a)->gain_decay, used);               \
+        NEED(op, (a)->control, used); NEED(op, (a)->A_log, (used) && (a)->N > 0);  \
+    } while (0)
+// ... and the per-position ones (u, dt, s, r; Bm and Cm when N > 0).
+#define CONBA_SEQ(op, a, used) do {                                                 \
+        NEED(op, (a)->u, used); NEED(op, (a)->dt, used); NEED(op, (a)->s, used);   \
+        NEED(op, (a)->r, used); NEED(op, (a)->Bm, (used) && (a)->N > 0);           \
+        NEED(op, (a)->Cm, (used) && (a)->N > 0);                                   \
+    } while (0)
+
+int hl_validate_conba_fwd(const hl_conba_fwd_args *a) {
+    NONNEG("conba_fwd", a->B); NONNEG("conba_fwd", a->T); NONNEG("conba_fwd", a->C); NONNEG("conba_fwd", a->N);
+    int used = a->B > 0 && a->T > 0 && a->C > 0;
+    NEED("conba_fwd", a->y, used);
+    CONBA_SEQ("conba_fwd", a, used);
+    CONBA_PARAMS("conba_fwd", a, used);
+    return HL_OK;
+}
+
+int hl_validate_conba_bwd(const hl_conba_bwd_args *a) {
+    NONNEG("conba_bwd", a->B); NONNEG("conba_bwd", a->T); NONNEG("conba_bwd", a->C); NONNEG("conba_bwd", a->N);
+    int used = a->B > 0 && a->T > 0 && a->C > 0, usedN = used && a->N > 0;
+    NEED("conba_bwd", a->du, used); NEED("conba_bwd", a->ddt, used); NEED("conba_bwd", a->ds, used);
+    NEED("conba_bwd", a->dr, used); NEED("conba_bwd", a->dy, used);
+    NEED("conba_bwd", a->ddt_bias, used); NEED("conba_bwd", a->dD, used); NEED("conba_bwd", a->ds_bias, used);
+    NEED("conba_bwd", a->ddelay, used); NEED("conba_bwd", a->dgain_decay, used); NEED("conba_bwd", a->dcontrol, used);
+    NEED("conba_bwd", a->dBm, usedN); NEED("conba_bwd", a->dCm, usedN); NEED("conba_bwd", a->dA_log, usedN);
+    CONBA_SEQ("conba_bwd", a, used);
+    CONBA_PARAMS("conba_bwd", a, used);
+    return HL_OK;
+}
+
+int hl_validate_conba_state(const hl_conba_state_args *a) {
+    NONNEG("conba_state", a->B); NONNEG("conba_state", a->T); NONNEG("conba_state", a->C); NONNEG("conba_state", a->N);
+    int used = a->B > 0 && a->C > 0, seq = used && a->T > 0;
+    NEED("conba_state", a->lens, a->B > 0);
+    NEED("conba_state", a->st, used);
+    CONBA_SEQ("conba_state", a, seq);
+    CONBA_PARAMS("conba_state", a, seq);
+    return ints_within("conba_state", "lens", a->lens, a->B > 0 ? a->B : 0, 0, a->T);
+}
+
+int hl_validate_conba_step(const hl_conba_step_args *a) {
+    NONNEG("conba_step", a->B); NONNEG("conba_step", a->C); NONNEG("conba_step", a->N);
+    int used = a->B > 0 && a->C > 0;
+    NEED("conba_step", a->y, used); NEED("conba_step", a->st, used);
+    CONBA_SEQ("conba_step", a, used);
+    CONBA_PARAMS("conba_step", a, used);
+    return HL_OK;
+}

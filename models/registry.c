@@ -9,6 +9,7 @@
     X(hl_layer_mamba)       /* 'S' mamba.c */ \
     X(hl_layer_hybrid)      /* 'H' hybrid.c */ \
     X(hl_layer_mamba2)      /* 'M' mamba2.c */ \
+    X(hl_layer_conba)       /* 'C' conba.c (hylab interpretation of MixCon's Conba) */ \
     X(hl_layer_ffn_swiglu)  /* "swiglu" ffn_swiglu.c */ \
     X(hl_layer_ffn_moe)     /* "moe" ffn_moe.c */
 

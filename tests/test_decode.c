@@ -34,13 +34,16 @@ static const dspec SPECS[] = {
     {"S_meta", "SS", 8, 0, 0, 0, 0, 2, 0, 9, -1, -1, {-1, -1, -1}, 0},
     {"S_nometa", "S", 8, 0, 0, 0, 0, 0, 1, 9, -1, -1, {-1, -1, -1}, 0},
     {"H_swa_meta_kvshare", "HHH", 12, 4, 2, 4, 4, 3, 1, 10, -1, 0, {1, 2, -1}, 0},
-    {"mix_AHSAM", "AHSAM", 16, 4, 4, 4, 4, 1, 0, 12, 1, 0, {3, -1, -1}, 0},
+    {"mix_AHSAMC", "AHSAMC", 16, 4, 4, 4, 4, 1, 0, 12, 1, 0, {3, -1, -1}, 0},
     // an SWA producer read by a global consumer: the cache keeps every position
     {"A_swa_producer_global_consumer", "AA", 8, 2, 1, 4, 4, 1, 1, 7, 1, 0, {1, -1, -1}, 0},
     // a mixture of experts FFN (position-wise: nothing to cache)
     {"AS_moe_every2_meta", "ASA", 16, 4, 2, 4, 0, 1, 2, 12, -1, -1, {-1, -1, -1}, 0},
     {"M_meta", "MM", 8, 0, 0, 0, 0, 2, 0, 9, -1, -1, {-1, -1, -1}, 0},
     {"M_nometa_groups2", "M", 8, 0, 0, 0, 0, 0, 1, 9, -1, -1, {-1, -1, -1}, 2},
+    // Conba (hylab interpretation): its own, and around an SWA attention layer with swiglu
+    {"C_meta", "CC", 8, 0, 0, 0, 0, 2, 0, 9, -1, -1, {-1, -1, -1}, 0},
+    {"CAC_swa_swiglu_nometa", "CAC", 8, 2, 1, 4, 4, 0, 1, 9, -1, -1, {-1, -1, -1}, 0},
 };
 #define N_SPECS ((int)(sizeof SPECS / sizeof SPECS[0]))
 
@@ -401,7 +404,7 @@ static void test_past_model_max_T(const dspec *sp) {
 // a step return that status with a message naming the op, and the state
 // then holds no sequences (a further step is refused).
 static void test_op_status(void) {
-    hl_model_config c = cfg_of(&SPECS[5]), cmoe = cfg_of(&SPECS[7]);   // mix_AHSAM: every mixer; AS_moe: the moe ops
+    hl_model_config c = cfg_of(&SPECS[5]), cmoe = cfg_of(&SPECS[7]);   // mix_AHSAMC: every mixer; AS_moe: the moe ops
     const hl_backend *ref = hl_backend_get("cpu_ref");
     int missed = 0;
     char which[600] = "", err[512];

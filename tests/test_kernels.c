@@ -89,7 +89,7 @@ typedef struct {
 } koutput;
 struct kcase {
     char name[128];
-    ktensor in[8]; int n_in;
+    ktensor in[16]; int n_in;
     koutput out[4]; int n_out;
     int (*fwd)(const hl_ops *, kcase *);   // the op's status
     int (*bwd)(const hl_ops *, kcase *);
@@ -145,7 +145,7 @@ static float *dev_of(const hl_backend *be, mirror *ms, int *nm, float *p) {
 // Runs the case's forward (bwd 0) or backward (bwd 1) on backend be as
 // above; returns the op's status.
 static int call_on(const hl_backend *be, kcase *c, int bwd) {
-    mirror ms[32];
+    mirror ms[40];
     int nm = 0;
     kcase d = *c;   // the same case on the mirrors
     for (int i = 0; i < c->n_in; i++) {
@@ -345,6 +345,53 @@ static void make_scan_dt(kcase *c, int B, int T, int C, int N, float dt_lo, floa
     c->op_fwd = HL_OP_scan_fwd; c->op_bwd = HL_OP_scan_bwd;
 }
 static void make_scan(kcase *c, int B, int T, int C, int N) { make_scan_dt(c, B, T, C, N, -1.5f, 1.0f); }
+
+// ---- conba (models/conba.c): in = {u, dt (B,T,C), dt_bias (C), A_log (C,N),
+// Bm, Cm (B,T,N), D, s (B,T,C), s_bias, r (B,T,C), delay, gain_decay,
+// control (C)}, out = {y}
+static int conba_fwd(const hl_ops *ops, kcase *c) {
+    hl_conba_fwd_args a = {c->out[0].y, c->in[0].x, c->in[1].x, c->in[2].x, c->in[3].x, c->in[4].x, c->in[5].x,
+                           c->in[6].x, c->in[7].x, c->in[8].x, c->in[9].x, c->in[10].x, c->in[11].x, c->in[12].x,
+                           c->B, c->T, c->C, c->N};
+    return HL_OP_CALL(ops, conba_fwd, &a);
+}
+static int conba_bwd(const hl_ops *ops, kcase *c) {
+    hl_conba_bwd_args a = {.du = c->in[0].g, .ddt = c->in[1].g, .ds = c->in[7].g, .dr = c->in[9].g,
+                           .dBm = c->in[4].g, .dCm = c->in[5].g, .ddt_bias = c->in[2].g, .dD = c->in[6].g,
+                           .ds_bias = c->in[8].g, .ddelay = c->in[10].g, .dgain_decay = c->in[11].g,
+                           .dcontrol = c->in[12].g, .dA_log = c->in[3].g, .dy = c->out[0].r,
+                           .u = c->in[0].x, .dt = c->in[1].x, .dt_bias = c->in[2].x, .A_log = c->in[3].x,
+                           .Bm = c->in[4].x, .Cm = c->in[5].x, .D = c->in[6].x, .s = c->in[7].x, .s_bias = c->in[8].x,
+                           .r = c->in[9].x, .delay = c->in[10].x, .gain_decay = c->in[11].x, .control = c->in[12].x,
+                           .B = c->B, .T = c->T, .C = c->C, .N = c->N};
+    return HL_OP_CALL(ops, conba_bwd, &a);
+}
+// control: the feedback gain's range (0: no feedback, the loop's gradient
+// paths silent; large: the error feedback dominates).
+static void make_conba_g(kcase *c, int B, int T, int C, int N, float control) {
+    snprintf(c->name, sizeof c->name, "conba B%d T%d C%d N%d control %g", B, T, C, N, control);
+    c->B = B; c->T = T; c->C = C; c->N = N;
+    add_in(c, "u", (size_t)B * T * C, -1, 1, 0);
+    add_in(c, "dt", (size_t)B * T * C, -1.5f, 1.0f, 0);
+    add_in(c, "dt_bias", C, -2, 0, 1);
+    ktensor *al = add_in(c, "A_log", (size_t)C * N, 0, 1, 1);
+    for (int ch = 0; ch < C; ch++)
+        for (int n = 0; n < N; n++) al->x[ch * N + n] = logf((float)(n + 1)) + rnd_uniform(-0.2f, 0.2f);
+    add_in(c, "Bm", (size_t)B * T * N, -1, 1, 0);
+    add_in(c, "Cm", (size_t)B * T * N, -1, 1, 0);
+    add_in(c, "D", C, -1, 1, 1);
+    add_in(c, "s", (size_t)B * T * C, -1, 1, 0);
+    add_in(c, "s_bias", C, -0.5f, 1.5f, 1);
+    add_in(c, "r", (size_t)B * T * C, -1, 1, 0);
+    add_in(c, "delay", C, -1.5f, 1.5f, 1);
+    add_in(c, "gain_decay", C, -1, 3, 1);
+    add_in(c, "control", C, -control, control, 1);
+    add_out(c, "y", (size_t)B * T * C, 1);
+    c->fwd = conba_fwd; c->bwd = conba_bwd;
+    c->op_fwd = HL_OP_conba_fwd; c->op_bwd = HL_OP_conba_bwd;
+    c->fd_eps = 2e-2f;   // the per-channel gradients are small: a wider step keeps fp32 noise out
+}
+static void make_conba(kcase *c, int B, int T, int C, int N) { make_conba_g(c, B, T, C, N, 1.0f); }
 
 // ---- ssd (Mamba-2): in = {x (B,T,H,P), dt (B,T,H), dt_bias, A_log (H), Bm, Cm (B,T,G,N), D (H)}, out = {y}
 static int ssd_fwd(const hl_ops *ops, kcase *c) {
@@ -560,6 +607,9 @@ static void rec_unsupported(const hl_backend *be, hl_op_id op) {
 //     cache_fill copies (exact: 0); attn_decode as attention (fast exp,
 //     float sums over up to 50 keys): 1e-5; conv1d_step K products: 1e-6;
 //     scan_state, scan_step as scan: 1e-5; ssd_state, ssd_step as ssd: 1e-5.
+//   conba: float state and feedback loop over T steps (fast exp, tanhf)
+//     vs double; the backward recomputes the float trajectory and sums over
+//     T in float: 1e-5; conba_state, conba_step as conba: 1e-5.
 typedef struct { double tol; } op_tol;
 static const op_tol g_tol[HL_OP_COUNT] = {
     [HL_OP_matmul_fwd] = {1e-5},  [HL_OP_matmul_bwd] = {1e-5},
@@ -585,6 +635,8 @@ static const op_tol g_tol[HL_OP_COUNT] = {
     [HL_OP_moe_route_fwd] = {1e-6}, [HL_OP_moe_route_bwd] = {1e-6}, [HL_OP_moe_group] = {0.0},
     [HL_OP_moe_dispatch_fwd] = {0.0}, [HL_OP_moe_dispatch_bwd] = {1e-6},
     [HL_OP_moe_combine_fwd] = {1e-6}, [HL_OP_moe_combine_bwd] = {1e-6},
+    [HL_OP_conba_fwd] = {1e-5},   [HL_OP_conba_bwd] = {1e-5},
+    [HL_OP_conba_state] = {1e-5}, [HL_OP_conba_step] = {1e-5},
 };
 static double tol_of(const hl_backend *be, hl_op_id op) { return !strcmp(be->name, "cpu_ref") ? 0.0 : g_tol[op].tol; }
 // The worst error seen per op (printed with the report, for tuning the table).
@@ -614,7 +666,7 @@ static void check_parity(const hl_backend *be, const hl_backend *ref, kcase *c) 
     float *ref_out[4];
     for (int o = 0; o < c->n_out; o++) ref_out[o] = copy_of(c->out[o].y, c->out[o].n);
     run_bwd(ref, c);
-    float *ref_g[8];
+    float *ref_g[16];
     for (int i = 0; i < c->n_in; i++) ref_g[i] = copy_of(c->in[i].g, c->in[i].n);
 
     int rc = call_on(be, c, 0);
@@ -634,7 +686,7 @@ static void check_parity(const hl_backend *be, const hl_backend *ref, kcase *c) 
         rc = run_bwd(be, c);
         snprintf(what, sizeof what, "%s bwd status ok", be->name);
         rec(be, c->op_bwd, hl_check(rc == HL_OK, label(c, what), "status %d: %s", rc, hl_op_error()));
-        float *g1[8];
+        float *g1[16];
         for (int i = 0; i < c->n_in; i++) {
             double e = rel_err(c->in[i].g, ref_g[i], c->in[i].n), tol = tol_of(be, c->op_bwd);
             int fin = all_finite(c->in[i].g, c->in[i].n);
@@ -1108,6 +1160,76 @@ static void test_ssd_decode(const hl_backend *be, const hl_backend *ref) {
     gfree_all();
 }
 
+// conba_state after k positions (row 1: k - 1), then conba_step to the end,
+// gives conba_fwd's outputs (the Conba mixer's decoding, as test_scan_decode).
+static void test_conba_decode(const hl_backend *be, const hl_backend *ref) {
+    if (!hl_backend_supports(be, HL_OP_conba_state) || !hl_backend_supports(be, HL_OP_conba_step)) {
+        rec_unsupported(be, HL_OP_conba_state); rec_unsupported(be, HL_OP_conba_step); return;
+    }
+    enum { B = 2, T = 13, C = 6, N = 5, S = 2 * N + 2 };
+    float *u = gbuf(B * T * C), *dt = gbuf(B * T * C), *s = gbuf(B * T * C), *r = gbuf(B * T * C);
+    float *Bm = gbuf(B * T * N), *Cm = gbuf(B * T * N), *Al = gbuf(C * N), *full = gbuf(B * T * C);
+    float *dtb = gbuf(C), *D = gbuf(C), *sb = gbuf(C), *dl = gbuf(C), *gd = gbuf(C), *ct = gbuf(C);
+    fill(u, B * T * C, -1, 1); fill(dt, B * T * C, -1.5f, 1.0f); fill(s, B * T * C, -2, 2); fill(r, B * T * C, -1, 1);
+    fill(Bm, B * T * N, -1, 1); fill(Cm, B * T * N, -1, 1); fill(Al, C * N, 0, 1.5f);
+    fill(dtb, C, -2, 0); fill(D, C, -1, 1); fill(sb, C, 0, 3); fill(dl, C, -3, 1); fill(gd, C, -1, 3); fill(ct, C, -1, 1);
+    hl_conba_fwd_args f = {full, u, dt, dtb, Al, Bm, Cm, D, s, sb, r, dl, gd, ct, B, T, C, N};
+    HL_OP_CALL(ref->ops, conba_fwd, &f);
+    const hl_backend *bes[2] = {be, ref};
+    const int ks[] = {1, 2, 6, T};
+    for (int ki = 0; ki < 4; ki++) {
+        int32_t lens[B] = {ks[ki], ks[ki] - 1};
+        float *st[2] = {gbuf(B * C * S), gbuf(B * C * S)};
+        int rc = HL_OK;
+        double e_fwd = 0, e_par = 0, e_state = 0;
+        for (int k = 0; k < 2; k++) {
+            dcall c = {.be = bes[k]};
+            hl_conba_state_args a = {dput(&c, st[k], B * C * S), dput(&c, u, B * T * C), dput(&c, dt, B * T * C),
+                                     dput(&c, s, B * T * C), dput(&c, r, B * T * C), dput(&c, Bm, B * T * N),
+                                     dput(&c, Cm, B * T * N), dput(&c, dtb, C), dput(&c, Al, C * N), dput(&c, D, C),
+                                     dput(&c, sb, C), dput(&c, dl, C), dput(&c, gd, C), dput(&c, ct, C),
+                                     dput(&c, lens, B), B, T, C, N};
+            int rr = HL_OP_CALL(bes[k]->ops, conba_state, &a);
+            rc = rc ? rc : rr;
+            dcall_end(&c);
+        }
+        e_state = rel_err(st[0], st[1], B * C * S);
+        for (int t = 0; t + lens[1] < T; t++) {
+            int32_t pos[B] = {lens[0] + t < T ? lens[0] + t : T - 1, lens[1] + t};
+            int rows = lens[0] + t < T ? B : 1;   // row 0 ends first: then only row 1's outputs are checked
+            float *ut = gbuf(B * C), *dtt = gbuf(B * C), *sr = gbuf(B * C), *rt = gbuf(B * C);
+            float *Bt = gbuf(B * N), *Ct = gbuf(B * N), *want = gbuf(B * C);
+            rows_at(ut, u, pos, B, T, C); rows_at(dtt, dt, pos, B, T, C); rows_at(sr, s, pos, B, T, C);
+            rows_at(rt, r, pos, B, T, C); rows_at(Bt, Bm, pos, B, T, N); rows_at(Ct, Cm, pos, B, T, N);
+            rows_at(want, full, pos, B, T, C);
+            float *y[2] = {gbuf(B * C), gbuf(B * C)};
+            for (int k = 0; k < 2; k++) {
+                dcall c = {.be = bes[k]};
+                hl_conba_step_args a = {dput(&c, y[k], B * C), dput(&c, st[k], B * C * S), dput(&c, ut, B * C),
+                                        dput(&c, dtt, B * C), dput(&c, sr, B * C), dput(&c, rt, B * C),
+                                        dput(&c, Bt, B * N), dput(&c, Ct, B * N), dput(&c, dtb, C), dput(&c, Al, C * N),
+                                        dput(&c, D, C), dput(&c, sb, C), dput(&c, dl, C), dput(&c, gd, C),
+                                        dput(&c, ct, C), B, C, N};
+                int rr = HL_OP_CALL(bes[k]->ops, conba_step, &a);
+                rc = rc ? rc : rr;
+                dcall_end(&c);
+            }
+            for (int b = B - rows; b < B; b++) {
+                e_fwd = fmax(e_fwd, rel_err(y[0] + b * C, want + b * C, C));
+                e_par = fmax(e_par, rel_err(y[0] + b * C, y[1] + b * C, C));
+            }
+        }
+        note_err(be, HL_OP_conba_state, e_state); note_err(be, HL_OP_conba_step, e_par);
+        char what[160];
+        snprintf(what, sizeof what, "%s conba_state (lens %d, %d) matches cpu_ref", be->name, lens[0], lens[1]);
+        rec(be, HL_OP_conba_state, hl_check(rc == HL_OK && e_state <= tol_of(be, HL_OP_conba_state), what, "rel err %.3g", e_state));
+        snprintf(what, sizeof what, "%s conba_state + conba_step from (lens %d, %d) equal conba_fwd", be->name, lens[0], lens[1]);
+        rec(be, HL_OP_conba_step, hl_check(rc == HL_OK && e_fwd <= 1e-5 && e_par <= tol_of(be, HL_OP_conba_step) && guards_ok(),
+                                           what, "status %d, rel err vs conba_fwd %.3g, vs cpu_ref %.3g", rc, e_fwd, e_par));
+    }
+    gfree_all();
+}
+
 // A backend that is cpu_ref with its op table replaced (for the meta-tests).
 static hl_backend with_ops(const hl_ops *ops) {
     hl_backend b = *hl_backend_get("cpu_ref");
@@ -1568,6 +1690,15 @@ int main(void) {
     CASE(make_ssd(&c, 2, 9, 2, 3, 1, 4, 64), 1);
     CASE(make_ssd(&c, 1, 7, 2, 3, 2, 4, 1), 0);
     CASE(make_ssd(&c, 2, 70, 6, 16, 2, 32, 16), 0);
+    // Conba scan: odd sizes, N 1 to 16, T 1 and 5 (the delayed term's
+    // edges), no feedback (control 0), strong feedback (control 2)
+    CASE(make_conba(&c, 2, 17, 11, 5), 1);
+    CASE(make_conba(&c, 2, 5, 3, 2), 1);
+    CASE(make_conba(&c, 2, 1, 4, 3), 0);   // T 1: r, delay, gain_decay, control reach nothing (no FD)
+    CASE(make_conba_g(&c, 2, 13, 7, 4, 0.0f), 0);   // control 0: r and gain_decay reach nothing (no FD)
+    CASE(make_conba_g(&c, 1, 19, 5, 6, 2.0f), 1);
+    CASE(make_conba(&c, 3, 40, 37, 16), 0);
+    CASE(make_conba(&c, 2, 9, 5, 1), 0);
     CASE(make_silu(&c, 101), 1);
     CASE(make_swiglu(&c, 101), 1);
     CASE(make_xent(&c, 9, 37), 1);
@@ -1596,6 +1727,7 @@ int main(void) {
         test_scan_decode(be, ref);
         test_ssd_decode(be, ref);
         test_moe_group(be, ref);
+        test_conba_decode(be, ref);
     }
     test_fd_can_fail();
     test_fd_catches_moe_route();

@@ -71,6 +71,9 @@ static const tiny_spec SPEC_MIX = { "mix_AHSA", "AHSA", 16, 4, 4, 4, 4, 1, 0, 0,
 // M: Mamba-2 with 2 groups of B/C (4 heads) and the grouped gated norm, meta tokens, swiglu
 static const tiny_spec SPEC_M2G = { "mamba2_groups2_meta", "MM", 8, 0, 0, 0, 0, 2, 1, 12, 0, 9,
                                     0, {0}, 0, {{0}}, {0}, NULL, 2 };
+// C: Conba (hylab interpretation) with meta tokens, swiglu, between them an attention layer
+static const tiny_spec SPEC_C = { "conba_meta_swiglu_CAC", "CAC", 8, 2, 1, 4, 0, 2, 1, 12, 0, 9,
+                                  0, {0}, 0, {{0}}, {0}, NULL, 0 };
 // FFN per layer: pattern swiglu, none over "ASA" (layer 1 has no FFN), untied
 static const tiny_spec SPEC_FFN_PATTERN = { "ffn_pattern_swiglu_none", "ASA", 8, 2, 1, 4, 0, 1, 1, 12, 0, 9,
                                             0, {0}, 0, {{0}}, {0}, "sn", 0 };
@@ -134,7 +137,19 @@ static double loss_and_dlogits(hl_model *m, const batch *b, float *dlogits) {
     return loss;
 }
 
-static double loss_of(hl_model *m, const batch *b) { return loss_and_dlogits(m, b, NULL); }
+// The mean of the per-row losses summed in double: hl_loss_xent's float mean
+// is quantised at its ulp (2.4e-7 at a loss of 2.5), which finite
+// differences divide by 12 eps; the rows' own rounding averages out.
+static double loss_of(hl_model *m, const batch *b) {
+    float *row_losses;
+    if (isnan(loss_and_dlogits(m, b, NULL))) return NAN;
+    hl_model_loss_buffers(m, NULL, &row_losses);
+    double sum = 0;
+    int n = 0;
+    for (int i = 0; i < b->n_out; i++)
+        if (b->targets[i] != -1) { sum += row_losses[i]; n++; }
+    return n ? sum / n : 0.0;
+}
 
 // 4-point central difference of the loss along unit direction v of tensor t
 // (error O(eps^4)).
@@ -154,12 +169,19 @@ static double fd_along(hl_model *m, const batch *b, const hl_tensor_info *t, con
 }
 
 static const double GRAD_TOL = 2e-2;
+// The absolute floor on |g.v| in the relative error. The float forward's
+// rounding puts noise of about 3e-5 on a finite-difference derivative of the
+// loss (measured: Conba's scale_proj.bias along its own gradient, |g| 2.3e-4,
+// 2.8e-5 apart across random draws); a floor of 2e-3 keeps that under
+// GRAD_TOL while an error of 4e-5 on a vanishing derivative, or 2% on a
+// large one, still fails.
+static const double FD_FLOOR = 2e-3;
 
 // Compares the analytic g.v with finite differences. fp32 forces a trade-off:
 // a large eps suffers curvature (sharp softmax, exp in the scan), a small one
 // rounding noise; so eps = 5e-3 is tried first and 2e-3 when it misses. A
 // wrong gradient misses at both. Returns the relative error (absolute floor
-// 1e-3 on the magnitude).
+// FD_FLOOR on the magnitude).
 static double dir_check(hl_model *m, const batch *b, const hl_tensor_info *t, const float *grad,
                         const float *v, double *an_out, double *fd_out) {
     double an = 0;
@@ -169,7 +191,7 @@ static double dir_check(hl_model *m, const batch *b, const hl_tensor_info *t, co
     *fd_out = NAN;
     for (int k = 0; k < 2 && best >= GRAD_TOL; k++) {
         double fd = fd_along(m, b, t, v, eps[k]);
-        double e = fabs(fd - an) / (fmax(fabs(fd), fabs(an)) + 1e-3);
+        double e = fabs(fd - an) / (fmax(fabs(fd), fabs(an)) + FD_FLOOR);
         if (!(e >= best)) { best = e; *fd_out = fd; }
     }
     *an_out = an;
@@ -594,8 +616,8 @@ static int fwd_loss_bwd(hl_model *m, const batch *b, char *err, size_t errlen) {
 // clean run is HL_OK, and a backward failure sticks (hl_model_last_status)
 // until the next forward starts clean.
 static void test_op_status_reaches_caller(void) {
-    tiny_spec every = SPEC_MIX;   // every mixer: SPEC_MIX plus a Mamba-2 layer (ssd_fwd, ssd_bwd)
-    every.layers = "AHSAM";
+    tiny_spec every = SPEC_MIX;   // every mixer: SPEC_MIX plus Mamba-2 (ssd_fwd, ssd_bwd) and Conba (conba_fwd, conba_bwd)
+    every.layers = "AHSAMC";
     hl_model_config c = make_cfg(&every);
     c.ffn.moe = (hl_moe_config){ .n_experts = 3, .top_k = 2, .d_ff = 8, .router = HL_MOE_SOFTMAX_TOPK_RENORM,
                                  .load_balance = 0.01f, .z_loss = 0.001f, .every = 1 };
@@ -623,7 +645,7 @@ static void test_op_status_reaches_caller(void) {
         err[0] = 0;
         int decoding = op == HL_OP_cache_fill || op == HL_OP_attn_decode || op == HL_OP_conv1d_step ||
                        op == HL_OP_scan_state || op == HL_OP_scan_step || op == HL_OP_ssd_state ||
-                       op == HL_OP_ssd_step;   // test_decode.c checks those
+                       op == HL_OP_ssd_step || op == HL_OP_conba_state || op == HL_OP_conba_step;   // test_decode.c checks those
         int rc = fwd_loss_bwd(m, &b, err, sizeof err), want = op == HL_OP_adamw || decoding ? HL_OK : HL_EUNSUPPORTED;
         if (rc != want || (rc && !strstr(err, hl_op_names[op]))) {
             missed++;
@@ -651,6 +673,132 @@ static void test_op_status_reaches_caller(void) {
     free_batch(&b);
 }
 
+// One Conba mixer at d_model 2560, d_state 16, expand 2, d_conv 4, dt_rank
+// 160, by hand (models/conba.c's formula): parameters d*3di 39,321,600 +
+// di*(K+1) 25,600 + (R+4N)*di 1,146,880 + 2*(di*R+di) 1,648,640 + di*N 81,920
+// + 4*di 20,480 + d*di 13,107,200 = 55,352,320; cache (K*di + di*(2N+2))
+// floats, at 2 bytes 389,120 at any context; FLOPs per token 2*(d*3di +
+// di*(R+4N) + 2*R*di + di*d) + 2*di*K + 10*di*N = 111,288,320.
+static void test_conba_counts(void) {
+    tiny_spec s = SPEC_C;
+    s.layers = "C";
+    hl_model_config c = make_cfg(&s);
+    c.d_model = 2560; c.ssm.d_state = 16; c.ssm.expand = 2; c.ssm.d_conv = 4; c.ssm.dt_rank = 160;
+    int ssm = -1;
+    for (int i = 0; i < 8; i++) if (hl_component_names[i] && !strcmp(hl_component_names[i], "ssm")) ssm = i;
+    hl_model_counts n = hl_model_count(&c, 4096);
+    const hl_layer_type *t = hl_mixer_type('C');
+    hl_check(ssm >= 0 && n.by_component[ssm] == 55352320, "conba_params_by_hand", "ssm params %lld",
+             ssm >= 0 ? (long long)n.by_component[ssm] : -1LL);
+    hl_check(t && t->cache_bytes(&c, 0, 1024, 2) == 389120 && t->cache_bytes(&c, 0, 262144, 2) == 389120,
+             "conba_cache_bytes_by_hand_independent_of_context", "%lld", t ? (long long)t->cache_bytes(&c, 0, 1024, 2) : -1LL);
+    hl_check(t && t->flops(&c, 0, 4096) == 111288320.0, "conba_flops_by_hand", "%.0f", t ? t->flops(&c, 0, 4096) : -1.0);
+}
+
+// The planted bug of the Conba mixer: cpu_ref's conba_bwd with one of its
+// gradient paths broken; the model-level finite-difference check must
+// notice each (-1: no bug, the same model passes). 0: the adaptive gain's
+// decay gradient 30% too large; 1: the delayed term's gradient lost
+// (ddelay not added). (The gradient of the feedback reference r shares
+// in_proj with x and z; its loss is caught at the op: test_kernels.c's
+// finite differences of conba_bwd, dr included.)
+static int g_planted;
+static int conba_bwd_planted(const hl_conba_bwd_args *a) {
+    size_t bytes = sizeof(float) * (size_t)a->C;
+    float *gd0 = malloc(bytes), *dl0 = malloc(bytes);   // the gradients before the op adds to them
+    memcpy(gd0, a->dgain_decay, bytes);
+    memcpy(dl0, a->ddelay, bytes);
+    int rc = hl_ops_cpu_ref.conba_bwd(a);
+    if (g_planted == 0)
+        for (int c = 0; c < a->C; c++) a->dgain_decay[c] = gd0[c] + 1.3f * (a->dgain_decay[c] - gd0[c]);
+    if (g_planted == 1) memcpy(a->ddelay, dl0, bytes);
+    free(gd0);
+    free(dl0);
+    return rc;
+}
+
+// At init the Conba terms are small (delay logit -2, control 0.1): their
+// gradients sit near fp32 noise in a model-level finite difference. This
+// sets them where every path carries weight (lam = rho = 0.5, the state
+// scale sigmoid(s) around 0.5, control 1) so
+// the checks below can see each one.
+static void conba_activate(hl_model *m) {
+    float *p = hl_model_params(m);
+    for (int i = 0; i < hl_model_num_tensors(m); i++) {
+        const hl_tensor_info *t = hl_model_tensor(m, i);
+        if (strstr(t->name, "conba.in_proj.weight"))
+            for (size_t j = 0; j < t->numel; j++) p[t->offset + j] *= 3.0f;
+        float v = strstr(t->name, "conba.control") ? 1.0f : 0.0f;
+        if (!strstr(t->name, "conba.delay") && !strstr(t->name, "conba.gain_decay") && !strstr(t->name, "conba.control") &&
+            !strstr(t->name, "conba.scale_proj.bias"))
+            continue;
+        for (size_t j = 0; j < t->numel; j++) p[t->offset + j] = v;
+    }
+}
+
+// The worst finite-difference error over the tensors whose name holds
+// `part` (both directions of grad_check_all; dir_check's test with steps
+// 2e-3, then 1e-3: with the terms activated the loss curves too sharply
+// for dir_check's 5e-3, and the gradients are large enough for fp32).
+static double tensors_err(hl_model *m, const batch *b, const float *grads, const char *part, char *worst, size_t wl) {
+    double w = 0;
+    for (int i = 0; i < hl_model_num_tensors(m); i++) {
+        const hl_tensor_info *t = hl_model_tensor(m, i);
+        if (!strstr(t->name, part)) continue;
+        float *v = malloc(t->numel * sizeof(float));
+        for (int dir = 0; dir < 2; dir++) {
+            if (dir == 0) unit_mixed(v, grads + t->offset, t->numel); else unit_along(v, grads + t->offset, t->numel);
+            double an = 0, fd = NAN, e = INFINITY;
+            for (size_t j = 0; j < t->numel; j++) an += (double)grads[t->offset + j] * v[j];
+            const double eps[2] = { 2e-3, 1e-3 };   // the activated terms curve sharply: small steps
+            for (int k = 0; k < 2 && e >= GRAD_TOL; k++) {
+                double f = fd_along(m, b, t, v, eps[k]), ek = fabs(f - an) / (fmax(fabs(f), fabs(an)) + 1e-3);
+                if (!(ek >= e)) { e = ek; fd = f; }
+            }
+            if (e > w) { w = e; snprintf(worst, wl, "%s: analytic %.6g vs fd %.6g", t->name, an, fd); }
+        }
+        free(v);
+    }
+    return w;
+}
+
+// Each planted bug shows at the tensors it touches, which pass without it.
+static void test_conba_planted_bugs(void) {
+    hl_model_config c = make_cfg(&SPEC_C);
+    const int B = 2, T = 7;
+    const char *what[2] = {"gain_decay_gradient_30pct", "delay_gradient_lost"};
+    const char *where[2] = {"conba.gain_decay", "conba.delay"};
+    for (g_planted = -1; g_planted < 2; g_planted++) {
+        hl_ops ops = *hl_backend_get("cpu_ref")->ops;
+        ops.conba_bwd = conba_bwd_planted;
+        hl_backend be = *hl_backend_get("cpu_ref");
+        be.ops = &ops;
+        hl_model *m = make_model(&c, &be, B, T);
+        if (!m) { hl_check(0, "conba_planted_bugs", "model create failed"); continue; }
+        conba_activate(m);
+        batch b = make_batch(B, T, c.vocab_size);
+        double loss;
+        float *g = backward_copy(m, &b, &loss);
+        for (int k = 0; k < 2; k++) {
+            if (g_planted >= 0 && k != g_planted) continue;
+            char name[160], worst[256] = "";
+            double err = tensors_err(m, &b, g, where[k], worst, sizeof worst);
+            printf("# conba %s, %s: worst rel err %.3g at %s\n", g_planted < 0 ? "no bug" : what[g_planted], where[k],
+                   err, worst);
+            if (g_planted < 0) {
+                snprintf(name, sizeof name, "grad_fd_conba_active_terms_%s", where[k]);
+                hl_check(err < GRAD_TOL, name, "worst rel err %.3g at %s", err, worst);
+            } else {
+                snprintf(name, sizeof name, "grad_fd_detects_conba_%s", what[k]);
+                hl_check(err > 5 * GRAD_TOL, name, "planted bug passed the check (worst %.3g at %s)", err, worst);
+            }
+        }
+        free(g);
+        free_batch(&b);
+        hl_model_free(m);
+    }
+}
+
 int main(void) {
     const char *seed = getenv("HL_TEST_SEED");   // stress runs: other random draws
     if (seed) rng_state = strtoull(seed, NULL, 10);
@@ -667,16 +815,19 @@ int main(void) {
     test_names_and_init();
     test_cache_and_flops();
     test_op_status_reaches_caller();
-    const tiny_spec *specs[] = { &SPEC_A, &SPEC_S, &SPEC_H, &SPEC_MIX, &SPEC_M2G };
-    for (int i = 0; i < 5; i++) test_counts(specs[i]);
-    for (int i = 0; i < 5; i++) test_aux_loss(specs[i]);
+    const tiny_spec *specs[] = { &SPEC_A, &SPEC_S, &SPEC_H, &SPEC_MIX, &SPEC_M2G, &SPEC_C };
+    for (int i = 0; i < 6; i++) test_counts(specs[i]);
+    for (int i = 0; i < 6; i++) test_aux_loss(specs[i]);
     test_gradients(&SPEC_A, 1);
     test_gradients(&SPEC_S, 0);
     test_gradients(&SPEC_H, 1);
     test_gradients(&SPEC_MIX, 0);
     test_gradients(&SPEC_M2G, 0);
-    for (int i = 0; i < 5; i++) test_parity(specs[i]);
-    for (int i = 0; i < 5; i++) {
+    test_gradients(&SPEC_C, 0);
+    test_conba_planted_bugs();
+    test_conba_counts();
+    for (int i = 0; i < 6; i++) test_parity(specs[i]);
+    for (int i = 0; i < 6; i++) {
         test_forward_properties(specs[i], hl_backend_get("cpu_ref"));
         test_forward_properties(specs[i], hl_backend_get("cpu"));
     }

@@ -46,6 +46,10 @@ void hl_cpu_moe_dispatch_fwd(const hl_moe_dispatch_fwd_args *a);
 void hl_cpu_moe_dispatch_bwd(const hl_moe_dispatch_bwd_args *a);
 void hl_cpu_moe_combine_fwd(const hl_moe_combine_fwd_args *a);
 void hl_cpu_moe_combine_bwd(const hl_moe_combine_bwd_args *a);
+void hl_cpu_conba_fwd(const hl_conba_fwd_args *a);
+void hl_cpu_conba_bwd(const hl_conba_bwd_args *a);
+void hl_cpu_conba_state(const hl_conba_state_args *a);
+void hl_cpu_conba_step(const hl_conba_step_args *a);
 
 // The core of every fast exp: Cody-Waite reduction xc = n ln2 + r (n rounded
 // to an integer with the 1.5 * 2^23 trick) and Cephes' degree-6 polynomial

@@ -46,6 +46,10 @@ void hl_ref_moe_dispatch_fwd(const hl_moe_dispatch_fwd_args *a);
 void hl_ref_moe_dispatch_bwd(const hl_moe_dispatch_bwd_args *a);
 void hl_ref_moe_combine_fwd(const hl_moe_combine_fwd_args *a);
 void hl_ref_moe_combine_bwd(const hl_moe_combine_bwd_args *a);
+void hl_ref_conba_fwd(const hl_conba_fwd_args *a);
+void hl_ref_conba_bwd(const hl_conba_bwd_args *a);
+void hl_ref_conba_state(const hl_conba_state_args *a);
+void hl_ref_conba_step(const hl_conba_step_args *a);
 
 // Scalar helpers of the reference backend. The cpu backend states the same
 // rules independently (vsoftplus in cpu/ssm.c, mask_row in cpu/attention.c),
