@@ -95,47 +95,34 @@ MSG="$(head -c 200 "$dir/llama-2-7b.spec.json")"; check import_default_name grep
 MSG="no usage"; check import_help sh -c '"$1" import-config --help | grep -q "model_type"' sh "$HYLAB"
 
 # bad input: exit 2, stderr names the file and the field, stdout empty
-bad() {  # bad NAME FIELD-PATTERN FILE
-  expect "$1" 2 "$3: $2" "$HYLAB" import-config "$3"
-  MSG="wrote to stdout: $(head -c 200 "$dir/out")"; check "$1_stdout_empty" [ ! -s "$dir/out" ]
-}
-edit() {  # edit FIXTURE SED-EXPR OUT: a fixture changed by sed
-  sed "$2" "$FIX/$1.json" >"$dir/$3"
-}
-edit llama-2-7b 's/"model_type": "llama"/"model_type": "gpt2"/' unknown_type.json
-bad bad_unknown_model_type 'model_type: not supported (known: llama' "$dir/unknown_type.json"
-edit llama-2-7b '/"model_type"/d' no_type.json
-bad bad_missing_model_type 'model_type: missing' "$dir/no_type.json"
-edit llama-2-7b 's/"pretraining_tp": 1,/"pretraining_tp": 1, "qk_layernorm": true,/' unknown_field.json
-bad bad_unknown_field 'qk_layernorm: not supported' "$dir/unknown_field.json"
-edit llama-2-7b 's/"rope_scaling": null/"rope_scaling": {"type": "linear", "factor": 2.0}/' rope_scaling.json
-bad bad_rope_scaling 'rope_scaling: not supported' "$dir/rope_scaling.json"
-edit llama-2-7b 's/"hidden_act": "silu"/"hidden_act": "gelu"/' gelu.json
-bad bad_hidden_act 'hidden_act: not supported' "$dir/gelu.json"
-edit llama-2-7b '/"intermediate_size"/d' no_ff.json
-bad bad_missing_required 'intermediate_size: missing' "$dir/no_ff.json"
-edit llama-2-7b 's/"vocab_size": 32000/"vocab_size": 32000,/' trailing_comma.json
-bad bad_malformed_json 'invalid JSON at line' "$dir/trailing_comma.json"
-edit mixtral-8x7b-v0.1 's/"router_aux_loss_coef": 0.02,/"router_aux_loss_coef": 0.02, "router_jitter_noise": 0.1,/' jitter.json
-bad bad_mixtral_router_jitter 'router_jitter_noise: not supported' "$dir/jitter.json"
-edit mamba-codestral-7b-v0.1 's/Infinity/10.0/' dt_limit.json
-bad bad_mamba2_dt_limit 'time_step_limit: not supported' "$dir/dt_limit.json"
-edit mamba-codestral-7b-v0.1 's/"num_heads": 128/"num_heads": 64/' m2_heads.json
-bad bad_mamba2_num_heads 'num_heads: must equal' "$dir/m2_heads.json"
-edit mamba-130m-hf 's/"use_bias": false/"use_bias": true/' mamba_bias.json
-bad bad_mamba_use_bias 'use_bias: not supported' "$dir/mamba_bias.json"
-edit jamba-v0.1 's/"attn_layer_offset": 4/"attn_layer_offset": 8/' jamba_offset.json
-bad bad_jamba_attn_offset 'attn_layer_offset: expected an integer in \[0, attn_layer_period)' "$dir/jamba_offset.json"
-edit jamba-v0.1 's/"mamba_proj_bias": false/"mamba_proj_bias": true/' jamba_proj_bias.json
-bad bad_jamba_proj_bias 'mamba_proj_bias: not supported' "$dir/jamba_proj_bias.json"
-edit jamba-v0.1 's/"mamba_d_conv": 4,/"mamba_d_conv": 4, "rope_theta": 10000,/' jamba_rope.json
-bad bad_jamba_rope_theta 'rope_theta: not supported' "$dir/jamba_rope.json"
-sed 's/"h",/"m",/' "$FIX/hymba-1.5b-base.json" >"$dir/hymba_type.json"
-bad bad_hymba_layer_type 'layer_type\[0\]: only "h"' "$dir/hymba_type.json"
-edit hymba-1.5b-base 's/"rope_type": "ntk"/"rope_type": "yarn"/' hymba_yarn.json
-bad bad_hymba_rope_type 'rope_type: only null' "$dir/hymba_yarn.json"
+# CASE, FIXTURE, sed expression making it bad, fragment of the message after "FILE: " (tab-separated)
+TAB=$(printf '\t')
+while IFS="$TAB" read -r bad fixture expr what; do
+  sed "$expr" "$FIX/$fixture.json" >"$dir/$bad.json"
+  expect "bad_$bad" 2 "" "$HYLAB" import-config "$dir/$bad.json"
+  MSG="stderr lacks '$dir/$bad.json: $what': $(head -c 300 "$dir/err")"
+  check "bad_${bad}_names_file_and_field" grep -qF -- "$dir/$bad.json: $what" "$dir/err"
+  MSG="wrote to stdout: $(head -c 200 "$dir/out")"; check "bad_${bad}_stdout_empty" [ ! -s "$dir/out" ]
+done <<EOF
+unknown_model_type	llama-2-7b	s/"model_type": "llama"/"model_type": "gpt2"/	model_type: not supported (known: llama
+missing_model_type	llama-2-7b	/"model_type"/d	model_type: missing
+unknown_field	llama-2-7b	s/"pretraining_tp": 1,/"pretraining_tp": 1, "qk_layernorm": true,/	qk_layernorm: not supported
+rope_scaling	llama-2-7b	s/"rope_scaling": null/"rope_scaling": {"type": "linear", "factor": 2.0}/	rope_scaling: not supported
+hidden_act	llama-2-7b	s/"hidden_act": "silu"/"hidden_act": "gelu"/	hidden_act: not supported
+missing_required	llama-2-7b	/"intermediate_size"/d	intermediate_size: missing
+malformed_json	llama-2-7b	s/"vocab_size": 32000/"vocab_size": 32000,/	invalid JSON at line
+mixtral_router_jitter	mixtral-8x7b-v0.1	s/"router_aux_loss_coef": 0.02,/"router_aux_loss_coef": 0.02, "router_jitter_noise": 0.1,/	router_jitter_noise: not supported
+mamba2_dt_limit	mamba-codestral-7b-v0.1	s/Infinity/10.0/	time_step_limit: not supported
+mamba2_num_heads	mamba-codestral-7b-v0.1	s/"num_heads": 128/"num_heads": 64/	num_heads: must equal
+mamba_use_bias	mamba-130m-hf	s/"use_bias": false/"use_bias": true/	use_bias: not supported
+jamba_attn_offset	jamba-v0.1	s/"attn_layer_offset": 4/"attn_layer_offset": 8/	attn_layer_offset: expected an integer in [0, attn_layer_period)
+jamba_proj_bias	jamba-v0.1	s/"mamba_proj_bias": false/"mamba_proj_bias": true/	mamba_proj_bias: not supported
+jamba_rope_theta	jamba-v0.1	s/"mamba_d_conv": 4,/"mamba_d_conv": 4, "rope_theta": 10000,/	rope_theta: not supported
+hymba_layer_type	hymba-1.5b-base	s/"h",/"m",/	layer_type[0]: only "h"
+hymba_rope_type	hymba-1.5b-base	s/"rope_type": "ntk"/"rope_type": "yarn"/	rope_type: only null
+EOF
 # a value the importer passes on but the spec parser refuses: the parser's message, still exit 2
-edit llama-2-7b 's/"num_key_value_heads": 32/"num_key_value_heads": 5/' kv5.json
+sed 's/"num_key_value_heads": 32/"num_key_value_heads": 5/' "$FIX/llama-2-7b.json" >"$dir/kv5.json"
 expect bad_spec_after_import 2 "$dir/kv5.json (imported): model.attn.n_kv_heads: must divide" "$HYLAB" import-config "$dir/kv5.json"
 MSG="wrote to stdout: $(head -c 200 "$dir/out")"; check bad_spec_after_import_stdout_empty [ ! -s "$dir/out" ]
 expect bad_missing_file 2 "$dir/nope.json" "$HYLAB" import-config "$dir/nope.json"
