@@ -153,11 +153,18 @@ static int fn_m2_heads(imp *c, const char *key, const cJSON *v) {
     return bad(c, key, v, "must equal expand * hidden_size / head_dim");
 }
 
+// +inf as the configs write it: Python's bare Infinity (read as the string
+// "Infinity") or transformers 5's {"__float__": "Infinity"}.
+static int is_plus_inf(const cJSON *v) {
+    const cJSON *f = cJSON_IsObject(v) && cJSON_GetArraySize(v) == 1 ? cJSON_GetObjectItemCaseSensitive(v, "__float__") : NULL;
+    if (f) v = f;
+    return cJSON_IsString(v) && !strcmp(v->valuestring, "Infinity");
+}
+
 // Mamba-2's dt clamp: [0, inf] is no clamp (hylab's 'M' has none).
 static int fn_dt_limit(imp *c, const char *key, const cJSON *v) {
     const cJSON *lo = cJSON_GetArrayItem(v, 0), *hi = cJSON_GetArrayItem(v, 1);
-    int inf = (cJSON_IsString(hi) && !strcmp(hi->valuestring, "Infinity")) ||
-              (cJSON_IsNumber(hi) && isinf(hi->valuedouble) && hi->valuedouble > 0);
+    int inf = is_plus_inf(hi);
     if (cJSON_IsArray(v) && cJSON_GetArraySize(v) == 2 && cJSON_IsNumber(lo) && lo->valuedouble == 0 && inf)
         return HL_OK;
     return bad(c, key, v, "not supported: hylab's Mamba-2 does not clamp dt (needs [0.0, Infinity])");

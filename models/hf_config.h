@@ -27,7 +27,8 @@
 //   mamba2   layer 'M'; num_heads must be expand * hidden_size / head_dim
 // Python's json writes inf as the bare word Infinity (Mamba-2's
 // time_step_limit): bare Infinity, -Infinity and NaN outside strings are
-// read as the strings "Infinity", "-Infinity", "NaN".
+// read as the strings "Infinity", "-Infinity", "NaN"; transformers 5 writes
+// {"__float__": "Infinity"}, also read as +inf there.
 #ifndef HYLAB_HF_CONFIG_H
 #define HYLAB_HF_CONFIG_H
 

@@ -1,19 +1,23 @@
-// test_golden_jamba.c: a tiny Jamba against Hugging Face transformers'
-// JambaForCausalLM. tests/golden/make_jamba_fixture.py (developers, torch +
-// transformers) wrote tests/golden/jamba/: its config.json, the weights as a
-// hylab checkpoint (spec = `hylab import-config config.json`), and in
-// expected.safetensors the logits, loss and every parameter's gradient for a
-// fixed batch (B 2, T 12). The model has everything Jamba adds to hylab's
-// blocks: Mamba with the inner RMSNorms on dt, B and C, attention without
-// positional encoding (GQA), a MoE of 4 experts top 2 without
-// renormalisation on every 2nd layer, dense SwiGLU elsewhere, attention at
-// i % 2 == 1. Here, with no Python, on every backend:
+// test_golden_import.c: models that only `hylab import-config` reads (Jamba,
+// Mixtral, Mamba-2) against Hugging Face transformers.
+// tests/golden/make_import_fixtures.py (developers, torch + transformers)
+// wrote tests/golden/{jamba,mixtral,mamba2}/: the model's config.json, its
+// weights as a hylab checkpoint (spec = `hylab import-config config.json`),
+// and in expected.safetensors the logits, loss and every parameter's
+// gradient for a fixed batch (B 2, T 12). jamba has everything Jamba adds to
+// hylab's blocks: Mamba with the inner RMSNorms on dt, B and C, attention
+// without positional encoding (GQA), a MoE of 4 experts top 2 without
+// renormalisation on every 2nd layer, SwiGLU elsewhere, attention at
+// i % 2 == 1; mixtral a renormalised top-2 MoE on every layer; mamba2 two
+// groups and a chunk (5) that does not divide T. Here, with no Python, on
+// every backend:
 //   the spec from today's importer equals the checkpoint's (same hash)
 //   logits  max |l - l_ref| / max |l_ref|           <= 1e-4
 //   loss    |L - L_ref| / |L_ref|                    <= 1e-4
 //   grads   ||g - g_ref|| / ||g_ref|| per tensor     <= 1e-4
 // Loss alignment as tests/test_golden.c (targets ids[b, t+1], -1 at T-1).
-// Negative control: the logits check fails once one dt_layernorm weight
+// Negative control: the logits check fails once one weight of the family's
+// own piece (Jamba's dt_layernorm, Mixtral's router, Mamba-2's gated norm)
 // moves by 5%.
 #include <math.h>
 #include <stdlib.h>
@@ -26,7 +30,7 @@
 #include "models/hf_config.h"
 #include "models/losses.h"
 
-#define DIR "tests/golden/jamba/"
+#define GOLDEN "tests/golden/"
 #define TOL 1e-4
 
 // A whole F32 tensor of the expected file (malloc'd) and its size, or NULL.
@@ -50,14 +54,21 @@ static double rel_max(const float *a, const float *b, size_t n) {
     return s > 0 ? d / s : d;
 }
 
-// The spec of config.json as `hylab import-config` makes it, parsed; HL_OK or a message in err.
-static int imported_spec(hl_spec *s, char *err, size_t errlen) {
-    char *text = NULL, *printed = NULL;
+typedef struct {
+    const char *name;       // the directory under tests/golden/
+    const char *perturb;    // the negative control's tensor
+} fixture;
+
+// The spec of DIR/config.json as `hylab import-config --name NAME-tiny` makes it, parsed.
+static int imported_spec(const fixture *fx, hl_spec *s, char *err, size_t errlen) {
+    char *text = NULL, *printed = NULL, path[256], name[64];
     cJSON *json = NULL;
-    int rc = hl_json_read_file(DIR "config.json", &text, err, errlen);
-    if (!rc) rc = hl_hf_config_to_spec(text, DIR "config.json", "jamba-tiny", &json, err, errlen);
+    snprintf(path, sizeof path, GOLDEN "%s/config.json", fx->name);
+    snprintf(name, sizeof name, "%s-tiny", fx->name);
+    int rc = hl_json_read_file(path, &text, err, errlen);
+    if (!rc) rc = hl_hf_config_to_spec(text, path, name, &json, err, errlen);
     if (!rc && !(printed = cJSON_Print(json))) rc = HL_EFAIL;
-    if (!rc) rc = hl_spec_load_text(printed, DIR "config.json", NULL, 0, s, err, errlen);
+    if (!rc) rc = hl_spec_load_text(printed, path, NULL, 0, s, err, errlen);
     free(text); free(printed); cJSON_Delete(json);
     return rc;
 }
@@ -74,7 +85,7 @@ static float forward_loss(hl_model *m, const int32_t *ids, int B, int T, const f
     int rc = hl_model_forward(m, ids, B, T, NULL, B * T, logits, err, sizeof err);
     if (!rc) rc = hl_loss_xent(hl_model_ops(m), *logits, targets, B * T, hl_model_cfg(m)->vocab_size, -1, rows,
                                dlogits, &loss, NULL, err, sizeof err);
-    if (rc) { hl_check(0, "jamba_forward", "%s", err); loss = NAN; }
+    if (rc) { hl_check(0, "golden_import_forward", "%s", err); loss = NAN; }
     free(targets);
     return loss;
 }
@@ -85,7 +96,7 @@ static void check_grads(hl_model *m, hl_st_file *e, const char *label) {
     float *dlogits;
     hl_model_loss_buffers(m, &dlogits, NULL);
     hl_model_zero_grad(m);
-    if (hl_model_backward(m, dlogits, err, sizeof err)) hl_check(0, "jamba_backward", "%s", err);
+    if (hl_model_backward(m, dlogits, err, sizeof err)) hl_check(0, "golden_import_backward", "%s", err);
     double worst = 0;
     const char *worst_name = "";
     for (int i = 0; i < hl_model_num_tensors(m); i++) {
@@ -109,11 +120,13 @@ static void check_grads(hl_model *m, hl_st_file *e, const char *label) {
     printf("# %s: grads of %d tensors, worst rel %.2e (%s)\n", label, hl_model_num_tensors(m), worst, worst_name);
 }
 
-static void golden(const hl_spec *spec, const char *backend, hl_st_file *e, const int32_t *ids, int B, int T) {
-    char err[HL_ERR_LEN], label[64], name[160];
-    snprintf(label, sizeof label, "golden_jamba_%s", backend);
+static void golden(const fixture *fx, const hl_spec *spec, const char *backend, hl_st_file *e, const int32_t *ids,
+                   int B, int T) {
+    char err[HL_ERR_LEN], label[64], name[160], path[256];
+    snprintf(label, sizeof label, "golden_%s_%s", fx->name, backend);
+    snprintf(path, sizeof path, GOLDEN "%s/hylab.safetensors", fx->name);
     hl_model *m = hl_model_create(&spec->model, hl_backend_get(backend), B, T, err, sizeof err);
-    int rc = m ? hl_ckpt_load(DIR "hylab.safetensors", m, err, sizeof err) : HL_EFAIL;
+    int rc = m ? hl_ckpt_load(path, m, err, sizeof err) : HL_EFAIL;
     snprintf(name, sizeof name, "%s_load", label);
     if (!hl_check(rc == HL_OK, name, "%s", err)) { hl_model_free(m); return; }
     size_t n_logits = 0;
@@ -130,52 +143,80 @@ static void golden(const hl_spec *spec, const char *backend, hl_st_file *e, cons
         snprintf(name, sizeof name, "%s_loss", label);
         hl_check(srel <= TOL, name, "%.7g vs %.7g", loss, ref_loss[0]);
         check_grads(m, e, label);
-        // negative control: one inner-norm weight 5% off must show
+        // negative control: one weight of the family's own piece 5% off must show
+        int found = 0;
         for (int i = 0; i < hl_model_num_tensors(m); i++)
-            if (!strcmp(hl_model_tensor(m, i)->name, "model.layers.0.mamba.dt_layernorm.weight"))
+            if (!strcmp(hl_model_tensor(m, i)->name, fx->perturb)) {
                 hl_model_params(m)[hl_model_tensor(m, i)->offset] *= 1.05f;
+                found = 1;
+            }
         forward_loss(m, ids, B, T, &logits);
         double prel = rel_max(logits, ref_logits, n_logits);
         snprintf(name, sizeof name, "%s_negative_control_fails", label);
-        hl_check(prel > TOL, name, "a perturbed dt_layernorm weight still passed (max rel %.3g)", prel);
+        hl_check(found && prel > TOL, name, "%s: %s (max rel %.3g)", fx->perturb,
+                 found ? "a perturbed weight still passed" : "no such tensor", prel);
     }
     free(ref_logits); free(ref_loss);
     hl_model_free(m);
 }
 
-int main(void) {
-    char err[HL_ERR_LEN], *ckpt_spec = NULL;
+// The structure each fixture is there to check, from the checkpoint's spec.
+static int has_its_pieces(const fixture *fx, const hl_model_config *mc) {
+    if (!strcmp(fx->name, "jamba"))
+        return !strcmp(mc->layers_pattern, "SA") && mc->attn.no_rope && mc->ssm.inner_norms &&
+               mc->layer[1].ffn == HL_FFN_MOE && mc->layer[2].ffn == HL_FFN_SWIGLU &&
+               mc->ffn.moe.router == HL_MOE_SOFTMAX_TOPK;
+    if (!strcmp(fx->name, "mixtral"))
+        return mc->layer[0].ffn == HL_FFN_MOE && mc->ffn.moe.router == HL_MOE_SOFTMAX_TOPK_RENORM &&
+               mc->ffn.moe.n_experts == 4 && !mc->attn.no_rope;
+    return mc->layer[0].kind == 'M' && mc->ssm.ngroups == 2 && mc->ssm.headdim == 8 && mc->ssm.chunk_size == 5;
+}
+
+static void run_fixture(const fixture *fx) {
+    char err[HL_ERR_LEN], *ckpt_spec = NULL, path[256], name[128];
     hl_spec spec, imported;
-    int rc = hl_ckpt_read_spec(DIR "hylab.safetensors", &ckpt_spec, err, sizeof err);
-    if (!rc) rc = hl_spec_load_text(ckpt_spec, DIR "hylab.safetensors", NULL, 0, &spec, err, sizeof err);
+    snprintf(path, sizeof path, GOLDEN "%s/hylab.safetensors", fx->name);
+    int rc = hl_ckpt_read_spec(path, &ckpt_spec, err, sizeof err);
+    if (!rc) rc = hl_spec_load_text(ckpt_spec, path, NULL, 0, &spec, err, sizeof err);
     free(ckpt_spec);
-    if (!hl_check(rc == HL_OK, "jamba_checkpoint_spec", "%s", err)) return hl_test_done();
-    rc = imported_spec(&imported, err, sizeof err);
-    hl_check(rc == HL_OK && !strcmp(imported.hash, spec.hash), "jamba_import_config_gives_the_checkpoint_spec",
-             "%s", rc ? err : imported.canonical_json);
+    snprintf(name, sizeof name, "golden_%s_checkpoint_spec", fx->name);
+    if (!hl_check(rc == HL_OK, name, "%s", err)) return;
+    rc = imported_spec(fx, &imported, err, sizeof err);
+    snprintf(name, sizeof name, "golden_%s_import_config_gives_the_checkpoint_spec", fx->name);
+    hl_check(rc == HL_OK && !strcmp(imported.hash, spec.hash), name, "%s", rc ? err : imported.canonical_json);
     if (!rc) hl_spec_free(&imported);
-    const hl_model_config *mc = &spec.model;
-    hl_check(!strcmp(mc->layers_pattern, "SA") && mc->attn.no_rope && mc->ssm.inner_norms &&
-             mc->layer[1].ffn == HL_FFN_MOE && mc->layer[2].ffn == HL_FFN_SWIGLU &&
-             mc->ffn.moe.router == HL_MOE_SOFTMAX_TOPK, "jamba_spec_has_every_jamba_piece", "%s", spec.canonical_json);
+    snprintf(name, sizeof name, "golden_%s_spec_has_its_pieces", fx->name);
+    hl_check(has_its_pieces(fx, &spec.model), name, "%s", spec.canonical_json);
 
     hl_st_file e;
     const hl_st_tensor *t = NULL;
-    if (hl_st_open(DIR "expected.safetensors", &e, err, sizeof err) == HL_OK) t = hl_st_find(&e, "input_ids");
-    if (hl_check(t && !strcmp(t->dtype, "I64") && t->ndim == 2, "jamba_expected", "%s", err)) {
+    snprintf(path, sizeof path, GOLDEN "%s/expected.safetensors", fx->name);
+    int opened = hl_st_open(path, &e, err, sizeof err) == HL_OK;
+    if (opened) t = hl_st_find(&e, "input_ids");
+    snprintf(name, sizeof name, "golden_%s_expected", fx->name);
+    if (hl_check(t && !strcmp(t->dtype, "I64") && t->ndim == 2, name, "%s", err)) {
         int B = (int)t->shape[0], T = (int)t->shape[1];
         int64_t *raw = malloc((size_t)B * T * sizeof *raw);
         int32_t *ids = malloc((size_t)B * T * sizeof *ids);
         if (raw && ids && hl_st_read(&e, t, raw, err, sizeof err) == HL_OK) {
             for (int i = 0; i < B * T; i++) ids[i] = (int32_t)raw[i];
-            golden(&spec, "cpu_ref", &e, ids, B, T);
-            golden(&spec, "cpu", &e, ids, B, T);
+            golden(fx, &spec, "cpu_ref", &e, ids, B, T);
+            golden(fx, &spec, "cpu", &e, ids, B, T);
         } else {
-            hl_check(0, "jamba_expected_ids", "%s", err);
+            hl_check(0, name, "input_ids: %s", err);
         }
         free(raw); free(ids);
     }
-    if (t) hl_st_close(&e);
+    if (opened) hl_st_close(&e);
     hl_spec_free(&spec);
+}
+
+int main(void) {
+    static const fixture fixtures[] = {
+        {"jamba", "model.layers.0.mamba.dt_layernorm.weight"},
+        {"mixtral", "model.layers.0.mlp.router.weight"},
+        {"mamba2", "model.layers.0.mamba2.norm.weight"},
+    };
+    for (size_t i = 0; i < sizeof fixtures / sizeof fixtures[0]; i++) run_fixture(&fixtures[i]);
     return hl_test_done();
 }
