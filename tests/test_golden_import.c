@@ -16,9 +16,10 @@
 //   loss    |L - L_ref| / |L_ref|                    <= 1e-4
 //   grads   ||g - g_ref|| / ||g_ref|| per tensor     <= 1e-4
 // Loss alignment as tests/test_golden.c (targets ids[b, t+1], -1 at T-1).
-// Negative control: the logits check fails once one weight of the family's
-// own piece (Jamba's dt_layernorm, Mixtral's router, Mamba-2's gated norm)
-// moves by 5%.
+// Negative controls: the logits check fails once one weight of the family's
+// own piece (Jamba's dt_layernorm, Mamba-2's gated norm; Mixtral's final norm)
+// moves by 5%, and, for Jamba and Mixtral, with the other router (with
+// renormalisation instead of without, and the reverse).
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +57,8 @@ static double rel_max(const float *a, const float *b, size_t n) {
 
 typedef struct {
     const char *name;       // the directory under tests/golden/
-    const char *perturb;    // the negative control's tensor
+    const char *perturb;    // the negative control's tensor (5% on its first element)
+    int moe;                // 1: also the other router must fail (softmax_topk <-> softmax_topk_renorm)
 } fixture;
 
 // The spec of DIR/config.json as `hylab import-config --name NAME-tiny` makes it, parsed.
@@ -156,6 +158,18 @@ static void golden(const fixture *fx, const hl_spec *spec, const char *backend, 
         hl_check(found && prel > TOL, name, "%s: %s (max rel %.3g)", fx->perturb,
                  found ? "a perturbed weight still passed" : "no such tensor", prel);
     }
+    if (fx->moe && ref_logits && n_logits == (size_t)B * T * spec->model.vocab_size) {
+        hl_model_config other = spec->model;
+        other.ffn.moe.router = other.ffn.moe.router == HL_MOE_SOFTMAX_TOPK ? HL_MOE_SOFTMAX_TOPK_RENORM
+                                                                             : HL_MOE_SOFTMAX_TOPK;
+        hl_model *o = hl_model_create(&other, hl_backend_get(backend), B, T, err, sizeof err);
+        const float *logits;
+        rc = o ? hl_ckpt_load(path, o, err, sizeof err) : HL_EFAIL;
+        double orel = rc ? 0 : (forward_loss(o, ids, B, T, &logits), rel_max(logits, ref_logits, n_logits));
+        snprintf(name, sizeof name, "%s_other_router_fails", label);
+        hl_check(rc == HL_OK && orel > TOL, name, "%s (max rel %.3g)", rc ? err : "the other router passed", orel);
+        hl_model_free(o);
+    }
     free(ref_logits); free(ref_loss);
     hl_model_free(m);
 }
@@ -213,9 +227,9 @@ static void run_fixture(const fixture *fx) {
 
 int main(void) {
     static const fixture fixtures[] = {
-        {"jamba", "model.layers.0.mamba.dt_layernorm.weight"},
-        {"mixtral", "model.layers.0.mlp.router.weight"},
-        {"mamba2", "model.layers.0.mamba2.norm.weight"},
+        {"jamba", "model.layers.0.mamba.dt_layernorm.weight", 1},
+        {"mixtral", "model.norm.weight", 1},   // its own piece, the router, is the other control
+        {"mamba2", "model.layers.0.mamba2.norm.weight", 0},
     };
     for (size_t i = 0; i < sizeof fixtures / sizeof fixtures[0]; i++) run_fixture(&fixtures[i]);
     return hl_test_done();

@@ -37,10 +37,10 @@ and writes under tests/golden/<name>/:
                          loss: router_aux_loss_coef 0); grad.NAME F32 for
                          every parameter under its hylab name.
 
-Weights are re-drawn after HF's init so every tensor matters (as
-tests/golden/make_fixtures.py): linear ~ N(0, 1/fan_in), embeddings ~
-N(0, 0.3^2), norm weights and D ~ 1 + N(0, 0.2^2); A_log, dt_proj.bias and
-dt_bias keep HF's init. tests/test_golden_import.c checks hylab against them.
+Weights are re-drawn after HF's init so every tensor matters, by
+tests/golden/make_fixtures.py's redraw(): linear ~ N(0, 1/fan_in),
+embeddings ~ N(0, 0.3^2), norm weights and D ~ 1 + N(0, 0.2^2), biases
+(Mamba-2's dt_bias too) ~ N(0, 0.2^2); A_log and dt_proj.bias keep HF's init. tests/test_golden_import.c checks hylab against them.
 """
 import json
 import os
@@ -54,24 +54,10 @@ from transformers import (JambaConfig, JambaForCausalLM, Mamba2Config, Mamba2For
                           MixtralForCausalLM)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from make_fixtures import redraw   # noqa: E402  (the same non-trivial weights as the other golden fixtures)
 ROOT = os.path.dirname(os.path.dirname(HERE))
 B, T, V = 2, 12, 96
-
-
-def redraw(model, gen):
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith("A_log") or name.endswith("dt_proj.bias") or name.endswith("dt_bias"):
-                continue
-            if "norm" in name or name.endswith(".D"):
-                p.copy_(1 + 0.2 * torch.randn(p.shape, generator=gen))
-            elif "embed" in name:
-                p.copy_(0.3 * torch.randn(p.shape, generator=gen))
-            elif name.endswith("bias"):
-                p.copy_(0.2 * torch.randn(p.shape, generator=gen))
-            else:
-                fan_in = p.shape[-1]
-                p.copy_(torch.randn(p.shape, generator=gen) / fan_in ** 0.5)
 
 
 def hylab_name(name):
