@@ -580,11 +580,18 @@ static char *quote_python_words(const char *text) {
     return out;
 }
 
-// The spec's name: --name, else the file's base name, with characters
-// outside [A-Za-z0-9._-] replaced by '-'.
+// The spec's name: --name, else the file's base name (its directory's for a
+// file named config.json, as in a Hugging Face model directory), with
+// characters outside [A-Za-z0-9._-] replaced by '-'.
 static void spec_name(const char *source, const char *name, char *out, size_t outlen) {
     if (name) snprintf(out, outlen, "%s", name);
     else hl_json_basename(source, out, outlen);
+    if (!name && !strcmp(out, "config")) {
+        char dir[HL_NAME_LEN * 2];
+        snprintf(dir, sizeof dir, "%s", source);
+        char *slash = strrchr(dir, '/');
+        if (slash) { *slash = 0; hl_json_basename(dir, out, outlen); }
+    }
     if (!name)
         for (char *p = out; *p; p++)
             if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", *p)) *p = '-';

@@ -37,7 +37,7 @@
 
 // Reads the config.json text (source names it in messages) into *spec, a
 // new cJSON object {"name": name, "model": {...}} (name NULL: the file's
-// base name without ".json"). Returns HL_OK, or HL_EBADINPUT with err =
+// base name without ".json"; for config.json its directory's name). Returns HL_OK, or HL_EBADINPUT with err =
 // "SOURCE: FIELD: what is wrong (got X)" (malformed JSON, no or an unknown
 // model_type, a field hylab does not model, a value it cannot express) and
 // *spec NULL. The spec is not yet validated: the caller runs it through the

@@ -92,6 +92,9 @@ done
 "$HYLAB" import-config "$FIX/llama-2-7b.json" --name my-llama >"$dir/out" 2>&1
 MSG="$(head -c 200 "$dir/out")"; check import_name_option grep -q '"name":[[:space:]]*"my-llama"' "$dir/out"
 MSG="$(head -c 200 "$dir/llama-2-7b.spec.json")"; check import_default_name grep -q '"name":[[:space:]]*"llama-2-7b"' "$dir/llama-2-7b.spec.json"
+mkdir -p "$dir/Some-Model_1.0" && cp "$FIX/llama-2-7b.json" "$dir/Some-Model_1.0/config.json"
+"$HYLAB" import-config "$dir/Some-Model_1.0/config.json" >"$dir/out" 2>&1
+MSG="$(head -c 200 "$dir/out")"; check import_name_of_a_config_json_is_its_directory grep -q '"name":[[:space:]]*"Some-Model_1.0"' "$dir/out"
 MSG="no usage"; check import_help sh -c '"$1" import-config --help | grep -q "model_type"' sh "$HYLAB"
 
 # bad input: exit 2, stderr names the file and the field, stdout empty
