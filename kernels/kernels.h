@@ -458,7 +458,7 @@ typedef struct {
 
 // attn_decode: one new query per row at position pos[b] >= n_meta (the
 // query and key rows are pre-RoPE: both are rotated at pos[b] as rope_fwd
-// rotates position t = pos[b]). When k and v are given (a layer with its own
+// rotates position t = pos[b]; with no_rope neither is rotated). When k and v are given (a layer with its own
 // K/V), the rotated k and v are first written to the slot of pos[b]; then
 // the query attends over what attn_fwd shows a query at pos[b]: the prefix
 // and the positions k >= n_meta with pos[b] - k < window (window 0: all),
@@ -477,6 +477,7 @@ typedef struct {
     int B, H, Hkv, hd, vd, n_meta, R;   // hd even, R > 0
     int window;          // 0 = global
     float theta;         // RoPE base
+    int no_rope;         // 1: no rotation (attention without positional encoding)
 } hl_attn_decode_args;
 
 // conv1d_step: conv1d_fwd's output at t = pos[b] from a state holding the

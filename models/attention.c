@@ -1,5 +1,5 @@
 // attention.c: mixer 'A', Llama-style attention (MHA/GQA, HF rotate_half
-// RoPE, causal, global or sliding window, meta-token prefix always visible,
+// RoPE or no positional encoding (Jamba: model.attn.rope false), causal, global or sliding window, meta-token prefix always visible,
 // optional cross-layer KV sharing). Tensors (no biases):
 //   self_attn.q_proj (H*hd, d), self_attn.k_proj (Hkv*hd, d),
 //   self_attn.v_proj (Hkv*vd, d) [absent for KV consumers],
@@ -29,6 +29,7 @@ hl_attn_dims hl_attn_dims_of(const hl_model_config *cfg, int layer) {
     a.window = p->window;
     a.own_kv = p->kv_source < 0;
     a.theta = cfg->attn.rope_theta;
+    a.no_rope = cfg->attn.no_rope;
     return a;
 }
 
@@ -79,8 +80,10 @@ size_t hl_attn_scratch_floats(const hl_attn_dims *a, int B, int T) {
     return off;
 }
 
-static void rope(const hl_run *r, int backward, float *x, int B, int T, int H, int hd, float theta) {
-    hl_rope_args a = { .out = x, .inp = x, .B = B, .T = T, .H = H, .hd = hd, .theta = theta };
+// RoPE in place on x (B, T, H, hd) (backward: its inverse); nothing without RoPE.
+static void rope(const hl_run *r, int backward, float *x, int B, int T, int H, const hl_attn_dims *d) {
+    if (d->no_rope) return;
+    hl_rope_args a = { .out = x, .inp = x, .B = B, .T = T, .H = H, .hd = d->hd, .theta = d->theta };
     if (backward) HL_RUN_OP(r, rope_bwd, &a); else HL_RUN_OP(r, rope_fwd, &a);
 }
 
@@ -90,11 +93,11 @@ void hl_attn_core_forward(hl_layer *L, const hl_run *r, const hl_attn_bufs *b,
     int N = r->B * r->T;
     // inp is (B, T, d); q is (B, T, H, hd)
     hl_linear(r, b->q, inp, L->p[slot_q], N, a.d, a.H * a.hd);
-    rope(r, 0, b->q, r->B, r->T, a.H, a.hd, a.theta);
+    rope(r, 0, b->q, r->B, r->T, a.H, &a);
     if (a.own_kv) {
         // k is (B, T, Hkv, hd), v is (B, T, Hkv, vd)
         hl_linear(r, b->k, inp, L->p[slot_k], N, a.d, a.Hkv * a.hd);
-        rope(r, 0, b->k, r->B, r->T, a.Hkv, a.hd, a.theta);
+        rope(r, 0, b->k, r->B, r->T, a.Hkv, &a);
         hl_linear(r, b->v, inp, L->p[slot_v], N, a.d, a.Hkv * a.vd);
         L->k = b->k; L->v = b->v;
     }
@@ -127,14 +130,14 @@ void hl_attn_core_backward(hl_layer *L, const hl_run *r, const hl_attn_bufs *b,
         hl_add_inplace(r, L->kv_producer->dk_acc, dk, (size_t)N * a.Hkv * a.hd);
         hl_add_inplace(r, L->kv_producer->dv_acc, dv, (size_t)N * a.Hkv * a.vd);
     }
-    rope(r, 1, dq, r->B, r->T, a.H, a.hd, a.theta);
+    rope(r, 1, dq, r->B, r->T, a.H, &a);
     hl_linear_bwd(r, dinp, L->g[slot_q], dq, inp, L->p[slot_q], N, a.d, a.H * a.hd);
     if (!a.own_kv) return;
     if (L->has_consumers) {
         hl_add_inplace(r, dk, L->dk_acc, (size_t)N * a.Hkv * a.hd);
         hl_add_inplace(r, dv, L->dv_acc, (size_t)N * a.Hkv * a.vd);
     }
-    rope(r, 1, dk, r->B, r->T, a.Hkv, a.hd, a.theta);
+    rope(r, 1, dk, r->B, r->T, a.Hkv, &a);
     hl_linear_bwd(r, dpart, L->g[slot_k], dk, inp, L->p[slot_k], N, a.d, a.Hkv * a.hd);
     hl_add_inplace(r, dinp, dpart, (size_t)N * a.d);
     hl_linear_bwd(r, dpart, L->g[slot_v], dv, inp, L->p[slot_v], N, a.d, a.Hkv * a.vd);
@@ -228,7 +231,8 @@ void hl_attn_core_step(hl_layer *L, const hl_run *r, const hl_attn_bufs *b, cons
     hl_attn_decode_args d = { .out = b->att, .kcache = kc, .vcache = vc, .q = b->q,
                               .k = a.own_kv ? b->k : NULL, .v = a.own_kv ? b->v : NULL, .pos = c->pos,
                               .B = B, .H = a.H, .Hkv = a.Hkv, .hd = a.hd, .vd = a.vd,
-                              .n_meta = r->n_meta, .R = R, .window = a.window, .theta = a.theta };
+                              .n_meta = r->n_meta, .R = R, .window = a.window, .theta = a.theta,
+                              .no_rope = a.no_rope };
     HL_RUN_OP(r, attn_decode, &d);
 }
 
@@ -333,6 +337,9 @@ const hl_layer_type hl_layer_attention = {
 //   v_head_dim     0, in [0, 2^18] (kept as written: 0 means head_dim in A
 //                  layers, d_inner / n_heads in H layers); n_heads * v_head_dim <= 2^18
 //   rope_theta     10000, a normal float (>= FLT_MIN: never stored as 0)
+//   rope           true; false: no positional encoding at all (Jamba's
+//                  attention layers); left out of the canonical spec while
+//                  true (older specs keep their hash); rope_theta is then unused
 //   window         0 (global attention everywhere), in [0, 2^24] (HL_MAX_CONTEXT);
 //                  W > 0: a query sees W keys, itself included (Hymba's
 //                  sliding_window W sees W+1: hylab's W+1); needs a K/V layer
@@ -473,6 +480,18 @@ static int attn_finish(const hl_cfg_ctx *c, const char *path, void *obj) {
     return HL_OK;
 }
 
+// model.attn.rope (a bool, true when absent) stored inverted as attn.no_rope,
+// so that a config built field by field keeps RoPE.
+static int read_rope(const hl_cfg_ctx *c, const cJSON *v, const char *path, void *obj) {
+    (void)c; (void)path;   // the schema check has made v a bool
+    ((hl_model_config *)obj)->attn.no_rope = v && cJSON_IsFalse(v);
+    return HL_OK;
+}
+
+static cJSON *write_rope(const void *obj) {
+    return ((const hl_model_config *)obj)->attn.no_rope ? cJSON_CreateFalse() : NULL;
+}
+
 #define ATTN_INT(key, field, d, lo, hi) \
     {.name = key, .kind = HL_CFG_INT, .offset = offsetof(hl_model_config, attn.field), .dflt = d, .min = lo, .max = hi}
 static const hl_cfg_key attn_keys[] = {
@@ -484,6 +503,7 @@ static const hl_cfg_key attn_keys[] = {
     ATTN_INT("v_head_dim", v_head_dim, 0, 0, HL_MAX_WIDTH),
     {.name = "rope_theta", .kind = HL_CFG_FLOAT, .offset = offsetof(hl_model_config, attn.rope_theta),
      .dflt = 10000.0, .min = FLT_MIN, .max = FLT_MAX},
+    {.name = "rope", .kind = HL_CFG_BOOL, .dflt = 1, .read = read_rope, .write = write_rope, .flags = HL_CFG_OMIT_DEFAULT},
     ATTN_INT("window", window, 0, 0, HL_MAX_CONTEXT),
     {.name = "global_layers", .kind = HL_CFG_INT_LIST, .offset = offsetof(hl_model_config, attn.global_layers),
      .count_offset = offsetof(hl_model_config, attn.n_global), .capacity = HL_MAX_LAYERS, .read = read_global_layers},

@@ -13,11 +13,12 @@ typedef struct {
     int window;       // 0 = global
     int own_kv;       // 1: has k_proj/v_proj (producer or unshared); 0: consumer
     float theta;
+    int no_rope;      // 1: no positional encoding (model.attn.rope false)
 } hl_attn_dims;
 
 typedef struct {
-    float *q;         // (B, T, H, hd) after RoPE
-    float *k;         // (B, T, Hkv, hd) after RoPE (own K/V only)
+    float *q;         // (B, T, H, hd) after RoPE (if any)
+    float *k;         // (B, T, Hkv, hd) after RoPE (if any; own K/V only)
     float *v;         // (B, T, Hkv, vd) (own K/V only)
     float *att;       // (B, T, H, vd) attention output
     float *lse;       // (B, H, T)

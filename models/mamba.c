@@ -2,6 +2,8 @@
 //   x, z   = in_proj(inp)                     in_proj (2*di, d), no bias; x first
 //   u      = silu(conv1d(x))                  causal depthwise, weight (di, 1, K) + bias
 //   dtl, Bm, Cm = x_proj(u)                   x_proj (R + 2N, di), no bias, in that order
+//   [inner norms: dtl, Bm, Cm = rmsnorm(dtl, dt_layernorm), rmsnorm(Bm, b_layernorm),
+//    rmsnorm(Cm, c_layernorm)]               Jamba/Hymba's mamba_inner_layernorms
 //   dt     = dt_proj.weight @ dtl             dt_proj (di, R); its bias is the scan's dt_bias
 //   y      = selective_scan(u, dt, A_log, Bm, Cm, D)   softplus inside the scan
 //   out    = out_proj(y * silu(z))            out_proj (d, di), no bias
@@ -24,6 +26,7 @@ hl_mamba_dims hl_mamba_dims_of(const hl_model_config *cfg) {
     m.N = cfg->ssm.d_state;
     m.K = cfg->ssm.d_conv;
     m.R = cfg->ssm.dt_rank > 0 ? cfg->ssm.dt_rank : (cfg->d_model + 15) / 16;
+    m.inner = cfg->ssm.inner_norms != 0;
     return m;
 }
 
@@ -37,6 +40,11 @@ void hl_mamba_declare(const hl_model_config *cfg, hl_decl *d, int base) {
     hl_decl_layer(d, base + HL_MB_DT_B, "mamba.dt_proj.bias", "ssm", 0, 1, m.di, 0, 0);
     hl_decl_layer(d, base + HL_MB_ALOG, "mamba.A_log", "ssm", 0, 2, m.di, m.N, 0);
     hl_decl_layer(d, base + HL_MB_D, "mamba.D", "ssm", 0, 1, m.di, 0, 0);
+    if (!m.inner) return;
+    // Jamba's names (JambaMambaMixer.dt_layernorm ...); Hymba's mixer uses the same.
+    hl_decl_layer(d, base + HL_MB_DT_NORM, "mamba.dt_layernorm.weight", "ssm", 0, 1, m.R, 0, 0);
+    hl_decl_layer(d, base + HL_MB_B_NORM, "mamba.b_layernorm.weight", "ssm", 0, 1, m.N, 0, 0);
+    hl_decl_layer(d, base + HL_MB_C_NORM, "mamba.c_layernorm.weight", "ssm", 0, 1, m.N, 0, 0);
 }
 
 // dt_proj.bias = softplus^-1(dt), dt = exp(U[log 1e-3, log 1e-1]) clamped >= 1e-4.
@@ -62,6 +70,9 @@ void hl_mamba_init(hl_layer *L, int base, uint64_t seed) {
     for (int c = 0; c < m.di; c++)
         for (int n = 0; n < m.N; n++) A_log[(size_t)c * m.N + n] = (float)log((double)(n + 1));
     hl_init_const(L, base + HL_MB_D, 1.0f);
+    hl_init_const(L, base + HL_MB_DT_NORM, 1.0f);   // no-ops when the inner norms are off
+    hl_init_const(L, base + HL_MB_B_NORM, 1.0f);
+    hl_init_const(L, base + HL_MB_C_NORM, 1.0f);
 }
 
 void hl_mamba_carve(const hl_mamba_dims *m, int B, int T, float *base, size_t *off, hl_mamba_bufs *b) {
@@ -76,11 +87,21 @@ void hl_mamba_carve(const hl_mamba_dims *m, int B, int T, float *base, size_t *o
     b->dt = hl_take(base, off, n * m->di);
     b->y = hl_take(base, off, n * m->di);
     b->gy = hl_take(base, off, n * m->di);
+    b->dtl_raw = b->Bm_raw = b->Cm_raw = b->rstd_dt = b->rstd_B = b->rstd_C = NULL;
+    if (!m->inner) return;
+    b->dtl_raw = hl_take(base, off, n * m->R);
+    b->Bm_raw = hl_take(base, off, n * m->N);
+    b->Cm_raw = hl_take(base, off, n * m->N);
+    b->rstd_dt = hl_take(base, off, n);
+    b->rstd_B = hl_take(base, off, n);
+    b->rstd_C = hl_take(base, off, n);
 }
 
 // Backward temporaries: dz, dy, du, ddt, dx (B,T,di) each, ddtl (B,T,R),
-// dBm, dCm (B,T,N), and a (B,T,di)/(B,T,d) partial.
-typedef struct { float *dz, *dy, *du, *ddt, *dx, *ddtl, *dBm, *dCm, *part_di, *part_d; } mamba_grads;
+// dBm, dCm (B,T,N), and a (B,T,di)/(B,T,d) partial; with the inner norms
+// also the gradients of x_proj's raw rows: ddtl_raw (B,T,R), dBm_raw, dCm_raw (B,T,N).
+typedef struct { float *dz, *dy, *du, *ddt, *dx, *ddtl, *dBm, *dCm, *part_di, *part_d,
+                 *ddtl_raw, *dBm_raw, *dCm_raw; } mamba_grads;
 
 static void carve_grads(const hl_mamba_dims *m, int B, int T, float *base, size_t *off, mamba_grads *g) {
     size_t n = (size_t)B * T;
@@ -94,6 +115,11 @@ static void carve_grads(const hl_mamba_dims *m, int B, int T, float *base, size_
     g->dCm = hl_take(base, off, n * m->N);
     g->part_di = hl_take(base, off, n * m->di);
     g->part_d = hl_take(base, off, n * m->d);
+    g->ddtl_raw = g->dBm_raw = g->dCm_raw = NULL;
+    if (!m->inner) return;
+    g->ddtl_raw = hl_take(base, off, n * m->R);
+    g->dBm_raw = hl_take(base, off, n * m->N);
+    g->dCm_raw = hl_take(base, off, n * m->N);
 }
 
 size_t hl_mamba_scratch_floats(const hl_mamba_dims *m, int B, int T) {
@@ -112,13 +138,37 @@ static void mamba_in_proj(hl_layer *L, const hl_run *r, int base, const hl_mamba
     hl_linear(r, b->z, inp, W_in + (size_t)m->di * m->d, n, m->d, m->di);
 }
 
-// x_proj and dt_proj: dtl (n, R), Bm, Cm (n, N) and dt (n, di) from u (n, di).
+// One inner norm: out (n, C) = rmsnorm(inp (n, C)) * weight (C), rstd (n).
+static void inner_norm(const hl_run *r, float *out, float *rstd, const float *inp, const float *w,
+                       int n, int C, float eps) {
+    hl_rmsnorm_fwd_args a = { .out = out, .rstd = rstd, .inp = inp, .weight = w, .N = n, .C = C, .eps = eps };
+    HL_RUN_OP(r, rmsnorm_fwd, &a);
+}
+
+// Its backward: dinp (n, C) from dout, weight gradient added to dw.
+static void inner_norm_bwd(const hl_run *r, float *dinp, float *dw, const float *dout, const float *inp,
+                           const float *w, const float *rstd, int n, int C) {
+    hl_rmsnorm_bwd_args a = { .dinp = dinp, .dweight = dw, .dout = dout, .inp = inp, .weight = w,
+                              .rstd = rstd, .N = n, .C = C };
+    HL_RUN_OP(r, rmsnorm_bwd, &a);
+}
+
+// x_proj, the inner norms when on, and dt_proj: dtl (n, R), Bm, Cm (n, N)
+// and dt (n, di) from u (n, di).
 static void mamba_x_proj(hl_layer *L, const hl_run *r, int base, const hl_mamba_bufs *b,
                          const hl_mamba_dims *m, int n) {
     const float *W_x = L->p[base + HL_MB_XPROJ];    // (R + 2N, di): dt, B, C rows
-    hl_linear(r, b->dtl, b->u, W_x, n, m->di, m->R);
-    hl_linear(r, b->Bm, b->u, W_x + (size_t)m->R * m->di, n, m->di, m->N);
-    hl_linear(r, b->Cm, b->u, W_x + (size_t)(m->R + m->N) * m->di, n, m->di, m->N);
+    float *dtl = m->inner ? b->dtl_raw : b->dtl, *Bm = m->inner ? b->Bm_raw : b->Bm;
+    float *Cm = m->inner ? b->Cm_raw : b->Cm;
+    hl_linear(r, dtl, b->u, W_x, n, m->di, m->R);
+    hl_linear(r, Bm, b->u, W_x + (size_t)m->R * m->di, n, m->di, m->N);
+    hl_linear(r, Cm, b->u, W_x + (size_t)(m->R + m->N) * m->di, n, m->di, m->N);
+    if (m->inner) {
+        float eps = L->cfg->norm_eps;
+        inner_norm(r, b->dtl, b->rstd_dt, dtl, L->p[base + HL_MB_DT_NORM], n, m->R, eps);
+        inner_norm(r, b->Bm, b->rstd_B, Bm, L->p[base + HL_MB_B_NORM], n, m->N, eps);
+        inner_norm(r, b->Cm, b->rstd_C, Cm, L->p[base + HL_MB_C_NORM], n, m->N, eps);
+    }
     hl_linear(r, b->dt, b->dtl, L->p[base + HL_MB_DT_W], n, m->R, m->di);
 }
 
@@ -162,6 +212,15 @@ void hl_mamba_backward(hl_layer *L, const hl_run *r, int base, const hl_mamba_bu
     HL_RUN_OP(r, scan_bwd, &sc);
     // du collects the scan's direct term plus the three x_proj paths.
     hl_linear_bwd(r, g.ddtl, L->g[base + HL_MB_DT_W], g.ddt, b->dtl, L->p[base + HL_MB_DT_W], n, m.R, m.di);
+    if (m.inner) {   // back through the inner norms to x_proj's raw rows
+        inner_norm_bwd(r, g.ddtl_raw, L->g[base + HL_MB_DT_NORM], g.ddtl, b->dtl_raw, L->p[base + HL_MB_DT_NORM],
+                       b->rstd_dt, n, m.R);
+        inner_norm_bwd(r, g.dBm_raw, L->g[base + HL_MB_B_NORM], g.dBm, b->Bm_raw, L->p[base + HL_MB_B_NORM],
+                       b->rstd_B, n, m.N);
+        inner_norm_bwd(r, g.dCm_raw, L->g[base + HL_MB_C_NORM], g.dCm, b->Cm_raw, L->p[base + HL_MB_C_NORM],
+                       b->rstd_C, n, m.N);
+        g.ddtl = g.ddtl_raw; g.dBm = g.dBm_raw; g.dCm = g.dCm_raw;
+    }
     hl_linear_bwd(r, g.part_di, gW_x, g.ddtl, b->u, W_x, n, m.di, m.R);
     hl_add_inplace(r, g.du, g.part_di, ndi);
     hl_linear_bwd(r, g.part_di, gW_x + x_rows_B, g.dBm, b->u, W_x + x_rows_B, n, m.di, m.N);
@@ -226,7 +285,7 @@ void hl_mamba_step(hl_layer *L, const hl_run *r, int base, const hl_mamba_bufs *
 double hl_mamba_flops(const hl_model_config *cfg) {
     hl_mamba_dims m = hl_mamba_dims_of(cfg);
     double mm = 2.0 * ((double)m.d * 2 * m.di + (double)m.di * ((double)m.R + 2.0 * m.N) + (double)m.R * m.di);
-    return mm + 2.0 * m.di * m.K + 6.0 * m.di * m.N;
+    return mm + 2.0 * m.di * m.K + 6.0 * m.di * m.N;   // the inner norms (O(R + 2N)) are ignored
 }
 
 int64_t hl_mamba_state_bytes(const hl_model_config *cfg, int bytes) {
@@ -311,6 +370,11 @@ static int64_t mamba_cache_bytes(const hl_model_config *cfg, int layer, int64_t 
 //   d_conv   4, in [1, 256]
 //   expand   2, in [1, 16]; d_inner = expand * d_model <= 2^18 (HL_MAX_WIDTH)
 //   dt_rank  0, in [0, 65536]; 0 means ceil(d_model / 16) (stored resolved)
+//   inner_norms  false: RMSNorms (weight, eps model.norm_eps) on x_proj's dt
+//            (R), B and C (N) rows before dt_proj and the scan (Jamba's and
+//            Hymba's mamba_inner_layernorms); left out of the canonical spec
+//            while false (older specs keep their hash). 'S' and 'H' only:
+//            Mamba-2 ('M') does not read it.
 // and, read by Mamba-2 ('M', models/mamba2.c) only, left out of the
 // canonical spec while at their defaults (so older specs keep their hash):
 //   headdim     64, in [1, 65536]; must divide d_inner (mamba2.c's check)
@@ -332,6 +396,8 @@ static int ssm_finish(const hl_cfg_ctx *c, const char *path, void *obj) {
 static const hl_cfg_key ssm_keys[] = {
     SSM_INT("d_state", d_state, 16, 1024), SSM_INT("d_conv", d_conv, 4, 256), SSM_INT("expand", expand, 2, 16),
     SSM_INT("dt_rank", dt_rank, 0, HL_MAX_D_MODEL),
+    {.name = "inner_norms", .kind = HL_CFG_BOOL, .offset = offsetof(hl_model_config, ssm.inner_norms), .dflt = 0,
+     .flags = HL_CFG_OMIT_DEFAULT},
     {.name = "headdim", .kind = HL_CFG_INT, .offset = offsetof(hl_model_config, ssm.headdim), .dflt = 64, .min = 1,
      .max = HL_MAX_D_MODEL, .flags = HL_CFG_OMIT_DEFAULT},
     {.name = "ngroups", .kind = HL_CFG_INT, .offset = offsetof(hl_model_config, ssm.ngroups), .dflt = 1, .min = 1,

@@ -7,11 +7,13 @@
 #include "models/layer.h"
 
 // Parameter slots, relative to the caller's base slot.
+// The three inner norms (model.ssm.inner_norms) are declared only when on.
 enum { HL_MB_IN, HL_MB_CONV_W, HL_MB_CONV_B, HL_MB_XPROJ, HL_MB_DT_W, HL_MB_DT_B,
-       HL_MB_ALOG, HL_MB_D, HL_MB_NSLOTS };
+       HL_MB_ALOG, HL_MB_D, HL_MB_DT_NORM, HL_MB_B_NORM, HL_MB_C_NORM, HL_MB_NSLOTS };
 
 typedef struct {
     int d, di, N, K, R;   // d_model, d_inner, d_state, d_conv, dt_rank
+    int inner;            // 1: RMSNorms on dt (R), B and C (N) after x_proj (model.ssm.inner_norms)
 } hl_mamba_dims;
 
 typedef struct {
@@ -19,9 +21,14 @@ typedef struct {
     float *z;     // (B, T, di) in_proj z half (gate)
     float *xc;    // (B, T, di) conv output, before SiLU
     float *u;     // (B, T, di) silu(xc): the scan input
-    float *dtl;   // (B, T, R)  low-rank dt (x_proj rows 0..R-1)
-    float *Bm;    // (B, T, N)  x_proj rows R..R+N-1
-    float *Cm;    // (B, T, N)  x_proj rows R+N..R+2N-1
+    float *dtl;   // (B, T, R)  low-rank dt (x_proj rows 0..R-1), after its inner norm when on
+    float *Bm;    // (B, T, N)  x_proj rows R..R+N-1, after its inner norm when on
+    float *Cm;    // (B, T, N)  x_proj rows R+N..R+2N-1, after its inner norm when on
+    // Inner norms only (NULL when off): x_proj's raw rows and the norms' rstd.
+    float *dtl_raw;   // (B, T, R)
+    float *Bm_raw;    // (B, T, N)
+    float *Cm_raw;    // (B, T, N)
+    float *rstd_dt, *rstd_B, *rstd_C;   // (B*T) each
     float *dt;    // (B, T, di) dt_proj(dtl), bias added inside the scan
     float *y;     // (B, T, di) scan output (D skip included)
     float *gy;    // (B, T, di) y * silu(z): the branch output

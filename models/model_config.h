@@ -24,6 +24,7 @@ typedef struct {
     int n_heads, n_kv_heads, head_dim;
     int v_head_dim;          // as written: 0 = default (head_dim; d_inner/n_heads in H layers)
     float rope_theta;
+    int no_rope;             // 1: no positional encoding (Jamba's attention); spec key model.attn.rope = false
     int window;              // 0 = global everywhere
     int n_global; int global_layers[HL_MAX_LAYERS];
 } hl_attn_config;
@@ -31,6 +32,7 @@ typedef struct {
 typedef struct {
     int d_state, d_conv, expand;
     int dt_rank;             // resolved: 0 in the file means ceil(d_model/16)
+    int inner_norms;         // 1: RMSNorms on dt, B and C inside the scan's inputs ('S', 'H'; models/mamba.c)
     int headdim, ngroups, chunk_size;   // Mamba-2 ('M', models/mamba2.c) only
 } hl_ssm_config;
 

@@ -25,25 +25,29 @@ typedef struct {
     int global;          // with window > 0: this layer stays global (-1: none)
     int share_src, share_dst[3];   // KV sharing: layers share_dst read share_src's K/V (-1: none)
     int ssm_groups;      // model.ssm.ngroups (0: 1)
+    int jamba;           // 1: model.ssm.inner_norms on and model.attn.rope false
 } dspec;
 
 // W 4 everywhere a window is used (k = 3, 4, 5 cross it).
 static const dspec SPECS[] = {
-    {"A_global_gqa", "AA", 16, 4, 2, 4, 0, 0, 1, 13, -1, -1, {-1, -1, -1}, 0},
-    {"A_swa_meta_gqa_kvshare", "AAA", 16, 4, 2, 4, 4, 2, 1, 11, 0, 1, {2, -1, -1}, 0},
-    {"S_meta", "SS", 8, 0, 0, 0, 0, 2, 0, 9, -1, -1, {-1, -1, -1}, 0},
-    {"S_nometa", "S", 8, 0, 0, 0, 0, 0, 1, 9, -1, -1, {-1, -1, -1}, 0},
-    {"H_swa_meta_kvshare", "HHH", 12, 4, 2, 4, 4, 3, 1, 10, -1, 0, {1, 2, -1}, 0},
-    {"mix_AHSAMC", "AHSAMC", 16, 4, 4, 4, 4, 1, 0, 12, 1, 0, {3, -1, -1}, 0},
+    {"A_global_gqa", "AA", 16, 4, 2, 4, 0, 0, 1, 13, -1, -1, {-1, -1, -1}, 0, 0},
+    {"A_swa_meta_gqa_kvshare", "AAA", 16, 4, 2, 4, 4, 2, 1, 11, 0, 1, {2, -1, -1}, 0, 0},
+    {"S_meta", "SS", 8, 0, 0, 0, 0, 2, 0, 9, -1, -1, {-1, -1, -1}, 0, 0},
+    {"S_nometa", "S", 8, 0, 0, 0, 0, 0, 1, 9, -1, -1, {-1, -1, -1}, 0, 0},
+    {"H_swa_meta_kvshare", "HHH", 12, 4, 2, 4, 4, 3, 1, 10, -1, 0, {1, 2, -1}, 0, 0},
+    {"mix_AHSAMC", "AHSAMC", 16, 4, 4, 4, 4, 1, 0, 12, 1, 0, {3, -1, -1}, 0, 0},
     // an SWA producer read by a global consumer: the cache keeps every position
-    {"A_swa_producer_global_consumer", "AA", 8, 2, 1, 4, 4, 1, 1, 7, 1, 0, {1, -1, -1}, 0},
+    {"A_swa_producer_global_consumer", "AA", 8, 2, 1, 4, 4, 1, 1, 7, 1, 0, {1, -1, -1}, 0, 0},
     // a mixture of experts FFN (position-wise: nothing to cache)
-    {"AS_moe_every2_meta", "ASA", 16, 4, 2, 4, 0, 1, 2, 12, -1, -1, {-1, -1, -1}, 0},
-    {"M_meta", "MM", 8, 0, 0, 0, 0, 2, 0, 9, -1, -1, {-1, -1, -1}, 0},
-    {"M_nometa_groups2", "M", 8, 0, 0, 0, 0, 0, 1, 9, -1, -1, {-1, -1, -1}, 2},
+    {"AS_moe_every2_meta", "ASA", 16, 4, 2, 4, 0, 1, 2, 12, -1, -1, {-1, -1, -1}, 0, 0},
+    {"M_meta", "MM", 8, 0, 0, 0, 0, 2, 0, 9, -1, -1, {-1, -1, -1}, 0, 0},
+    {"M_nometa_groups2", "M", 8, 0, 0, 0, 0, 0, 1, 9, -1, -1, {-1, -1, -1}, 2, 0},
+    // Jamba's pieces: inner norms on dt, B, C (S and H) and attention without RoPE, SWA + meta
+    {"SAHA_inner_norms_norope_swa_meta", "SAHA", 8, 2, 1, 4, 4, 2, 1, 9, 1, -1, {-1, -1, -1}, 0, 1},
+    {"SA_inner_norms_norope_global", "SA", 8, 2, 2, 4, 0, 0, 1, 9, -1, -1, {-1, -1, -1}, 0, 1},
     // Conba (hylab interpretation): its own, and around an SWA attention layer with swiglu
-    {"C_meta", "CC", 8, 0, 0, 0, 0, 2, 0, 9, -1, -1, {-1, -1, -1}, 0},
-    {"CAC_swa_swiglu_nometa", "CAC", 8, 2, 1, 4, 4, 0, 1, 9, -1, -1, {-1, -1, -1}, 0},
+    {"C_meta", "CC", 8, 0, 0, 0, 0, 2, 0, 9, -1, -1, {-1, -1, -1}, 0, 0},
+    {"CAC_swa_swiglu_nometa", "CAC", 8, 2, 1, 4, 4, 0, 1, 9, -1, -1, {-1, -1, -1}, 0, 0},
 };
 #define N_SPECS ((int)(sizeof SPECS / sizeof SPECS[0]))
 
@@ -57,6 +61,7 @@ static hl_model_config cfg_of(const dspec *s) {
     c.attn.head_dim = s->hd ? s->hd : 2; c.attn.rope_theta = 10000.0f; c.attn.window = s->window;
     c.ssm.d_state = 4; c.ssm.d_conv = 3; c.ssm.expand = 2; c.ssm.dt_rank = 2;
     c.ssm.headdim = 4; c.ssm.ngroups = s->ssm_groups ? s->ssm_groups : 1; c.ssm.chunk_size = 3;   // Mamba-2 ('M'): 4 heads, chunks < T
+    c.ssm.inner_norms = s->jamba; c.attn.no_rope = s->jamba;
     c.meta_tokens = s->meta;
     c.ffn.type = s->swiglu == 2 ? HL_FFN_MOE : s->swiglu ? HL_FFN_SWIGLU : HL_FFN_NONE; c.ffn.d_ff = 20;
     if (s->swiglu == 2)

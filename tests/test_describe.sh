@@ -26,6 +26,21 @@ c=$(num "$out" "\"cache_bytes\":{" 8192)
 between "$c" 81788928 83886080; check hymba_1_5b_cache_8k_79mib "$?" "got '$c' (want 78..80 MiB)"
 m=$(num "$out" "\"params_by_component\":{.*" meta_tokens)
 check hymba_meta_tokens_param "$([ "$m" = 204800 ]; echo $?)" "got '$m'"
+# exactly nvidia/Hymba-1.5B-Base's safetensors total (1,522,797,824), which
+# includes the Mamba inner norms on dt (100), B and C (16 each) of 32 layers
+check hymba_1_5b_params_exact_with_inner_norms "$([ "$p" = 1522797824 ]; echo $?)" "got '$p'"
+out=$("$HYLAB" describe sweeps/specs/hymba-1.5b.json --json --set model.ssm.inner_norms=false)
+p2=$(num "$out" "" params)
+check hymba_inner_norms_are_4224_params "$([ "$p2" = $((1522797824 - 4224)) ]; echo $?)" "got '$p2'"
+
+# Jamba v0.1 as shipped (MoE, no RoPE, inner norms): 51.57B total (PAPERS.md
+# 5.4), 12.11B active; Mixtral-8x7B 46,702,792,704 total, 12.9B active
+out=$("$HYLAB" describe sweeps/specs/jamba-v0.1.json --json); rc=$?
+p=$(num "$out" "" params); a=$(num "$out" "" active_params)
+check jamba_v0_1_spec_params "$([ "$rc" = 0 ] && [ "$p" = 51570323328 ] && [ "$a" = 12110311296 ]; echo $?)" "exit $rc, params '$p', active '$a'"
+out=$("$HYLAB" describe sweeps/specs/mixtral-8x7b.json --json); rc=$?
+p=$(num "$out" "" params); a=$(num "$out" "" active_params)
+check mixtral_8x7b_spec_params "$([ "$rc" = 0 ] && [ "$p" = 46702792704 ] && [ "$a" = 12879925248 ]; echo $?)" "exit $rc, params '$p', active '$a'"
 
 # Jamba layout (dense stand-in: MoE not modelled yet): 4 attention layers of
 # 8 KV heads give 4 GiB of KV at 256K, plus 28 Mamba states (~9 MB)

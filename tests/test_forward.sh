@@ -112,6 +112,19 @@ else
       fail "forward_matches_numpy_reference_$c" "$(tail -n 3 "$dir/ref.out")"
     fi
   done
+  # Jamba's pieces (issue 10): Mamba inner norms on dt, B, C in S and H layers,
+  # attention without RoPE, meta tokens; a checkpoint trained 40 steps at a
+  # high rate, so that the norms' weights are no longer 1 and the attention is
+  # far from uniform (a reference that ignored either differs by > 0.3)
+  if "$HYLAB" run tests/specs/runner/tiny.json --set model.vocab_size=$V --set 'model.layers="SAH"' \
+       --set model.ssm.inner_norms=true --set model.attn.rope=false --set model.meta_tokens=2 \
+       --set train.steps=40 --set train.lr=3e-2 --set train.eval_every=0 --set 'eval=[]' --save "$dir/jamba.safetensors" >"$dir/run.out" 2>&1 &&
+     "$HYLAB" forward --ckpt "$dir/jamba.safetensors" --tokens "$dir/tok.txt" --out "$dir/jamba.npy" 2>"$dir/ref.out" &&
+     "$PY" tests/ref/ref_forward.py "$dir/jamba.safetensors" "$dir/tok.txt" --compare "$dir/jamba.npy" --tol 1e-4 >"$dir/ref.out" 2>&1; then
+    ok forward_matches_numpy_reference_inner_norms_no_rope; sed 's/^/  /' "$dir/ref.out"
+  else
+    fail forward_matches_numpy_reference_inner_norms_no_rope "$(tail -n 3 "$dir/run.out" "$dir/ref.out")"
+  fi
   # Negative control: the comparison must reject logits that are off by 1e-3
   # relative at one position (so the check above cannot pass vacuously).
   "$PY" -c 'import numpy as np,sys; a=np.load(sys.argv[1]); a[5,7]+=1e-3*max(1.0,abs(float(a[5,7]))); np.save(sys.argv[2],a)' \

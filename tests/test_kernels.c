@@ -927,7 +927,7 @@ static void rows_at(float *out, const float *x, const int32_t *pos, int B, int T
 // ring of R filled from the rotated K/V of the earlier positions; out (B, H,
 // vd) and the caches. own: k/v given (appended by the op) or the cache filled
 // to pos[b] inclusive first (a consumer).
-typedef struct { int T, window, n_meta, R, own; } dec_attn_cfg;
+typedef struct { int T, window, n_meta, R, own, no_rope; } dec_attn_cfg;   // no_rope: attention without RoPE
 enum { DA_B = 2, DA_H = 6, DA_HKV = 2, DA_HD = 12, DA_VD = 10 };
 static int attn_decode_on(const hl_backend *be, const dec_attn_cfg *g, const float *q, const float *k,
                           const float *v, const float *garbage_k, const float *garbage_v,
@@ -946,7 +946,7 @@ static int attn_decode_on(const hl_backend *be, const dec_attn_cfg *g, const flo
     dcall c = {.be = be};
     float *dkr = dput(&c, kr, nk);
     hl_rope_args ro = {dkr, dkr, B, T, DA_HKV, DA_HD, 10000.0f};
-    int rc = HL_OP_CALL(be->ops, rope_fwd, &ro);
+    int rc = g->no_rope ? HL_OK : HL_OP_CALL(be->ops, rope_fwd, &ro);
     float *dkc = dput(&c, kc, (size_t)B * S * DA_HKV * DA_HD), *dvc = dput(&c, vc, (size_t)B * S * DA_HKV * DA_VD);
     int32_t *dl = dput(&c, lens, B);
     hl_cache_fill_args fk = {dkc, dkr, dl, B, T, DA_HKV * DA_HD, g->n_meta, g->R};
@@ -956,7 +956,7 @@ static int attn_decode_on(const hl_backend *be, const dec_attn_cfg *g, const flo
     hl_attn_decode_args a = {dput(&c, out, (size_t)B * DA_H * DA_VD), dkc, dvc, dput(&c, qs, (size_t)B * DA_H * DA_HD),
                              g->own ? dput(&c, ks, (size_t)B * DA_HKV * DA_HD) : NULL,
                              g->own ? dput(&c, vs, (size_t)B * DA_HKV * DA_VD) : NULL, dput(&c, pos, B),
-                             B, DA_H, DA_HKV, DA_HD, DA_VD, g->n_meta, g->R, g->window, 10000.0f};
+                             B, DA_H, DA_HKV, DA_HD, DA_VD, g->n_meta, g->R, g->window, 10000.0f, g->no_rope};
     rc = rc ? rc : HL_OP_CALL(be->ops, attn_decode, &a);
     dcall_end(&c);
     return rc;
@@ -966,9 +966,10 @@ static void test_attn_decode(const hl_backend *be, const hl_backend *ref) {
     if (!hl_backend_supports(be, HL_OP_attn_decode) || !hl_backend_supports(be, HL_OP_cache_fill)) {
         rec_unsupported(be, HL_OP_attn_decode); rec_unsupported(be, HL_OP_cache_fill); return;
     }
-    const dec_attn_cfg cfgs[] = {   // T, window, n_meta, R, own
-        {12, 0, 0, 12, 1}, {12, 0, 2, 12, 1}, {12, 4, 2, 4, 1}, {12, 4, 3, 11, 1}, {13, 4, 2, 4, 0},
-        {5, 8, 2, 8, 1}, {9, 1, 1, 1, 1}, {12, 0, 3, 12, 0}, {40, 7, 2, 7, 1}};
+    const dec_attn_cfg cfgs[] = {   // T, window, n_meta, R, own, no_rope
+        {12, 0, 0, 12, 1, 0}, {12, 0, 2, 12, 1, 0}, {12, 4, 2, 4, 1, 0}, {12, 4, 3, 11, 1, 0}, {13, 4, 2, 4, 0, 0},
+        {5, 8, 2, 8, 1, 0}, {9, 1, 1, 1, 1, 0}, {12, 0, 3, 12, 0, 0}, {40, 7, 2, 7, 1, 0},
+        {12, 0, 2, 12, 1, 1}, {13, 4, 2, 4, 0, 1}, {40, 7, 2, 7, 1, 1}};
     for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++) {
         const dec_attn_cfg *g = &cfgs[i];
         int B = DA_B, T = g->T, S = g->n_meta + g->R;
@@ -980,7 +981,8 @@ static void test_attn_decode(const hl_backend *be, const hl_backend *ref) {
         float *qr = copy_of(q, nq), *kr = copy_of(k, nk), *full = gbuf((size_t)B * T * DA_H * DA_VD), *lse = gbuf((size_t)B * DA_H * T);
         hl_rope_args rq = {qr, qr, B, T, DA_H, DA_HD, 10000.0f}, rk = {kr, kr, B, T, DA_HKV, DA_HD, 10000.0f};
         hl_attn_fwd_args f = {full, lse, qr, kr, v, B, T, DA_H, DA_HKV, DA_HD, DA_VD, g->window, g->n_meta};
-        HL_OP_CALL(ref->ops, rope_fwd, &rq); HL_OP_CALL(ref->ops, rope_fwd, &rk); HL_OP_CALL(ref->ops, attn_fwd, &f);
+        if (!g->no_rope) { HL_OP_CALL(ref->ops, rope_fwd, &rq); HL_OP_CALL(ref->ops, rope_fwd, &rk); }
+        HL_OP_CALL(ref->ops, attn_fwd, &f);
         int32_t pos[DA_B] = {T - 1, T - 2};
         float *want = gbuf(no);
         rows_at(want, full, pos, B, T, DA_H * DA_VD);
@@ -991,8 +993,8 @@ static void test_attn_decode(const hl_backend *be, const hl_backend *ref) {
         double e_cache = rel_err(vc, vc_r, nvc);   // V as given (K went through each backend's rope)
         note_err(be, HL_OP_attn_decode, e_par); note_err(be, HL_OP_cache_fill, e_cache);
         char what[200];
-        snprintf(what, sizeof what, "%s attn_decode T %d window %d meta %d ring %d %s equals attn_fwd at the position",
-                 be->name, T, g->window, g->n_meta, g->R, g->own ? "own K/V" : "consumer");
+        snprintf(what, sizeof what, "%s attn_decode T %d window %d meta %d ring %d %s%s equals attn_fwd at the position",
+                 be->name, T, g->window, g->n_meta, g->R, g->own ? "own K/V" : "consumer", g->no_rope ? " no RoPE" : "");
         rec(be, HL_OP_attn_decode, hl_check(rc == HL_OK && e_fwd <= 1e-5 && e_par <= tol_of(be, HL_OP_attn_decode) && guards_ok(),
                                             what, "status %d, rel err vs attn_fwd %.3g, vs cpu_ref %.3g", rc, e_fwd, e_par));
         snprintf(what, sizeof what, "%s cache_fill (T %d meta %d ring %d) matches cpu_ref", be->name, T, g->n_meta, g->R);

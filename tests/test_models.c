@@ -18,6 +18,7 @@ typedef struct {
     int share_len[4];
     const char *ffn_pattern;        // NULL: ffn_swiglu on every layer; else per layer, cyclic: 's' swiglu, 'n' none
     int ssm_groups;                 // model.ssm.ngroups (0: 1)
+    int inner_norms, no_rope;       // model.ssm.inner_norms, model.attn.rope = false
 } tiny_spec;
 
 static hl_model_config make_cfg(const tiny_spec *s) {
@@ -30,6 +31,10 @@ static hl_model_config make_cfg(const tiny_spec *s) {
     c.attn.rope_theta = 10000.0f; c.attn.window = s->window;
     c.ssm.d_state = 4; c.ssm.d_conv = 3; c.ssm.expand = 2; c.ssm.dt_rank = 2;
     c.ssm.headdim = 4; c.ssm.ngroups = s->ssm_groups ? s->ssm_groups : 1; c.ssm.chunk_size = 3;   // Mamba-2 ('M'): chunks shorter than T
+    c.ssm.inner_norms = s->inner_norms; c.attn.no_rope = s->no_rope;
+    // The dt norm of 2 channels is nearly x/|x| (sharp for small rows, beyond
+    // what finite differences resolve): 4 with inner norms.
+    if (s->inner_norms) c.ssm.dt_rank = 4;
     c.meta_tokens = s->meta;
     c.ffn.type = s->ffn_swiglu ? HL_FFN_SWIGLU : HL_FFN_NONE; c.ffn.d_ff = s->d_ff;
     for (int i = 0; s->ffn_pattern && s->ffn_pattern[i]; i++)
@@ -57,26 +62,30 @@ static hl_model_config make_cfg(const tiny_spec *s) {
 
 // A: SWA + meta + KV sharing + GQA, swiglu, untied
 static const tiny_spec SPEC_A = { "attn_swa_meta_kvshare_gqa", "AAA", 16, 4, 2, 4, 3, 2, 1, 24, 0, 11,
-                                  1, {0}, 1, {{1, 2}}, {2}, NULL, 0 };
+                                  1, {0}, 1, {{1, 2}}, {2}, NULL, 0, 0, 0 };
 // S: Mamba with meta tokens, no FFN, tied
 static const tiny_spec SPEC_S = { "mamba_meta_noffn", "SS", 8, 0, 0, 0, 0, 2, 0, 0, 1, 9,
-                                  0, {0}, 0, {{0}}, {0}, NULL, 0 };
+                                  0, {0}, 0, {{0}}, {0}, NULL, 0, 0, 0 };
 // H: hybrid heads with meta, SWA, KV sharing (group of 3), swiglu, tied
 static const tiny_spec SPEC_H = { "hybrid_meta_swa_kvshare", "HHHH", 12, 4, 2, 4, 3, 3, 1, 16, 1, 10,
-                                  1, {0}, 1, {{1, 2, 3}}, {3}, NULL, 0 };
+                                  1, {0}, 1, {{1, 2, 3}}, {3}, NULL, 0, 0, 0 };
 // mix: A, H, S with an A->A share through an S layer, no FFN, untied
 static const tiny_spec SPEC_MIX = { "mix_AHSA", "AHSA", 16, 4, 4, 4, 4, 1, 0, 0, 0, 12,
-                                    1, {1}, 1, {{0, 3}}, {2}, NULL, 0 };
+                                    1, {1}, 1, {{0, 3}}, {2}, NULL, 0, 0, 0 };
 
 // M: Mamba-2 with 2 groups of B/C (4 heads) and the grouped gated norm, meta tokens, swiglu
 static const tiny_spec SPEC_M2G = { "mamba2_groups2_meta", "MM", 8, 0, 0, 0, 0, 2, 1, 12, 0, 9,
-                                    0, {0}, 0, {{0}}, {0}, NULL, 2 };
+                                    0, {0}, 0, {{0}}, {0}, NULL, 2, 0, 0 };
+// Jamba-like: inner norms on dt, B, C in S and H layers, attention without
+// RoPE, GQA, meta tokens, swiglu, untied
+static const tiny_spec SPEC_INNER = { "inner_norms_no_rope_SAHA", "SAHA", 8, 2, 1, 4, 0, 2, 1, 12, 0, 9,
+                                      0, {0}, 0, {{0}}, {0}, NULL, 0, 1, 1 };
 // C: Conba (hylab interpretation) with meta tokens, swiglu, between them an attention layer
 static const tiny_spec SPEC_C = { "conba_meta_swiglu_CAC", "CAC", 8, 2, 1, 4, 0, 2, 1, 12, 0, 9,
-                                  0, {0}, 0, {{0}}, {0}, NULL, 0 };
+                                  0, {0}, 0, {{0}}, {0}, NULL, 0, 0, 0 };
 // FFN per layer: pattern swiglu, none over "ASA" (layer 1 has no FFN), untied
 static const tiny_spec SPEC_FFN_PATTERN = { "ffn_pattern_swiglu_none", "ASA", 8, 2, 1, 4, 0, 1, 1, 12, 0, 9,
-                                            0, {0}, 0, {{0}}, {0}, "sn", 0 };
+                                            0, {0}, 0, {{0}}, {0}, "sn", 0, 0, 0 };
 
 // ---------------------------------------------------------------- helpers
 typedef struct { int B, T; int32_t *tokens, *pos, *targets; int n_out; } batch;
@@ -434,6 +443,86 @@ static void test_counts(const tiny_spec *s) {
     free(t);
 }
 
+// Logits (B*T, V) at every position of one batch (n_out = B*T), malloc'd; NULL on failure.
+static float *all_logits(hl_model *m, const batch *b, int V) {
+    char err[256];
+    const float *lg;
+    int32_t *pos = malloc(sizeof(int32_t) * b->B * b->T);
+    for (int i = 0; i < b->B * b->T; i++) pos[i] = i;
+    float *out = NULL;
+    if (hl_model_forward(m, b->tokens, b->B, b->T, pos, b->B * b->T, &lg, err, sizeof err) == HL_OK) {
+        size_t n = (size_t)b->B * b->T * V;
+        out = malloc(n * sizeof(float));
+        memcpy(out, lg, n * sizeof(float));
+    }
+    free(pos);
+    return out;
+}
+
+// The inner norms add R + 2N weights per S/H layer under Jamba's names; the
+// attention without RoPE changes the logits (same weights) and leaves every
+// count alone; with RoPE off, attention-only logits do not depend on where a
+// repeated pair of tokens sits (no position information reaches them).
+static void test_inner_norms_and_no_rope(void) {
+    uint64_t outer = rng_state;   // leave the later tests' random draws as they were
+    hl_model_config on = make_cfg(&SPEC_INNER);
+    hl_model_config off = on;
+    off.ssm.inner_norms = 0;
+    int64_t d = hl_model_count(&on, 16).params - hl_model_count(&off, 16).params;
+    int R = on.ssm.dt_rank, N = on.ssm.d_state;
+    hl_check(d == 2 * (R + 2 * N), "inner_norms_params_2_layers", "got %lld want %d", (long long)d, 2 * (R + 2 * N));
+    hl_model *m = hl_model_create(&on, hl_backend_get("cpu_ref"), 1, 4, (char[256]){0}, 256);
+    if (!hl_check(m != NULL, "inner_norms_create", "failed")) return;
+    const char *names[] = { "model.layers.0.mamba.dt_layernorm.weight", "model.layers.0.mamba.b_layernorm.weight",
+                            "model.layers.2.mamba.c_layernorm.weight" };
+    int64_t want[] = { R, N, N };
+    int ok = 1;
+    for (int i = 0; i < 3; i++) {
+        int t = find_tensor(m, names[i]);
+        ok &= t >= 0 && (int64_t)hl_model_tensor(m, t)->numel == want[i];
+    }
+    hl_check(ok && find_tensor(m, "model.layers.1.mamba.dt_layernorm.weight") < 0, "inner_norms_names_S_H_only",
+             "missing or misplaced dt/b/c_layernorm");
+    hl_model_free(m);
+
+    hl_model_config rope = on;
+    rope.attn.no_rope = 0;
+    hl_check(hl_model_count(&rope, 16).params == hl_model_count(&on, 16).params, "no_rope_same_params", "counts differ");
+    const int B = 1, T = 6;
+    batch b = make_batch(B, T, on.vocab_size);
+    uint64_t saved = rng_state;
+    hl_model *a = make_model(&on, hl_backend_get("cpu_ref"), B, T);
+    rng_state = saved;
+    hl_model *r = make_model(&rope, hl_backend_get("cpu_ref"), B, T);
+    float *la = a ? all_logits(a, &b, on.vocab_size) : NULL, *lr = r ? all_logits(r, &b, on.vocab_size) : NULL;
+    double diff = 0;
+    for (int i = 0; la && lr && i < B * T * on.vocab_size; i++) diff = fmax(diff, fabs(la[i] - lr[i]));
+    hl_check(la && lr && diff > 1e-4, "no_rope_changes_logits", "max |diff| %g", diff);
+    free(la); free(lr);
+    hl_model_free(a); hl_model_free(r);
+
+    // one attention layer, no meta: tokens (x, y, x, y, ...) give the same logits at
+    // every y position without RoPE (causal attention over a multiset of keys that
+    // is the same up to multiplicity), and different ones with RoPE
+    tiny_spec s1 = SPEC_INNER;
+    s1.layers = "A"; s1.meta = 0;
+    hl_model_config c1 = make_cfg(&s1);
+    for (int withrope = 0; withrope < 2; withrope++) {
+        c1.attn.no_rope = !withrope;
+        hl_model *m1 = make_model(&c1, hl_backend_get("cpu_ref"), 1, T);
+        batch xy = make_batch(1, T, c1.vocab_size);
+        for (int t = 0; t < T; t++) xy.tokens[t] = t % 2 ? 5 : 3;
+        float *l = m1 ? all_logits(m1, &xy, c1.vocab_size) : NULL;
+        double dd = 0;
+        for (int v = 0; l && v < c1.vocab_size; v++) dd = fmax(dd, fabs(l[1 * c1.vocab_size + v] - l[5 * c1.vocab_size + v]));
+        if (withrope) hl_check(l && dd > 1e-4, "rope_sees_position", "max |diff| %g", dd);
+        else hl_check(l && dd < 1e-5, "no_rope_position_free", "max |diff| %g", dd);
+        free(l); free_batch(&xy); hl_model_free(m1);
+    }
+    free_batch(&b);
+    rng_state = outer;
+}
+
 // Hand-computed cache bytes and attention FLOPs growth.
 static void test_cache_and_flops(void) {
     hl_model_config c = make_cfg(&SPEC_H);   // d 12, Hkv 2, hd 4, vd 6, W 3, meta 3, share {1,2,3}
@@ -544,7 +633,7 @@ static void test_registry_walk(void) {
         if (t->part != HL_PART_MIXER) continue;
         char layers[3] = { t->letter, t->letter, 0 }, name[64];
         snprintf(name, sizeof name, "registry_%s", t->name);
-        tiny_spec s = { name, layers, 8, 2, 1, 4, 3, 2, 1, 12, i % 2, 7, 0, {0}, 0, {{0}}, {0}, NULL, 0 };
+        tiny_spec s = { name, layers, 8, 2, 1, 4, 3, 2, 1, 12, i % 2, 7, 0, {0}, 0, {{0}}, {0}, NULL, 0, 0, 0 };
         hl_model_config c = make_cfg(&s);
         if (t->caps & HL_CAP_KV) { s.n_share = 1; s.share[0][0] = 0; s.share[0][1] = 1; s.share_len[0] = 2; }
         c = make_cfg(&s);
@@ -815,9 +904,11 @@ int main(void) {
     test_names_and_init();
     test_cache_and_flops();
     test_op_status_reaches_caller();
-    const tiny_spec *specs[] = { &SPEC_A, &SPEC_S, &SPEC_H, &SPEC_MIX, &SPEC_M2G, &SPEC_C };
-    for (int i = 0; i < 6; i++) test_counts(specs[i]);
-    for (int i = 0; i < 6; i++) test_aux_loss(specs[i]);
+    const tiny_spec *specs[] = { &SPEC_A, &SPEC_S, &SPEC_H, &SPEC_MIX, &SPEC_M2G, &SPEC_INNER, &SPEC_C };
+    const int n_specs = (int)(sizeof specs / sizeof specs[0]);
+    for (int i = 0; i < n_specs; i++) test_counts(specs[i]);
+    for (int i = 0; i < n_specs; i++) test_aux_loss(specs[i]);
+    test_inner_norms_and_no_rope();
     test_gradients(&SPEC_A, 1);
     test_gradients(&SPEC_S, 0);
     test_gradients(&SPEC_H, 1);
@@ -826,8 +917,9 @@ int main(void) {
     test_gradients(&SPEC_C, 0);
     test_conba_planted_bugs();
     test_conba_counts();
-    for (int i = 0; i < 6; i++) test_parity(specs[i]);
-    for (int i = 0; i < 6; i++) {
+    test_gradients(&SPEC_INNER, 1);   // layer 1 is an A producer: the corruption check applies
+    for (int i = 0; i < n_specs; i++) test_parity(specs[i]);
+    for (int i = 0; i < n_specs; i++) {
         test_forward_properties(specs[i], hl_backend_get("cpu_ref"));
         test_forward_properties(specs[i], hl_backend_get("cpu"));
     }

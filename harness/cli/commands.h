@@ -18,4 +18,5 @@ int cmd_bench(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_data(int argc, char **argv);
+int cmd_import_config(int argc, char **argv);
 #endif

@@ -18,6 +18,7 @@ static const command commands[] = {
     {"generate", cmd_generate, "generate --ckpt FILE (--tokens FILE | --batch FILE.jsonl) [--max-new-tokens N] [--out FILE]"},
     {"eval", cmd_eval, "eval CKPT TASK... [--samples FILE.jsonl] [--limit N] [--db FILE] [--max-length N]"},
     {"import", cmd_import, "import HF_DIR --out FILE.safetensors        (Hugging Face -> hylab)"},
+    {"import-config", cmd_import_config, "import-config CONFIG.json [--name N]      (HF config.json -> spec on stdout)"},
     {"export", cmd_export, "export FILE.safetensors --out HF_DIR        (hylab -> Hugging Face)"},
     {"query", cmd_query, "query --db FILE [--csv|--json] \"SQL\""},
     {"report", cmd_report, "report --db FILE plots/NAME.json --out DIR"},

@@ -52,7 +52,8 @@ void hl_cpu_attn_decode(const hl_attn_decode_args *a) {
     int B = a->B, H = a->H, Hkv = a->Hkv, hd = a->hd, vd = a->vd, m = a->n_meta, R = a->R, half = hd / 2;
     size_t S = (size_t)m + R;
     float *tab = hl_cpu_scratch_raw(0, (size_t)B * hd);   // (B, hd): cos then sin per row
-    for (int b = 0; b < B; b++) rope_row(tab + (size_t)b * hd, tab + (size_t)b * hd + half, hd, a->pos[b], a->theta);
+    for (int b = 0; b < B; b++)   // no_rope: the rotation at position 0 (cos 1, sin 0) is exactly the identity
+        rope_row(tab + (size_t)b * hd, tab + (size_t)b * hd + half, hd, a->no_rope ? 0 : a->pos[b], a->theta);
     if (a->k) {
         #pragma omp parallel for collapse(2) schedule(static)
         for (int b = 0; b < B; b++)

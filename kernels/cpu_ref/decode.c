@@ -44,7 +44,7 @@ void hl_ref_attn_decode(const hl_attn_decode_args *a) {
         size_t slot = ring_slot(pos, m, R);
         if (a->k)
             for (int g = 0; g < Hkv; g++) {
-                rope_at(rq, a->k + ((size_t)b * Hkv + g) * hd, hd, pos, a->theta);
+                rope_at(rq, a->k + ((size_t)b * Hkv + g) * hd, hd, a->no_rope ? 0 : pos, a->theta);
                 float *kc = a->kcache + (((size_t)b * S + slot) * Hkv + g) * hd;
                 for (int i = 0; i < hd; i++) kc[i] = (float)rq[i];
                 memcpy(a->vcache + (((size_t)b * S + slot) * Hkv + g) * vd, a->v + ((size_t)b * Hkv + g) * vd,
@@ -56,7 +56,7 @@ void hl_ref_attn_decode(const hl_attn_decode_args *a) {
         for (int k = pos; k >= m && pos - k < R && (a->window == 0 || pos - k < a->window); k--) slots[n++] = ring_slot(k, m, R);
         for (int h = 0; h < H; h++) {
             int g = h / (H / Hkv);
-            rope_at(rq, a->q + ((size_t)b * H + h) * hd, hd, pos, a->theta);
+            rope_at(rq, a->q + ((size_t)b * H + h) * hd, hd, a->no_rope ? 0 : pos, a->theta);  // no_rope: identity
             double mx = -INFINITY, sum = 0.0, scale = 1.0 / sqrt((double)hd);
             for (int s = 0; s < n; s++) {
                 const float *kc = a->kcache + (((size_t)b * S + slots[s]) * Hkv + g) * hd;

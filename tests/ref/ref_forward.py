@@ -93,9 +93,11 @@ def attention_core(h, W, prefix, mc, window, n_meta, shared_kv):
     a = mc["attn"]
     H, Hkv, hd = a["n_heads"], a["n_kv_heads"], a["head_dim"]
     T = h.shape[0]
-    q = rope((h @ W[prefix + "self_attn.q_proj.weight"].T).reshape(T, H, hd), a["rope_theta"])
+    # model.attn.rope false (Jamba): no positional encoding at all
+    pos = (lambda y: rope(y, a["rope_theta"])) if a.get("rope", True) else (lambda y: y)
+    q = pos((h @ W[prefix + "self_attn.q_proj.weight"].T).reshape(T, H, hd))
     if shared_kv is None:
-        k = rope((h @ W[prefix + "self_attn.k_proj.weight"].T).reshape(T, Hkv, hd), a["rope_theta"])
+        k = pos((h @ W[prefix + "self_attn.k_proj.weight"].T).reshape(T, Hkv, hd))
         v = (h @ W[prefix + "self_attn.v_proj.weight"].T).reshape(T, Hkv, -1)
     else:
         k, v = shared_kv
@@ -128,6 +130,11 @@ def mamba_branch(h, W, prefix, mc):
     u = silu(xc)
     dbc = u @ W[prefix + "mamba.x_proj.weight"].T
     dtl, Bm, Cm = dbc[:, :R], dbc[:, R:R + N], dbc[:, R + N:]
+    if s.get("inner_norms", False):   # Jamba's / Hymba's RMSNorms on dt, B, C
+        eps = mc.get("norm_eps", 1e-5)
+        dtl = rmsnorm(dtl, W[prefix + "mamba.dt_layernorm.weight"], eps)
+        Bm = rmsnorm(Bm, W[prefix + "mamba.b_layernorm.weight"], eps)
+        Cm = rmsnorm(Cm, W[prefix + "mamba.c_layernorm.weight"], eps)
     delta = softplus(dtl @ W[prefix + "mamba.dt_proj.weight"].T + W[prefix + "mamba.dt_proj.bias"])
     A = -np.exp(W[prefix + "mamba.A_log"])                     # (di, N)
     D = W[prefix + "mamba.D"]
