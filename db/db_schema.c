@@ -16,6 +16,8 @@ const char hl_db_schema_sql[] =
     "-- which an attempt failed or diverged (runs.fail_step: the result attempt's).\n"
     "-- Version 4 (db/migrations/004.sql) adds each measurement's protocol:\n"
     "-- min, max, warmup, threads, backend, blas_core, cpu, protocol, dtype_bytes.\n"
+    "-- Version 5 (db/migrations/005.sql) adds metrics.version. Version 6\n"
+    "-- (db/migrations/006.sql) adds runs.active_params (MoE: params a token uses).\n"
     "\n"
     "PRAGMA user_version = 1;\n"
     "\n"
