@@ -57,6 +57,8 @@ typedef struct {
     char blas_core[32];
     int threads;
     long long params;
+    long long active_params; // params one token uses (MoE: less the experts it is not
+                             // routed to; = params without MoE); 0: unknown (NULL in the db)
 } hl_run_summary;
 
 typedef struct hl_sink {

@@ -165,7 +165,7 @@ int hl_db_finish_run(hl_db_sink *s, const hl_run_summary *sum, double wall_s,
 // ---------------------------------------------------------------- queries
 // TEMP VIEW summary: one row per run: run_id, sweep, variant, grid, status,
 // spec_hash, key spec fields as dotted columns ("model.layers", "train.lr",
-// ...), params, steps, final_train_loss, tokens_per_s, wall_s, threads,
+// ...), params, active_params, steps, final_train_loss, tokens_per_s, wall_s, threads,
 // blas_core, error, and one column per distinct "task.metric" (latest value).
 // Creates the TEMP VIEW `summary` on any connection, read-only ones included
 // (see db/db_summary.c for its columns).

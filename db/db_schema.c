@@ -16,6 +16,8 @@ const char hl_db_schema_sql[] =
     "-- which an attempt failed or diverged (runs.fail_step: the result attempt's).\n"
     "-- Version 4 (db/migrations/004.sql) adds each measurement's protocol:\n"
     "-- min, max, warmup, threads, backend, blas_core, cpu, protocol, dtype_bytes.\n"
+    "-- Version 5 (db/migrations/005.sql) adds metrics.version. Version 6\n"
+    "-- (db/migrations/006.sql) adds runs.active_params (MoE: params a token uses).\n"
     "\n"
     "PRAGMA user_version = 1;\n"
     "\n"
@@ -195,11 +197,23 @@ static const char migration_005[] =
     "\n"
     "PRAGMA user_version = 5;\n";
 
+static const char migration_006[] =
+    "-- Migration 006: runs.active_params, the parameters one token uses (issue 10):\n"
+    "-- runs.params less the experts a mixture-of-experts FFN does not route the\n"
+    "-- token to (models/model.h hl_model_counts.active_params, `hylab describe\n"
+    "-- --json` \"active_params\"). Equal to params for a model without MoE. NULL\n"
+    "-- for runs recorded before this migration and where the writer did not know it.\n"
+    "\n"
+    "ALTER TABLE runs ADD COLUMN active_params INTEGER;\n"
+    "\n"
+    "PRAGMA user_version = 6;\n";
+
 const hl_db_migration hl_db_migrations[] = {
     {2, "db/migrations/002.sql", migration_002},
     {3, "db/migrations/003.sql", migration_003},
     {4, "db/migrations/004.sql", migration_004},
     {5, "db/migrations/005.sql", migration_005},
+    {6, "db/migrations/006.sql", migration_006},
     {0, NULL, NULL},
 };
 const int hl_db_n_migrations = (int)(sizeof hl_db_migrations / sizeof hl_db_migrations[0]) - 1;

@@ -159,7 +159,7 @@ static int update_run(hl_db_sink *s, const hl_run_summary *sum, double wall_s, c
     hl_db_now_iso(now);
     if (hl_db_prep(s->db, "UPDATE runs SET status=?, error=?, fail_step=?, steps=?, final_train_loss=?,"
                           " tokens_per_s=?, params=?, backend=?, blas_core=?, threads=?, ended_at=?,"
-                          " wall_s=?, result_attempt=?14, (host, pid, git_commit, started_at) ="
+                          " wall_s=?, active_params=?15, result_attempt=?14, (host, pid, git_commit, started_at) ="
                           " (SELECT host, pid, git_commit, started_at FROM attempts"
                           "  WHERE run_id=?13 AND attempt=?14) WHERE id=?13", &st, err, errlen))
         return HL_EFAIL;
@@ -179,6 +179,8 @@ static int update_run(hl_db_sink *s, const hl_run_summary *sum, double wall_s, c
     hl_db_bind_real_or_null(st, 12, wall_s);
     sqlite3_bind_int64(st, 13, s->run_id);
     sqlite3_bind_int(st, 14, s->attempt);
+    if (sum->active_params > 0) sqlite3_bind_int64(st, 15, sum->active_params);
+    else sqlite3_bind_null(st, 15);
     return hl_db_step_done(s->db, st, err, errlen);
 }
 

@@ -1,6 +1,7 @@
 // db_summary.c: the TEMP VIEW `summary` that `hylab query` and report SQL
 // can use, so that common questions need no joins. One row per run with
-//   run_id, sweep, variant, grid (grid_json), status, spec_hash, error, params, steps,
+//   run_id, sweep, variant, grid (grid_json), status, spec_hash, error, params,
+//   active_params (NULL on a database older than migration 006), steps,
 //   final_train_loss, tokens_per_s, wall_s, backend, blas_core, threads,
 //   one column per leaf of the spec named by its dotted path ("model.layers",
 //   "train.seed"; arrays such as "eval" hold their JSON text), and
@@ -113,6 +114,19 @@ static int add_metric_cols(sqlite3 *db, sbuf *b, names *ns) {
     return s == SQLITE_DONE ? 0 : -1;
 }
 
+// 1 if table (of the main schema) has a column called col, else 0.
+static int has_column(sqlite3 *db, const char *table, const char *col) {
+    sqlite3_stmt *st;
+    int found = 0;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, col, -1, SQLITE_STATIC);
+    found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return found;
+}
+
 int hl_summary_view_create(sqlite3 *db, char *err, size_t errlen) {
     sbuf b = {0};
     names ns = {0};
@@ -124,6 +138,11 @@ int hl_summary_view_create(sqlite3 *db, char *err, size_t errlen) {
         names_add(&ns, RUN_COLS[i]);
         sb_add(&b, ", r."); sb_add(&b, RUN_COLS[i]); sb_add(&b, " AS "); sb_add(&b, RUN_COLS[i]);
     }
+    // active_params came with migration 006: a read-only open of an older
+    // database still gets the column, as NULL
+    names_add(&ns, "active_params");
+    sb_add(&b, has_column(db, "runs", "active_params") ? ", r.active_params AS active_params"
+                                                       : ", NULL AS active_params");
     int rc = add_spec_cols(db, &b, &ns);
     if (!rc) rc = add_metric_cols(db, &b, &ns);
     sb_add(&b, " FROM runs AS r ORDER BY r.id");

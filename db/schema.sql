@@ -9,6 +9,8 @@
 -- which an attempt failed or diverged (runs.fail_step: the result attempt's).
 -- Version 4 (db/migrations/004.sql) adds each measurement's protocol:
 -- min, max, warmup, threads, backend, blas_core, cpu, protocol, dtype_bytes.
+-- Version 5 (db/migrations/005.sql) adds metrics.version. Version 6
+-- (db/migrations/006.sql) adds runs.active_params (MoE: params a token uses).
 
 PRAGMA user_version = 1;
 

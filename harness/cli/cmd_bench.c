@@ -208,6 +208,7 @@ static int record(const char *path, const hl_spec *spec, figures *f, double wall
         sum.threads = f->p.threads;
         hl_model_counts c = hl_model_count(&spec->model, 1);
         sum.params = c.params;
+        sum.active_params = c.active_params;
         sum.wall_s = wall;
         rc = hl_db_sink_error(sink) ? (snprintf(err, errlen, "%s", hl_db_sink_error(sink)), HL_EFAIL)
                                     : hl_db_finish_run(sink, &sum, wall, err, errlen);

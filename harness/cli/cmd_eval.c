@@ -293,7 +293,9 @@ static int record(const eval_args *a, const hl_spec *spec, const out_list *out, 
         sum.status = HL_RUN_DONE;
         snprintf(sum.backend, sizeof sum.backend, "%s", a->backend);
         sum.threads = a->threads;
-        sum.params = hl_model_count(&spec->model, 1).params;
+        hl_model_counts counts = hl_model_count(&spec->model, 1);
+        sum.params = counts.params;
+        sum.active_params = counts.active_params;
         sum.wall_s = wall;
         rc = hl_db_sink_error(sink) ? hl_fail(err, errlen, HL_EFAIL, "%s", hl_db_sink_error(sink))
                                     : hl_db_finish_run(sink, &sum, wall, err, errlen);

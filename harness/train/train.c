@@ -199,6 +199,8 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
     hl_model *m = hl_model_create(mc, be, B, max_T, err, sizeof err);
     if (!m) { tasks_close(&tasks); return fail(sum, HL_RUN_FAILED, err); }
     sum->params = (long long)hl_model_numel(m);
+    hl_model_counts counts = hl_model_count(mc, 1);
+    sum->active_params = sum->params - (long long)(counts.params - counts.active_params);
     hl_adam_state st = {0};
     hl_task_batch tb, eb;
     int tb_ok = hl_task_batch_alloc(&tb, B, T) == HL_OK, eb_ok = hl_task_batch_alloc(&eb, B, max_T) == HL_OK;
