@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 #include "core/json_util.h"
 #include "models/attention.h"
 
@@ -363,7 +364,11 @@ static int check_layer_index(const hl_cfg_ctx *c, const hl_model_config *mc, con
         return hl_cfg_fail(c, path, "layer index out of range [0, %d) (got %.0f)", mc->n_layers, value);
     int i = (int)value;
     if (!has_kv(mc, i))
-        return hl_cfg_fail(c, path, "layer %d is an %c layer (%s) (got %d)", i, mc->layer[i].kind, why_attention, i);
+    {
+        char k = mc->layer[i].kind;   // "an S layer", "a C layer": the letter as it is read aloud
+        return hl_cfg_fail(c, path, "layer %d is a%s %c layer (%s) (got %d)", i, strchr("AEFHILMNORSX", k) ? "n" : "",
+                           k, why_attention, i);
+    }
     return HL_OK;
 }
 

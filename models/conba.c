@@ -321,10 +321,21 @@ static void cb_state_step(hl_layer *L, const hl_run *r, const hl_decode_ctx *c, 
     hl_linear(r, out, b.gy, L->p[SLOT_OUT], n, m.di, m.d);
 }
 
+// Conba reads model.ssm as S does; Jamba's/Hymba's inner norms are not part of
+// its interpretation (docs/conba.md), so they are refused rather than ignored.
+static int conba_check(const hl_model_config *cfg, int layer, char *err, size_t errlen) {
+    int rc = hl_mamba_check(cfg, layer, err, errlen);
+    if (rc) return rc;
+    if (cfg->ssm.inner_norms)
+        return hl_fail(err, errlen, HL_EBADINPUT, "model.ssm.inner_norms: not supported by Conba ('C', layer %d) "
+                       "(needs false)", layer);
+    return HL_OK;
+}
+
 const hl_layer_type hl_layer_conba = {
     .letter = 'C', .name = "conba", .part = HL_PART_MIXER, .caps = HL_CAP_STATE,
     .sections = {&hl_layer_mamba_ssm_section},
-    .default_v_head_dim = NULL, .check = hl_mamba_check,
+    .default_v_head_dim = NULL, .check = conba_check,
     .declare = cb_declare, .init = cb_init,
     .act_floats = cb_act_floats, .scratch_floats = cb_scratch_floats,
     .forward = cb_forward, .backward = cb_backward,

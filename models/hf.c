@@ -630,6 +630,9 @@ int hl_hf_export_family(const hl_model_config *cfg, hl_hf_family *family, char *
     if (cfg->meta_tokens)
         return hl_fail(err, errlen, HL_EBADINPUT, "model.meta_tokens: %d meta tokens have no Hugging Face "
                        "Llama/Mamba equivalent", cfg->meta_tokens);
+    if (cfg->ssm.inner_norms && t != &hl_layer_attention)
+        return hl_fail(err, errlen, HL_EBADINPUT, "model.ssm.inner_norms: Hugging Face's Mamba and Mamba2 have no "
+                       "RMSNorms on dt, B and C (Jamba's and Hymba's do; needs false)");
     if (mamba) {
         if (cfg->ffn.type != HL_FFN_NONE)
             return hl_fail(err, errlen, HL_EBADINPUT, "model.ffn.type: Mamba blocks have no FFN (needs \"none\")");
@@ -640,6 +643,9 @@ int hl_hf_export_family(const hl_model_config *cfg, hl_hf_family *family, char *
     for (int l = 0; l < cfg->n_layers; l++)
         if (cfg->layer[l].kv_source >= 0)
             return hl_fail(err, errlen, HL_EBADINPUT, "model.attn.kv_share: KV sharing has no Llama equivalent");
+    if (cfg->attn.no_rope)
+        return hl_fail(err, errlen, HL_EBADINPUT, "model.attn.rope: Llama, Mistral and Mixtral rotate queries and "
+                       "keys (needs true)");
     int moe = cfg->ffn.type == HL_FFN_MOE;
     if (cfg->ffn.type != HL_FFN_SWIGLU && !moe)
         return hl_fail(err, errlen, HL_EBADINPUT, "model.ffn.type: Llama layers need \"swiglu\" (Mixtral's \"moe\")");

@@ -91,6 +91,9 @@ static int hl_mamba2_check(const hl_model_config *cfg, int layer, char *err, siz
     if (s->headdim <= 0 || di % s->headdim)
         return hl_fail(err, errlen, HL_EBADINPUT, "model.ssm.headdim: must divide d_inner = expand * d_model = %d (got %d, layer %d)",
                        di, s->headdim, layer);
+    if (s->inner_norms)
+        return hl_fail(err, errlen, HL_EBADINPUT, "model.ssm.inner_norms: not supported by Mamba-2 ('M', layer %d): "
+                       "its B and C go through the conv and the gated norm, not x_proj (needs false)", layer);
     int H = di / s->headdim;
     if (s->ngroups <= 0 || H % s->ngroups)
         return hl_fail(err, errlen, HL_EBADINPUT, "model.ssm.ngroups: must divide the %d heads (d_inner / headdim = %d / %d) (got %d, layer %d)",

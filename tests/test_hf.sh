@@ -125,6 +125,18 @@ if "$BUILD/tests/test_checkpoint" --write-ckpt "$dir/hybrid.st" >/dev/null 2>&1;
 else
   fail hf_export_hybrid "$BUILD/tests/test_checkpoint --write-ckpt failed"
 fi
+# Jamba's pieces have no Llama / Mamba equivalent: attention without RoPE, the
+# inner norms on dt, B and C (models/hf.c hl_hf_export_family)
+for c in "norope AA model.attn.rope=false model.attn.rope: Llama, Mistral and Mixtral rotate" \
+         "inner SS model.ssm.inner_norms=true model.ssm.inner_norms: Hugging Face's Mamba and Mamba2 have no"; do
+  set -- $c; name=$1 layers=$2 key=$3; shift 3
+  if "$HYLAB" run tests/specs/runner/tiny.json --set model.layers="\"$layers\"" --set "$key" --set train.steps=1 \
+       --set 'eval=[]' --threads 1 --save "$dir/$name.st" >/dev/null 2>&1; then
+    expect_fail "hf_export_refuses_$name" "$*" "$dir/$name-hf" "$HYLAB" export "$dir/$name.st" --out "$dir/$name-hf"
+  else
+    fail "hf_export_refuses_$name" "hylab run --save of the $name checkpoint failed"
+  fi
+done
 mkdir "$dir/full" && echo keep >"$dir/full/keep.txt"
 "$HYLAB" export "$dir/llama.st" --out "$dir/full" >"$dir/err.out" 2>&1; rc=$?
 MSG="exit $rc: $(cat "$dir/err.out"); files: $(ls "$dir/full" | tr '\n' ' ')"
