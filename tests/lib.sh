@@ -31,3 +31,19 @@ tiny_checkpoint() {
     finish
   fi
 }
+
+# same_tensors A B: the two safetensors files hold the same tensor names,
+# shapes and bytes (headers may differ, e.g. the spec's name). Python: $PY,
+# else HYLAB_PYTHON, else Debian's python3 (test_hf.sh, test_moe_hf.sh).
+same_tensors() {
+  "${PY:-${HYLAB_PYTHON:-/usr/bin/python3}}" - "$1" "$2" <<'EOF'
+import json, struct, sys
+def load(p):
+    b = open(p, "rb").read()
+    (n,) = struct.unpack("<Q", b[:8])
+    h = json.loads(b[8:8 + n]); h.pop("__metadata__", None)
+    return {k: (v["dtype"], v["shape"], b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]]) for k, v in h.items()}
+a, b = load(sys.argv[1]), load(sys.argv[2])
+sys.exit(0 if a == b and len(a) > 0 else 1)
+EOF
+}

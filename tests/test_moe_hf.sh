@@ -34,19 +34,6 @@ b = open(sys.argv[1], "rb").read()
 print(json.loads(b[8:8 + n])["__metadata__"]["spec"])
 PYEOF
 }
-# same_tensors A B: the same tensor names, shapes and bytes.
-same_tensors() {
-  "$PY" - "$1" "$2" <<'PYEOF'
-import json, struct, sys
-def load(p):
-    b = open(p, "rb").read()
-    (n,) = struct.unpack("<Q", b[:8])
-    h = json.loads(b[8:8 + n]); h.pop("__metadata__", None)
-    return {k: (v["dtype"], v["shape"], b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]]) for k, v in h.items()}
-a, b = load(sys.argv[1]), load(sys.argv[2])
-sys.exit(0 if a == b and len(a) > 0 else 1)
-PYEOF
-}
 # close A.npy B.npy: max |a - b| <= 1e-4 * max |b| (prints the error).
 close() {
   "$PY" - "$1" "$2" <<'PYEOF'
