@@ -64,6 +64,7 @@
 #include "core/sha256.h"
 #include "harness/spec_internal.h"
 #include "harness/spec.h"
+#include "models/checkpoint.h"
 #include "models/model.h"
 #include "tasks/task.h"
 
@@ -115,6 +116,50 @@ static int read_min_lr(const err_ctx *e, const cJSON *v, const char *path, void 
     return HL_OK;
 }
 
+// ---------------------------------------------------------- train.teacher
+// Keys (spec.h hl_teacher_config): ckpt (required, non-empty), kl_weight
+// 0.1, ce_weight 1 (>= 0, not both 0), temperature 1 (> 0). The files are
+// checked by hl_spec_check_teacher (bottom of this file), not here: loading
+// a spec (describe, check) opens no checkpoint.
+#define TEACHER_NUM(key, field, d, fl) \
+    {.name = key, .kind = HL_CFG_DOUBLE, .offset = offsetof(hl_train_config, teacher.field), .dflt = d, .min = 0, \
+     .max = 1e6, .flags = fl}
+static const hl_cfg_key teacher_keys[] = {
+    {.name = "ckpt", .kind = HL_CFG_STRING, .offset = offsetof(hl_train_config, teacher.ckpt),
+     .capacity = HL_TEACHER_PATH_LEN, .dflt_text = ""},
+    TEACHER_NUM("kl_weight", kl_weight, 0.1, 0),
+    TEACHER_NUM("ce_weight", ce_weight, 1.0, 0),
+    TEACHER_NUM("temperature", temperature, 1.0, HL_CFG_MIN_EXCLUSIVE),
+    {.name = NULL}};
+
+static int teacher_finish(const err_ctx *e, const char *path, void *obj) {
+    const hl_teacher_config *t = &((hl_train_config *)obj)->teacher;
+    char p[PATH_LEN];
+    join_path(p, path, "ckpt");
+    if (!t->ckpt[0]) return fail(e, p, "the teacher's hylab checkpoint is required (a .safetensors file)");
+    if (t->kl_weight == 0 && t->ce_weight == 0) {
+        join_path(p, path, "kl_weight");
+        return fail(e, p, "kl_weight and ce_weight are both 0: the loss would be 0");
+    }
+    return HL_OK;
+}
+static const hl_cfg_section teacher_section = {.name = "teacher", .keys = teacher_keys, .finish = teacher_finish};
+
+// Absent: no teacher (all 0).
+static int read_teacher(const err_ctx *e, const cJSON *v, const char *path, void *obj) {
+    hl_train_config *tc = obj;
+    memset(&tc->teacher, 0, sizeof tc->teacher);
+    if (!v) return HL_OK;
+    TRY(hl_cfg_read(e, &teacher_section, v, path, obj, NULL));
+    tc->teacher.on = 1;
+    return HL_OK;
+}
+
+// Left out without a teacher (old specs keep their hash).
+static cJSON *write_teacher(const void *obj) {
+    return ((const hl_train_config *)obj)->teacher.on ? hl_cfg_write(&teacher_section, obj) : NULL;
+}
+
 #define TRAIN_INT(key, field, d, lo, hi) \
     {.name = key, .kind = HL_CFG_INT, .offset = offsetof(hl_train_config, field), .dflt = d, .min = lo, .max = hi}
 #define TRAIN_NUM(key, field, d, lo, hi, fl) \
@@ -135,6 +180,8 @@ static const hl_cfg_key train_keys[] = {
     {.name = "seed", .kind = HL_CFG_U64, .offset = offsetof(hl_train_config, seed), .dflt = 0, .min = 0, .max = MAX_SEED},
     TRAIN_INT("eval_every", eval_every, 0, 0, INT_MAX),
     TRAIN_INT("debug_abort_step", debug_abort_step, 0, 0, INT_MAX),
+    {.name = "teacher", .kind = HL_CFG_SECTION, .section = &teacher_section, .flags = HL_CFG_OMIT_DEFAULT,
+     .read = read_teacher, .write = write_teacher},
     {.name = NULL}};
 static const hl_cfg_section train_section = {.name = "train", .keys = train_keys};
 
@@ -609,4 +656,28 @@ int hl_spec_check_train_memory(const hl_spec *s, const char *source, char *err, 
                 "activations at batch_size %d x %d positions; this machine has %s of memory",
                 bytes_text(need, a, sizeof a), bytes_text(weights, b, sizeof b), (long long)z.params,
                 bytes_text(acts, c, sizeof c), B, s->model.meta_tokens + T, bytes_text(have, d, sizeof d));
+}
+
+// ------------------------------------------------------------ train.teacher
+int hl_spec_check_teacher(const hl_spec *s, const char *source, char *err, size_t errlen) {
+    err_ctx e = {source, err, errlen, NULL};
+    const hl_teacher_config *t = &s->train.teacher;
+    if (!t->on) return HL_OK;
+    const char *key = "train.teacher.ckpt";
+    char why[HL_ERR_LEN / 2], *json = NULL;
+    if (hl_ckpt_read_spec(t->ckpt, &json, why, sizeof why) != HL_OK)
+        return fail(&e, key, "cannot read the teacher checkpoint: %s", why);
+    hl_spec ts;
+    int rc = hl_spec_load_text(json, t->ckpt, NULL, 0, &ts, why, sizeof why);
+    free(json);
+    if (rc != HL_OK) return fail(&e, key, "the teacher checkpoint's spec does not load: %s", why);
+    const hl_model_config *tm = &ts.model, *sm = &s->model;
+    if (tm->vocab_size != sm->vocab_size)
+        rc = fail(&e, key, "the teacher's model.vocab_size %d differs from the student's %d (%s)", tm->vocab_size,
+                  sm->vocab_size, t->ckpt);
+    else if (tm->d_model != sm->d_model)
+        rc = fail(&e, key, "the teacher's model.d_model %d differs from the student's %d (%s)", tm->d_model,
+                  sm->d_model, t->ckpt);
+    hl_spec_free(&ts);
+    return rc;
 }

@@ -28,6 +28,21 @@
 
 typedef enum { HL_SCHED_COSINE = 0, HL_SCHED_LINEAR = 1, HL_SCHED_CONSTANT = 2 } hl_schedule;
 
+// train.teacher (issue 11, distillation): a teacher model loaded from a
+// hylab checkpoint, run forward without gradients on each training batch;
+// the training loss becomes kl_weight * KL(teacher || student) at
+// temperature (models/losses.h hl_loss_distill: tau^2 scaling) + ce_weight
+// * CE. Left out of the canonical spec when absent (on = 0), so specs
+// without a teacher keep their hash. Defaults: kl_weight 0.1, ce_weight 1,
+// temperature 1 (the Mamba-in-the-Llama configs, ../shared/PAPERS.md 5.6).
+#define HL_TEACHER_PATH_LEN 1024
+typedef struct {
+    int on;                          // 1 when the spec has train.teacher
+    char ckpt[HL_TEACHER_PATH_LEN];  // the teacher's hylab checkpoint (required)
+    double kl_weight, ce_weight;     // >= 0 each, not both 0
+    double temperature;              // > 0
+} hl_teacher_config;
+
 typedef struct {
     hl_task_config task;
     int steps, batch_size;
@@ -39,6 +54,7 @@ typedef struct {
     uint64_t seed;
     int eval_every;          // 0 = only at the end
     int debug_abort_step;    // test-only: raise SIGABRT at this step (0 = off)
+    hl_teacher_config teacher;
 } hl_train_config;
 
 // The measure section (harness/run/measure.h takes the measurements). The
@@ -102,6 +118,12 @@ int hl_spec_longest_seq_len(const hl_spec *s);
 // for every run before it writes anything. HL_OK, or HL_EBADINPUT with
 // "SOURCE: model: training needs 1.1 TiB: ...; this machine has 23.4 GiB of memory".
 int hl_spec_check_train_memory(const hl_spec *s, const char *source, char *err, size_t errlen);
+
+// With train.teacher: the teacher checkpoint can be read, holds a hylab spec,
+// and its model has the student's vocab_size and d_model. HL_OK (also
+// without a teacher), or HL_EBADINPUT with "SOURCE: train.teacher.ckpt: ...".
+// `run` calls it for every run before it writes anything (harness/sweep.c).
+int hl_spec_check_teacher(const hl_spec *s, const char *source, char *err, size_t errlen);
 
 // ---------------------------------------------------------------- sweeps
 // A sweep file {"name", "base": path-or-object, "variants": [{"name","set"}],

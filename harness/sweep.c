@@ -19,8 +19,9 @@
 // hl_json_parse, so a key repeated anywhere (a variant's "set", "grid", an
 // inline base) is an error; a sweep expands to at most MAX_RUNS runs (the
 // count, variants x grid points, is checked before anything is expanded);
-// every run must fit in memory for training (hl_spec_check_train_memory):
-// sweeps are loaded to be run.
+// every run must fit in memory for training (hl_spec_check_train_memory)
+// and a teacher's checkpoint must match it (hl_spec_check_teacher): sweeps
+// are loaded to be run.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,6 +257,7 @@ static int build_run(const sweep_ctx *c, const cJSON *base, const char *base_nam
         rc = hl_spec_from_tree(tree, source, base_name, sets, n_sets, &run->spec, c->err, c->errlen);
     }
     if (rc == HL_OK) rc = hl_spec_check_train_memory(&run->spec, source, c->err, c->errlen);
+    if (rc == HL_OK) rc = hl_spec_check_teacher(&run->spec, source, c->err, c->errlen);
     cJSON_Delete(tree);
     return rc;
 }
@@ -324,6 +326,7 @@ static int load_plain_spec(const sweep_ctx *c, cJSON *root, const char *const *s
     hl_sweep_run *run = &out->runs[0];
     TRY(hl_spec_from_tree(root, c->source, out->name, sets, n_sets, &run->spec, c->err, c->errlen));
     TRY(hl_spec_check_train_memory(&run->spec, c->source, c->err, c->errlen));
+    TRY(hl_spec_check_teacher(&run->spec, c->source, c->err, c->errlen));
     snprintf(out->name, sizeof out->name, "%s", run->spec.name);
     snprintf(run->variant, sizeof run->variant, "%s", run->spec.name);
     run->grid_json = strdup("{}");

@@ -77,6 +77,39 @@ int hl_loss_kl(const float *student, const float *teacher, int N, int V, double 
     return HL_OK;
 }
 
+int hl_loss_distill(const hl_ops *ops, const float *student, const float *teacher, const int32_t *targets,
+                    int N, int V, int32_t ignore_index, double kl_weight, double ce_weight, double tau,
+                    float *row_losses, float *dlogits, float *scratch, float *loss, float *kl, float *ce,
+                    char *err, size_t errlen) {
+    if (!(kl_weight >= 0) || !(ce_weight >= 0) || !isfinite(kl_weight) || !isfinite(ce_weight))
+        return hl_fail(err, errlen, HL_EBADINPUT, "hl_loss_distill: weights must be >= 0 and finite (got kl %g, ce %g)",
+                       kl_weight, ce_weight);
+    float xent, kl_total = 0.0f;
+    int rc = hl_loss_xent(ops, student, targets, N, V, ignore_index, row_losses, dlogits, &xent, NULL, err, errlen);
+    if (rc) return rc;
+    if (dlogits) for (size_t i = 0; i < (size_t)N * V; i++) dlogits[i] *= (float)ce_weight;
+    // KL block by block: block b of n rows has hl_loss_kl's loss and
+    // gradient with 1/n; the whole's use 1/N, so both are scaled by n/N.
+    double kl_sum = 0.0;
+    for (int r0 = 0; r0 < N; r0 += HL_DISTILL_ROWS) {
+        int n = N - r0 < HL_DISTILL_ROWS ? N - r0 : HL_DISTILL_ROWS;
+        float part;
+        rc = hl_loss_kl(student + (size_t)r0 * V, teacher + (size_t)r0 * V, n, V, tau, dlogits ? scratch : NULL,
+                        &part, err, errlen);
+        if (rc) return rc;
+        kl_sum += (double)part * n / N;
+        if (!dlogits) continue;
+        float *d = dlogits + (size_t)r0 * V;   // (n, V)
+        double w = kl_weight * n / N;
+        for (size_t i = 0; i < (size_t)n * V; i++) d[i] += (float)(w * scratch[i]);
+    }
+    kl_total = (float)kl_sum;
+    if (kl) *kl = kl_total;
+    if (ce) *ce = xent;
+    *loss = (float)(kl_weight * kl_total + ce_weight * xent);
+    return HL_OK;
+}
+
 // One part's aux loss (0 without the capability).
 static int part_aux(const hl_layer *L, double *sum, char *err, size_t errlen) {
     if (!L || !L->type || !(L->type->caps & HL_CAP_AUX_LOSS)) return HL_OK;

@@ -44,6 +44,24 @@ int hl_loss_xent(const hl_ops *ops, const float *logits, const int32_t *targets,
 int hl_loss_kl(const float *student, const float *teacher, int N, int V, double tau,
                float *dstudent, float *loss, char *err, size_t errlen);
 
+// Distillation (train.teacher): over N rows of student and teacher logits
+// (N, V each) and targets (N),
+//   *loss = kl_weight * KL + ce_weight * CE
+// with KL = hl_loss_kl(student, teacher, N, V, tau) (tau^2 scaling, the mean
+// over ALL N rows, ignore_index or not) and CE = hl_loss_xent's mean over the
+// labelled rows; *kl and *ce (not NULL) receive the two terms unweighted.
+// dlogits (N, V; NULL: no gradient) receives d(*loss)/d(student): the
+// cross-entropy's gradient (ce_weight * xent_bwd) plus kl_weight times the
+// KL's, the latter computed in blocks of rows in scratch (HL_DISTILL_ROWS x V
+// floats, the caller's) so that no second (N, V) buffer is needed.
+// row_losses (N) as for hl_loss_xent. Errors as hl_loss_xent and
+// hl_loss_kl; HL_EBADINPUT when a weight is negative or not finite.
+#define HL_DISTILL_ROWS 64
+int hl_loss_distill(const hl_ops *ops, const float *student, const float *teacher, const int32_t *targets,
+                    int N, int V, int32_t ignore_index, double kl_weight, double ce_weight, double tau,
+                    float *row_losses, float *dlogits, float *scratch, float *loss, float *kl, float *ce,
+                    char *err, size_t errlen);
+
 // Auxiliary losses of the model's modules after a forward: the sum over the
 // mixers and FFNs that declare HL_CAP_AUX_LOSS of their aux_loss hook
 // (layer.h; the moe FFN, models/ffn_moe.c, has one); 0 when none does. A module's

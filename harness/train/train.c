@@ -148,17 +148,73 @@ static int run_evals(hl_model *m, const hl_ops *ops, const hl_spec *spec, run_ta
     return HL_OK;
 }
 
-// One optimizer step's loss and gradients on batch tb: *loss is the
-// cross-entropy plus the modules' auxiliary losses.
-static int train_step_grads(hl_model *m, const hl_ops *ops, const hl_task_batch *tb, double *loss, char *err, size_t errlen) {
-    const float *logits;
-    float *dlogits, xent, aux;
-    hl_model_loss_buffers(m, &dlogits, NULL);
+// The teacher of train.teacher (NULL model without one): its model built
+// from the checkpoint's own spec on the student's backend, and the KL
+// scratch of hl_loss_distill (HL_DISTILL_ROWS x V).
+typedef struct {
+    hl_model *m;
+    float *scratch;
+    const hl_teacher_config *cfg;
+} teacher_run;
+
+static void teacher_close(teacher_run *t) {
+    hl_model_free(t->m);
+    free(t->scratch);
+    memset(t, 0, sizeof *t);
+}
+
+// Builds the teacher for B x max_T positions and loads its weights. The
+// vocab and width were checked before the run (hl_spec_check_teacher); they
+// are checked again here, since the file may have changed since.
+static int teacher_open(teacher_run *t, const hl_spec *spec, const hl_backend *be, int B, int max_T,
+                        char *err, size_t errlen) {
+    memset(t, 0, sizeof *t);
+    t->cfg = &spec->train.teacher;
+    if (!t->cfg->on) return HL_OK;
+    int rc = hl_spec_check_teacher(spec, spec->name, err, errlen);
+    if (rc) return rc;
+    char *json = NULL;
+    hl_spec ts;
+    rc = hl_ckpt_read_spec(t->cfg->ckpt, &json, err, errlen);
+    if (!rc) rc = hl_spec_load_text(json, t->cfg->ckpt, NULL, 0, &ts, err, errlen);
+    free(json);
+    if (rc) return rc;
+    t->m = hl_model_create(&ts.model, be, B, max_T, err, errlen);
+    hl_spec_free(&ts);
+    if (!t->m) return HL_EFAIL;
+    rc = hl_ckpt_load(t->cfg->ckpt, t->m, err, errlen);
+    t->scratch = malloc(sizeof(float) * HL_DISTILL_ROWS * (size_t)spec->model.vocab_size);
+    if (!rc && !t->scratch) rc = hl_fail(err, errlen, HL_EFAIL, "out of memory for the distillation scratch");
+    if (rc) teacher_close(t);
+    return rc;
+}
+
+// The terms of one step's loss, for the curves.
+typedef struct { double loss, kl, ce; } step_loss;
+
+// One optimizer step's loss and gradients on batch tb: the cross-entropy
+// (or, with a teacher, kl_weight * KL + ce_weight * CE: the teacher runs
+// forward only, on the same batch) plus the modules' auxiliary losses.
+static int train_step_grads(hl_model *m, const hl_ops *ops, const teacher_run *t, const hl_task_batch *tb,
+                            step_loss *out, char *err, size_t errlen) {
+    const float *logits, *tlogits = NULL;
+    float *dlogits, *row_losses, total, aux, kl = 0, ce = 0;
+    hl_model_loss_buffers(m, &dlogits, &row_losses);
     hl_model_zero_grad(m);
-    int rc = batch_loss(m, ops, tb, &logits, dlogits, &xent, err, errlen);
+    int rc = HL_OK;
+    if (t->m) {
+        rc = hl_model_forward(t->m, tb->inputs, tb->B, tb->T, tb->pos, tb->n_out, &tlogits, err, errlen);
+        if (!rc) rc = hl_model_forward(m, tb->inputs, tb->B, tb->T, tb->pos, tb->n_out, &logits, err, errlen);
+        if (!rc) rc = hl_loss_distill(ops, logits, tlogits, tb->labels, tb->n_out, hl_model_cfg(m)->vocab_size, HL_IGNORE,
+                                      t->cfg->kl_weight, t->cfg->ce_weight, t->cfg->temperature, row_losses, dlogits,
+                                      t->scratch, &total, &kl, &ce, err, errlen);
+    } else {
+        rc = batch_loss(m, ops, tb, &logits, dlogits, &total, err, errlen);
+        ce = total;
+    }
     if (!rc) rc = hl_loss_aux(m, &aux, err, errlen);
     if (!rc) rc = hl_model_backward(m, dlogits, err, errlen);
-    if (!rc) *loss = xent + aux;
+    if (!rc) *out = (step_loss){total + aux, kl, ce};
     return rc;
 }
 
@@ -201,6 +257,12 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
     sum->params = (long long)hl_model_numel(m);
     hl_model_counts counts = hl_model_count(mc, 1);
     sum->active_params = sum->params - (long long)(counts.params - counts.active_params);
+    teacher_run teacher;
+    if (teacher_open(&teacher, spec, be, B, max_T, err, sizeof err)) {
+        hl_model_free(m);
+        tasks_close(&tasks);
+        return fail(sum, HL_RUN_FAILED, err);
+    }
     hl_adam_state st = {0};
     hl_task_batch tb, eb;
     int tb_ok = hl_task_batch_alloc(&tb, B, T) == HL_OK, eb_ok = hl_task_batch_alloc(&eb, B, max_T) == HL_OK;
@@ -208,6 +270,7 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
         if (tb_ok) hl_task_batch_free(&tb);
         if (eb_ok) hl_task_batch_free(&eb);
         hl_adam_free(&st);
+        teacher_close(&teacher);
         hl_model_free(m);
         tasks_close(&tasks);
         return fail(sum, HL_RUN_FAILED, "out of memory allocating optimizer state and batches");
@@ -226,7 +289,9 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
         double t0 = hl_now_s();
         int rc = hl_task_fill(tasks.train, HL_SPLIT_TRAIN, (uint64_t)(step - 1) * B, B, &tb, err, sizeof err);
         if (!rc && step == bad_token_step) tb.inputs[0] = -1;   // test hook: a programming error
-        if (!rc) rc = train_step_grads(m, ops, &tb, &loss, err, sizeof err);
+        step_loss sl;
+        if (!rc) rc = train_step_grads(m, ops, &teacher, &tb, &sl, err, sizeof err);
+        if (!rc) loss = sl.loss;
         if (rc) {   // a task, model, loss or op error: the run failed (not a divergence)
             char msg[HL_ERR_LEN];
             snprintf(msg, sizeof msg, "step %d: %.1000s", step, err);
@@ -257,6 +322,10 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
         if (sink->curve && (step % curve_every == 0 || step == tc->steps || step == 1)) {
             sink->curve(sink->ctx, step, "train", "loss", loss);
             sink->curve(sink->ctx, step, "train", "lr", lr);
+            if (teacher.m) {   // the unweighted terms (the loss curve has the weighted sum)
+                sink->curve(sink->ctx, step, "train", "kl", sl.kl);
+                sink->curve(sink->ctx, step, "train", "ce", sl.ce);
+            }
             record_layer_stats(m, sink, step);
         }
         if (opts->progress) progress_update(&pr, opts->label ? opts->label : spec->name, step, tc->steps, loss, tokens / train_time, step == tc->steps);
@@ -287,6 +356,7 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
     sum->wall_s = hl_now_s() - t_start;
     hl_task_batch_free(&tb); hl_task_batch_free(&eb);
     hl_adam_free(&st);
+    teacher_close(&teacher);
     hl_model_free(m);
     tasks_close(&tasks);
     return sum->status;
