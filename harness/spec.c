@@ -24,7 +24,8 @@
 //   train.steps 1000, batch_size 32, lr 1e-3, min_lr 0, warmup_steps 0,
 //         schedule "cosine" (or "linear", "constant"), weight_decay 0.1,
 //         grad_clip 1.0 (0 = off), beta1 0.9, beta2 0.999, adam_eps 1e-8,
-//         seed 0, eval_every 0 (only at the end), debug_abort_step 0 (off)
+//         seed 0, eval_every 0 (only at the end), debug_abort_step 0 (off),
+//         teacher (absent; keys below), freeze [] (spec.h hl_train_config)
 //   eval                    [one entry: the training task with num_examples 1000];
 //                           in each entry a missing field takes the training
 //                           task's value ("task" <- train.task.name), except
@@ -51,6 +52,7 @@
 // can train. `run` also calls hl_spec_check_train_memory (bottom of this
 // file) on every run: weights, gradients, AdamW moments and activations must
 // fit in the machine's physical memory.
+#include <fnmatch.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -160,6 +162,60 @@ static cJSON *write_teacher(const void *obj) {
     return ((const hl_train_config *)obj)->teacher.on ? hl_cfg_write(&teacher_section, obj) : NULL;
 }
 
+// ----------------------------------------------------------- train.freeze
+static int read_freeze(const err_ctx *e, const cJSON *v, const char *path, void *obj) {
+    hl_train_config *tc = obj;
+    char item[PATH_LEN];
+    int n = v ? cJSON_GetArraySize(v) : 0, i = 0;
+    tc->n_freeze = 0;
+    if (n > HL_MAX_FREEZE) return fail(e, path, "at most %d patterns (got %d)", HL_MAX_FREEZE, n);
+    for (const cJSON *x = v ? v->child : NULL; x; x = x->next, i++) {
+        index_path(item, path, i);
+        size_t len = strlen(x->valuestring);
+        if (len == 0 || len >= HL_FREEZE_LEN)
+            return fail(e, item, "a pattern has 1 to %d characters (got %zu)", HL_FREEZE_LEN - 1, len);
+        memcpy(tc->freeze[i], x->valuestring, len + 1);
+    }
+    tc->n_freeze = n;
+    return HL_OK;
+}
+
+// Empty: left out (HL_CFG_OMIT_DEFAULT).
+static cJSON *write_freeze(const void *obj) {
+    const hl_train_config *tc = obj;
+    if (tc->n_freeze == 0) return NULL;
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; a && i < tc->n_freeze; i++) cJSON_AddItemToArray(a, cJSON_CreateString(tc->freeze[i]));
+    return a;
+}
+
+int hl_train_frozen(const hl_train_config *tc, const char *name) {
+    for (int i = 0; i < tc->n_freeze; i++)
+        if (fnmatch(tc->freeze[i], name, 0) == 0) return 1;
+    return 0;
+}
+
+// Every pattern matches a tensor of the model; some tensor stays trainable.
+static int check_freeze(const err_ctx *e, const hl_spec *s) {
+    const hl_train_config *tc = &s->train;
+    if (tc->n_freeze == 0) return HL_OK;
+    hl_tensor_info *t;
+    int n = hl_model_tensors(&s->model, &t);
+    if (n < 0) return fail(e, "model", "the model code cannot build this config");
+    int rc = HL_OK, frozen = 0;
+    for (int j = 0; j < n; j++) frozen += hl_train_frozen(tc, t[j].name);
+    for (int i = 0; rc == HL_OK && i < tc->n_freeze; i++) {
+        int hit = 0;
+        for (int j = 0; j < n && !hit; j++) hit = fnmatch(tc->freeze[i], t[j].name, 0) == 0;
+        char item[PATH_LEN];
+        index_path(item, "train.freeze", i);
+        if (!hit) rc = fail(e, item, "matches no tensor of the model (names as \"%s\"; got \"%s\")", t[0].name, tc->freeze[i]);
+    }
+    if (rc == HL_OK && frozen == n) rc = fail(e, "train.freeze", "freezes all %d tensors: nothing would train", n);
+    free(t);
+    return rc;
+}
+
 #define TRAIN_INT(key, field, d, lo, hi) \
     {.name = key, .kind = HL_CFG_INT, .offset = offsetof(hl_train_config, field), .dflt = d, .min = lo, .max = hi}
 #define TRAIN_NUM(key, field, d, lo, hi, fl) \
@@ -182,6 +238,7 @@ static const hl_cfg_key train_keys[] = {
     TRAIN_INT("debug_abort_step", debug_abort_step, 0, 0, INT_MAX),
     {.name = "teacher", .kind = HL_CFG_SECTION, .section = &teacher_section, .flags = HL_CFG_OMIT_DEFAULT,
      .read = read_teacher, .write = write_teacher},
+    {.name = "freeze", .kind = HL_CFG_STRING_LIST, .flags = HL_CFG_OMIT_DEFAULT, .read = read_freeze, .write = write_freeze},
     {.name = NULL}};
 static const hl_cfg_section train_section = {.name = "train", .keys = train_keys};
 
@@ -564,6 +621,7 @@ static int read_spec(const err_ctx *e, const cJSON *root, const char *default_na
     TRY(hl_cfg_read(&with_vocab, &train_section, field(root, "train"), "train", &s->train, NULL));
     TRY(read_evals(&with_vocab, field(root, "eval"), s));
     TRY(check_batch_tokens(e, s));
+    TRY(check_freeze(e, s));
     TRY(hl_cfg_read(e, &measure_section, field(root, "measure"), "measure", &s->measure, NULL));
     return finish_canonical(e, s);
 }

@@ -43,6 +43,15 @@ typedef struct {
     double temperature;              // > 0
 } hl_teacher_config;
 
+// train.freeze (issue 11, stage 1 of the Mamba-in-the-Llama recipe: train
+// only the new layers): glob patterns (fnmatch, e.g. "model.layers.*.mlp.*")
+// over the model's tensor names (models/model.h hl_tensor_info.name); a
+// matching tensor's gradient is zeroed after the backward (so it counts in
+// neither the gradient norm nor the clipping) and AdamW skips it (no
+// update, no weight decay). Every pattern must match some tensor and some
+// tensor must stay trainable. Left out of the canonical spec when empty.
+#define HL_MAX_FREEZE 32
+#define HL_FREEZE_LEN 128
 typedef struct {
     hl_task_config task;
     int steps, batch_size;
@@ -55,7 +64,11 @@ typedef struct {
     int eval_every;          // 0 = only at the end
     int debug_abort_step;    // test-only: raise SIGABRT at this step (0 = off)
     hl_teacher_config teacher;
+    int n_freeze; char freeze[HL_MAX_FREEZE][HL_FREEZE_LEN];
 } hl_train_config;
+
+// Whether tensor `name` matches one of tc's train.freeze patterns.
+int hl_train_frozen(const hl_train_config *tc, const char *name);
 
 // The measure section (harness/run/measure.h takes the measurements). The
 // keys after decode_tokens were added with issue 8 and are left out of the

@@ -69,11 +69,21 @@ int hl_model_clip_grads(hl_model *m, double norm, double clip, double *scale) {
     return HL_OP_CALL(hl_model_backend(m)->ops, axpby, &a);
 }
 
+void hl_zero_frozen_grads(hl_model *m, const hl_train_config *tc) {
+    const hl_backend *be = hl_model_backend(m);
+    float *g = hl_model_grads(m);
+    for (int i = 0; tc->n_freeze && i < hl_model_num_tensors(m); i++) {
+        const hl_tensor_info *t = hl_model_tensor(m, i);
+        if (hl_train_frozen(tc, t->name)) be->zero(g + t->offset, t->numel * sizeof(float));
+    }
+}
+
 int hl_adamw_step(hl_model *m, hl_adam_state *st, const hl_train_config *tc, double lr, int step) {
     const hl_ops *ops = hl_model_backend(m)->ops;
     float *p = hl_model_params(m), *g = hl_model_grads(m);
     for (int i = 0; i < hl_model_num_tensors(m); i++) {
         const hl_tensor_info *t = hl_model_tensor(m, i);
+        if (hl_train_frozen(tc, t->name)) continue;
         hl_adamw_args a = {p + t->offset, st->m + t->offset, st->v + t->offset, g + t->offset,
                            t->numel, (float)lr, (float)tc->beta1, (float)tc->beta2,
                            (float)tc->adam_eps, t->weight_decay ? (float)tc->weight_decay : 0.0f, step};

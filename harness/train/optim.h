@@ -46,12 +46,18 @@ void hl_adam_free(hl_adam_state *st);
 double hl_model_grad_norm(hl_model *m, hl_adam_state *st);
 int hl_model_clip_grads(hl_model *m, double norm, double clip, double *scale);
 
+// train.freeze: zeroes the gradients of the tensors matching tc's patterns
+// (spec.h hl_train_frozen) with the backend's zero; call after the backward,
+// before the norm. Nothing without patterns.
+void hl_zero_frozen_grads(hl_model *m, const hl_train_config *tc);
+
 // One AdamW step (1-based step for the bias correction) over every tensor
 // of m with its gradient, tensor by tensor, with the adamw op of the model's
 // backend: weight decay tc->weight_decay
 // applies only to the tensors whose hl_tensor_info.weight_decay is set
 // (matrices: linear weights, embedding, lm_head, conv1d weight), not to norm
-// weights, biases, A_log, D or the meta tokens (see models/model.c).
+// weights, biases, A_log, D or the meta tokens (see models/model.c). Tensors
+// frozen by train.freeze are skipped (no update, no weight decay).
 // Returns HL_OK or the first failing op's status (hl_op_error()).
 int hl_adamw_step(hl_model *m, hl_adam_state *st, const hl_train_config *tc, double lr, int step);
 

@@ -291,7 +291,7 @@ hl_run_status hl_train_run(const hl_spec *spec, const hl_run_opts *opts,
         if (!rc && step == bad_token_step) tb.inputs[0] = -1;   // test hook: a programming error
         step_loss sl;
         if (!rc) rc = train_step_grads(m, ops, &teacher, &tb, &sl, err, sizeof err);
-        if (!rc) loss = sl.loss;
+        if (!rc) { loss = sl.loss; hl_zero_frozen_grads(m, tc); }
         if (rc) {   // a task, model, loss or op error: the run failed (not a divergence)
             char msg[HL_ERR_LEN];
             snprintf(msg, sizeof msg, "step %d: %.1000s", step, err);
