@@ -3,6 +3,8 @@
 // in_proj rows equal the teacher's V, K (repeated across the GQA group in
 // Hugging Face repeat_kv order) and Q, out_proj equals o_proj, every copied
 // tensor is bit-identical, every fresh tensor equals hl_model_init's value;
+// the replaced layer, with conv identity, A ~ 0, dt 1 and D 0, is linear
+// attention of the teacher's q, k, v (SiLU features) through its own forward;
 // bad pairs are refused naming the key, leaving the student unchanged.
 #include <math.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include "harness/spec.h"
 #include "kernels/kernels.h"
 #include "models/init_from_attention.h"
+#include "models/layer.h"
 #include "models/model.h"
 #include "tests/test.h"
 
@@ -158,6 +161,98 @@ static void test_mapping(void) {
     unbuild(&t); unbuild(&s); unbuild(&fresh);
 }
 
+static double silu(double x) { return x / (1.0 + exp(-x)); }
+
+// out (n, rows) = inp (n, d) @ W[r0 .. r0+rows)^T in double.
+static void matmul_rows(double *out, const double *inp, const float *W, int n, int d, int rows) {
+    for (int t = 0; t < n; t++)
+        for (int r = 0; r < rows; r++) {
+            double acc = 0;
+            for (int c = 0; c < d; c++) acc += inp[(size_t)t * d + c] * W[(size_t)r * d + c];
+            out[(size_t)t * rows + r] = acc;
+        }
+}
+
+// The replaced layer as a function: with the student's conv set to identity,
+// A ~ 0 (A_log -30), dt = 1, D = 0 and norm weight 1, its Mamba-2 forward is
+// per-head linear attention with SiLU features of the TEACHER's q, k, v:
+//   y_t[h] = sum_{s<=t} (silu(q_t[h]) . silu(k_s[h/rep])) silu(v_s[h/rep])
+//   out_t = o_proj(rmsnorm_per_head(y_t * silu(z_t)))
+// computed here from the teacher's weights, against the layer's own forward.
+static void test_linear_attention(void) {
+    built t, s;
+    if (!build(&t, spec_text("AAAA", "", "", 48, 32, 48), 1)) return;
+    scramble(t.m);
+    if (!build(&s, spec_text("AMAM", M_SSM, "", 48, 32, 48), 5)) { unbuild(&t); return; }
+    char err[HL_ERR_LEN] = "";
+    int rc = hl_init_from_attention(s.m, t.m, 11, NULL, err, sizeof err);
+    if (!hl_check(rc == HL_OK, "linattn_init", "%s", err)) { unbuild(&t); unbuild(&s); return; }
+    enum { T = 8, d = 32, H = 4, Hkv = 2, hd = 8, rep = 2, K = 4 };
+    const hl_tensor_info *info;
+    float *cw = (float *)tensor(s.m, "model.layers.1.mamba2.conv1d.weight", &info);   // (di + 2GN, 1, K)
+    for (size_t c = 0; c < info->numel / K; c++)
+        for (int j = 0; j < K; j++) cw[c * K + j] = j == K - 1 ? 1.0f : 0.0f;
+    float *cb = (float *)tensor(s.m, "model.layers.1.mamba2.conv1d.bias", &info);
+    memset(cb, 0, info->numel * sizeof *cb);
+    float *alog = (float *)tensor(s.m, "model.layers.1.mamba2.A_log", NULL);
+    float *dtb = (float *)tensor(s.m, "model.layers.1.mamba2.dt_bias", NULL);
+    float *D = (float *)tensor(s.m, "model.layers.1.mamba2.D", NULL);
+    float *nw = (float *)tensor(s.m, "model.layers.1.mamba2.norm.weight", NULL);
+    float *win = (float *)tensor(s.m, "model.layers.1.mamba2.in_proj.weight", NULL);   // (2d + 2d + H, d)
+    for (int h = 0; h < H; h++) { alog[h] = -30.0f; dtb[h] = (float)log(exp(1.0) - 1.0); D[h] = 0.0f; }
+    for (int c = 0; c < d; c++) nw[c] = 1.0f;
+    memset(win + (size_t)4 * d * d, 0, (size_t)H * d * sizeof *win);                  // dt rows
+    float inp[T * d], out[T * d];   // (T, d)
+    double dinp[T * d];
+    uint64_t r = 77;
+    for (int i = 0; i < T * d; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        inp[i] = (float)((double)(r >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+        dinp[i] = inp[i];
+    }
+    hl_layer *L = (hl_layer *)hl_model_part(s.m, 1, HL_PART_MIXER);
+    size_t ns = L->type->scratch_floats(hl_model_cfg(s.m), 1, 1, T);
+    float *scratch = malloc((ns ? ns : 1) * sizeof *scratch);
+    int status = HL_OK;
+    hl_run run = { .ops = hl_model_ops(s.m), .B = 1, .T = T, .n_meta = 0, .scratch = scratch, .status = &status };
+    L->type->forward(L, &run, out, inp);
+    // the reference from the teacher's layer-1 weights and the student's z rows
+    double q[T * d], k[T * Hkv * hd], v[T * Hkv * hd], z[T * d], g[T * d], ref[T * d];
+    matmul_rows(q, dinp, tensor(t.m, "model.layers.1.self_attn.q_proj.weight", NULL), T, d, d);
+    matmul_rows(k, dinp, tensor(t.m, "model.layers.1.self_attn.k_proj.weight", NULL), T, d, Hkv * hd);
+    matmul_rows(v, dinp, tensor(t.m, "model.layers.1.self_attn.v_proj.weight", NULL), T, d, Hkv * hd);
+    matmul_rows(z, dinp, win, T, d, d);
+    double eps = hl_model_cfg(s.m)->norm_eps;
+    for (int tt = 0; tt < T; tt++)
+        for (int h = 0; h < H; h++) {
+            int j = h / rep;
+            double ms = 0;
+            for (int p = 0; p < hd; p++) {
+                double y = 0;
+                for (int u = 0; u <= tt; u++) {
+                    double score = 0;
+                    for (int n = 0; n < hd; n++)
+                        score += silu(q[tt * d + h * hd + n]) * silu(k[u * Hkv * hd + j * hd + n]);
+                    y += score * silu(v[u * Hkv * hd + j * hd + p]);
+                }
+                g[tt * d + h * hd + p] = y * silu(z[tt * d + h * hd + p]);
+                ms += g[tt * d + h * hd + p] * g[tt * d + h * hd + p];
+            }
+            double rstd = 1.0 / sqrt(ms / hd + eps);
+            for (int p = 0; p < hd; p++) g[tt * d + h * hd + p] *= rstd;
+        }
+    matmul_rows(ref, g, tensor(t.m, "model.layers.1.self_attn.o_proj.weight", NULL), T, d, d);
+    double worst = 0, scale = 0;
+    for (int i = 0; i < T * d; i++) {
+        if (fabs(ref[i]) > scale) scale = fabs(ref[i]);
+        if (fabs(out[i] - ref[i]) > worst) worst = fabs(out[i] - ref[i]);
+    }
+    hl_check(status == HL_OK && scale > 0.1 && worst <= 1e-4 * scale, "replaced_layer_is_linear_attention_of_teacher_qkv",
+             "status %d, max |out - ref| %.3g (scale %.3g)", status, worst, scale);
+    free(scratch);
+    unbuild(&t); unbuild(&s);
+}
+
 // A bad pair: HL_EBADINPUT naming key, the student's parameters unchanged.
 static void refuse(const char *name, const char *teacher, const char *student, const char *key) {
     built t, s;
@@ -198,6 +293,7 @@ static void test_refusals(void) {
 
 int main(void) {
     test_mapping();
+    test_linear_attention();
     test_refusals();
     return hl_test_done();
 }
