@@ -44,7 +44,7 @@ struct hl_infer {
     // snapshots for speculative decoding (hl_infer_snapshots; 0: none)
     int max_snap, n_snap;           // slots, and those filled since the last rewind
     float *snap[HL_MAX_LAYERS];     // cached path: per layer (max_snap, state_n[l]) backend
-    float *snap_logits;             // (max_snap, max_B, V) host: the logits of each step
+    float *snap_logits;             // (max_snap, B, V) host: the logits of each step (B: the sequences held)
     int32_t *len0;                  // (max_B) host: lengths before the first snapshot step
 };
 
@@ -387,12 +387,12 @@ int hl_infer_steps(hl_infer *s, const int32_t *tokens, int n, const float **logi
         int rc = s->cached ? cached_step(s, col, err, errlen) : ref_step(s, col, err, errlen);
         if (rc) { s->B = 0; s->n_snap = 0; free(col); return rc; }
         int slot = s->n_snap++;
-        memcpy(s->snap_logits + (size_t)slot * s->max_B * s->V, s->logits, (size_t)s->B * s->V * sizeof *s->logits);
+        memcpy(s->snap_logits + (size_t)slot * s->B * s->V, s->logits, (size_t)s->B * s->V * sizeof *s->logits);
         for (int l = 0; s->cached && l < cfg->n_layers; l++)
             if (s->state_n[l]) s->be->d2d(s->snap[l] + (size_t)slot * s->state_n[l], s->state[l], s->state_n[l] * sizeof(float));
     }
     free(col);
-    if (logits) *logits = s->snap_logits + (size_t)(s->n_snap - n) * s->max_B * s->V;
+    if (logits) *logits = s->snap_logits + (size_t)(s->n_snap - n) * s->B * s->V;
     return HL_OK;
 }
 
@@ -419,7 +419,7 @@ int hl_infer_rewind(hl_infer *s, const int32_t *keep, const float **logits, char
     }
     for (int b = 0; b < s->B; b++) {
         s->len[b] = s->len0[b] + keep[b];
-        memcpy(s->logits + (size_t)b * s->V, s->snap_logits + ((size_t)(keep[b] - 1) * s->max_B + b) * s->V,
+        memcpy(s->logits + (size_t)b * s->V, s->snap_logits + ((size_t)(keep[b] - 1) * s->B + b) * s->V,
                (size_t)s->V * sizeof *s->logits);
     }
     s->n_snap = 0;
