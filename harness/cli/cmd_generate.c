@@ -205,9 +205,10 @@ static int check_prompts(const gen_args *a, const hl_model_config *cfg, const hl
     for (int i = 0; i < p->n; i++) {
         if ((int64_t)p->p[i].n + a->max_new + extra > limit)
             return hl_fail(err, errlen, HL_EBADINPUT,
-                           "%s%s%d: prompt of %d tokens + --max-new-tokens %d (+ %d for --lookahead) = %lld positions, beyond the "
+                           "%s%s%d: prompt of %d tokens + --max-new-tokens %d%s = %lld positions, beyond the "
                            "model's limit of %lld (%d minus %d meta tokens)",
-                           in, a->tokens ? ": line " : ":", p->p[i].line, p->p[i].n, a->max_new, extra,
+                           in, a->tokens ? ": line " : ":", p->p[i].line, p->p[i].n, a->max_new,
+                           extra ? " + --lookahead + 2" : "",
                            (long long)p->p[i].n + a->max_new + extra,
                            (long long)limit, HL_MAX_CONTEXT, cfg->meta_tokens);
     }
