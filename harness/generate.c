@@ -132,7 +132,7 @@ static int spec_batch(hl_infer *ts, hl_infer *ds, hl_sampler *smp, int V, const 
         if (rc != HL_OK) break;
         st->blocks++;
         for (int b = 0; b < rows; b++) {
-            keep[b] = 1;
+            keep[b] = 0;   // a stopped row stays where it was
             if (done[b]) continue;
             hl_gen_out *g = &out[first + b];
             const int32_t *pb = prop + (size_t)b * (K + 1);
@@ -146,7 +146,7 @@ static int spec_batch(hl_infer *ts, hl_infer *ds, hl_sampler *smp, int V, const 
                 if (!agree) break;   // t is the correction (a < K) or the bonus token (a == K)
             }
             keep[b] = a + 1;
-            if (done[b]) { left--; keep[b] = 1; }
+            if (done[b]) { left--; keep[b] = 0; }
             else prop[(size_t)b * (K + 1)] = g->ids[g->n - 1];
         }
         rc = hl_infer_rewind(ts, keep, NULL, err, errlen);

@@ -68,7 +68,7 @@ typedef struct {
 
 // The sizes speculative generation needs: as hl_gen_sizes but *max_len =
 // the longest prompt + max_new + K + 1 (a block feeds K+1 tokens before
-// the rewind; stopped rows keep being fed one token per block).
+// the rewind; a stopped row rewinds to where it stopped).
 void hl_gen_spec_sizes(const hl_prompts *p, const hl_gen_opts *o, int lookahead, int *max_B, int *max_T,
                        int *max_len);
 

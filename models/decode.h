@@ -89,16 +89,18 @@ int hl_infer_fork(hl_infer *s, int src, int B, char *err, size_t errlen);
 
 // ---- speculative decoding: several steps in one call, then a rewind.
 // Rollback design: whole-state snapshots. After each of the steps of
-// hl_infer_steps the state (every layer's parts, all rows) is copied d2d into
-// a slot; hl_infer_rewind copies row b's parts back from the slot of the last
-// kept step. This is exact for every mixer (attention KV rings, conv rings,
-// SSM states alike: the restored floats are the ones that step left), at a
-// memory cost of max_snap * hl_infer_state_bytes (not counted in it) and one
-// state copy per step. Cheaper variants (attention rewinding by length only,
+// hl_infer_steps (and before the first since a rewind) the state (every
+// layer's parts, all rows) is copied d2d into a slot; hl_infer_rewind copies
+// row b's parts back from the slot of its last kept step. This is exact for
+// every mixer (attention KV rings, conv rings, SSM states alike: the
+// restored floats are the ones that step left), at a memory cost of
+// (max_snap + 1) * hl_infer_state_bytes (not counted in it) and one state
+// copy per step plus one per block. Cheaper variants (attention rewinding by length only,
 // snapshots of the recurrent parts only): the status file wip11-c.md.
 
-// Gives the state max_snap snapshot slots (backend memory max_snap * the
-// state's bytes, plus host logits (max_snap, max_B, vocab)); once per state.
+// Gives the state max_snap snapshot slots (backend memory (max_snap + 1) *
+// the state's bytes, plus host logits (max_snap + 1, max_B, vocab)); once
+// per state.
 // HL_OK; HL_EBADINPUT for max_snap < 1 or a second call; HL_EUNSUPPORTED
 // when a mixer does not declare its state's parts; HL_EFAIL out of memory.
 int hl_infer_snapshots(hl_infer *s, int max_snap, char *err, size_t errlen);
@@ -111,8 +113,8 @@ int hl_infer_snapshots(hl_infer *s, int max_snap, char *err, size_t errlen);
 // sequences, n < 1 or past the slots, a row passing max_len, a token outside
 // the vocabulary; a failed op: its status, no sequences left.
 int hl_infer_steps(hl_infer *s, const int32_t *tokens, int n, const float **logits, char *err, size_t errlen);
-// Row b goes back to its state after the first keep[b] (1..steps since the
-// last rewind) of those tokens: its length, every layer's state and its
+// Row b goes back to its state after the first keep[b] (0..steps since the
+// last rewind; 0: before them) of those tokens: its length, every layer's state and its
 // logits row (handed out in *logits (B, vocab) host, when not NULL), as if
 // only those tokens had been stepped. Drops the snapshots. HL_EBADINPUT
 // (nothing changed) when no steps ran since the last prefill, step, fork or

@@ -22,7 +22,7 @@
 #define V 11
 #define NP 5          // prompts
 #define MAXP 7        // longest prompt
-#define MAX_NEW 12
+#define MAX_NEW 40
 
 // A small config of the given layer pattern: d 16, 4 heads (2 KV), window w
 // (0: global) with `meta` meta tokens, swiglu, Mamba / Mamba-2 / Conba sizes.
@@ -161,7 +161,7 @@ static void test_rewind(const pair *pp, const hl_backend *be) {
     hl_infer *a = hl_infer_create(m, B, L, err, sizeof err), *r = hl_infer_create(m, B, L, err, sizeof err);
     int ok = a && r && hl_infer_snapshots(a, N, err, sizeof err) == HL_OK;
     int32_t prompt[B * 3] = {1, 2, 3, 4, 5, 0, 6, 0, 0}, lens[B] = {3, 2, 1};
-    int32_t toks[B * N], keep[B] = {1, 4, 2}, col[B], next[B] = {7, 8, 9};
+    int32_t toks[B * N], keep[B] = {0, 4, 2}, col[B], next[B] = {7, 8, 9};
     for (int i = 0; i < B * N; i++) toks[i] = (int32_t)(rnd() % V);
     const float *la = NULL, *lr = NULL;
     int32_t rest[B * 2];   // (B, 2): row b's tokens 2 and 3; first2 its tokens 0 and 1
@@ -192,7 +192,7 @@ static void test_rewind(const pair *pp, const hl_backend *be) {
     // bad inputs
     snprintf(nm, sizeof nm, "%s_%s_rewind_bad_inputs", be->name, pp->name);
     int bad = hl_infer_rewind(a, keep, NULL, err, sizeof err) == HL_EBADINPUT;            // no steps since
-    int32_t k0[B] = {0, 1, 1}, k5[B] = {1, 1, 3};
+    int32_t k0[B] = {-1, 1, 1}, k5[B] = {1, 1, 3};
     bad = bad && hl_infer_steps(a, toks, 2, NULL, err, sizeof err) == HL_OK;
     bad = bad && hl_infer_rewind(a, k0, NULL, err, sizeof err) == HL_EBADINPUT;
     bad = bad && hl_infer_rewind(a, k5, NULL, err, sizeof err) == HL_EBADINPUT;
