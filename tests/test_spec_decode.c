@@ -9,7 +9,8 @@
 // (rejections happen: the rewind path runs), a draft of another architecture
 // and the target as its own draft (every proposal accepted). Directly:
 // steps(n) + rewind(keep) + one step give the logits of keep plain steps + that
-// step, per row with different keeps. Bad inputs return HL_EBADINPUT.
+// step, per row with different keeps (the cached state and the reference).
+// Bad inputs return HL_EBADINPUT.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,7 +62,7 @@ static uint32_t rnd(void) {
 // test_decode.c) by `noise` (the draft's weights differ from the target's).
 static hl_model *model_of(const hl_model_config *c, const hl_backend *be, uint64_t seed, float noise) {
     char err[512];
-    hl_model *m = hl_model_create(c, be, 3, MAXP, err, sizeof err);
+    hl_model *m = hl_model_create(c, be, 3, 16, err, sizeof err);   // max_T 16: test_rewind's reference re-runs rows of up to 16
     if (!m) { printf("create failed: %s\n", err); return NULL; }
     hl_model_init(m, seed);
     size_t n = hl_model_numel(m);
@@ -151,14 +152,18 @@ static void test_pair(const pair *pp, const hl_backend *be) {
 }
 
 // steps(n) + rewind(keep) + one step == keep plain steps + that step, per row.
-static void test_rewind(const pair *pp, const hl_backend *be) {
+typedef hl_infer *(*create_fn)(hl_model *, int, int, char *, size_t);
+
+// The state under test made by `create` (cached or the reference); the plain
+// steps it is compared with run on the cached path.
+static void test_rewind(const pair *pp, const hl_backend *be, create_fn create, const char *path) {
     hl_model_config c = cfg_of(pp->target, pp->window, pp->meta);
     hl_model *m = model_of(&c, be, 13, 0.3f);
     char err[512], nm[160];
-    snprintf(nm, sizeof nm, "%s_%s_rewind", be->name, pp->name);
+    snprintf(nm, sizeof nm, "%s_%s_%s_rewind", be->name, pp->name, path);
     if (!hl_check(m != NULL, nm, "model creation failed")) return;
     enum { B = 3, N = 4, L = 16 };
-    hl_infer *a = hl_infer_create(m, B, L, err, sizeof err), *r = hl_infer_create(m, B, L, err, sizeof err);
+    hl_infer *a = create(m, B, L, err, sizeof err), *r = hl_infer_create(m, B, L, err, sizeof err);
     int ok = a && r && hl_infer_snapshots(a, N, err, sizeof err) == HL_OK;
     int32_t prompt[B * 3] = {1, 2, 3, 4, 5, 0, 6, 0, 0}, lens[B] = {3, 2, 1};
     int32_t toks[B * N], keep[B] = {0, 4, 2}, col[B], next[B] = {7, 8, 9};
@@ -190,7 +195,7 @@ static void test_rewind(const pair *pp, const hl_backend *be) {
     }
     hl_check(ok && worst <= 1e-5, nm, "%s worst rel err %g", ok ? "" : err, worst);
     // bad inputs
-    snprintf(nm, sizeof nm, "%s_%s_rewind_bad_inputs", be->name, pp->name);
+    snprintf(nm, sizeof nm, "%s_%s_%s_rewind_bad_inputs", be->name, pp->name, path);
     int bad = hl_infer_rewind(a, keep, NULL, err, sizeof err) == HL_EBADINPUT;            // no steps since
     int32_t k0[B] = {-1, 1, 1}, k5[B] = {1, 1, 3};
     bad = bad && hl_infer_steps(a, toks, 2, NULL, err, sizeof err) == HL_OK;
@@ -231,7 +236,8 @@ int main(void) {
         const hl_backend *be = hl_backend_at(bi);
         for (int i = 0; i < N_PAIRS; i++) {
             test_pair(&PAIRS[i], be);
-            test_rewind(&PAIRS[i], be);
+            test_rewind(&PAIRS[i], be, hl_infer_create, "cached");
+            test_rewind(&PAIRS[i], be, hl_infer_create_ref, "ref");
         }
         test_bad_spec_inputs(be);
     }
