@@ -41,10 +41,15 @@ struct hl_infer {
     int32_t *d_lens, *d_pos;        // (max_B) backend: model positions (ctx.lens, ctx.pos)
     int32_t *h_pos;                 // (max_B) host staging for both
     hl_decode_ctx ctx;
+    // snapshots for speculative decoding (hl_infer_snapshots; 0: none)
+    int max_snap, n_snap;           // slots, and those filled since the last rewind
+    float *snap[HL_MAX_LAYERS];     // cached path: per layer (max_snap + 1, state_n[l]) backend: slot 0 before the steps, slot j after j
+    float *snap_logits;             // (max_snap + 1, B, V) host: the logits handed out at each slot (B: the sequences held)
+    int32_t *len0;                  // (max_B) host: lengths before the first snapshot step
 };
 
 static void infer_free_host(hl_infer *s) {
-    free(s->len); free(s->logits); free(s->hist); free(s->h_pos);
+    free(s->len); free(s->logits); free(s->hist); free(s->h_pos); free(s->snap_logits); free(s->len0);
     free(s);
 }
 
@@ -100,6 +105,8 @@ hl_infer *hl_infer_create_ref(hl_model *m, int max_B, int max_len, char *err, si
 void hl_infer_free(hl_infer *s) {
     if (!s) return;
     for (int l = 0; l < HL_MAX_LAYERS; l++) s->be->free(s->state[l], s->state_n[l] * sizeof(float));
+    for (int l = 0; l < HL_MAX_LAYERS; l++)
+        if (s->snap[l]) s->be->free(s->snap[l], (size_t)(s->max_snap + 1) * s->state_n[l] * sizeof(float));
     s->be->free(s->d_lens, (size_t)s->max_B * sizeof(int32_t));
     s->be->free(s->d_pos, (size_t)s->max_B * sizeof(int32_t));
     infer_free_host(s);
@@ -307,6 +314,7 @@ int hl_infer_fork(hl_infer *s, int src, int B, char *err, size_t errlen) {
         s->len[b] = s->len[src];
     }
     s->B = B;
+    s->n_snap = 0;
     return HL_OK;
 }
 
@@ -316,6 +324,7 @@ int hl_infer_prefill(hl_infer *s, const int32_t *tokens, int B, int T, const int
     int rc = check_prefill(s, tokens, B, T, lens, err, errlen);
     if (rc) return rc;
     s->B = B;
+    s->n_snap = 0;
     rc = s->cached ? cached_prefill(s, tokens, B, T, lens, err, errlen) : ref_prefill(s, tokens, B, T, lens, err, errlen);
     if (rc) { s->B = 0; return rc; }   // a failed op leaves no sequences
     if (logits) *logits = s->logits;
@@ -325,8 +334,103 @@ int hl_infer_prefill(hl_infer *s, const int32_t *tokens, int B, int T, const int
 int hl_infer_step(hl_infer *s, const int32_t *tokens, const float **logits, char *err, size_t errlen) {
     int rc = check_step(s, tokens, err, errlen);
     if (rc) return rc;
+    s->n_snap = 0;
     rc = s->cached ? cached_step(s, tokens, err, errlen) : ref_step(s, tokens, err, errlen);
     if (rc) { s->B = 0; return rc; }
+    if (logits) *logits = s->logits;
+    return HL_OK;
+}
+
+// ---------------------------------------------------------------- snapshots (speculative decoding)
+int hl_infer_snapshots(hl_infer *s, int max_snap, char *err, size_t errlen) {
+    if (s->max_snap)
+        return hl_fail(err, errlen, HL_EBADINPUT, "hl_infer_snapshots: the state already has %d snapshot slots", s->max_snap);
+    if (max_snap < 1)
+        return hl_fail(err, errlen, HL_EBADINPUT, "hl_infer_snapshots: max_snap must be positive (got %d)", max_snap);
+    const hl_model_config *cfg = hl_model_cfg(s->m);
+    for (int l = 0; s->cached && l < cfg->n_layers; l++) {
+        const struct hl_layer *L = hl_model_part(s->m, l, HL_PART_MIXER);
+        if (!L->type->state_parts)
+            return hl_fail(err, errlen, HL_EUNSUPPORTED, "hl_infer_snapshots: mixer '%s' of layer %d does not declare its state's parts",
+                           L->type->name, l);
+    }
+    int ok = (s->snap_logits = malloc((size_t)(max_snap + 1) * s->max_B * s->V * sizeof *s->snap_logits)) != NULL;
+    ok = ok && (s->len0 = calloc((size_t)s->max_B, sizeof *s->len0)) != NULL;
+    s->max_snap = max_snap;   // from here hl_infer_free frees what was allocated
+    for (int l = 0; ok && s->cached && l < cfg->n_layers; l++)
+        if (s->state_n[l]) ok = (s->snap[l] = s->be->alloc((size_t)(max_snap + 1) * s->state_n[l] * sizeof(float))) != NULL;
+    if (!ok) return hl_fail(err, errlen, HL_EFAIL, "hl_infer_snapshots: out of memory for %d snapshots", max_snap);
+    return HL_OK;
+}
+
+// Slot `slot` := the state (every layer, all rows), the logits handed out and
+// (slot 0) the lengths.
+static void snap_save(hl_infer *s, int slot) {
+    const hl_model_config *cfg = hl_model_cfg(s->m);
+    if (slot == 0) memcpy(s->len0, s->len, (size_t)s->B * sizeof *s->len);
+    memcpy(s->snap_logits + (size_t)slot * s->B * s->V, s->logits, (size_t)s->B * s->V * sizeof *s->logits);
+    for (int l = 0; s->cached && l < cfg->n_layers; l++)
+        if (s->state_n[l]) s->be->d2d(s->snap[l] + (size_t)slot * s->state_n[l], s->state[l], s->state_n[l] * sizeof(float));
+}
+
+int hl_infer_steps(hl_infer *s, const int32_t *tokens, int n, const float **logits, char *err, size_t errlen) {
+    if (!s->max_snap)
+        return hl_fail(err, errlen, HL_EBADINPUT, "hl_infer_steps: the state has no snapshot slots (call hl_infer_snapshots first)");
+    if (s->B == 0)
+        return hl_fail(err, errlen, HL_EBADINPUT, "hl_infer_steps: no sequences (call hl_infer_prefill first)");
+    if (n < 1 || s->n_snap + n > s->max_snap)
+        return hl_fail(err, errlen, HL_EBADINPUT, "hl_infer_steps: n=%d with %d steps since the last rewind is outside [1, %d] (the snapshot slots)",
+                       n, s->n_snap, s->max_snap);
+    for (int b = 0; b < s->B; b++) {
+        if (s->len[b] + n > s->max_len)
+            return hl_fail(err, errlen, HL_EBADINPUT, "hl_infer_steps: sequence %d holds %d positions, %d more pass max_len=%d",
+                           b, s->len[b], n, s->max_len);
+        int rc = check_tokens(s, tokens + (size_t)b * n, n, "hl_infer_steps", b, err, errlen);
+        if (rc) return rc;
+    }
+    const hl_model_config *cfg = hl_model_cfg(s->m);
+    if (s->n_snap == 0) snap_save(s, 0);   // slot 0: the state before the steps (rewind to keep 0)
+    int32_t *col = malloc((size_t)s->B * sizeof *col);   // (B) the j-th token of every row
+    if (!col) return hl_fail(err, errlen, HL_EFAIL, "hl_infer_steps: out of memory");
+    for (int j = 0; j < n; j++) {
+        for (int b = 0; b < s->B; b++) col[b] = tokens[(size_t)b * n + j];
+        int rc = s->cached ? cached_step(s, col, err, errlen) : ref_step(s, col, err, errlen);
+        if (rc) { s->B = 0; s->n_snap = 0; free(col); return rc; }
+        snap_save(s, ++s->n_snap);
+    }
+    (void)cfg;
+    free(col);
+    if (logits) *logits = s->snap_logits + (size_t)(s->n_snap - n + 1) * s->B * s->V;
+    return HL_OK;
+}
+
+int hl_infer_rewind(hl_infer *s, const int32_t *keep, const float **logits, char *err, size_t errlen) {
+    if (s->B == 0 || s->n_snap == 0)
+        return hl_fail(err, errlen, HL_EBADINPUT, "hl_infer_rewind: no hl_infer_steps since the last prefill, step, fork or rewind");
+    for (int b = 0; b < s->B; b++)
+        if (keep[b] < 0 || keep[b] > s->n_snap)
+            return hl_fail(err, errlen, HL_EBADINPUT, "hl_infer_rewind: keep[%d]=%d outside [0, %d] (the steps since the last rewind)",
+                           b, keep[b], s->n_snap);
+    const hl_model_config *cfg = hl_model_cfg(s->m);
+    enum { MAX_PARTS = 8 };
+    for (int l = 0; s->cached && l < cfg->n_layers; l++) {
+        if (!s->state_n[l]) continue;
+        const struct hl_layer *L = hl_model_part(s->m, l, HL_PART_MIXER);
+        size_t per_row[MAX_PARTS], off = 0;
+        int np = L->type->state_parts(cfg, l, s->max_B, s->max_len, per_row, MAX_PARTS);
+        for (int i = 0; i < np; off += (size_t)s->max_B * per_row[i], i++)
+            for (int b = 0; b < s->B; b++) {
+                if (keep[b] == s->n_snap) continue;   // the state already is the last step's
+                size_t at = off + (size_t)b * per_row[i];
+                s->be->d2d(s->state[l] + at, s->snap[l] + (size_t)keep[b] * s->state_n[l] + at, per_row[i] * sizeof(float));
+            }
+    }
+    for (int b = 0; b < s->B; b++) {
+        s->len[b] = s->len0[b] + keep[b];
+        memcpy(s->logits + (size_t)b * s->V, s->snap_logits + ((size_t)keep[b] * s->B + b) * s->V,
+               (size_t)s->V * sizeof *s->logits);
+    }
+    s->n_snap = 0;
     if (logits) *logits = s->logits;
     return HL_OK;
 }

@@ -87,6 +87,40 @@ int hl_infer_step(hl_infer *s, const int32_t *tokens, const float **logits, char
 // state's parts.
 int hl_infer_fork(hl_infer *s, int src, int B, char *err, size_t errlen);
 
+// ---- speculative decoding: several steps in one call, then a rewind.
+// Rollback design: whole-state snapshots. After each of the steps of
+// hl_infer_steps (and before the first since a rewind) the state (every
+// layer's parts, all rows) is copied d2d into a slot; hl_infer_rewind copies
+// row b's parts back from the slot of its last kept step. This is exact for
+// every mixer (attention KV rings, conv rings, SSM states alike: the
+// restored floats are the ones that step left), at a memory cost of
+// (max_snap + 1) * hl_infer_state_bytes (not counted in it) and one state
+// copy per step plus one per block. Cheaper variants (attention rewinding by length only,
+// snapshots of the recurrent parts only): the status file wip11-c.md.
+
+// Gives the state max_snap snapshot slots (backend memory (max_snap + 1) *
+// the state's bytes, plus host logits (max_snap + 1, max_B, vocab)); once
+// per state.
+// HL_OK; HL_EBADINPUT for max_snap < 1 or a second call; HL_EUNSUPPORTED
+// when a mixer does not declare its state's parts; HL_EFAIL out of memory.
+int hl_infer_snapshots(hl_infer *s, int max_snap, char *err, size_t errlen);
+// Feeds n tokens to every row: tokens (B, n) row-major (row b's n tokens in
+// order), the same as n hl_infer_step calls, keeping the state and logits
+// after each. *logits (n, B, vocab) host, valid until the next call: [j][b]
+// is row b's prediction after its j-th token. Steps accumulate until a
+// rewind (or a prefill, step or fork, which drop them): their total may not
+// exceed max_snap. HL_EBADINPUT (nothing changed) without slots or
+// sequences, n < 1 or past the slots, a row passing max_len, a token outside
+// the vocabulary; a failed op: its status, no sequences left.
+int hl_infer_steps(hl_infer *s, const int32_t *tokens, int n, const float **logits, char *err, size_t errlen);
+// Row b goes back to its state after the first keep[b] (0..steps since the
+// last rewind; 0: before them) of those tokens: its length, every layer's state and its
+// logits row (handed out in *logits (B, vocab) host, when not NULL), as if
+// only those tokens had been stepped. Drops the snapshots. HL_EBADINPUT
+// (nothing changed) when no steps ran since the last prefill, step, fork or
+// rewind, or a keep[b] is out of range.
+int hl_infer_rewind(hl_infer *s, const int32_t *keep, const float **logits, char *err, size_t errlen);
+
 // Positions filled in sequence b (its prompt length + the steps since).
 int hl_infer_len(const hl_infer *s, int b);
 // Bytes allocated for caches and recurrent states (not the model's arenas).

@@ -3,6 +3,8 @@
 // generates with an inference state (harness/generate.h) and writes one JSON
 // line per prompt, {"index": i, "tokens": [generated ids]}, in prompt order,
 // to --out (atomically) or standard output, only once everything succeeded.
+// With --draft CKPT --lookahead K: greedy speculative decoding
+// (hl_generate_spec), the same tokens as without, acceptance on stderr.
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -23,10 +25,11 @@
 
 #define DEFAULT_MAX_NEW 32
 #define DEFAULT_BATCH 8
+#define DEFAULT_LOOKAHEAD 4
 
 typedef struct {
-    const char *ckpt, *tokens, *batch_file, *out, *backend;
-    int threads, max_new, batch, eos, top_k;
+    const char *ckpt, *tokens, *batch_file, *out, *backend, *draft;
+    int threads, max_new, batch, eos, top_k, lookahead;
     double temperature, top_p;
     uint64_t seed;
     int has_temperature;
@@ -37,7 +40,8 @@ static void generate_usage(FILE *f) {
             "usage: hylab generate --ckpt FILE.safetensors (--tokens FILE | --batch FILE.jsonl)\n"
             "                      [--max-new-tokens N] [--eos ID] [--temperature T] [--top-k K]\n"
             "                      [--top-p P] [--seed S] [--batch-size N] [--out FILE]\n"
-            "                      [--backend cpu|cpu_ref] [--threads N]\n\n"
+            "                      [--backend cpu|cpu_ref] [--threads N]\n"
+            "                      [--draft FILE.safetensors [--lookahead K]]\n\n"
             "Generates tokens after each prompt with the checkpoint's model (spec from the\n"
             "safetensors metadata), reusing an inference state (KV caches, SSM states)\n"
             "instead of re-running the prefix. Writes one JSON line per prompt, in order:\n"
@@ -63,11 +67,17 @@ static void generate_usage(FILE *f) {
             "  --out FILE           output JSON lines (written atomically; nothing written on\n"
             "                       error); default standard output (also only on success)\n"
             "  --backend NAME       kernel backend: cpu (default) or cpu_ref\n"
-            "  --threads N          threads, 0..1024 (default 0: all cores)\n\n"
+            "  --threads N          threads, 0..1024 (default 0: all cores)\n"
+            "  --draft FILE         speculative decoding with this draft checkpoint (same\n"
+            "                       vocabulary size): it proposes K tokens, the model checks\n"
+            "                       K+1 positions in one call and keeps the agreeing prefix;\n"
+            "                       the output equals plain greedy decoding token for token.\n"
+            "                       Greedy only (--temperature 0). Prints the acceptance rate\n"
+            "  --lookahead K        draft tokens per check, 1..64 (default %d)\n\n"
             "Bad input (ids outside the vocabulary, an empty prompt, a bad batch line,\n"
             "a prompt + --max-new-tokens beyond the positions) exits 2 naming the file\n"
             "and line.\n",
-            DEFAULT_MAX_NEW, HL_MAX_CONTEXT, DEFAULT_BATCH);
+            DEFAULT_MAX_NEW, HL_MAX_CONTEXT, DEFAULT_BATCH, DEFAULT_LOOKAHEAD);
 }
 
 static int bad_value(const char *opt, const char *want, const char *val) {
@@ -106,7 +116,7 @@ static int same_file(const char *a, const char *b) {
 
 static const char *const OPTIONS[] = {"--ckpt", "--tokens", "--batch", "--out", "--backend", "--threads",
                                       "--max-new-tokens", "--batch-size", "--eos", "--top-k", "--seed",
-                                      "--temperature", "--top-p"};
+                                      "--temperature", "--top-p", "--draft", "--lookahead"};
 
 static int is_option(const char *opt) {
     for (size_t i = 0; i < sizeof OPTIONS / sizeof OPTIONS[0]; i++)
@@ -118,12 +128,13 @@ static int is_option(const char *opt) {
 static int set_option(gen_args *a, const char *opt, const char *val) {
     const char **slot = !strcmp(opt, "--ckpt") ? &a->ckpt : !strcmp(opt, "--tokens") ? &a->tokens
                       : !strcmp(opt, "--batch") ? &a->batch_file : !strcmp(opt, "--out") ? &a->out
-                      : !strcmp(opt, "--backend") ? &a->backend : NULL;
+                      : !strcmp(opt, "--backend") ? &a->backend : !strcmp(opt, "--draft") ? &a->draft : NULL;
     if (slot) { *slot = val; return 0; }
     long long v = 0;
     int rc;
     if (!strcmp(opt, "--threads")) { rc = int_value(opt, val, 0, HL_MAX_THREADS, &v); a->threads = (int)v; }
     else if (!strcmp(opt, "--max-new-tokens")) { rc = int_value(opt, val, 1, HL_MAX_CONTEXT, &v); a->max_new = (int)v; }
+    else if (!strcmp(opt, "--lookahead")) { rc = int_value(opt, val, 1, 64, &v); a->lookahead = (int)v; }
     else if (!strcmp(opt, "--batch-size")) { rc = int_value(opt, val, 1, 4096, &v); a->batch = (int)v; }
     else if (!strcmp(opt, "--eos")) { rc = int_value(opt, val, 0, HL_MAX_VOCAB - 1, &v); a->eos = (int)v; }
     else if (!strcmp(opt, "--top-k")) { rc = int_value(opt, val, 0, HL_MAX_VOCAB, &v); a->top_k = (int)v; }
@@ -142,6 +153,7 @@ static int parse_generate_args(int argc, char **argv, gen_args *a) {
     a->batch = DEFAULT_BATCH;
     a->eos = -1;
     a->top_p = 1;
+    a->lookahead = -1;
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i];
         if (!strcmp(opt, "--help") || !strcmp(opt, "-h")) { generate_usage(stdout); return 1; }
@@ -154,13 +166,22 @@ static int parse_generate_args(int argc, char **argv, gen_args *a) {
         generate_usage(stderr);
         return 2;
     }
+    if (a->lookahead > 0 && !a->draft) {
+        fprintf(stderr, "hylab generate: --lookahead needs --draft\n");
+        return 2;
+    }
+    if (a->lookahead < 0) a->lookahead = DEFAULT_LOOKAHEAD;
     if (!a->has_temperature && (a->top_k > 0 || a->top_p != 1)) a->temperature = 1;
+    if (a->draft && a->temperature != 0) {
+        fprintf(stderr, "hylab generate: --draft: only greedy speculative decoding (--temperature 0) is implemented\n");
+        return 2;
+    }
     hl_sample_opts so = {a->temperature, a->top_k, a->top_p, a->seed};
     const char *bad = hl_sample_check(&so);
     if (bad) { fprintf(stderr, "hylab generate: --temperature/--top-k/--top-p: %s\n", bad); return 2; }
     const char *in = a->tokens ? a->tokens : a->batch_file;
-    const char *inputs[2] = {a->ckpt, in};
-    for (int i = 0; a->out && i < 2; i++) {
+    const char *inputs[3] = {a->ckpt, in, a->draft ? a->draft : "-"};
+    for (int i = 0; a->out && i < 3; i++) {
         if (strcmp(inputs[i], "-") && same_file(a->out, inputs[i])) {
             fprintf(stderr, "hylab generate: --out %s is the input file %s: it would be overwritten\n", a->out,
                     inputs[i]);
@@ -177,15 +198,18 @@ static int check_prompts(const gen_args *a, const hl_model_config *cfg, const hl
                          size_t errlen) {
     const char *in = a->tokens ? a->tokens : a->batch_file;
     int64_t limit = (int64_t)HL_MAX_CONTEXT - cfg->meta_tokens;
+    int extra = a->draft ? a->lookahead + 2 : 0;   // a speculative block runs K+1 positions past the last token
     if (a->eos >= cfg->vocab_size)
         return hl_fail(err, errlen, HL_EBADINPUT, "--eos: id %d out of range [0, %d) (the checkpoint's vocabulary)",
                        a->eos, cfg->vocab_size);
     for (int i = 0; i < p->n; i++) {
-        if ((int64_t)p->p[i].n + a->max_new > limit)
+        if ((int64_t)p->p[i].n + a->max_new + extra > limit)
             return hl_fail(err, errlen, HL_EBADINPUT,
-                           "%s%s%d: prompt of %d tokens + --max-new-tokens %d = %lld positions, beyond the "
+                           "%s%s%d: prompt of %d tokens + --max-new-tokens %d%s = %lld positions, beyond the "
                            "model's limit of %lld (%d minus %d meta tokens)",
-                           in, a->tokens ? ": line " : ":", p->p[i].line, p->p[i].n, a->max_new, (long long)p->p[i].n + a->max_new,
+                           in, a->tokens ? ": line " : ":", p->p[i].line, p->p[i].n, a->max_new,
+                           extra ? " + --lookahead + 2" : "",
+                           (long long)p->p[i].n + a->max_new + extra,
                            (long long)limit, HL_MAX_CONTEXT, cfg->meta_tokens);
     }
     return HL_OK;
@@ -208,6 +232,24 @@ static char *format_output(const hl_gen_out *g, int n) {
 
 static int write_text(FILE *fp, void *text) { return fputs(text, fp) == EOF; }
 
+// The draft checkpoint's model for speculative decoding, sized as the
+// target: NULL with err (HL_EBADINPUT-worthy messages name --draft).
+static hl_model *load_draft(const gen_args *a, const hl_model_config *target, const hl_backend *be, int max_B,
+                            int max_T, int *rc, char *err, size_t errlen) {
+    hl_spec ds;
+    memset(&ds, 0, sizeof ds);
+    hl_model *d = NULL;
+    *rc = hl_ckpt_spec(a->draft, &ds, err, errlen);
+    if (*rc == HL_OK && ds.model.vocab_size != target->vocab_size)
+        *rc = hl_fail(err, errlen, HL_EBADINPUT, "--draft %s: model.vocab_size %d differs from the checkpoint's %d",
+                      a->draft, ds.model.vocab_size, target->vocab_size);
+    if (*rc == HL_OK && !(d = hl_model_create(&ds.model, be, max_B, max_T, err, errlen))) *rc = HL_EFAIL;
+    if (*rc == HL_OK) *rc = hl_ckpt_load(a->draft, d, err, errlen);
+    if (*rc != HL_OK) { hl_model_free(d); d = NULL; }
+    hl_spec_free(&ds);
+    return d;
+}
+
 // Builds the model, loads the weights, generates, writes the output.
 static int run_generate(const gen_args *a, const hl_spec *spec, const hl_backend *be, const hl_prompts *p,
                         char *err, size_t errlen) {
@@ -218,7 +260,17 @@ static int run_generate(const gen_args *a, const hl_spec *spec, const hl_backend
     if (!m) return HL_EFAIL;
     hl_gen_out *g = calloc((size_t)p->n, sizeof *g);
     int rc = g ? hl_ckpt_load(a->ckpt, m, err, errlen) : hl_fail(err, errlen, HL_EFAIL, "out of memory");
-    if (rc == HL_OK) rc = hl_generate(m, p, &o, g, err, errlen);
+    hl_model *d = rc == HL_OK && a->draft ? load_draft(a, &spec->model, be, max_B, max_T, &rc, err, errlen) : NULL;
+    hl_spec_stats st;
+    if (rc == HL_OK && d) {
+        rc = hl_generate_spec(m, d, p, &o, a->lookahead, g, &st, err, errlen);
+        if (rc == HL_OK)
+            fprintf(stderr, "hylab generate: speculative, lookahead %d: %lld checks, %lld of %lld proposals accepted (%.3f), "
+                    "%.2f tokens per check\n", a->lookahead, (long long)st.blocks, (long long)st.accepted,
+                    (long long)st.drafted, st.drafted ? (double)st.accepted / (double)st.drafted : 0.0,
+                    st.blocks ? (double)st.emitted / (double)st.blocks : 0.0);
+    } else if (rc == HL_OK) rc = hl_generate(m, p, &o, g, err, errlen);
+    hl_model_free(d);
     char *text = rc == HL_OK ? format_output(g, p->n) : NULL;
     if (rc == HL_OK && !text) rc = hl_fail(err, errlen, HL_EFAIL, "out of memory");
     if (rc == HL_OK && a->out) rc = hl_write_atomic(a->out, write_text, text, err, errlen);
