@@ -157,6 +157,17 @@ static const float *w_rows(const float *W, const m2_dims *m, int part) {
 // The conv channel offset of part 0 (x), 1 (B), 2 (C).
 static size_t conv_ch(const m2_dims *m, int part) { return part == 0 ? 0 : part == 1 ? (size_t)m->di : (size_t)m->di + m->GN; }
 
+// The end of the mixer for n rows, after the scan wrote b->y: y * silu(z),
+// the grouped gated RMSNorm, out_proj (the forward and the decode step).
+static void m2_gate_norm_out(hl_layer *L, const hl_run *r, const m2_dims *m, const m2_bufs *b, int n, float *out) {
+    hl_swiglu_fwd_args gate = { .out = b->g, .gate = b->z, .up = b->y, .n = (size_t)n * m->di };
+    HL_RUN_OP(r, swiglu_fwd, &gate);
+    hl_rmsnorm_fwd_args nm = { .out = b->gn, .rstd = b->rstd, .inp = b->g, .weight = L->p[SLOT_NORM], .N = n,
+                               .C = m->di, .eps = L->cfg->norm_eps, .groups = m->G };
+    HL_RUN_OP(r, rmsnorm_fwd, &nm);
+    hl_linear(r, out, b->gn, L->p[SLOT_OUT], n, m->di, m->d);
+}
+
 static void m2_forward(hl_layer *L, const hl_run *r, float *out, const float *inp) {
     m2_dims m = m2_dims_of(L->cfg);
     m2_bufs b; size_t off = 0;
@@ -179,12 +190,7 @@ static void m2_forward(hl_layer *L, const hl_run *r, float *out, const float *in
                            .Bm = b.Bs, .Cm = b.Cs, .D = L->p[SLOT_D], .B = r->B, .T = r->T, .H = m.H, .P = m.P,
                            .G = m.G, .N = m.N, .chunk = m.chunk };
     HL_RUN_OP(r, ssd_fwd, &sd);
-    hl_swiglu_fwd_args gate = { .out = b.g, .gate = b.z, .up = b.y, .n = (size_t)n * m.di };
-    HL_RUN_OP(r, swiglu_fwd, &gate);
-    hl_rmsnorm_fwd_args nm = { .out = b.gn, .rstd = b.rstd, .inp = b.g, .weight = L->p[SLOT_NORM], .N = n, .C = m.di,
-                               .eps = L->cfg->norm_eps, .groups = m.G };
-    HL_RUN_OP(r, rmsnorm_fwd, &nm);
-    hl_linear(r, out, b.gn, L->p[SLOT_OUT], n, m.di, m.d);
+    m2_gate_norm_out(L, r, &m, &b, n, out);
 }
 
 static void m2_backward(hl_layer *L, const hl_run *r, float *dinp, const float *dout, const float *inp) {
@@ -328,12 +334,7 @@ static void m2_state_step(hl_layer *L, const hl_run *r, const hl_decode_ctx *c, 
                             .A_log = L->p[SLOT_ALOG], .Bm = b.Bs, .Cm = b.Cs, .D = L->p[SLOT_D], .B = n, .H = m.H,
                             .P = m.P, .G = m.G, .N = m.N };
     HL_RUN_OP(r, ssd_step, &st);
-    hl_swiglu_fwd_args gate = { .out = b.g, .gate = b.z, .up = b.y, .n = (size_t)n * m.di };
-    HL_RUN_OP(r, swiglu_fwd, &gate);
-    hl_rmsnorm_fwd_args nm = { .out = b.gn, .rstd = b.rstd, .inp = b.g, .weight = L->p[SLOT_NORM], .N = n, .C = m.di,
-                               .eps = L->cfg->norm_eps, .groups = m.G };
-    HL_RUN_OP(r, rmsnorm_fwd, &nm);
-    hl_linear(r, out, b.gn, L->p[SLOT_OUT], n, m.di, m.d);
+    m2_gate_norm_out(L, r, &m, &b, n, out);
 }
 
 const hl_layer_type hl_layer_mamba2 = {
