@@ -157,27 +157,11 @@ static void state_to_lane(float *st, const float *src, int i, int N) {
     for (int j = 0; j < 2 * N + 2; j++) st[(size_t)j * CB + i] = src[j];
 }
 
-void hl_cpu_conba_state(const hl_conba_state_args *a) {
-    int T = a->T, C = a->C, N = a->N, nblk = (C + CB - 1) / CB;
-    size_t S = 2 * (size_t)N + 2;
-    #pragma omp parallel
-    {
-        float *mem = hl_cpu_scratch_raw(0, run_floats(N));
-        float *Av = mem, *st = Av + (size_t)N * CB, *w = st + S * CB;
-        blk_consts q;
-        #pragma omp for collapse(2) schedule(static)
-        for (int b = 0; b < a->B; b++)
-            for (int blk = 0; blk < nblk; blk++) {
-                int c0 = blk * CB, cw = C - c0 < CB ? C - c0 : CB;
-                blk_load(&q, Av, c0, cw, N, a->dt_bias, a->s_bias, a->D, a->delay, a->gain_decay, a->control, a->A_log);
-                memset(st, 0, sizeof(float) * S * CB);
-                blk_run(&q, Av, a->u, a->dt, a->s, a->r, a->Bm, a->Cm, b, T, C, a->lens[b], st, NULL, w);
-                for (int i = 0; i < cw; i++) lane_to_state(a->st + ((size_t)b * C + c0 + i) * S, st, i, N);
-            }
-    }
-}
-
-void hl_cpu_conba_step(const hl_conba_step_args *a) {
+// The scan of T positions (rows b stop at lens[b], or all T with lens NULL)
+// from the state in st_io (load) or from zero, writing the state after it to
+// st_io (B, C, 2N + 2) and, with y, the outputs: conba_state and conba_step.
+// a holds the sequence and channel inputs as conba_state's fields.
+static void run_from_state(const hl_conba_state_args *a, int T, int load, float *y, float *st_io) {
     int C = a->C, N = a->N, nblk = (C + CB - 1) / CB;
     size_t S = 2 * (size_t)N + 2;
     #pragma omp parallel
@@ -191,11 +175,21 @@ void hl_cpu_conba_step(const hl_conba_step_args *a) {
                 int c0 = blk * CB, cw = C - c0 < CB ? C - c0 : CB;
                 blk_load(&q, Av, c0, cw, N, a->dt_bias, a->s_bias, a->D, a->delay, a->gain_decay, a->control, a->A_log);
                 memset(st, 0, sizeof(float) * S * CB);
-                for (int i = 0; i < cw; i++) state_to_lane(st, a->st + ((size_t)b * C + c0 + i) * S, i, N);
-                blk_run(&q, Av, a->u, a->dt, a->s, a->r, a->Bm, a->Cm, b, 1, C, 1, st, a->y, w);
-                for (int i = 0; i < cw; i++) lane_to_state(a->st + ((size_t)b * C + c0 + i) * S, st, i, N);
+                for (int i = 0; load && i < cw; i++) state_to_lane(st, st_io + ((size_t)b * C + c0 + i) * S, i, N);
+                blk_run(&q, Av, a->u, a->dt, a->s, a->r, a->Bm, a->Cm, b, T, C, a->lens ? a->lens[b] : T, st, y, w);
+                for (int i = 0; i < cw; i++) lane_to_state(st_io + ((size_t)b * C + c0 + i) * S, st, i, N);
             }
     }
+}
+
+void hl_cpu_conba_state(const hl_conba_state_args *a) { run_from_state(a, a->T, 0, NULL, a->st); }
+
+void hl_cpu_conba_step(const hl_conba_step_args *a) {
+    hl_conba_state_args s = { .u = a->u, .dt = a->dt, .s = a->s, .r = a->r, .Bm = a->Bm, .Cm = a->Cm,
+                              .dt_bias = a->dt_bias, .s_bias = a->s_bias, .D = a->D, .delay = a->delay,
+                              .gain_decay = a->gain_decay, .control = a->control, .A_log = a->A_log,
+                              .lens = NULL, .B = a->B, .T = 1, .C = a->C, .N = a->N };
+    run_from_state(&s, 1, 1, a->y, a->st);
 }
 
 // The backward's per-thread memory for rows of T positions: hs (T + 2, N,
